@@ -1,0 +1,1 @@
+"""The dropline command line and composition root."""

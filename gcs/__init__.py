@@ -1,0 +1,1 @@
+"""Ground control: the only package that speaks MAVLink."""

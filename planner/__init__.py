@@ -1,0 +1,1 @@
+"""Pure planning core: scenario model, geometry, terrain, energy, routing, missions, verifier."""

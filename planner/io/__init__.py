@@ -1,0 +1,1 @@
+"""File input and output of the planner: the only modules of ``planner`` that touch files."""

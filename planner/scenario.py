@@ -1,0 +1,254 @@
+"""Scenario model: depots, drone types, drops, no-fly zones, terrain and wind.
+
+All values are validated on construction; a bad value raises :class:`ValueError` with a message
+that says what was expected. The loader in :mod:`planner.io.scenario` turns those into
+:class:`~planner.errors.ScenarioError` with the file, line and field.
+
+Frames: ``lat_deg``/``lon_deg`` are WGS84 degrees; ``*_agl_m`` is metres above the ground of the
+elevation model; ``*_amsl_m`` metres above mean sea level.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+
+DropMethod = Literal["gripper", "winch", "land"]
+DROP_METHODS: tuple[str, ...] = ("gripper", "winch", "land")
+AltitudeFrame = Literal["relative", "terrain"]
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
+
+
+def _finite(name: str, value: float) -> None:
+    _require(
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value),
+        f"Expected {name} to be a finite number, got {value!r}",
+    )
+
+
+def _non_negative(name: str, value: float) -> None:
+    _finite(name, value)
+    _require(value >= 0, f"Expected {name} >= 0, got {value}")
+
+
+def _positive(name: str, value: float) -> None:
+    _finite(name, value)
+    _require(value > 0, f"Expected {name} > 0, got {value}")
+
+
+def check_lat_lon(lat_deg: float, lon_deg: float) -> None:
+    """Raise ValueError unless ``lat_deg`` and ``lon_deg`` are valid WGS84 degrees."""
+    _finite("lat_deg", lat_deg)
+    _finite("lon_deg", lon_deg)
+    _require(-90 <= lat_deg <= 90, f"Expected lat_deg in [-90, 90], got {lat_deg}")
+    _require(-180 <= lon_deg <= 180, f"Expected lon_deg in [-180, 180], got {lon_deg}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DroneType:
+    """A multicopter model with its battery and the payload-aware energy model parameters.
+
+    Masses in kg, energy in Wh, speeds and rates in m/s, times in s. The energy model is
+    Dorling et al. (2017): hover power ``P = (W + m)^1.5 * sqrt(g^3 / (2 rho zeta n))`` with
+    ``W = empty_mass_kg`` and ``m = battery_mass_kg + payload``; electrical power is
+    ``P / power_efficiency``.
+    """
+
+    id: str
+    empty_mass_kg: float
+    battery_mass_kg: float
+    battery_wh: float
+    reserve_fraction: float
+    max_payload_kg: float
+    max_parcels: int
+    cruise_speed_m_s: float
+    climb_rate_m_s: float
+    descent_rate_m_s: float
+    drop_method: DropMethod
+    drop_alt_agl_m: float
+    drop_hover_s: float
+    turnaround_s: float
+    rotor_disk_area_m2: float
+    rotor_count: int
+    air_density_kg_m3: float = 1.225
+    power_efficiency: float = 1.0
+
+    def __post_init__(self) -> None:
+        _require(bool(self.id), "Expected a non-empty drone type id")
+        for name in ("empty_mass_kg", "battery_mass_kg", "battery_wh", "cruise_speed_m_s",
+                     "climb_rate_m_s", "descent_rate_m_s", "rotor_disk_area_m2",
+                     "air_density_kg_m3"):
+            _positive(name, getattr(self, name))
+        for name in ("max_payload_kg", "drop_alt_agl_m", "drop_hover_s", "turnaround_s"):
+            _non_negative(name, getattr(self, name))
+        _finite("reserve_fraction", self.reserve_fraction)
+        _require(0 <= self.reserve_fraction < 1,
+                 f"Expected reserve_fraction in [0, 1), got {self.reserve_fraction}")
+        _finite("power_efficiency", self.power_efficiency)
+        _require(0 < self.power_efficiency <= 1,
+                 f"Expected power_efficiency in (0, 1], got {self.power_efficiency}")
+        _require(isinstance(self.max_parcels, int) and self.max_parcels >= 1,
+                 f"Expected max_parcels to be an integer >= 1, got {self.max_parcels!r}")
+        _require(isinstance(self.rotor_count, int) and self.rotor_count >= 1,
+                 f"Expected rotor_count to be an integer >= 1, got {self.rotor_count!r}")
+        _require(self.drop_method in DROP_METHODS,
+                 f"Expected drop_method one of {', '.join(DROP_METHODS)}, "
+                 f"got {self.drop_method!r}")
+
+    @property
+    def usable_wh(self) -> float:
+        """Energy that may be used before the reserve is touched, in Wh."""
+        return self.battery_wh * (1.0 - self.reserve_fraction)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Depot:
+    """A hub where drones take off, land, swap batteries and load parcels.
+
+    ``drones`` maps a drone type id to the number of such drones based here.
+    """
+
+    id: str
+    lat_deg: float
+    lon_deg: float
+    drones: Mapping[str, int] = field(default_factory=dict)
+    line: int | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        _require(bool(self.id), "Expected a non-empty depot id")
+        check_lat_lon(self.lat_deg, self.lon_deg)
+        for type_id, count in self.drones.items():
+            _require(isinstance(count, int) and not isinstance(count, bool) and count >= 0,
+                     f"Expected drones.{type_id} to be an integer >= 0, got {count!r}")
+        object.__setattr__(self, "drones", MappingProxyType(dict(self.drones)))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Drop:
+    """A parcel to deliver at a point, with an optional time window in seconds from plan start.
+
+    ``line`` is the 1-based line of the drops CSV it came from, when loaded from a file.
+    """
+
+    id: str
+    lat_deg: float
+    lon_deg: float
+    weight_kg: float
+    earliest_s: float | None = None
+    latest_s: float | None = None
+    priority: int = 0
+    line: int | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        _require(bool(self.id), "Expected a non-empty drop id")
+        check_lat_lon(self.lat_deg, self.lon_deg)
+        _positive("weight_kg", self.weight_kg)
+        if self.earliest_s is not None:
+            _non_negative("earliest_s", self.earliest_s)
+        if self.latest_s is not None:
+            _non_negative("latest_s", self.latest_s)
+        if self.earliest_s is not None and self.latest_s is not None:
+            _require(self.earliest_s <= self.latest_s,
+                     f"Expected earliest_s <= latest_s, got {self.earliest_s} > {self.latest_s}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoFlyZone:
+    """A no-fly polygon in WGS84.
+
+    ``polygons`` holds one or more polygons, each a tuple of rings (exterior first, then holes),
+    each ring a tuple of ``(lon_deg, lat_deg)`` pairs as in GeoJSON.
+    """
+
+    name: str
+    polygons: tuple[tuple[tuple[tuple[float, float], ...], ...], ...]
+    feature_index: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Wind:
+    """A steady wind: ``speed_m_s`` blowing from ``from_deg`` (meteorological, 0 = from north)."""
+
+    speed_m_s: float = 0.0
+    from_deg: float = 0.0
+
+    def __post_init__(self) -> None:
+        _non_negative("speed_m_s", self.speed_m_s)
+        _finite("from_deg", self.from_deg)
+
+    @property
+    def velocity_en_m_s(self) -> tuple[float, float]:
+        """Air mass velocity (east, north) in m/s: the direction the wind blows towards."""
+        to_rad = math.radians(self.from_deg + 180.0)
+        return (self.speed_m_s * math.sin(to_rad), self.speed_m_s * math.cos(to_rad))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TerrainConfig:
+    """Where the elevation model is and the altitude band legs must stay inside (AGL)."""
+
+    dem_paths: tuple[Path, ...]
+    clearance_agl_m: float = 40.0
+    ceiling_agl_m: float = 120.0
+
+    def __post_init__(self) -> None:
+        _require(len(self.dem_paths) >= 1, "Expected at least one DEM file")
+        _non_negative("clearance_agl_m", self.clearance_agl_m)
+        _positive("ceiling_agl_m", self.ceiling_agl_m)
+        _require(self.clearance_agl_m < self.ceiling_agl_m,
+                 f"Expected clearance_agl_m < ceiling_agl_m, got {self.clearance_agl_m} >= "
+                 f"{self.ceiling_agl_m}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlannerParams:
+    """Knobs of the planning pipeline, loadable from the ``[planner]`` table of a scenario.
+
+    ``altitude_margin_m`` keeps planned legs this far inside the [clearance, ceiling] band so
+    that small differences in DEM sampling never push a leg out of it. ``altitude_frame`` picks
+    the frame of emitted waypoint altitudes: ``relative`` (MAV_FRAME_GLOBAL_RELATIVE_ALT, to home)
+    or ``terrain`` (MAV_FRAME_GLOBAL_TERRAIN_ALT). ``fence_corridor_m`` is the half-width of the
+    geofence inclusion corridor around a sortie's track.
+    """
+
+    altitude_margin_m: float = 5.0
+    altitude_frame: AltitudeFrame = "relative"
+    fence_corridor_m: float = 400.0
+    seed: int = 0
+    time_limit_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        _non_negative("altitude_margin_m", self.altitude_margin_m)
+        _require(self.altitude_frame in ("relative", "terrain"),
+                 f"Expected altitude_frame 'relative' or 'terrain', got {self.altitude_frame!r}")
+        _positive("fence_corridor_m", self.fence_corridor_m)
+        _positive("time_limit_s", self.time_limit_s)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario:
+    """Everything a plan is made from. ``root`` is the folder the scenario was loaded from."""
+
+    name: str
+    root: Path
+    terrain: TerrainConfig
+    nofly: tuple[NoFlyZone, ...]
+    buffer_m: float
+    depots: tuple[Depot, ...]
+    drone_types: Mapping[str, DroneType]
+    drops: tuple[Drop, ...]
+    wind: Wind = field(default_factory=Wind)
+    params: PlannerParams = field(default_factory=PlannerParams)
+
+    def __post_init__(self) -> None:
+        _non_negative("buffer_m", self.buffer_m)
+        _require(len(self.depots) >= 1, "Expected at least one depot")
+        object.__setattr__(self, "drone_types", MappingProxyType(dict(self.drone_types)))

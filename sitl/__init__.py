@@ -1,0 +1,1 @@
+"""Simulated and real ArduPilot SITL vehicles, and replay."""
