@@ -235,7 +235,11 @@ class PlannerParams:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Scenario:
-    """Everything a plan is made from. ``root`` is the folder the scenario was loaded from."""
+    """Everything a plan is made from.
+
+    ``root`` is the folder the scenario was loaded from and ``drops_path`` the drops file, when
+    loaded from files (error messages name them).
+    """
 
     name: str
     root: Path
@@ -247,6 +251,7 @@ class Scenario:
     drops: tuple[Drop, ...]
     wind: Wind = field(default_factory=Wind)
     params: PlannerParams = field(default_factory=PlannerParams)
+    drops_path: Path | None = None
 
     def __post_init__(self) -> None:
         _non_negative("buffer_m", self.buffer_m)

@@ -50,12 +50,12 @@ class DemTile:
     @property
     def east_deg(self) -> float:
         """Longitude of the last column."""
-        return self.west_deg + (self.heights_m.shape[1] - 1) * self.dlon_deg
+        return float(self.west_deg + (self.heights_m.shape[1] - 1) * self.dlon_deg)
 
     @property
     def south_deg(self) -> float:
         """Latitude of the last row."""
-        return self.north_deg - (self.heights_m.shape[0] - 1) * self.dlat_deg
+        return float(self.north_deg - (self.heights_m.shape[0] - 1) * self.dlat_deg)
 
     def covers(self, lon_deg: FloatArray, lat_deg: FloatArray) -> BoolArray:
         """True where the point lies inside the tile (edges included)."""
@@ -100,7 +100,7 @@ class Dem:
 
     @property
     def resolution_m(self) -> float:
-        """The finest grid spacing of any tile, in metres (east-west spacing at its mid-latitude)."""
+        """The finest grid spacing of any tile in metres (east-west taken at its mid-latitude)."""
         best = math.inf
         for t in self.tiles:
             mid_lat = math.radians((t.north_deg + t.south_deg) / 2)

@@ -1,0 +1,125 @@
+"""Planner scale benchmark: 100, 1,000 and 5,000 drops with 50 no-fly zones on the real DEM.
+
+For each size it plans a seeded synthetic scenario end to end and prints and writes (JSON) the wall
+time and peak memory of each stage, then checks the exact obstacle-avoiding distance matrix
+against a brute-force visibility-graph Dijkstra on sampled pairs, and the terrain profiles for band
+violations and added waypoints per km.
+
+    python -m benchmarks.plan_scale [--sizes 100 1000 5000] [--zones 50] [--seed 0]
+                                    [--pairs 200] [--out benchmarks/results/plan_scale.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from planner.io.dem import load_dem
+from planner.legs import LegCatalog
+from planner.pipeline import build_scene, make_plan
+from planner.profile import band_violations
+from tests.nofly_reference import reference_distance
+from tests.synth import synthetic_scenario
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_size(n_drops: int, n_zones: int, seed: int, pairs: int) -> dict[str, Any]:
+    """Plan one synthetic scenario and measure every stage."""
+    scenario = synthetic_scenario(n_drops=n_drops, n_zones=n_zones, seed=seed,
+                                  drones_per_hub=max(3, n_drops // 100))
+    t0 = time.perf_counter()
+    dem = load_dem(scenario.terrain.dem_paths)
+    load_s = time.perf_counter() - t0
+
+    scene = build_scene(scenario)
+    vertices = scene.zone_map.vertex_count
+    t0 = time.perf_counter()
+    matrix = scene.zone_map.distance_matrix(scene.points_xy_m)
+    matrix_s = time.perf_counter() - t0
+    matrix_rss = peak_rss_mib()
+
+    rng = np.random.default_rng(seed)
+    n = len(scene.points_xy_m)
+    worst = 0.0
+    blocked_pairs = 0
+    for _ in range(pairs):
+        i, j = (int(v) for v in rng.choice(n, 2, replace=False))
+        ref = reference_distance(scene.zone_map, scene.points_xy_m[i], scene.points_xy_m[j])
+        got = float(matrix[i, j])
+        if np.isinf(ref) or np.isinf(got):
+            assert np.isinf(ref) and np.isinf(got), (i, j, ref, got)
+            continue
+        blocked_pairs += int(ref > np.hypot(*(scene.points_xy_m[i] - scene.points_xy_m[j]))
+                             + 1e-6)
+        worst = max(worst, abs(got - ref) / max(ref, 1.0))
+
+    stages: dict[str, float] = {}
+    t0 = time.perf_counter()
+    result = make_plan(scenario, dem, timings=stages, clock=time.perf_counter)
+    total_s = time.perf_counter() - t0
+    plan_rss = peak_rss_mib()
+
+    violations = 0
+    band = scenario.terrain
+    checked_legs = 0
+    catalog = LegCatalog(scenario=scenario, dem=dem, proj=scene.proj, zones=scene.zone_map,
+                         points_xy_m=scene.points_xy_m)
+    drone = scenario.drone_types["quad"]
+    for _ in range(min(300, n)):
+        i, j = (int(v) for v in rng.choice(n, 2, replace=False))
+        leg = catalog.leg(drone, i, j)
+        if isinstance(leg, str):
+            continue
+        checked_legs += 1
+        violations += len(band_violations(leg.xy_m, leg.alt_amsl_m, dem, scene.proj,
+                                          band.clearance_agl_m, band.ceiling_agl_m))
+    km = result.leg_length_m / 1000
+    row = {
+        "drops": n_drops, "zones": n_zones, "zone_vertices": vertices, "seed": seed,
+        "served": len(result.plan.served_drop_ids), "unserved": len(result.plan.unserved),
+        "sorties": len(result.plan.sorties),
+        "dem_load_s": round(load_s, 3),
+        "matrix_s": round(matrix_s, 3), "matrix_peak_rss_mib": round(matrix_rss, 1),
+        "matrix_pairs_checked": pairs, "matrix_blocked_pairs": blocked_pairs,
+        "matrix_max_rel_error": worst,
+        "plan_total_s": round(total_s, 3), "plan_peak_rss_mib": round(plan_rss, 1),
+        "stage_s": {k: round(v, 3) for k, v in stages.items()},
+        "terrain_waypoints_per_km": round(result.added_waypoints / km, 3) if km else 0.0,
+        "profile_legs_checked": checked_legs, "profile_band_violations": violations,
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and write its JSON."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000])
+    ap.add_argument("--zones", type=int, default=50)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--pairs", type=int, default=200)
+    ap.add_argument("--out", default="benchmarks/results/plan_scale.json")
+    args = ap.parse_args(argv)
+    rows = [run_size(n, args.zones, args.seed, args.pairs) for n in args.sizes]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"machine": platform.platform(), "python": sys.version.split()[0],
+                               "results": rows}, indent=2) + "\n")
+    print(f"written {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

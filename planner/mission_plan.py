@@ -1,0 +1,83 @@
+"""Wrap one mission read from a .plan or .waypoints file as a plan the verifier can check."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from pyproj import Geod
+
+from planner.errors import PlanFileError
+from planner.items import RELEASE_COMMANDS, Cmd, MissionItem
+from planner.plan_model import Plan, Sortie, SortieMetrics, Unserved
+from planner.scenario import Scenario
+
+_GEOD = Geod(ellps="WGS84")
+_HOME_TOLERANCE_M = 50.0
+_DROP_TOLERANCE_M = 5.0
+
+
+def _dist_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    return float(_GEOD.inv(lon1, lat1, lon2, lat2)[2])
+
+
+def release_positions(mission: Sequence[MissionItem]) -> list[tuple[float, float]]:
+    """(lon, lat) where each release happens: a release item's own position, or the last one."""
+    out: list[tuple[float, float]] = []
+    last: tuple[float, float] | None = None
+    for item in mission:
+        if item.command in RELEASE_COMMANDS and item.command != Cmd.NAV_PAYLOAD_PLACE:
+            if last is not None:
+                out.append(last)
+        elif item.command == Cmd.NAV_PAYLOAD_PLACE:
+            out.append((item.lon_deg, item.lat_deg))
+        if item.is_nav and item.command not in (Cmd.NAV_DELAY, Cmd.NAV_RETURN_TO_LAUNCH):
+            last = (item.lon_deg, item.lat_deg)
+    return out
+
+
+def plan_from_mission(scenario: Scenario, mission: Sequence[MissionItem],
+                      fence: Sequence[MissionItem], rally: Sequence[MissionItem], *, name: str,
+                      drone_type: str | None, path: str | Path) -> Plan:
+    """A one-sortie plan from a mission file, its drops found by their release positions.
+
+    The depot is the scenario depot nearest to home (item 0); drops of the scenario released
+    nowhere in the mission are listed as not part of it.
+    """
+    if not mission:
+        raise PlanFileError("the mission has no items", path=path)
+    home = mission[0]
+    depot = min(scenario.depots,
+                key=lambda d: _dist_m(d.lon_deg, d.lat_deg, home.lon_deg, home.lat_deg))
+    gap = _dist_m(depot.lon_deg, depot.lat_deg, home.lon_deg, home.lat_deg)
+    if gap > _HOME_TOLERANCE_M:
+        raise PlanFileError(f"home ({home.lat_deg:.6f}, {home.lon_deg:.6f}) is {gap:.0f} m from "
+                            f"the nearest depot '{depot.id}'; expected it at a depot",
+                            path=path, item="item 0")
+    if drone_type is None:
+        based = [t for t, n in depot.drones.items() if n > 0]
+        if len(based) != 1:
+            raise PlanFileError(f"depot '{depot.id}' has drone types {', '.join(based)}: "
+                                "name the one flying it with --drone-type", path=path)
+        drone_type = based[0]
+    if drone_type not in scenario.drone_types:
+        raise PlanFileError(f"unknown drone type '{drone_type}'; the scenario has "
+                            f"{', '.join(scenario.drone_types)}", path=path)
+    drop_ids: list[str] = []
+    for lon, lat in release_positions(mission):
+        near = min(scenario.drops, key=lambda d: _dist_m(d.lon_deg, d.lat_deg, lon, lat),
+                   default=None)
+        if near is not None and _dist_m(near.lon_deg, near.lat_deg, lon, lat) \
+                <= _DROP_TOLERANCE_M:
+            drop_ids.append(near.id)
+    metrics = SortieMetrics(distance_m=0, duration_s=0, energy_wh=0, energy_pct=0,
+                            reserve_pct=0, min_agl_m=0, max_agl_m=0, payload_kg=0)
+    sortie = Sortie(id=name, depot_id=depot.id, drone_type_id=drone_type,
+                    vehicle=f"{depot.id}/{drone_type}/1", drop_ids=tuple(drop_ids), start_s=0.0,
+                    mission=tuple(mission), fence=tuple(fence), rally=tuple(rally),
+                    metrics=metrics)
+    served = set(drop_ids)
+    unserved = tuple(Unserved(drop_id=d.id, reason="not part of this mission")
+                     for d in scenario.drops if d.id not in served)
+    return Plan(scenario=scenario.name, altitude_frame="relative", sorties=(sortie,),
+                unserved=unserved)

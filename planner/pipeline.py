@@ -1,0 +1,237 @@
+"""The planning pipeline: scenario + DEM in, verified plan out.
+
+Stages: projection, no-fly zone map and distance matrix, unservable drops, sortie construction,
+scheduling, mission compilation, independent verification. Pure: the caller loads files and
+passes a progress callback if it wants one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+
+from planner.compile import CompileContext, compile_sortie
+from planner.errors import VerificationError
+from planner.geo import LocalProjection
+from planner.legs import LegCatalog
+from planner.nofly import ZoneMap, build_zone_map
+from planner.plan_model import Plan, Sortie, Unserved
+from planner.scenario import DroneType, Scenario
+from planner.schedule import Scheduled, schedule
+from planner.sortie_eval import SortieEval, evaluate_sortie
+from planner.sorties import Option, assign_groups, budget_wh, build_sorties, solo_options
+from planner.terrain import Dem
+from planner.verify import format_violations, verify_plan
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+
+#: Share of the battery kept back on top of the reserve so that independent re-computations of
+#: the same flight (the verifier's geodesics, the vehicle's own model) never find it over.
+ENERGY_MARGIN_FRACTION = 0.01
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanResult:
+    """A verified plan and how the pipeline got there (``stage_s`` is filled by callers)."""
+
+    plan: Plan
+    added_waypoints: int
+    leg_length_m: float
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scene:
+    """The scenario in local metres: points (depots first, then drops) and zones."""
+
+    proj: LocalProjection
+    points_xy_m: np.ndarray
+    point_ids: tuple[str, ...]
+    zones_xy: tuple[shapely.Polygon, ...]
+    zone_map: ZoneMap
+    n_depots: int
+
+
+def build_scene(scenario: Scenario) -> Scene:
+    """Project the scenario and build its buffered zone map."""
+    lats = [d.lat_deg for d in scenario.depots] + [d.lat_deg for d in scenario.drops]
+    lons = [d.lon_deg for d in scenario.depots] + [d.lon_deg for d in scenario.drops]
+    proj = LocalProjection.around(lats, lons)
+    x, y = proj.to_xy(lons, lats)
+    zones: list[shapely.Polygon] = []
+    names: list[str] = []
+    for zone in scenario.nofly:
+        for rings in zone.polygons:
+            parts = []
+            for ring in rings:
+                rx, ry = proj.to_xy([p[0] for p in ring], [p[1] for p in ring])
+                parts.append(np.column_stack([rx, ry]))
+            zones.append(shapely.Polygon(parts[0], parts[1:]))
+            names.append(zone.name)
+    zone_map = build_zone_map(zones, scenario.buffer_m, names)
+    ids = tuple(d.id for d in scenario.depots) + tuple(d.id for d in scenario.drops)
+    return Scene(proj=proj, points_xy_m=np.column_stack([x, y]), point_ids=ids,
+                 zones_xy=tuple(zones), zone_map=zone_map, n_depots=len(scenario.depots))
+
+
+def make_plan(scenario: Scenario, dem: Dem, *, progress: Progress | None = None,
+              timings: dict[str, float] | None = None,
+              clock: Callable[[], float] | None = None) -> PlanResult:
+    """Plan every drop of ``scenario`` into verified sorties.
+
+    Parameters
+    ----------
+    scenario
+        The loaded scenario.
+    dem
+        Its elevation model (must cover every depot and drop).
+    progress
+        Called as ``progress(stage, done, total)`` during long stages.
+    timings
+        If given, filled with the seconds each stage took (needs ``clock``).
+    clock
+        A monotonic clock in seconds, for ``timings``; the planner has none of its own.
+
+    Returns
+    -------
+    PlanResult
+        The plan, which the independent verifier accepted.
+
+    Raises
+    ------
+    VerificationError
+        If the verifier rejects the compiled plan; nothing flyable must then be written.
+    """
+    stamp = _Stamp(timings, clock)
+    scene = build_scene(scenario)
+    n_dep = scene.n_depots
+    stamp("projection_zones")
+    dist = scene.zone_map.distance_matrix(scene.points_xy_m)
+    stamp("distance_matrix")
+    catalog = LegCatalog(scenario=scenario, dem=dem, proj=scene.proj, zones=scene.zone_map,
+                         points_xy_m=scene.points_xy_m)
+    unserved: dict[int, str] = {}
+    depot_notes: dict[str, str] = {}
+    depot_ok = _depot_problems(scenario, scene, depot_notes)
+    fleet = [(i, scenario.drone_types[t]) for i, dep in enumerate(scenario.depots)
+             for t, n in dep.drones.items() if n > 0 and depot_ok[i]]
+    options: dict[int, list[Option]] = {}
+    weights = {n_dep + k: d.weight_kg for k, d in enumerate(scenario.drops)}
+    drops = {n_dep + k: d for k, d in enumerate(scenario.drops)}
+    inside = scene.zone_map.blocked(scene.points_xy_m[n_dep:])
+    enclosed = scene.zone_map.enclosed(scene.points_xy_m[n_dep:])
+    for k, drop in enumerate(scenario.drops):
+        p = n_dep + k
+        if inside[k]:
+            name = scene.zone_map.zone_containing(scene.points_xy_m[p])
+            unserved[p] = f"inside no-fly zone '{name}' (or its {scenario.buffer_m:g} m buffer)"
+            continue
+        if enclosed[k]:
+            unserved[p] = "enclosed by no-fly zones: no path leads to it"
+            continue
+        opts, reason = solo_options(catalog, p, drop, fleet, dist, ENERGY_MARGIN_FRACTION,
+                                    scenario.wind.speed_m_s, scene.point_ids)
+        if opts:
+            options[p] = opts
+        else:
+            unserved[p] = "; ".join([reason, *depot_notes.values()])
+        if progress is not None:
+            progress("drops", k + 1, len(scenario.drops))
+    stamp("servability")
+
+    drones_at = {(i, t): n for i, dep in enumerate(scenario.depots)
+                 for t, n in dep.drones.items() if n > 0}
+    groups = assign_groups(options, drones_at)
+    priority = {n_dep + k: d.priority for k, d in enumerate(scenario.drops)}
+    evals: list[SortieEval] = []
+    for (depot, type_id), members in sorted(groups.items()):
+        evals += build_sorties(catalog, depot, scenario.drone_types[type_id], members, weights,
+                               priority, dist, ENERGY_MARGIN_FRACTION, progress)
+    stamp("sorties")
+
+    scheduled: list[Scheduled] = []
+    for depot_i, dep in enumerate(scenario.depots):
+        for type_id, count in dep.drones.items():
+            group = [e for e in evals if e.depot == depot_i and e.drone_type_id == type_id]
+            if not group:
+                continue
+            drone = scenario.drone_types[type_id]
+            done, dropped = schedule(group, drone, count, drops,
+                                     _reevaluator(catalog, drone, weights))
+            scheduled += done
+            unserved.update(dropped)
+    stamp("schedule")
+
+    ctx = CompileContext(scenario=scenario, catalog=catalog, proj=scene.proj,
+                         point_ids=scene.point_ids, zones_xy=scene.zones_xy,
+                         depot_points=tuple(range(n_dep)))
+    scheduled.sort(key=lambda s: (s.start_s, s.sortie.depot, s.sortie.drops))
+    sorties: list[Sortie] = []
+    for n, sch in enumerate(scheduled, start=1):
+        ev = sch.sortie
+        dep = scenario.depots[ev.depot]
+        sorties.append(compile_sortie(
+            ctx, ev, sortie_id=f"S{n:03d}", start_s=sch.start_s,
+            vehicle=f"{dep.id}/{ev.drone_type_id}/{sch.drone_number}"))
+    plan = Plan(scenario=scenario.name, altitude_frame=scenario.params.altitude_frame,
+                sorties=tuple(sorties),
+                unserved=tuple(Unserved(drop_id=scene.point_ids[p], reason=r)
+                               for p, r in sorted(unserved.items())),
+                seed=scenario.params.seed)
+    stamp("compile")
+    violations = verify_plan(plan, scenario, dem)
+    stamp("verify")
+    if violations:
+        log.error("verifier rejected the plan:\n%s", format_violations(violations))
+        raise VerificationError([str(v.message) for v in violations])
+    legs = [leg for e in (s.sortie for s in scheduled) for leg in e.legs]
+    return PlanResult(plan=plan, added_waypoints=sum(leg.added for leg in legs),
+                      leg_length_m=sum(leg.length_m for leg in legs))
+
+
+def _reevaluator(catalog: LegCatalog, drone: DroneType,
+                 weights: dict[int, float]) -> Callable[[SortieEval, tuple[int, ...]],
+                                                        SortieEval | str]:
+    def again(ev: SortieEval, keep: tuple[int, ...]) -> SortieEval | str:
+        return evaluate_sortie(catalog, drone, ev.depot, keep, weights,
+                               budget_wh(drone, ENERGY_MARGIN_FRACTION))
+    return again
+
+
+def _depot_problems(scenario: Scenario, scene: Scene, problems: dict[str, str]) -> list[bool]:
+    """Which depots can be used; fills ``problems`` with the reason for the others."""
+    n_dep = len(scenario.depots)
+    inside = scene.zone_map.blocked(scene.points_xy_m[:n_dep])
+    ok = []
+    for i, dep in enumerate(scenario.depots):
+        if inside[i]:
+            zone = scene.zone_map.zone_containing(scene.points_xy_m[i])
+            problems[dep.id] = f"depot {dep.id} lies inside no-fly zone '{zone}'"
+            ok.append(False)
+        else:
+            ok.append(True)
+    return ok
+
+
+class _Stamp:
+    """Records stage durations when a clock is given."""
+
+    def __init__(self, timings: dict[str, float] | None,
+                 clock: Callable[[], float] | None) -> None:
+        self.timings = timings
+        self.clock = clock
+        self.last = clock() if clock is not None else math.nan
+
+    def __call__(self, stage: str) -> None:
+        if self.timings is None or self.clock is None:
+            return
+        now = self.clock()
+        self.timings[stage] = now - self.last
+        self.last = now
