@@ -128,8 +128,20 @@ def compile_sortie(ctx: CompileContext, ev: SortieEval, *, sortie_id: str, vehic
                   metrics=metrics)
 
 
-def _track(ev: SortieEval) -> shapely.LineString:
-    return shapely.LineString(np.vstack([leg.xy_m for leg in ev.legs]))
+def _corridor(ev: SortieEval, half_width_m: float) -> shapely.Polygon:
+    """The track's corridor: segments buffered one by one and merged, holes filled.
+
+    Buffering the whole track at once is not safe: GEOS cuts the end cap of an out-and-back
+    line that nearly retraces itself.
+    """
+    pts = np.vstack([leg.xy_m for leg in ev.legs])
+    keep = np.r_[True, np.any(np.diff(pts, axis=0) != 0, axis=1)]
+    pts = pts[keep]
+    if len(pts) < 2:
+        return shapely.Point(pts[0]).buffer(half_width_m, quad_segs=4)
+    segments = shapely.linestrings(np.stack([pts[:-1], pts[1:]], axis=1))
+    merged = shapely.union_all(shapely.buffer(segments, half_width_m, quad_segs=4))
+    return shapely.Polygon(merged.exterior)
 
 
 def _ring_items(ctx: CompileContext, ring: shapely.LinearRing, command: int) -> list[MissionItem]:
@@ -144,8 +156,8 @@ def _ring_items(ctx: CompileContext, ring: shapely.LinearRing, command: int) -> 
 
 def _fence(ctx: CompileContext, ev: SortieEval) -> tuple[MissionItem, ...]:
     """Inclusion polygon around the track, exclusion polygons for zones that touch it."""
-    corridor = _track(ev).buffer(ctx.scenario.params.fence_corridor_m, quad_segs=4)
-    corridor = shapely.Polygon(corridor.exterior).simplify(20.0, preserve_topology=True)
+    corridor = _corridor(ev, ctx.scenario.params.fence_corridor_m)
+    corridor = corridor.simplify(20.0, preserve_topology=True)
     items = _ring_items(ctx, corridor.exterior, Cmd.NAV_FENCE_POLYGON_VERTEX_INCLUSION)
     for zone in ctx.zones_xy:
         if zone.intersects(corridor):

@@ -149,11 +149,10 @@ def make_plan(scenario: Scenario, dem: Dem, *, progress: Progress | None = None,
     drones_at = {(i, t): n for i, dep in enumerate(scenario.depots)
                  for t, n in dep.drones.items() if n > 0}
     groups = assign_groups(options, drones_at)
-    priority = {n_dep + k: d.priority for k, d in enumerate(scenario.drops)}
     evals: list[SortieEval] = []
     for (depot, type_id), members in sorted(groups.items()):
-        evals += build_sorties(catalog, depot, scenario.drone_types[type_id], members, weights,
-                               priority, dist, ENERGY_MARGIN_FRACTION, progress)
+        evals += build_sorties(catalog, depot, scenario.drone_types[type_id], members, drops,
+                               dist, ENERGY_MARGIN_FRACTION, progress)
     stamp("sorties")
 
     scheduled: list[Scheduled] = []

@@ -35,6 +35,18 @@ def _start_for_windows(ev: SortieEval, drops: dict[int, Drop], free_s: float) ->
     return start
 
 
+def windows_fit(ev: SortieEval, drops: dict[int, Drop]) -> bool:
+    """True if some take-off time >= 0 releases every parcel of ``ev`` inside its window."""
+    lo, hi = 0.0, float("inf")
+    for point, offset in zip(ev.drops, ev.release_offsets_s, strict=True):
+        d = drops[point]
+        if d.earliest_s is not None:
+            lo = max(lo, d.earliest_s - offset)
+        if d.latest_s is not None:
+            hi = min(hi, d.latest_s - offset)
+    return lo <= hi + 1e-9
+
+
 def _late(ev: SortieEval, drops: dict[int, Drop], start_s: float) -> list[int]:
     """Drops of the sortie released after their ``latest_s`` when taking off at ``start_s``."""
     out = []

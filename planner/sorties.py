@@ -16,6 +16,7 @@ from planner.energy import DorlingModel
 from planner.geo import FloatArray
 from planner.legs import LegCatalog
 from planner.scenario import DroneType, Drop
+from planner.schedule import windows_fit
 from planner.sortie_eval import SortieEval, evaluate_sortie
 
 Progress = Callable[[str, int, int], None]
@@ -124,16 +125,19 @@ def assign_groups(options: dict[int, list[Option]],
     return groups
 
 
-def build_sorties(catalog: LegCatalog, depot: int, drone: DroneType, drops: Sequence[int],
-                  weights_kg: dict[int, float], priority: dict[int, int], dist_m: FloatArray,
-                  margin_fraction: float, progress: Progress | None = None) -> list[SortieEval]:
+def build_sorties(catalog: LegCatalog, depot: int, drone: DroneType, members: Sequence[int],
+                  drops: dict[int, Drop], dist_m: FloatArray, margin_fraction: float,
+                  progress: Progress | None = None) -> list[SortieEval]:
     """Group the drops given to one depot and drone type into feasible sorties.
 
     Seeds each sortie with the highest-priority, farthest remaining drop, then inserts the
     cheapest neighbouring drops (by added no-fly-avoiding distance) while the exact evaluation
-    stays feasible. Every drop given must be servable alone by ``drone`` from ``depot``.
+    stays feasible and some take-off time meets every time window. ``members`` are drop points
+    servable alone by ``drone`` from ``depot``; ``drops`` maps drop points to their drops.
     """
-    remaining = set(drops)
+    weights_kg = {p: d.weight_kg for p, d in drops.items()}
+    priority = {p: d.priority for p, d in drops.items()}
+    remaining = set(members)
     order = sorted(remaining, key=lambda p: (-priority[p], -dist_m[depot, p], p))
     pts = np.array(sorted(remaining), dtype=np.intp)
     neighbours: dict[int, list[int]] = {}
@@ -165,7 +169,7 @@ def build_sorties(catalog: LegCatalog, depot: int, drone: DroneType, drops: Sequ
                     break
                 trial = (*route[:pos], c, *route[pos:])
                 ev = evaluate_sortie(catalog, drone, depot, trial, weights_kg, budget)
-                if not isinstance(ev, str):
+                if not isinstance(ev, str) and windows_fit(ev, drops):
                     route = list(trial)
                     current = ev
                     remaining.discard(c)

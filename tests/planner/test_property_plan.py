@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import cast
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,39 +20,8 @@ from planner.scenario import (
     TerrainConfig,
     Wind,
 )
-from planner.terrain import Dem, DemTile
 from planner.verify import verify_plan
-from tests.planner.factories import drone_type
-
-LAT0, LON0 = 45.0, 10.0
-SPAN_DEG = 0.2
-CELL_DEG = 1 / 1200
-
-
-def hills_dem(seed: int, relief_m: float) -> Dem:
-    """A 3 arc-second tile of smooth random hills around (LAT0, LON0)."""
-    rng = np.random.default_rng(seed)
-    n = int(SPAN_DEG / CELL_DEG) + 1
-    lat = LAT0 + SPAN_DEG / 2 - np.arange(n) * CELL_DEG
-    lon = LON0 - SPAN_DEG / 2 + np.arange(n) * CELL_DEG
-    glon, glat = np.meshgrid(lon, lat)
-    h = np.full(glon.shape, 200.0)
-    for _ in range(12):
-        cy, cx = rng.uniform(-SPAN_DEG / 2, SPAN_DEG / 2, 2)
-        sigma = rng.uniform(0.005, 0.03)
-        h += rng.uniform(-0.3, 1.0) * relief_m * np.exp(
-            -((glat - LAT0 - cy) ** 2 + ((glon - LON0 - cx) * math.cos(math.radians(LAT0))) ** 2)
-            / (2 * sigma**2))
-    return Dem(tiles=(DemTile(heights_m=h, west_deg=float(lon[0]), north_deg=float(lat[0]),
-                              dlon_deg=CELL_DEG, dlat_deg=CELL_DEG),))
-
-
-def square(lat: float, lon: float, half_deg: float) -> tuple[tuple[float, float], ...]:
-    """A closed square ring of (lon, lat) around a centre."""
-    return ((lon - half_deg, lat - half_deg), (lon + half_deg, lat - half_deg),
-            (lon + half_deg, lat + half_deg), (lon - half_deg, lat + half_deg),
-            (lon - half_deg, lat - half_deg))
-
+from tests.planner.factories import LAT0, LON0, drone_type, hills_dem, square
 
 offset = st.floats(-0.08, 0.08)
 point = st.tuples(offset, offset)
