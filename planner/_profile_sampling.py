@@ -93,6 +93,9 @@ def sample_leg(xy: FloatArray, dem: Dem, proj: LocalProjection,
     x, y, _ = interp_on_polyline(xy, keys)
     lon, lat = proj.to_lonlat(x, y)
     extra = _crossing_keys(dem.tiles, lon, lat)
+    # a crossing that coincides with a regular sample is that sample: keep the regular key, so
+    # the de-duplication below never removes a vertex's key
+    extra = extra[np.abs(extra - np.round(extra)) > _KEY_EPS]
     if extra.size:
         grid = np.arange(keys.size, dtype=np.float64)
         fine = np.unique(np.concatenate([grid, extra]))

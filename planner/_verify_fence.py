@@ -141,8 +141,15 @@ def check_fence(sortie: Sortie, track: Track, profiles: list[Profile],
     return out
 
 
-def check_rally(sortie: Sortie, scenario: Scenario, scene: Scene) -> list[Violation]:
-    """Rally items are rally points, none inside a zone, and at least one is at a depot."""
+def check_rally(sortie: Sortie, scenario: Scenario, scene: Scene, *,
+                home: tuple[float, float, float] | None = None,
+                arrival_amsl_m: float | None = None) -> list[Violation]:
+    """Rally items are rally points, none inside a zone, and at least one is at a depot.
+
+    With ``home`` (lon, lat, AMSL) and the altitude the mission arrives over home with before its
+    final RTL, a rally point at home must not lie above that altitude: the RTL would climb to it
+    before landing, which the flight's energy does not account for.
+    """
     out: list[Violation] = []
     at_depot = False
     for j, item in enumerate(sortie.rally):
@@ -161,6 +168,14 @@ def check_rally(sortie: Sortie, scenario: Scenario, scene: Scene) -> list[Violat
             if shapely.contains_xy(geom, x[0], y[0]):
                 out.append(_bad(sortie, j, "rally", f"{at} is inside no-fly zone "
                                                     f"'{name}'"))
+        if (home is not None and arrival_amsl_m is not None
+                and item.frame in (3, 6)
+                and distance_m(item.lon_deg, item.lat_deg, home[0], home[1]) <= HOME_TOL_M
+                and home[2] + item.alt_m > arrival_amsl_m + 0.5):
+            out.append(_bad(sortie, j, "rally",
+                            f"rally point at home is {home[2] + item.alt_m - arrival_amsl_m:.1f} m "
+                            f"above where the mission arrives over home: the final RTL would "
+                            f"climb to it first; expected it at or below the arrival altitude"))
         at_depot = at_depot or any(
             distance_m(item.lon_deg, item.lat_deg, d.lon_deg, d.lat_deg) <= HOME_TOL_M
             for d in scenario.depots)

@@ -13,6 +13,7 @@ Mission layout (what ArduCopter flies and :mod:`planner.verify` re-checks):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,8 +49,9 @@ class _Emitter:
         self.items: list[MissionItem] = []
 
     def lonlat(self, xy: FloatArray) -> tuple[float, float]:
+        """WGS84 degrees on the 1e-7 degree grid MISSION_ITEM_INT carries."""
         lon, lat = self.ctx.proj.to_lonlat([xy[0]], [xy[1]])
-        return float(lon[0]), float(lat[0])
+        return round(float(lon[0]), 7), round(float(lat[0]), 7)
 
     def nav(self, command: int, xy: FloatArray, alt_amsl_m: float, param1: float = 0.0) -> None:
         lon, lat = self.lonlat(xy)
@@ -150,7 +152,8 @@ def _ring_items(ctx: CompileContext, ring: shapely.LinearRing, command: int) -> 
         coords = coords[::-1]
     lon, lat = ctx.proj.to_lonlat(coords[:, 0], coords[:, 1])
     return [MissionItem(command=command, frame=Frame.GLOBAL, param1=float(len(coords)),
-                        lat_deg=float(la), lon_deg=float(lo), mission_type=MissionType.FENCE)
+                        lat_deg=round(float(la), 7), lon_deg=round(float(lo), 7),
+                        mission_type=MissionType.FENCE)
             for lo, la in zip(lon, lat, strict=True)]
 
 
@@ -166,12 +169,20 @@ def _fence(ctx: CompileContext, ev: SortieEval) -> tuple[MissionItem, ...]:
 
 
 def _rally(ctx: CompileContext, em: _Emitter, ev: SortieEval) -> tuple[MissionItem, ...]:
-    """A rally point over every depot, at the sortie's highest cruise altitude above home."""
+    """A rally point over every depot.
+
+    The one at the sortie's own depot sits at the altitude the mission arrives over home with, so
+    the final RTL (which flies to the nearest rally point) descends without climbing first; the
+    others at the sortie's highest cruise altitude, for an RTL from anywhere on the way.
+    """
     top_amsl = max(float(leg.alt_amsl_m.max()) for leg in ev.legs)
+    arrive_amsl = ev.legs[-1].end_alt_amsl_m
     out = []
     for depot in ctx.depot_points:
         lon, lat = em.lonlat(ctx.catalog.points_xy_m[depot])
+        alt_amsl = arrive_amsl if depot == ev.depot else top_amsl
         out.append(MissionItem(command=Cmd.NAV_RALLY_POINT, frame=Frame.GLOBAL_RELATIVE_ALT,
-                               lat_deg=lat, lon_deg=lon, alt_m=round(top_amsl - em.home_amsl_m, 1),
+                               lat_deg=lat, lon_deg=lon,
+                               alt_m=math.floor((alt_amsl - em.home_amsl_m) * 10) / 10,
                                mission_type=MissionType.RALLY))
     return tuple(out)

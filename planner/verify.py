@@ -144,7 +144,10 @@ def _verify_sortie(sortie: Sortie, ctx: _Context, payload_kg_by_drop: Mapping[st
     out += _check_energy(sortie, ctx, _energy(sortie, ctx, track, profiles, payload_kg_by_drop))
     if check_geofence:
         out += check_fence(sortie, track, profiles, ctx.scene)
-        out += check_rally(sortie, ctx.scenario, ctx.scene)
+        rtl = [m for m in track.moves if m.phase == "rtl"]
+        out += check_rally(sortie, ctx.scenario, ctx.scene,
+                           home=(track.home_lon_deg, track.home_lat_deg, track.home_amsl_m),
+                           arrival_amsl_m=rtl[0].amsl0_m if rtl else None)
     return out
 
 

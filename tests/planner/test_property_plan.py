@@ -74,3 +74,17 @@ def test_depot_inside_zone_serves_nothing(relief: float) -> None:
     plan = make_plan(scenario, dem).plan
     assert plan.sorties == ()
     assert "inside no-fly zone 'base'" in plan.unserved[0].reason
+
+
+def test_leg_along_a_grid_line_plans() -> None:
+    """A leg whose end sits a hair off a DEM grid line (found by the property test) plans."""
+    dem = hills_dem(0, 0.0)
+    scenario = Scenario(
+        name="grid", root=Path("."),
+        terrain=TerrainConfig(dem_paths=(Path("synthetic.hgt"),)), nofly=(), buffer_m=50.0,
+        depots=(Depot(id="hub", lat_deg=LAT0, lon_deg=LON0, drones={"quad": 1}),),
+        drone_types={"quad": drone_type()},
+        drops=(Drop(id="d0", lat_deg=LAT0 + 0.001, lon_deg=LON0 + 0.03125, weight_kg=0.5),))
+    plan = make_plan(scenario, dem).plan
+    assert plan.served_drop_ids == ("d0",)
+    assert verify_plan(plan, scenario, dem) == []

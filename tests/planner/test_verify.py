@@ -140,8 +140,8 @@ def make_sortie(dem: Dem, *, route: Sequence[tuple[float, float, str | None]] = 
     fence = polygon_items(box_ring(FENCE_BOX), Cmd.NAV_FENCE_POLYGON_VERTEX_INCLUSION)
     if zone:
         fence += polygon_items(box_ring(ZONE_BOX), Cmd.NAV_FENCE_POLYGON_VERTEX_EXCLUSION)
-    rally = (MissionItem(command=Cmd.NAV_RALLY_POINT, lat_deg=hlat, lon_deg=hlon, alt_m=100.0,
-                         mission_type=MissionType.RALLY),)
+    rally = (MissionItem(command=Cmd.NAV_RALLY_POINT, lat_deg=hlat, lon_deg=hlon,
+                         alt_m=cruise_amsl_m - home, mission_type=MissionType.RALLY),)
     metrics = SortieMetrics(distance_m=0.0, duration_s=0.0, energy_wh=0.0, energy_pct=0.0,
                             reserve_pct=100.0, min_agl_m=0.0, max_agl_m=0.0, payload_kg=0.0)
     return Sortie(id=sortie_id, depot_id="D", drone_type_id=DRONE.id, vehicle="D/quad/1",
@@ -261,6 +261,8 @@ MUTATIONS = {
         lambda s: replace(s, fence=tuple(replace(v, param1=5.0) for v in s.fence[:4])
                           + s.fence[4:]), [("fence", 0), ("fence", None)]),
     "no rally point": (lambda s: replace(s, rally=()), [("rally", None)]),
+    "home rally point above the arrival": (
+        lambda s: replace(s, rally=(replace(s.rally[0], alt_m=1000.0),)), [("rally", 0)]),
     "waypoint R outside the DEM": (lambda s: moved(s, 8, 9.0, 1.0),
                                    [("coverage", 8), ("coverage", 9), ("fence", 8)]),
 }
