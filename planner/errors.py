@@ -94,3 +94,134 @@ class VerificationError(DroplineError):
         tail = f"\n  ... and {more} more" if more > 0 else ""
         super().__init__(f"plan rejected by the verifier ({len(self.violations)} violations):\n"
                          f"{shown}{tail}")
+
+
+class SimulatorError(DroplineError):
+    """A simulator backend (built-in fleet or real ArduPilot SITL) failed.
+
+    Parameters
+    ----------
+    reason
+        What went wrong.
+    instance
+        0-based index of the simulated vehicle or SITL instance concerned, if any.
+    """
+
+    def __init__(self, reason: str, *, instance: int | None = None) -> None:
+        self.reason = reason
+        self.instance = instance
+        prefix = "" if instance is None else f"instance {instance}: "
+        super().__init__(f"{prefix}{reason}")
+
+
+class SitlLaunchError(SimulatorError):
+    """A real ArduPilot SITL instance did not start, died, or failed its health check.
+
+    Parameters
+    ----------
+    reason
+        What went wrong.
+    instance
+        0-based SITL instance number (``-I``).
+    pid
+        Process id of the instance, if it was started.
+    returncode
+        Exit status if the process ended (negative: killed by that signal).
+    log_path
+        The file its standard output and error went to.
+    """
+
+    def __init__(self, reason: str, *, instance: int | None = None, pid: int | None = None,
+                 returncode: int | None = None, log_path: str | Path | None = None) -> None:
+        self.pid = pid
+        self.returncode = returncode
+        self.log_path = None if log_path is None else str(log_path)
+        super().__init__(reason, instance=instance)
+
+
+class SitlBinaryError(InputError):
+    """The ArduPilot SITL program (``--binary``, ``ARDUPILOT_SITL_BIN``) is missing or unusable."""
+
+
+class GroundControlError(DroplineError):
+    """Ground control could not do what was asked of a vehicle."""
+
+
+class LinkTimeout(GroundControlError):
+    """A vehicle did not answer in time (after every retry).
+
+    Parameters
+    ----------
+    what
+        What was waited for (``"MISSION_REQUEST for item 3"``, ``"COMMAND_ACK for ARM"``).
+    timeout_s
+        The total time waited, over all tries.
+    sysid
+        The vehicle's system id.
+    """
+
+    def __init__(self, what: str, *, timeout_s: float, sysid: int | None = None) -> None:
+        self.what = what
+        self.timeout_s = timeout_s
+        self.sysid = sysid
+        who = f"vehicle {sysid}: " if sysid is not None else ""
+        super().__init__(f"{who}no answer: {what} (waited {timeout_s:.1f} s over every retry)")
+
+
+class MissionTransferError(GroundControlError):
+    """A mission, fence or rally upload or download failed or did not verify.
+
+    Parameters
+    ----------
+    reason
+        What went wrong.
+    mission_type
+        MAV_MISSION_TYPE (0 mission, 1 fence, 2 rally).
+    item_index
+        The item concerned, if any.
+    result_code
+        The MAV_MISSION_RESULT the vehicle sent, if any.
+    sysid
+        The vehicle's system id.
+    """
+
+    def __init__(self, reason: str, *, mission_type: int, item_index: int | None = None,
+                 result_code: int | None = None, sysid: int | None = None) -> None:
+        self.reason = reason
+        self.mission_type = mission_type
+        self.item_index = item_index
+        self.result_code = result_code
+        self.sysid = sysid
+        kind = {0: "mission", 1: "fence", 2: "rally"}.get(mission_type, f"type {mission_type}")
+        where = f" item {item_index}" if item_index is not None else ""
+        who = f"vehicle {sysid}: " if sysid is not None else ""
+        super().__init__(f"{who}{kind}{where}: {reason}")
+
+
+class CommandRejected(GroundControlError):
+    """A vehicle refused a command (COMMAND_ACK result other than ACCEPTED).
+
+    Parameters
+    ----------
+    command
+        The MAV_CMD name or number.
+    result
+        The MAV_RESULT name the vehicle answered.
+    params
+        The command's parameters.
+    sysid
+        The vehicle's system id.
+    detail
+        The vehicle's own explanation (its STATUSTEXT), when it sent one.
+    """
+
+    def __init__(self, command: str, result: str, *, params: tuple[float, ...] = (),
+                 sysid: int | None = None, detail: str | None = None) -> None:
+        self.command = command
+        self.result = result
+        self.params = params
+        self.sysid = sysid
+        self.detail = detail
+        who = f"vehicle {sysid}: " if sysid is not None else ""
+        why = f" ({detail})" if detail else ""
+        super().__init__(f"{who}{command} {result}{why}")

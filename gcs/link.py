@@ -1,0 +1,234 @@
+"""A MAVLink link: one connection, one reader thread, a ground-station heartbeat, subscriptions.
+
+Connection strings are the ones MAVProxy and QGroundControl users write (``tcp:HOST:PORT``,
+``udpin:0.0.0.0:14550``, ``udpout:HOST:PORT``, ``/dev/ttyUSB0,57600``). Every received message
+goes to the subscriptions whose filter accepts it; per vehicle the link keeps the heartbeat age
+and the loss rate computed from MAVLink sequence numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gcs import mavlink as mav
+
+log = logging.getLogger(__name__)
+
+Message = Any
+Filter = Callable[[Message], bool]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkHealth:
+    """How well one vehicle is heard: heartbeat age (s) and packets lost by sequence number."""
+
+    sysid: int
+    heartbeat_age_s: float
+    received: int
+    lost: int
+
+    @property
+    def loss_rate(self) -> float:
+        """Share of packets lost, from gaps in the sequence numbers."""
+        total = self.received + self.lost
+        return self.lost / total if total else 0.0
+
+
+class Subscription:
+    """Messages accepted by a filter, queued until read. Close it (or use ``with``) when done."""
+
+    def __init__(self, link: Link, accept: Filter) -> None:
+        self._link = link
+        self.accept = accept
+        self.queue: queue.Queue[Message] = queue.Queue()
+
+    def get(self, timeout_s: float) -> Message | None:
+        """The next accepted message, or None after ``timeout_s``."""
+        try:
+            return self.queue.get(timeout=max(timeout_s, 0.0))
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        """Stop receiving."""
+        self._link._unsubscribe(self)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Seen:
+    """Per-(system, component) sequence tracking and per-system heartbeat time."""
+
+    def __init__(self) -> None:
+        self.last_seq: dict[tuple[int, int], int] = {}
+        self.received: dict[int, int] = {}
+        self.lost: dict[int, int] = {}
+        self.heartbeat: dict[int, float] = {}
+
+    def note(self, msg: Message, now: float) -> None:
+        sysid, compid = msg.get_srcSystem(), msg.get_srcComponent()
+        key = (sysid, compid)
+        seq = msg.get_seq()
+        last = self.last_seq.get(key)
+        if last is not None:
+            gap = (seq - last - 1) % 256
+            if gap < 128:  # a large jump back is a duplicate or a reboot, not loss
+                self.lost[sysid] = self.lost.get(sysid, 0) + gap
+        self.last_seq[key] = seq
+        self.received[sysid] = self.received.get(sysid, 0) + 1
+        if msg.get_type() == "HEARTBEAT" and compid == 1:
+            self.heartbeat[sysid] = now
+
+
+class Link:
+    """One MAVLink connection shared by every vehicle behind it.
+
+    Parameters
+    ----------
+    url
+        Connection string.
+    source_system, source_component
+        Our ids (ground stations use 255/190).
+    heartbeat_period_s
+        Period of the ground-station HEARTBEAT (0 disables it).
+    clock
+        Monotonic clock in seconds.
+    """
+
+    def __init__(self, url: str, *, source_system: int = mav.GCS_SYSTEM_ID,
+                 source_component: int = mav.GCS_COMPONENT_ID, heartbeat_period_s: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.url = url
+        self.source_system = source_system
+        self.source_component = source_component
+        self.heartbeat_period_s = heartbeat_period_s
+        self.clock = clock
+        self._conn: Any = None
+        self._send_lock = threading.Lock()
+        self._subs_lock = threading.Lock()
+        self._subs: list[Subscription] = []
+        self._listeners: list[Callable[[Message], None]] = []
+        self._seen = _Seen()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- life cycle -------------------------------------------------------------------------
+    def open(self) -> Link:
+        """Connect and start the reader and heartbeat threads."""
+        kwargs: dict[str, Any] = {"autoreconnect": True} if self.url.startswith("tcp:") else {}
+        self._conn = mav.connect(self.url, source_system=self.source_system,
+                                 source_component=self.source_component, **kwargs)
+        self._conn.mav.robust_parsing = True
+        self._stop.clear()
+        self._threads = [threading.Thread(target=self._read_loop, daemon=True,
+                                          name=f"mavlink-read {self.url}")]
+        if self.heartbeat_period_s > 0:
+            self._threads.append(threading.Thread(target=self._heartbeat_loop, daemon=True,
+                                                  name=f"mavlink-heartbeat {self.url}"))
+        for t in self._threads:
+            t.start()
+        return self
+
+    def close(self) -> None:
+        """Stop the threads and close the connection."""
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=2.0)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Link:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- sending ----------------------------------------------------------------------------
+    @property
+    def mav(self) -> Any:
+        """The codec, for building messages: ``link.mav.command_long_encode(...)``."""
+        return self._conn.mav
+
+    def send(self, msg: Message) -> None:
+        """Send one message (thread-safe)."""
+        with self._send_lock:
+            self._conn.mav.send(msg)
+
+    def setup_signing(self, key: bytes, *, sign_outgoing: bool = True) -> None:
+        """Sign everything sent from now on with ``key`` (32 bytes), MAVLink 2 signing."""
+        with self._send_lock:
+            self._conn.setup_signing(key, sign_outgoing=sign_outgoing)
+
+    # -- receiving --------------------------------------------------------------------------
+    def subscribe(self, accept: Filter) -> Subscription:
+        """Queue every message ``accept`` returns True for, from now on."""
+        sub = Subscription(self, accept)
+        with self._subs_lock:
+            self._subs.append(sub)
+        return sub
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        with self._subs_lock:
+            if sub in self._subs:
+                self._subs.remove(sub)
+
+    def add_listener(self, callback: Callable[[Message], None]) -> None:
+        """Call ``callback(msg)`` from the reader thread for every message (keep it quick)."""
+        self._listeners.append(callback)
+
+    def wait(self, accept: Filter, timeout_s: float) -> Message | None:
+        """The first message ``accept`` takes within ``timeout_s``, or None."""
+        with self.subscribe(accept) as sub:
+            return sub.get(timeout_s)
+
+    def health(self, sysid: int) -> LinkHealth:
+        """Heartbeat age and loss of vehicle ``sysid`` (age inf if never heard)."""
+        seen = self._seen
+        beat = seen.heartbeat.get(sysid)
+        return LinkHealth(sysid=sysid,
+                          heartbeat_age_s=self.clock() - beat if beat is not None else float("inf"),
+                          received=seen.received.get(sysid, 0), lost=seen.lost.get(sysid, 0))
+
+    @property
+    def vehicles(self) -> tuple[int, ...]:
+        """System ids that sent a vehicle heartbeat on this link."""
+        return tuple(sorted(self._seen.heartbeat))
+
+    def _read_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                msg = self._conn.recv_match(blocking=True, timeout=0.2)
+            except (OSError, mav.MAVError) as exc:
+                log.warning("%s: read failed (%s); retrying", self.url, exc)
+                self._stop.wait(0.5)
+                continue
+            if msg is None or msg.get_type() == "BAD_DATA":
+                continue
+            self._seen.note(msg, self.clock())
+            with self._subs_lock:
+                subs = list(self._subs)
+            for sub in subs:
+                if sub.accept(msg):
+                    sub.queue.put(msg)
+            for callback in self._listeners:
+                callback(msg)
+
+    def _heartbeat_loop(self) -> None:
+        d = mav.dialect
+        while not self._stop.wait(self.heartbeat_period_s):
+            try:
+                self.send(self.mav.heartbeat_encode(d.MAV_TYPE_GCS, d.MAV_AUTOPILOT_INVALID, 0, 0,
+                                                    d.MAV_STATE_ACTIVE))
+            except OSError as exc:
+                log.debug("%s: heartbeat not sent (%s)", self.url, exc)

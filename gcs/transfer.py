@@ -1,0 +1,280 @@
+"""Mission, fence and rally transfer: upload, download, clear, set current, verify.
+
+The ground-station side of the MAVLink mission protocol as ArduPilot speaks it: the vehicle asks
+for each item (MISSION_REQUEST, or MISSION_REQUEST_INT) and acks the whole list; every step here
+has a timeout and retries; every MISSION_ACK result becomes a clear error naming the item. After an
+upload, :func:`upload_verified` reads the list back and compares it item by item with ArduPilot's
+normalisations (home replaced by the real home, frames 6/5/11 returned as 3/0/10, positionless
+commands returned with frame 0, NAV_LAND param4, float32 precision).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gcs import mavlink as mav
+from gcs.link import Link, Message
+from planner.errors import LinkTimeout, MissionTransferError
+from planner.items import Cmd, MissionItem, MissionType
+
+_RESULT_NAMES = {int(k): str(v.name) for k, v in mav.dialect.enums["MAV_MISSION_RESULT"].items()}
+
+#: Commands whose position fields mean nothing: ArduPilot returns them with frame 0.
+POSITIONLESS: frozenset[int] = frozenset({
+    Cmd.NAV_RETURN_TO_LAUNCH, Cmd.NAV_DELAY, Cmd.DO_GRIPPER, Cmd.DO_WINCH, Cmd.DO_JUMP,
+    Cmd.DO_CHANGE_SPEED})
+_FRAME_BACK = {6: 3, 5: 0, 11: 10}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """The vehicle (system, component) a transfer talks to."""
+
+    sysid: int
+    compid: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Retry:
+    """Per-step timeout and number of sends before giving up."""
+
+    timeout_s: float = 1.5
+    tries: int = 6
+
+
+#: The default retry policy: 1.5 s per try, 6 tries.
+DEFAULT_RETRY = Retry()
+
+
+def result_name(code: int) -> str:
+    """The MAV_MISSION_RESULT name of a code (``MAV_MISSION_INVALID_SEQUENCE``)."""
+    return str(_RESULT_NAMES.get(code, f"MAV_MISSION_RESULT {code}"))
+
+
+def to_message(link: Link, target: Target, seq: int, item: MissionItem) -> Message:
+    """A MISSION_ITEM_INT for ``item`` at ``seq``."""
+    return link.mav.mission_item_int_encode(
+        target.sysid, target.compid, seq, int(item.frame), int(item.command), 0,
+        int(item.autocontinue), item.param1, item.param2, item.param3, item.param4,
+        round(item.lat_deg * 1e7), round(item.lon_deg * 1e7), item.alt_m, int(item.mission_type))
+
+
+def from_message(msg: Message) -> MissionItem:
+    """The item a MISSION_ITEM_INT (or float MISSION_ITEM) carries."""
+    scale = 1e-7 if msg.get_type() == "MISSION_ITEM_INT" else 1.0
+    return MissionItem(command=msg.command, frame=msg.frame, param1=msg.param1,
+                       param2=msg.param2, param3=msg.param3, param4=msg.param4,
+                       lat_deg=msg.x * scale, lon_deg=msg.y * scale, alt_m=msg.z,
+                       autocontinue=bool(msg.autocontinue),
+                       mission_type=getattr(msg, "mission_type", 0))
+
+
+def _from(target: Target, *types: str) -> Any:
+    def accept(msg: Message) -> bool:
+        return bool(msg.get_type() in types and msg.get_srcSystem() == target.sysid)
+    return accept
+
+
+def upload(link: Link, target: Target, items: Sequence[MissionItem], mission_type: int,
+           retry: Retry = DEFAULT_RETRY) -> None:
+    """Send ``items`` (item 0 = home for missions) and wait for the vehicle's MISSION_ACK.
+
+    Raises
+    ------
+    MissionTransferError
+        The vehicle answered with an error result (named, with the item it concerns).
+    LinkTimeout
+        The vehicle stopped answering after every retry.
+    """
+    d = mav.dialect
+    count_msg = link.mav.mission_count_encode(target.sysid, target.compid, len(items),
+                                              mission_type)
+    last_sent: Message = count_msg
+    last_seq = -1
+    quiet = 0
+    with link.subscribe(_from(target, "MISSION_REQUEST", "MISSION_REQUEST_INT",
+                              "MISSION_ACK")) as sub:
+        link.send(count_msg)
+        while True:
+            msg = sub.get(retry.timeout_s)
+            if msg is None:
+                quiet += 1
+                if quiet >= retry.tries:
+                    what = ("the first MISSION_REQUEST" if last_seq < 0
+                            else f"MISSION_REQUEST after item {last_seq}")
+                    raise LinkTimeout(what, timeout_s=retry.tries * retry.timeout_s,
+                                      sysid=target.sysid)
+                link.send(last_sent)
+                continue
+            if getattr(msg, "mission_type", 0) != mission_type:
+                continue
+            quiet = 0
+            if msg.get_type() == "MISSION_ACK":
+                if msg.type == d.MAV_MISSION_ACCEPTED and last_seq == len(items) - 1:
+                    return
+                if msg.type == d.MAV_MISSION_ACCEPTED:
+                    continue  # a stale ack from an earlier transfer
+                raise MissionTransferError(
+                    f"vehicle refused the upload: {result_name(msg.type)}",
+                    mission_type=mission_type, item_index=last_seq if last_seq >= 0 else None,
+                    result_code=int(msg.type), sysid=target.sysid)
+            seq = int(msg.seq)
+            if not 0 <= seq < len(items):
+                raise MissionTransferError(f"vehicle asked for item {seq} of {len(items)}",
+                                           mission_type=mission_type, item_index=seq,
+                                           sysid=target.sysid)
+            last_sent = to_message(link, target, seq, items[seq])
+            last_seq = max(last_seq, seq)
+            link.send(last_sent)
+
+
+def download(link: Link, target: Target, mission_type: int,
+             retry: Retry = DEFAULT_RETRY) -> tuple[MissionItem, ...]:
+    """Read the vehicle's list of ``mission_type`` items (for missions item 0 is home)."""
+    d = mav.dialect
+    with link.subscribe(_from(target, "MISSION_COUNT", "MISSION_ITEM_INT")) as sub:
+        request = link.mav.mission_request_list_encode(target.sysid, target.compid,
+                                                       mission_type)
+        count = None
+        for _ in range(retry.tries):
+            link.send(request)
+            msg = _await(sub, lambda m: m.get_type() == "MISSION_COUNT"
+                         and getattr(m, "mission_type", 0) == mission_type, retry.timeout_s)
+            if msg is not None:
+                count = int(msg.count)
+                break
+        if count is None:
+            raise LinkTimeout("MISSION_COUNT", timeout_s=retry.tries * retry.timeout_s,
+                              sysid=target.sysid)
+        items: list[MissionItem] = []
+        for seq in range(count):
+            ask = link.mav.mission_request_int_encode(target.sysid, target.compid, seq,
+                                                      mission_type)
+            got = None
+            for _ in range(retry.tries):
+                link.send(ask)
+                got = _await(sub, lambda m, s=seq: m.get_type() == "MISSION_ITEM_INT"
+                             and m.seq == s and getattr(m, "mission_type", 0) == mission_type,
+                             retry.timeout_s)
+                if got is not None:
+                    break
+            if got is None:
+                raise LinkTimeout(f"MISSION_ITEM_INT {seq}",
+                                  timeout_s=retry.tries * retry.timeout_s, sysid=target.sysid)
+            items.append(from_message(got))
+        link.send(link.mav.mission_ack_encode(target.sysid, target.compid,
+                                              d.MAV_MISSION_ACCEPTED, mission_type))
+    return tuple(items)
+
+
+def _await(sub: Any, accept: Any, timeout_s: float) -> Message | None:
+    """The first queued message ``accept`` takes within ``timeout_s`` (others are dropped)."""
+    end = time.monotonic() + timeout_s
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            return None
+        msg = sub.get(left)
+        if msg is None:
+            return None
+        if accept(msg):
+            return msg
+
+
+def clear(link: Link, target: Target, mission_type: int, retry: Retry = DEFAULT_RETRY) -> None:
+    """Delete the vehicle's list of ``mission_type`` items (MISSION_CLEAR_ALL, acked)."""
+    d = mav.dialect
+    with link.subscribe(_from(target, "MISSION_ACK")) as sub:
+        for _ in range(retry.tries):
+            link.send(link.mav.mission_clear_all_encode(target.sysid, target.compid,
+                                                        mission_type))
+            msg = _await(sub, lambda m: getattr(m, "mission_type", 0) == mission_type,
+                         retry.timeout_s)
+            if msg is None:
+                continue
+            if msg.type != d.MAV_MISSION_ACCEPTED:
+                raise MissionTransferError(f"vehicle refused to clear: {result_name(msg.type)}",
+                                           mission_type=mission_type, result_code=int(msg.type),
+                                           sysid=target.sysid)
+            return
+    raise LinkTimeout("MISSION_ACK for MISSION_CLEAR_ALL",
+                      timeout_s=retry.tries * retry.timeout_s, sysid=target.sysid)
+
+
+def set_current(link: Link, target: Target, seq: int, retry: Retry = DEFAULT_RETRY) -> None:
+    """Make item ``seq`` the current mission item (confirmed by MISSION_CURRENT)."""
+    with link.subscribe(_from(target, "MISSION_CURRENT")) as sub:
+        for _ in range(retry.tries):
+            link.send(link.mav.mission_set_current_encode(target.sysid, target.compid, seq))
+            if _await(sub, lambda m: m.seq == seq, retry.timeout_s) is not None:
+                return
+    raise LinkTimeout(f"MISSION_CURRENT {seq}", timeout_s=retry.tries * retry.timeout_s,
+                      sysid=target.sysid)
+
+
+def differences(sent: Sequence[MissionItem], got: Sequence[MissionItem],
+                mission_type: int) -> list[str]:
+    """How a read-back list differs from what was sent, after ArduPilot's normalisations."""
+    out: list[str] = []
+    if len(sent) != len(got):
+        out.append(f"{len(got)} items read back, {len(sent)} sent")
+    for i, (a, b) in enumerate(zip(sent, got, strict=False)):
+        if mission_type == MissionType.MISSION and i == 0:
+            continue  # home: the vehicle returns its real home
+        out += [f"item {i}: {what}" for what in _item_differences(a, b)]
+    return out
+
+
+def _item_differences(a: MissionItem, b: MissionItem) -> list[str]:
+    out = []
+    if a.command != b.command:
+        out.append(f"command {b.command}, sent {a.command}")
+        return out
+    positionless = a.command in POSITIONLESS
+    frame_a = 0 if positionless else _FRAME_BACK.get(a.frame, a.frame)
+    frame_b = 0 if positionless else _FRAME_BACK.get(b.frame, b.frame)
+    if frame_a != frame_b and a.mission_type == MissionType.MISSION:
+        out.append(f"frame {b.frame}, sent {a.frame}")
+    params = ("param1", "param2", "param3", "param4")
+    for name in params:
+        if a.command == Cmd.NAV_LAND and name == "param4":
+            continue
+        if not _close32(getattr(a, name), getattr(b, name)):
+            out.append(f"{name} {getattr(b, name)!r}, sent {getattr(a, name)!r}")
+    if not positionless:
+        if round(a.lat_deg * 1e7) != round(b.lat_deg * 1e7) or \
+                round(a.lon_deg * 1e7) != round(b.lon_deg * 1e7):
+            out.append(f"position ({b.lat_deg:.7f}, {b.lon_deg:.7f}), sent "
+                       f"({a.lat_deg:.7f}, {a.lon_deg:.7f})")
+        if not _close32(a.alt_m, b.alt_m):
+            out.append(f"alt {b.alt_m!r}, sent {a.alt_m!r}")
+    return out
+
+
+def _close32(x: float, y: float) -> bool:
+    """Equal as float32 values (NaN equals NaN)."""
+    if math.isnan(x) or math.isnan(y):
+        return math.isnan(x) and math.isnan(y)
+    return abs(x - y) <= 1e-6 * max(1.0, abs(x))
+
+
+def upload_verified(link: Link, target: Target, items: Sequence[MissionItem],
+                    mission_type: int, retry: Retry = DEFAULT_RETRY) -> tuple[MissionItem, ...]:
+    """Upload, read back and compare; returns what the vehicle holds.
+
+    Raises
+    ------
+    MissionTransferError
+        The upload failed or the read-back differs (every difference listed).
+    """
+    upload(link, target, items, mission_type, retry)
+    got = download(link, target, mission_type, retry)
+    diffs = differences(items, got, mission_type)
+    if diffs:
+        raise MissionTransferError("read-back differs from what was sent: " + "; ".join(diffs),
+                                   mission_type=mission_type, sysid=target.sysid)
+    return got
