@@ -80,22 +80,30 @@ def _from(target: Target, *types: str) -> Any:
 
 
 def upload(link: Link, target: Target, items: Sequence[MissionItem], mission_type: int,
-           retry: Retry = DEFAULT_RETRY) -> None:
+           retry: Retry = DEFAULT_RETRY, *, restarts: int = 4) -> None:
     """Send ``items`` (item 0 = home for missions) and wait for the vehicle's MISSION_ACK.
+
+    The vehicle drives the transfer by requesting each item; a request we answered a moment ago
+    (a duplicate on a lossy link) is not answered twice, since the second copy would arrive out of
+    sequence. MAV_MISSION_INVALID_SEQUENCE is not fatal (ArduPilot keeps the upload open and asks
+    again); a cancelled upload (the vehicle's own timeout) or a silent vehicle restarts it with a
+    new MISSION_COUNT, at most ``restarts`` times.
 
     Raises
     ------
     MissionTransferError
-        The vehicle answered with an error result (named, with the item it concerns).
+        The vehicle refused an item or the list (the result is named, with the item).
     LinkTimeout
         The vehicle stopped answering after every retry.
     """
     d = mav.dialect
     count_msg = link.mav.mission_count_encode(target.sysid, target.compid, len(items),
                                               mission_type)
-    last_sent: Message = count_msg
-    last_seq = -1
+    dedupe_s = retry.timeout_s / 4
+    answered: dict[int, float] = {}
+    sent_last = False
     quiet = 0
+    restarted = 0
     with link.subscribe(_from(target, "MISSION_REQUEST", "MISSION_REQUEST_INT",
                               "MISSION_ACK")) as sub:
         link.send(count_msg)
@@ -104,32 +112,45 @@ def upload(link: Link, target: Target, items: Sequence[MissionItem], mission_typ
             if msg is None:
                 quiet += 1
                 if quiet >= retry.tries:
-                    what = ("the first MISSION_REQUEST" if last_seq < 0
-                            else f"MISSION_REQUEST after item {last_seq}")
-                    raise LinkTimeout(what, timeout_s=retry.tries * retry.timeout_s,
+                    raise LinkTimeout("the first MISSION_REQUEST" if not answered else
+                                      f"MISSION_REQUEST after item {max(answered)}",
+                                      timeout_s=retry.tries * retry.timeout_s,
                                       sysid=target.sysid)
-                link.send(last_sent)
+                answered.clear()
+                link.send(count_msg)
                 continue
             if getattr(msg, "mission_type", 0) != mission_type:
                 continue
             quiet = 0
             if msg.get_type() == "MISSION_ACK":
-                if msg.type == d.MAV_MISSION_ACCEPTED and last_seq == len(items) - 1:
-                    return
-                if msg.type == d.MAV_MISSION_ACCEPTED:
+                code = int(msg.type)
+                if code == d.MAV_MISSION_ACCEPTED:
+                    if sent_last:
+                        return
                     continue  # a stale ack from an earlier transfer
-                raise MissionTransferError(
-                    f"vehicle refused the upload: {result_name(msg.type)}",
-                    mission_type=mission_type, item_index=last_seq if last_seq >= 0 else None,
-                    result_code=int(msg.type), sysid=target.sysid)
+                if code == d.MAV_MISSION_INVALID_SEQUENCE:
+                    continue  # a duplicate or late item; the vehicle asks again
+                if code == d.MAV_MISSION_OPERATION_CANCELLED and restarted < restarts:
+                    restarted += 1
+                    answered.clear()
+                    sent_last = False
+                    link.send(count_msg)
+                    continue
+                last = max(answered) if answered else None
+                raise MissionTransferError(f"vehicle refused the upload: {result_name(code)}",
+                                           mission_type=mission_type, item_index=last,
+                                           result_code=code, sysid=target.sysid)
             seq = int(msg.seq)
             if not 0 <= seq < len(items):
                 raise MissionTransferError(f"vehicle asked for item {seq} of {len(items)}",
                                            mission_type=mission_type, item_index=seq,
                                            sysid=target.sysid)
-            last_sent = to_message(link, target, seq, items[seq])
-            last_seq = max(last_seq, seq)
-            link.send(last_sent)
+            now = time.monotonic()
+            if now - answered.get(seq, -math.inf) < dedupe_s:
+                continue
+            answered[seq] = now
+            sent_last = sent_last or seq == len(items) - 1
+            link.send(to_message(link, target, seq, items[seq]))
 
 
 def download(link: Link, target: Target, mission_type: int,
