@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from dropline import commands
+from dropline import commands, fly_commands, sim_commands
 from planner.errors import DroplineError, InputError, VerificationError
 
 EXIT_OK = 0
@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="drone type flying a single .plan/.waypoints mission (default: "
                              "the type based at its depot)")
     verify.set_defaults(func=commands.verify_command)
+    sim_commands.register(sub)
+    fly_commands.register(sub)
     return parser
 
 

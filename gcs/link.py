@@ -118,6 +118,7 @@ class Link:
         self._subs_lock = threading.Lock()
         self._subs: list[Subscription] = []
         self._listeners: list[Callable[[Message], None]] = []
+        self._sent_hooks: list[Callable[[Message], None]] = []
         self._seen = _Seen()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -161,9 +162,20 @@ class Link:
         return self._conn.mav
 
     def send(self, msg: Message) -> None:
-        """Send one message (thread-safe)."""
+        """Send one message (thread-safe); sent-message hooks see it afterwards."""
         with self._send_lock:
             self._conn.mav.send(msg)
+        for hook in list(self._sent_hooks):
+            self._call(hook, msg)
+
+    def add_sent_hook(self, callback: Callable[[Message], None]) -> None:
+        """Call ``callback(msg)`` after every message this link sends (for flight logs)."""
+        self._sent_hooks.append(callback)
+
+    def remove_sent_hook(self, callback: Callable[[Message], None]) -> None:
+        """Stop calling a sent-message hook."""
+        if callback in self._sent_hooks:
+            self._sent_hooks.remove(callback)
 
     def setup_signing(self, key: bytes, *, sign_outgoing: bool = True) -> None:
         """Sign everything sent from now on with ``key`` (32 bytes), MAVLink 2 signing."""
@@ -186,6 +198,18 @@ class Link:
     def add_listener(self, callback: Callable[[Message], None]) -> None:
         """Call ``callback(msg)`` from the reader thread for every message (keep it quick)."""
         self._listeners.append(callback)
+
+    def remove_listener(self, callback: Callable[[Message], None]) -> None:
+        """Stop calling a listener."""
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    def _call(self, callback: Callable[[Message], None], msg: Message) -> None:
+        """Run a callback; its failure is logged, never allowed to stop the link."""
+        try:
+            callback(msg)
+        except Exception:
+            log.exception("%s: callback %r failed on %s", self.url, callback, msg.get_type())
 
     def wait(self, accept: Filter, timeout_s: float) -> Message | None:
         """The first message ``accept`` takes within ``timeout_s``, or None."""
@@ -221,8 +245,8 @@ class Link:
             for sub in subs:
                 if sub.accept(msg):
                     sub.queue.put(msg)
-            for callback in self._listeners:
-                callback(msg)
+            for callback in list(self._listeners):
+                self._call(callback, msg)
 
     def _heartbeat_loop(self) -> None:
         d = mav.dialect

@@ -271,7 +271,10 @@ def _item_differences(a: MissionItem, b: MissionItem) -> list[str]:
                 round(a.lon_deg * 1e7) != round(b.lon_deg * 1e7):
             out.append(f"position ({b.lat_deg:.7f}, {b.lon_deg:.7f}), sent "
                        f"({a.lat_deg:.7f}, {a.lon_deg:.7f})")
-        if not _close32(a.alt_m, b.alt_m):
+        # ArduPilot stores mission altitudes in whole centimetres (truncated) and rally
+        # altitudes in whole metres
+        alt_tol_m = 1.0 if a.mission_type == MissionType.RALLY else 0.0101
+        if abs(a.alt_m - b.alt_m) > alt_tol_m:
             out.append(f"alt {b.alt_m!r}, sent {a.alt_m!r}")
     return out
 

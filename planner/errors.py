@@ -225,3 +225,87 @@ class CommandRejected(GroundControlError):
         who = f"vehicle {sysid}: " if sysid is not None else ""
         why = f" ({detail})" if detail else ""
         super().__init__(f"{who}{command} {result}{why}")
+
+
+class RoutingInfeasibleError(InfeasibleError):
+    """The routing core found no answer that keeps every constraint.
+
+    Parameters
+    ----------
+    reason
+        Why.
+    clients
+        Indexes of the required clients that no vehicle type can serve even alone, if any.
+    violations
+        What the best answer found broke, if the search found one.
+    """
+
+    def __init__(self, reason: str, *, clients: tuple[int, ...] = (),
+                 violations: tuple[str, ...] = ()) -> None:
+        self.reason = reason
+        self.clients = tuple(clients)
+        self.violations = tuple(violations)
+        shown = f" (clients {list(self.clients[:20])})" if self.clients else ""
+        more = f"; first violations: {list(self.violations[:5])}" if self.violations else ""
+        super().__init__(f"{reason}{shown}{more}")
+
+
+
+class VehicleNotCapable(GroundControlError):
+    """A vehicle lacks something a sortie needs (no gripper configured, no winch).
+
+    Parameters
+    ----------
+    reasons
+        Every missing capability, as a sentence naming the parameter to set.
+    sysid
+        The vehicle's system id.
+    sortie_id
+        The sortie it was meant to fly.
+    """
+
+    def __init__(self, reasons: list[str] | tuple[str, ...], *, sysid: int | None = None,
+                 sortie_id: str | None = None) -> None:
+        self.reasons = tuple(reasons)
+        self.sysid = sysid
+        self.sortie_id = sortie_id
+        who = f"vehicle {sysid}: " if sysid is not None else ""
+        what = f"cannot fly sortie {sortie_id}: " if sortie_id else "not capable: "
+        super().__init__(f"{who}{what}{'; '.join(self.reasons)}")
+
+
+class PreflightFailed(GroundControlError):
+    """Preflight checks failed before a sortie; every failed check is named.
+
+    Parameters
+    ----------
+    failures
+        ``"name: detail"`` for every failed check.
+    sysid
+        The vehicle's system id.
+    sortie_id
+        The sortie that was about to start.
+    """
+
+    def __init__(self, failures: list[str] | tuple[str, ...], *, sysid: int | None = None,
+                 sortie_id: str | None = None) -> None:
+        self.failures = tuple(failures)
+        self.sysid = sysid
+        self.sortie_id = sortie_id
+        who = f"vehicle {sysid}: " if sysid is not None else ""
+        what = f"sortie {sortie_id} " if sortie_id else ""
+        super().__init__(f"{who}{what}preflight failed: {'; '.join(self.failures)}")
+
+
+class FleetError(GroundControlError):
+    """The fleet cannot fly a plan as asked (too few vehicles, a plan the log does not match).
+
+    Parameters
+    ----------
+    reason
+        What is wrong and what was expected.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)

@@ -1,6 +1,6 @@
 """A tiny blocking MAVLink ground station for tests, over :func:`gcs.mavlink.connect`.
 
-It keeps every received message (``client.log``) and every reassembled STATUSTEXT
+It keeps the last 20000 received messages (``client.log``) and every reassembled STATUSTEXT
 (``client.texts``), so that a test can wait for one answer and still assert on what came before.
 Timeouts are wall-clock seconds; vehicle timers run on simulated time, so with a speedup the
 vehicle does more per wall second.
@@ -9,6 +9,7 @@ vehicle does more per wall second.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -51,7 +52,7 @@ class MavClient:
         self.target_system = target_system
         self.target_component = target_component
         self.heartbeat_period_s = heartbeat_period_s
-        self.log: list[Any] = []
+        self.log: deque[Any] = deque(maxlen=20000)
         self.texts: list[str] = []
         self._chunks: dict[int, list[str]] = {}
         self._last_hb = 0.0

@@ -1,0 +1,263 @@
+"""Failsafe monitor: battery against the plan, link loss, fence breach, track deviation.
+
+The vehicle has failsafes of its own (configured by :mod:`gcs.config`); this monitor adds what
+only the ground station knows: the plan. It compares the battery left with the energy the plan
+predicts for the rest of the sortie (the planned energy in proportion to the planned flight time
+still ahead), raises an alert when the margin over the reserve gets thin and asks for RTL when
+finishing the sortie would break the reserve. It also reports link loss and recovery, fence
+breaches, the vehicle's own failsafe messages and distance from the planned track.
+
+:class:`FailsafeMonitor` is pure: snapshots in, :class:`Alert` values out; the fleet manager acts
+on ``Alert.action`` and records every alert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from gcs._progress import SortieProgress
+from gcs.telemetry import VehicleSnapshot
+from planner.plan_model import Sortie
+
+
+class AlertKind(StrEnum):
+    """What an alert is about."""
+
+    BATTERY_LOW = "battery_low"
+    BATTERY_RESERVE = "battery_reserve"
+    LINK_LOST = "link_lost"
+    LINK_RESTORED = "link_restored"
+    FENCE_BREACH = "fence_breach"
+    DEVIATION = "deviation"
+    VEHICLE_FAILSAFE = "vehicle_failsafe"
+    MODE_CHANGE = "mode_change"
+    OVERDUE = "overdue"
+    SORTIE_FAILED = "sortie_failed"
+
+
+class Severity(StrEnum):
+    """How urgent an alert is."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alert:
+    """One alert about one vehicle; ``action`` is what the ground station does (``"RTL"``)."""
+
+    kind: AlertKind
+    severity: Severity
+    message: str
+    sysid: int
+    sortie_id: str | None
+    at_s: float
+    action: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailsafeLimits:
+    """Thresholds of the monitor.
+
+    ``reserve_pct`` is the battery share that must be left on landing (the drone type's reserve
+    fraction, in percent); an alert is raised when the margin over it falls below
+    ``battery_alert_margin_pct`` and RTL is commanded below zero. ``link_lost_s`` is the
+    heartbeat age (vehicle seconds) that counts as a lost link, ``deviation_m`` the allowed
+    distance from the planned track (``deviation_rtl`` also commands RTL), ``overdue_factor`` how
+    many times the planned duration a flight may last before an alert.
+    When the plan predicts less than ``landing_pct`` for the rest (the vehicle is landing at the
+    depot), breaking the reserve is reported but RTL is not commanded.
+    """
+
+    reserve_pct: float = 20.0
+    battery_alert_margin_pct: float = 5.0
+    link_lost_s: float = 5.0
+    deviation_m: float = 150.0
+    deviation_rtl: bool = False
+    overdue_factor: float = 2.0
+    landing_pct: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.reserve_pct < 100:
+            raise ValueError(f"Expected reserve_pct in [0, 100), got {self.reserve_pct}")
+        for name in ("battery_alert_margin_pct", "link_lost_s", "deviation_m"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"Expected {name} >= 0, got {getattr(self, name)}")
+        if not self.overdue_factor >= 1:
+            raise ValueError(f"Expected overdue_factor >= 1, got {self.overdue_factor}")
+
+
+#: Vehicle STATUSTEXTs that announce one of its own failsafes or a breach.
+_VEHICLE_FAILSAFE_WORDS = ("failsafe", "fence breached", "motor failure")
+
+
+class FailsafeMonitor:
+    """Watches one vehicle flying one sortie.
+
+    Parameters
+    ----------
+    sortie
+        The sortie flown (planned energy, duration and track).
+    sysid
+        The vehicle.
+    limits
+        Thresholds (the defaults of :class:`FailsafeLimits` when None).
+    time_scale
+        Vehicle seconds per second of the caller's clock (a simulator's speedup).
+    """
+
+    def __init__(self, sortie: Sortie, *, sysid: int, limits: FailsafeLimits | None = None,
+                 time_scale: float = 1.0) -> None:
+        self.sortie = sortie
+        self.sysid = sysid
+        self.limits = limits or FailsafeLimits()
+        self.time_scale = time_scale
+        self.progress = SortieProgress(sortie)
+        self.started_s: float | None = None
+        self.returning = False
+        self._raised: set[AlertKind] = set()
+        self._link_lost = False
+        self._deviating = False
+        self._breaches = 0
+        self._texts: set[str] = set()
+        self.expected_modes = {"AUTO", "GUIDED"}
+
+    def _alert(self, kind: AlertKind, severity: Severity, message: str, now_s: float,
+               action: str | None = None) -> Alert:
+        return Alert(kind=kind, severity=severity, message=message, sysid=self.sysid,
+                     sortie_id=self.sortie.id, at_s=now_s, action=action)
+
+    def needed_pct(self, snap: VehicleSnapshot, seq: int | None = None) -> float:
+        """Battery percentage the plan predicts for the rest of the sortie.
+
+        ``seq`` is the current mission item (default: the snapshot's).
+        """
+        seq = snap.mission_seq if seq is None else seq
+        d = self.progress.distance_along_m(seq, snap.lat_deg, snap.lon_deg)
+        return self.sortie.metrics.energy_pct * self.progress.remaining_fraction(d)
+
+    def check(self, snap: VehicleSnapshot, now_s: float, *,
+              seq: int | None = None) -> list[Alert]:
+        """Every new alert the snapshot gives rise to (each condition once per episode).
+
+        ``seq`` is the current mission item as the caller trusts it (default: the snapshot's).
+        """
+        if self.started_s is None:
+            self.started_s = now_s
+        seq = snap.mission_seq if seq is None else seq
+        out = self._link(snap, now_s)
+        if self._link_age_s(snap) > self.limits.link_lost_s:
+            return out
+        out += self._battery(snap, seq, now_s)
+        out += self._fence(snap, now_s)
+        out += self._deviation(snap, seq, now_s)
+        out += self._mode(snap, now_s)
+        out += self._overdue(now_s)
+        return out
+
+    def _link_age_s(self, snap: VehicleSnapshot) -> float:
+        return snap.heartbeat_age_s * self.time_scale
+
+    def _link(self, snap: VehicleSnapshot, now_s: float) -> list[Alert]:
+        age = self._link_age_s(snap)
+        if age > self.limits.link_lost_s and not self._link_lost:
+            self._link_lost = True
+            return [self._alert(AlertKind.LINK_LOST, Severity.WARNING,
+                                f"no heartbeat for {age:.1f} s", now_s)]
+        if age <= self.limits.link_lost_s and self._link_lost:
+            self._link_lost = False
+            return [self._alert(AlertKind.LINK_RESTORED, Severity.INFO,
+                                "heartbeats again", now_s)]
+        return []
+
+    def _battery(self, snap: VehicleSnapshot, seq: int | None, now_s: float) -> list[Alert]:
+        if snap.battery_pct is None or self.returning or not snap.armed:
+            return []
+        needed = self.needed_pct(snap, seq)
+        margin = snap.battery_pct - needed - self.limits.reserve_pct
+        what = (f"battery {snap.battery_pct} %, the rest of the sortie needs {needed:.0f} % "
+                f"and the reserve is {self.limits.reserve_pct:.0f} %")
+        if margin < 0 and AlertKind.BATTERY_RESERVE not in self._raised:
+            self._raised.add(AlertKind.BATTERY_RESERVE)
+            if needed < self.limits.landing_pct:
+                return [self._alert(AlertKind.BATTERY_RESERVE, Severity.CRITICAL,
+                                    f"{what}: landing below the reserve", now_s)]
+            self.returning = True
+            return [self._alert(AlertKind.BATTERY_RESERVE, Severity.CRITICAL,
+                                f"{what}: returning to launch", now_s, action="RTL")]
+        if margin < self.limits.battery_alert_margin_pct and \
+                AlertKind.BATTERY_LOW not in self._raised:
+            self._raised.add(AlertKind.BATTERY_LOW)
+            return [self._alert(AlertKind.BATTERY_LOW, Severity.WARNING, what, now_s)]
+        return []
+
+    def _fence(self, snap: VehicleSnapshot, now_s: float) -> list[Alert]:
+        if snap.fence_breach_count > self._breaches or (
+                snap.fence_breached and AlertKind.FENCE_BREACH not in self._raised):
+            self._breaches = max(self._breaches, snap.fence_breach_count)
+            self._raised.add(AlertKind.FENCE_BREACH)
+            return [self._alert(AlertKind.FENCE_BREACH, Severity.CRITICAL,
+                                f"geofence breached (mode {snap.mode})", now_s)]
+        return []
+
+    def on_text(self, text: str, now_s: float) -> list[Alert]:
+        """A vehicle STATUSTEXT: its own failsafes and breaches become alerts."""
+        low = text.lower()
+        if "cleared" in low:
+            self._texts.clear()
+            return []
+        if not any(w in low for w in _VEHICLE_FAILSAFE_WORDS) or low in self._texts or \
+                low.startswith(("prearm", "arm:")):
+            return []
+        self._texts.add(low)
+        if "fence" in low:
+            if AlertKind.FENCE_BREACH in self._raised:
+                return []
+            self._raised.add(AlertKind.FENCE_BREACH)
+            return [self._alert(AlertKind.FENCE_BREACH, Severity.CRITICAL, text, now_s)]
+        return [self._alert(AlertKind.VEHICLE_FAILSAFE, Severity.CRITICAL, text, now_s)]
+
+    def _deviation(self, snap: VehicleSnapshot, seq: int | None, now_s: float) -> list[Alert]:
+        if snap.mode != "AUTO" or not snap.armed or snap.lat_deg is None or \
+                snap.lon_deg is None or seq is None or seq <= 0:
+            return []
+        off = self.progress.deviation_m(seq, snap.lat_deg, snap.lon_deg)
+        if off > self.limits.deviation_m and not self._deviating:
+            self._deviating = True
+            action = "RTL" if self.limits.deviation_rtl and not self.returning else None
+            self.returning = self.returning or action is not None
+            return [self._alert(AlertKind.DEVIATION, Severity.WARNING,
+                                f"{off:.0f} m from the planned track "
+                                f"(limit {self.limits.deviation_m:.0f} m)", now_s, action)]
+        if off <= self.limits.deviation_m * 0.8:
+            self._deviating = False
+        return []
+
+    def _mode(self, snap: VehicleSnapshot, now_s: float) -> list[Alert]:
+        if not snap.armed or snap.mode in self.expected_modes or \
+                AlertKind.MODE_CHANGE in self._raised:
+            return []
+        self._raised.add(AlertKind.MODE_CHANGE)
+        self.returning = True
+        return [self._alert(AlertKind.MODE_CHANGE, Severity.WARNING,
+                            f"vehicle left the mission: mode {snap.mode}", now_s)]
+
+    def _overdue(self, now_s: float) -> list[Alert]:
+        if self.started_s is None or AlertKind.OVERDUE in self._raised:
+            return []
+        flown = (now_s - self.started_s) * self.time_scale
+        limit = self.progress.duration_s * self.limits.overdue_factor
+        if flown <= limit:
+            return []
+        self._raised.add(AlertKind.OVERDUE)
+        return [self._alert(AlertKind.OVERDUE, Severity.WARNING,
+                            f"flying for {flown:.0f} s, planned {self.progress.duration_s:.0f} s",
+                            now_s)]
+
+    def commanded(self, mode: str) -> None:
+        """The ground station itself switched the vehicle to ``mode`` (not an alert)."""
+        self.expected_modes.add(mode)
+        if mode in ("RTL", "LAND", "SMART_RTL"):
+            self.returning = True

@@ -1,0 +1,396 @@
+"""The fleet manager: many vehicles flying their queues of sorties from a plan at once.
+
+Vehicles are found on one or several links (system ids must be unique across them) and matched
+to the plan's vehicles in order: the plan's vehicle names sorted, against the system ids heard,
+sorted (:func:`assign_vehicles`). Each vehicle then gets a thread that flies its sorties in turn
+(see :mod:`gcs._vehicle_worker`): configure, upload and verify mission/fence/rally (*ready* only
+once every read-back matched), preflight checks, arm in GUIDED and MISSION_START, monitor until
+it has landed and disarmed, turnaround, next sortie. Telemetry snapshots, drop states and alerts
+are available at any time; with a :class:`~gcs.logs.FlightLog` everything is recorded as it
+happens, and a new manager on the same database resumes the flights still in the air.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from gcs import commands
+from gcs._vehicle_worker import VehicleWorker, prepare_vehicle
+from gcs.config import ConfigOptions
+from gcs.failsafe import Alert, FailsafeLimits
+from gcs.link import Link
+from gcs.logs import FLIGHT_DONE, FlightLog, RunRecord
+from gcs.preflight import PreflightLimits, PreflightReport
+from gcs.telemetry import TelemetryHub
+from gcs.tracking import DropEvent, DropState, DropStatus, SortieTracker
+from gcs.transfer import DEFAULT_RETRY, Retry, Target
+from planner.errors import FleetError, GroundControlError
+from planner.plan_model import Plan, Sortie
+from planner.scenario import DroneType
+from planner.terrain import Dem
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FleetManager", "FlyOptions", "Phase", "VehicleStatus", "assign_vehicles", "plan_key",
+           "prepare_vehicle"]
+
+
+class Phase(StrEnum):
+    """What a vehicle is doing."""
+
+    WAITING = "waiting"
+    CONFIGURING = "configuring"
+    UPLOADING = "uploading"
+    READY = "ready"
+    PREFLIGHT = "preflight"
+    ARMING = "arming"
+    FLYING = "flying"
+    RETURNING = "returning"
+    LANDED = "landed"
+    TURNAROUND = "turnaround"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlyOptions:
+    """How the fleet flies.
+
+    ``time_scale`` is vehicle seconds per wall second (a simulator's speedup; 1 for real
+    vehicles): turnaround, readiness and lost-vehicle times are in vehicle seconds.
+    ``turnaround_s`` overrides the drone type's turnaround (0 without drone types).
+    ``reset_battery`` sends MAV_CMD_BATTERY_RESET after each turnaround, standing for the battery
+    swap on simulators whose pack is never changed. ``reserve_pct`` applies to sorties whose drone
+    type is unknown.
+    """
+
+    time_scale: float = 1.0
+    turnaround_s: float | None = None
+    ready_timeout_s: float = 180.0
+    lost_vehicle_s: float = 900.0
+    reset_battery: bool = False
+    stream_rate_hz: float = 4.0
+    max_release_error_m: float = 30.0
+    upload_attempts: int = 2
+    reserve_pct: float = 20.0
+    preflight: PreflightLimits = field(default_factory=PreflightLimits)
+    failsafe: FailsafeLimits = field(default_factory=FailsafeLimits)
+    config: ConfigOptions = field(default_factory=ConfigOptions)
+    retry: Retry = DEFAULT_RETRY
+
+    def __post_init__(self) -> None:
+        if not self.time_scale > 0:
+            raise ValueError(f"Expected time_scale > 0, got {self.time_scale}")
+        if self.turnaround_s is not None and not self.turnaround_s >= 0:
+            raise ValueError(f"Expected turnaround_s >= 0, got {self.turnaround_s}")
+        if self.upload_attempts < 1:
+            raise ValueError(f"Expected upload_attempts >= 1, got {self.upload_attempts}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VehicleStatus:
+    """One vehicle of the fleet: its plan name, system id, phase and sortie."""
+
+    name: str
+    sysid: int
+    link_url: str
+    phase: Phase = Phase.WAITING
+    ready: bool = False
+    sortie_id: str | None = None
+    sorties_done: int = 0
+    sorties_total: int = 0
+    message: str | None = None
+
+
+def assign_vehicles(plan_vehicles: Iterable[str], sysids: Iterable[int]) -> dict[str, int]:
+    """Plan vehicle names (sorted) matched to system ids (sorted), in order.
+
+    Raises
+    ------
+    FleetError
+        Fewer vehicles are connected than the plan uses.
+
+    Examples
+    --------
+    >>> assign_vehicles(["hub/quad/2", "hub/quad/1"], [7, 3, 5])
+    {'hub/quad/1': 3, 'hub/quad/2': 5}
+    """
+    names = sorted(set(plan_vehicles))
+    ids = sorted(set(sysids))
+    if len(ids) < len(names):
+        raise FleetError(f"the plan flies {len(names)} vehicles ({', '.join(names)}) but "
+                         f"{len(ids)} answered (system ids {', '.join(map(str, ids)) or 'none'})")
+    return dict(zip(names, ids, strict=False))
+
+
+def plan_key(plan: Plan) -> str:
+    """A digest identifying a plan's sorties and missions (to find its runs in a log)."""
+    text = repr((plan.scenario, [(s.id, s.vehicle, s.drop_ids, s.mission) for s in plan.sorties]))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class FleetManager:
+    """Flies a plan with the vehicles heard on ``links``.
+
+    Parameters
+    ----------
+    links
+        Open links to the vehicles.
+    plan
+        The plan to fly.
+    options
+        How to fly (defaults of :class:`FlyOptions` when None).
+    flight_log
+        Where flights, alerts and delivery events are recorded (None: nowhere).
+    dem
+        Terrain model for altitudes above ground in telemetry.
+    drone_types
+        The scenario's drone types, for each sortie's reserve and turnaround.
+    plan_path
+        Where the plan was read from (recorded in the log).
+    clock
+        Monotonic clock (s).
+    """
+
+    def __init__(self, links: Sequence[Link], plan: Plan, *, options: FlyOptions | None = None,
+                 flight_log: FlightLog | None = None, dem: Dem | None = None,
+                 drone_types: Mapping[str, DroneType] | None = None,
+                 plan_path: str | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.links = list(links)
+        self.plan = plan
+        self.options = options or FlyOptions()
+        self.flight_log = flight_log
+        self.drone_types = dict(drone_types or {})
+        self.plan_path = plan_path
+        self.clock = clock
+        self.hub = TelemetryHub(dem=dem, stream_rate_hz=self.options.stream_rate_hz,
+                                clock=clock)
+        for link in self.links:
+            self.hub.attach(link)
+        self.trackers = {s.id: SortieTracker(s, time_scale=self.options.time_scale,
+                                             max_release_error_m=self.options.max_release_error_m)
+                         for s in plan.sorties}
+        self.assignment: dict[str, int] = {}
+        self.run: RunRecord | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._status: dict[str, VehicleStatus] = {}
+        self._alerts: list[Alert] = []
+        self._workers: list[VehicleWorker] = []
+        self._threads: list[threading.Thread] = []
+        self._done_sorties: set[str] = set()
+        self._resume_flights: dict[str, int] = {}
+        self._preflight_reports: dict[str, PreflightReport] = {}
+        self._on_alert: list[Callable[[Alert], None]] = []
+
+    # -- set-up -------------------------------------------------------------------------------
+    def connect(self, timeout_s: float = 10.0) -> dict[str, int]:
+        """Wait for the vehicles (up to ``timeout_s``) and assign them to the plan's vehicles."""
+        names = sorted({s.vehicle for s in self.plan.sorties})
+        heard = self.hub.wait_for_vehicles(len(names), timeout_s)
+        self._open_run()
+        recorded = {} if self.flight_log is None or self.run is None else \
+            self.flight_log.vehicles(self.run.id)
+        if recorded and set(recorded) == set(names) and set(recorded.values()) <= set(heard):
+            self.assignment = dict(recorded)
+        else:
+            self.assignment = assign_vehicles(names, heard)
+        for name, sysid in self.assignment.items():
+            link = self.hub.link_of(sysid)
+            url = link.url if link is not None else "?"
+            total = sum(1 for s in self.plan.sorties if s.vehicle == name)
+            self._status[name] = VehicleStatus(name=name, sysid=sysid, link_url=url,
+                                               sorties_total=total)
+            if self.flight_log is not None and self.run is not None:
+                self.flight_log.record_vehicle(self.run.id, name=name, sysid=sysid, link_url=url)
+        return dict(self.assignment)
+
+    def _open_run(self) -> None:
+        fl = self.flight_log
+        if fl is None:
+            return
+        self.run = fl.start_run(plan_key=plan_key(self.plan), plan_name=self.plan.scenario,
+                                plan_path=self.plan_path)
+        if not self.run.resumed:
+            return
+        for flight in fl.flights(self.run.id):
+            if flight.state in FLIGHT_DONE:
+                self._done_sorties.add(flight.sortie_id)
+            elif flight.state == "flying":
+                self._resume_flights[flight.sortie_id] = flight.id
+            else:
+                fl.set_flight_state(flight.id, "aborted", reason="interrupted before take-off")
+        for drop_id, (state, detail) in fl.drop_states(self.run.id).items():
+            for tracker in self.trackers.values():
+                if drop_id in tracker.sortie.drop_ids:
+                    tracker.restore(drop_id, DropState(state), reason=detail)
+
+    def start(self) -> None:
+        """Start one thread per assigned vehicle (call :meth:`connect` first)."""
+        if not self.assignment:
+            raise FleetError("no vehicles assigned: call connect() first")
+        by_vehicle: dict[str, list[Sortie]] = {}
+        for sortie in self.plan.sorties:
+            by_vehicle.setdefault(sortie.vehicle, []).append(sortie)
+        for name, sysid in self.assignment.items():
+            link = self.hub.link_of(sysid)
+            if link is None:
+                raise FleetError(f"vehicle {sysid} ({name}) is not heard on any link")
+            sorties = sorted(by_vehicle.get(name, []), key=lambda s: (s.start_s, s.id))
+            worker = VehicleWorker(self, name=name, sysid=sysid, link=link, sorties=sorties)
+            self._workers.append(worker)
+            thread = threading.Thread(target=self._run_worker, args=(worker,), daemon=True,
+                                      name=f"fleet {name}")
+            self._threads.append(thread)
+        for thread in self._threads:
+            thread.start()
+
+    def _run_worker(self, worker: VehicleWorker) -> None:
+        try:
+            worker.run()
+        except Exception as exc:  # a bug must not leave the vehicle marked ready
+            log.exception("vehicle %s: worker failed", worker.name)
+            self._set_status(worker.name, phase=Phase.FAILED, ready=False, message=str(exc))
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Wait until every vehicle is done; False on timeout."""
+        end = None if timeout_s is None else self.clock() + timeout_s
+        for thread in self._threads:
+            left = None if end is None else max(0.0, end - self.clock())
+            thread.join(left)
+        finished = not any(t.is_alive() for t in self._threads)
+        if finished and self.flight_log is not None and self.run is not None and \
+                not self._stop.is_set():
+            outcome = "all delivered" if self.all_delivered else "not every drop delivered"
+            self.flight_log.end_run(self.run.id, outcome)
+        return finished
+
+    def stop(self) -> None:
+        """Stop monitoring (vehicles in the air keep flying; their flights stay open)."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5.0)
+        self.hub.close()
+
+    def abandon(self) -> None:
+        """Stop every thread at once and write nothing more, as if the process had died."""
+        self._stop.set()
+
+    # -- state --------------------------------------------------------------------------------
+    def vehicles(self) -> tuple[VehicleStatus, ...]:
+        """Every assigned vehicle, by plan name."""
+        with self._lock:
+            return tuple(self._status[n] for n in sorted(self._status))
+
+    def drops(self) -> tuple[DropStatus, ...]:
+        """Every drop of the plan's sorties, in plan order."""
+        with self._lock:
+            return tuple(st for s in self.plan.sorties for st in self.trackers[s.id].statuses())
+
+    def alerts(self) -> tuple[Alert, ...]:
+        """Every alert so far."""
+        with self._lock:
+            return tuple(self._alerts)
+
+    def preflight_report(self, sortie_id: str) -> PreflightReport | None:
+        """The preflight report of a sortie, once its checks ran."""
+        return self._preflight_reports.get(sortie_id)
+
+    @property
+    def all_delivered(self) -> bool:
+        """Every drop of every sortie delivered."""
+        return all(d.state == DropState.DELIVERED for d in self.drops())
+
+    def on_alert(self, callback: Callable[[Alert], None]) -> None:
+        """Call ``callback(alert)`` for every alert from now on (from fleet threads)."""
+        self._on_alert.append(callback)
+
+    def rtl(self, sysid: int | None = None) -> list[int]:
+        """Command RTL to one vehicle or all; the system ids that confirmed."""
+        done = []
+        for name, sid in self.assignment.items():
+            if sysid is not None and sid != sysid:
+                continue
+            link = self.hub.link_of(sid)
+            if link is None:
+                continue
+            try:
+                commands.set_mode(link, Target(sysid=sid), "RTL", self.options.retry)
+            except GroundControlError as exc:
+                log.warning("%s: RTL not confirmed: %s", name, exc)
+                continue
+            done.append(sid)
+        return done
+
+    def reserve_pct(self, sortie: Sortie) -> float:
+        """Battery percentage that must be left on landing for ``sortie``."""
+        drone = self.drone_types.get(sortie.drone_type_id)
+        return self.options.reserve_pct if drone is None else drone.reserve_fraction * 100.0
+
+    def turnaround_s(self, sortie: Sortie) -> float:
+        """Vehicle seconds between landing from ``sortie`` and preparing the next one."""
+        if self.options.turnaround_s is not None:
+            return self.options.turnaround_s
+        drone = self.drone_types.get(sortie.drone_type_id)
+        return 0.0 if drone is None else drone.turnaround_s
+
+    # -- called by the workers ----------------------------------------------------------------
+    def _set_status(self, name: str, **changes: object) -> None:
+        with self._lock:
+            self._status[name] = dataclasses.replace(self._status[name],
+                                                     **changes)  # type: ignore[arg-type]
+
+    def _sortie_done(self, sortie_id: str) -> bool:
+        return sortie_id in self._done_sorties
+
+    def _record_alert(self, alert: Alert, flight_id: int | None) -> None:
+        with self._lock:
+            self._alerts.append(alert)
+        log.info("vehicle %d%s: %s: %s", alert.sysid,
+                    f" sortie {alert.sortie_id}" if alert.sortie_id else "", alert.kind,
+                    alert.message)
+        if self.flight_log is not None and self.run is not None:
+            self.flight_log.record_alert(self.run.id, alert, flight_id=flight_id)
+        for callback in list(self._on_alert):
+            try:
+                callback(alert)
+            except Exception:
+                log.exception("alert callback failed")
+
+    def _drop_events(self, tracker: SortieTracker, events: list[DropEvent],
+                     flight_id: int | None) -> None:
+        if not events or self.flight_log is None or self.run is None:
+            return
+        offset = time.time() - self.clock()
+        for event in events:
+            eta = None if event.eta_at_s is None else event.eta_at_s + offset
+            self.flight_log.record_drop_event(self.run.id, event, flight_id=flight_id,
+                                              eta_at=eta)
+
+    def _open_flight(self, sortie: Sortie, worker: VehicleWorker) -> int:
+        if self.flight_log is None or self.run is None:
+            return -1
+        return self.flight_log.open_flight(self.run.id, sortie_id=sortie.id,
+                                           vehicle=worker.name, sysid=worker.sysid)
+
+    def _flight_state(self, flight_id: int, state: str) -> None:
+        if self.flight_log is not None and flight_id >= 0:
+            self.flight_log.set_flight_state(flight_id, state)
+
+    def _end_flight(self, flight_id: int, state: str, reason: str | None) -> None:
+        if self.flight_log is not None and flight_id >= 0:
+            self.flight_log.set_flight_state(flight_id, state, reason=reason)
+
+    def _tlog_path(self, sortie: Sortie, sysid: int) -> Path | None:
+        if self.flight_log is None or self.run is None:
+            return None
+        return self.flight_log.tlog_path(self.run.id, sortie.id, sysid)

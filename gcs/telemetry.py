@@ -1,0 +1,327 @@
+"""Fleet telemetry: immutable vehicle snapshots, kept from every link and published at a rate.
+
+A :class:`TelemetryHub` listens to one or more :class:`~gcs.link.Link` objects and keeps, per
+vehicle (MAVLink system id, unique across links), the latest position, altitudes, speed, battery,
+mode, mission progress, GPS/EKF state and link health. :meth:`TelemetryHub.snapshot` returns it
+as a frozen :class:`VehicleSnapshot`; :meth:`TelemetryHub.subscribe` calls a function with a fresh
+snapshot of each vehicle whenever it changed, at most ``rate_hz`` times a second per vehicle, from
+a thread of its own (so a slow subscriber never holds up the links).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from gcs import mavlink as mav
+from gcs._vehicle_state import STATE_TYPES, VehicleState
+from gcs.link import Link, Message
+from planner.terrain import Dem
+
+log = logging.getLogger(__name__)
+_D = mav.dialect
+
+#: Messages asked for with SET_MESSAGE_INTERVAL on top of the data streams (ArduPilot sends
+#: them only when asked).
+INTERVAL_MESSAGES = ("BATTERY_STATUS", "EKF_STATUS_REPORT", "FENCE_STATUS")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VehicleSnapshot:
+    """What one vehicle last reported, at ``time_s`` (the ground station's monotonic clock).
+
+    Positions are WGS84 degrees; ``alt_amsl_m`` above mean sea level, ``alt_rel_m`` above home,
+    ``alt_agl_m`` above the terrain of the DEM (None without a DEM or outside it). Fields the
+    vehicle has not reported yet are None. ``received_s`` is when the last message that changed
+    the state arrived; ``heartbeat_age_s`` and ``loss_rate`` describe the link.
+    """
+
+    sysid: int
+    link_url: str
+    time_s: float
+    received_s: float
+    position_age_s: float | None
+    boot_time_s: float | None
+    lat_deg: float | None
+    lon_deg: float | None
+    alt_amsl_m: float | None
+    alt_rel_m: float | None
+    alt_agl_m: float | None
+    groundspeed_m_s: float | None
+    climb_m_s: float | None
+    heading_deg: float | None
+    battery_pct: int | None
+    battery_consumed_mah: float | None
+    battery_voltage_v: float | None
+    battery_current_a: float | None
+    mode: str
+    armed: bool
+    system_status: int
+    mission_seq: int | None
+    mission_total: int | None
+    mission_state: int | None
+    last_reached_seq: int | None
+    gps_fix_type: int
+    satellites: int
+    ekf_flags: int | None
+    ekf_ok: bool | None
+    prearm_ok: bool | None
+    home_lat_deg: float | None
+    home_lon_deg: float | None
+    home_alt_amsl_m: float | None
+    fence_breached: bool
+    fence_breach_count: int
+    last_text: str | None
+    heartbeat_age_s: float
+    loss_rate: float
+
+    @property
+    def has_position(self) -> bool:
+        """True once a GLOBAL_POSITION_INT has been heard."""
+        return self.lat_deg is not None and self.lon_deg is not None
+
+
+def request_streams(link: Link, sysid: int, rate_hz: float = 4.0) -> None:
+    """Ask a vehicle for its telemetry (ArduPilot sends none until asked).
+
+    REQUEST_DATA_STREAM for every stream group at ``rate_hz``, SET_MESSAGE_INTERVAL for
+    :data:`INTERVAL_MESSAGES` and one HOME_POSITION. Fire and forget: a lost request is simply
+    made again by the hub when positions stop arriving.
+    """
+    link.send(link.mav.request_data_stream_encode(sysid, 0, _D.MAV_DATA_STREAM_ALL,
+                                                  max(1, round(rate_hz)), 1))
+    interval_us = 1e6 / max(rate_hz, 0.1)
+    for name in INTERVAL_MESSAGES:
+        msg_id = getattr(_D, f"MAVLINK_MSG_ID_{name}")
+        link.send(link.mav.command_long_encode(sysid, 1, _D.MAV_CMD_SET_MESSAGE_INTERVAL, 0,
+                                               msg_id, interval_us, 0, 0, 0, 0, 0))
+    link.send(link.mav.command_long_encode(sysid, 1, _D.MAV_CMD_REQUEST_MESSAGE, 0,
+                                           _D.MAVLINK_MSG_ID_HOME_POSITION, 0, 0, 0, 0, 0, 0))
+
+
+class SnapshotSubscription:
+    """Calls ``callback(snapshot)`` for changed vehicles, at most ``rate_hz`` per vehicle.
+
+    Close it (or use ``with``) to stop its thread.
+    """
+
+    def __init__(self, hub: TelemetryHub, callback: Callable[[VehicleSnapshot], None],
+                 rate_hz: float, sysids: Iterable[int] | None) -> None:
+        if not rate_hz > 0:
+            raise ValueError(f"Expected rate_hz > 0, got {rate_hz}")
+        self._hub = hub
+        self._callback = callback
+        self.period_s = 1.0 / rate_hz
+        self.sysids = None if sysids is None else frozenset(sysids)
+        self._cond = threading.Condition()
+        self._dirty: set[int] = set()
+        self._next_due: dict[int, float] = {}
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, daemon=True, name="telemetry-publish")
+        self._thread.start()
+
+    def mark(self, sysid: int) -> None:
+        """Vehicle ``sysid`` changed (called from reader threads)."""
+        if self.sysids is not None and sysid not in self.sysids:
+            return
+        with self._cond:
+            if sysid not in self._dirty:
+                self._dirty.add(sysid)
+                self._cond.notify()
+
+    def _due(self, now_s: float) -> tuple[list[int], float | None]:
+        due, wait = [], None
+        for sysid in self._dirty:
+            at = self._next_due.get(sysid, 0.0)
+            if at <= now_s:
+                due.append(sysid)
+            else:
+                wait = at - now_s if wait is None else min(wait, at - now_s)
+        return due, wait
+
+    def _run(self) -> None:
+        clock = self._hub.clock
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+                now = clock()
+                due, wait = self._due(now)
+                if not due:
+                    self._cond.wait(wait if wait is not None else 1.0)
+                    continue
+                self._dirty.difference_update(due)
+                for sysid in due:
+                    self._next_due[sysid] = now + self.period_s
+            for sysid in due:
+                snap = self._hub.snapshot(sysid)
+                if snap is None:
+                    continue
+                try:
+                    self._callback(snap)
+                except Exception:
+                    log.exception("telemetry subscriber failed")
+
+    def close(self) -> None:
+        """Stop publishing."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._hub._unsubscribe(self)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=2.0)
+
+    def __enter__(self) -> SnapshotSubscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class TelemetryHub:
+    """Telemetry of every vehicle heard on the attached links.
+
+    Parameters
+    ----------
+    dem
+        Terrain model for altitudes above ground (None: ``alt_agl_m`` stays None).
+    stream_rate_hz
+        Telemetry rate asked of every new vehicle (0: never ask).
+    clock
+        Monotonic clock in seconds.
+    """
+
+    def __init__(self, *, dem: Dem | None = None, stream_rate_hz: float = 4.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.dem = dem
+        self.stream_rate_hz = stream_rate_hz
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._states: dict[int, VehicleState] = {}
+        self._links: dict[int, Link] = {}
+        self._subs: list[SnapshotSubscription] = []
+        self._hooks: dict[int, list[Callable[[Message], None]]] = {}
+        self._attached: list[Link] = []
+
+    def attach(self, link: Link) -> None:
+        """Listen to ``link`` from now on."""
+        if link in self._attached:
+            return
+        self._attached.append(link)
+        link.add_listener(lambda msg: self._on_message(link, msg))
+
+    @property
+    def links(self) -> tuple[Link, ...]:
+        """The attached links."""
+        return tuple(self._attached)
+
+    def _on_message(self, link: Link, msg: Message) -> None:
+        try:
+            self._handle(link, msg)
+        except Exception:  # a listener must never stop the link's reader thread
+            log.exception("telemetry: message %s not handled", msg.get_type())
+
+    def _handle(self, link: Link, msg: Message) -> None:
+        sysid = msg.get_srcSystem()
+        if sysid == link.source_system:
+            return
+        state = self._states.get(sysid)
+        kind = msg.get_type()
+        if state is None:
+            if kind != "HEARTBEAT" or msg.type == _D.MAV_TYPE_GCS or \
+                    msg.autopilot == _D.MAV_AUTOPILOT_INVALID:
+                return
+            with self._lock:
+                state = self._states.setdefault(sysid, VehicleState(sysid, link.url))
+                self._links.setdefault(sysid, link)
+        for hook in self._hooks.get(sysid, ()):
+            hook(msg)
+        if kind not in STATE_TYPES or not state.update(msg, self.clock()):
+            return
+        if kind == "HEARTBEAT":
+            self._keep_streams(link, state)
+        for sub in list(self._subs):
+            sub.mark(sysid)
+
+    def _keep_streams(self, link: Link, state: VehicleState) -> None:
+        """Ask for streams at first sight and again whenever positions stop coming."""
+        if self.stream_rate_hz <= 0:
+            return
+        now = self.clock()
+        asked = state.streams_requested_s
+        stale = state.position_s is None or now - state.position_s > 3.0
+        if asked is None or (stale and now - asked > 3.0):
+            state.streams_requested_s = now
+            try:
+                request_streams(link, state.sysid, self.stream_rate_hz)
+            except OSError as exc:
+                log.debug("streams not requested from %d: %s", state.sysid, exc)
+
+    # -- access -------------------------------------------------------------------------------
+    @property
+    def vehicles(self) -> tuple[int, ...]:
+        """System ids of every vehicle heard, sorted."""
+        with self._lock:
+            return tuple(sorted(self._states))
+
+    def link_of(self, sysid: int) -> Link | None:
+        """The link vehicle ``sysid`` was first heard on."""
+        return self._links.get(sysid)
+
+    def snapshot(self, sysid: int) -> VehicleSnapshot | None:
+        """The vehicle's present snapshot, or None if it was never heard."""
+        state = self._states.get(sysid)
+        link = self._links.get(sysid)
+        if state is None or link is None:
+            return None
+        return state.snapshot(self.clock(), link.health(sysid), self.dem)
+
+    def snapshots(self) -> tuple[VehicleSnapshot, ...]:
+        """Snapshots of every vehicle, by system id."""
+        out = (self.snapshot(s) for s in self.vehicles)
+        return tuple(s for s in out if s is not None)
+
+    def wait_for_vehicles(self, count: int, timeout_s: float) -> tuple[int, ...]:
+        """Wait until ``count`` vehicles were heard (or ``timeout_s``); the ones heard."""
+        end = self.clock() + timeout_s
+        while len(self.vehicles) < count and self.clock() < end:
+            time.sleep(0.05)
+        return self.vehicles
+
+    def subscribe(self, callback: Callable[[VehicleSnapshot], None], *, rate_hz: float,
+                  sysids: Iterable[int] | None = None) -> SnapshotSubscription:
+        """Call ``callback`` with each changed vehicle's snapshot, at most ``rate_hz`` each."""
+        sub = SnapshotSubscription(self, callback, rate_hz, sysids)
+        with self._lock:
+            self._subs.append(sub)
+        for sysid in self.vehicles:
+            sub.mark(sysid)
+        return sub
+
+    def _unsubscribe(self, sub: SnapshotSubscription) -> None:
+        with self._lock:
+            if sub in self._subs:
+                self._subs.remove(sub)
+
+    def add_hook(self, sysid: int, hook: Callable[[Message], None]) -> Callable[[], None]:
+        """Call ``hook(msg)`` from the reader thread for every message of ``sysid``.
+
+        Returns a function that removes the hook.
+        """
+        with self._lock:
+            self._hooks[sysid] = [*self._hooks.get(sysid, []), hook]
+
+        def remove() -> None:
+            with self._lock:
+                self._hooks[sysid] = [h for h in self._hooks.get(sysid, []) if h is not hook]
+
+        return remove
+
+    def close(self) -> None:
+        """Stop every subscription."""
+        for sub in list(self._subs):
+            sub.close()
+

@@ -1,0 +1,432 @@
+"""The same ground-station scenarios against every simulator backend that is present.
+
+The built-in simulator always runs; real ArduPilot SITL runs when ``ARDUPILOT_SITL_BIN`` names
+an ``arducopter`` program (otherwise those cases are skipped with the reason printed). Expected
+behaviour is what ``../shared/ardupilot/NOTES.md`` measured on real ArduCopter SITL.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gcs.mavlink import dialect
+from planner.items import Cmd, Frame, MissionItem, MissionType
+from planner.pipeline import make_plan
+from planner.plan_model import Sortie
+from planner.scenario import Depot, Drop, Scenario, TerrainConfig
+from planner.terrain import Dem
+from sitl.backend import make_backend, unavailable_reason
+from tests.planner.factories import LAT0, LON0, drone_type, hills_dem
+from tests.sitl.flying import (
+    Rig,
+    arm,
+    assert_round_trip,
+    distance_m,
+    guided_takeoff,
+    home_item,
+    is_armed,
+    mode_changes,
+    mode_of,
+    offset,
+    polygon,
+    position,
+    prepare,
+    release_positions,
+    set_mode,
+    square_around,
+    start_mission,
+    texts_matching,
+    upload_ok,
+    wait_disarmed,
+    wait_heartbeat_where,
+    wait_mode,
+    waypoint,
+)
+from tests.sitl.mavclient import MavClient
+from tests.sitl.ports import free_base_port
+
+mavlink = dialect
+pytestmark = pytest.mark.sitl
+
+#: Home of the recorded traces (lat, lon, alt AMSL).
+TRACE_HOME = (30.3165, 78.0322, 640.0)
+#: Speedup per backend: as fast as each stays faithful (NOTES: real SITL held 50x exactly).
+SPEEDUP = {"builtin": 25.0, "ardupilot": 10.0}
+FLAT_ALT_M = 200.0
+
+
+def _extra_defaults() -> list[Path]:
+    """Parameter files for real SITL from ``ARDUPILOT_SITL_DEFAULTS`` (comma-separated)."""
+    return [Path(p) for p in os.environ.get("ARDUPILOT_SITL_DEFAULTS", "").split(",") if p]
+
+
+@pytest.fixture(params=["builtin", "ardupilot"])
+def backend_name(request: pytest.FixtureRequest) -> str:
+    """Each backend name; skipped with the reason printed when it cannot run here."""
+    name = str(request.param)
+    reason = unavailable_reason(name)
+    if reason is not None:
+        print(f"{name} backend skipped: {reason}")
+        pytest.skip(f"{name} backend: {reason}")
+    return name
+
+
+@pytest.fixture
+def make_rig(backend_name: str, tmp_path: Path) -> Iterator[Callable[..., Rig]]:
+    """Factory ``make_rig(home=..., dem=..., speedup=...)``: a started one-vehicle backend and a
+    ground station on it; both are stopped after the test."""
+    made: list[Rig] = []
+
+    def make(*, home: tuple[float, float, float] = TRACE_HOME, dem: Dem | None = None,
+             speedup: float | None = None) -> Rig:
+        rate = speedup or SPEEDUP[backend_name]
+        options: dict[str, Any] = {"vehicles": 1, "home": home, "speedup": rate,
+                                   "base_port": free_base_port(1)}
+        if backend_name == "builtin":
+            options.update(seed=7, dem=dem)
+        else:
+            options.update(workdir=tmp_path / f"sitl{len(made)}",
+                           defaults_files=_extra_defaults())
+        backend = make_backend(backend_name, **options)
+        backend.start()
+        try:
+            client = MavClient(backend.connection_strings[0], target_system=1)
+        except BaseException:
+            backend.stop()
+            raise
+        rig = Rig(backend_name=backend_name, backend=backend, client=client, speedup=rate,
+                  home=home)
+        made.append(rig)
+        return rig
+
+    yield make
+    for rig in made:
+        rig.client.close()
+        rig.backend.stop()
+
+
+# -- mission, fence and rally transfer ---------------------------------------------------------
+def test_mission_fence_rally_round_trip(make_rig: Callable[..., Rig]) -> None:
+    """Uploaded lists come back as ArduCopter normalises them, with the expected texts."""
+    rig = make_rig()
+    prepare(rig)
+    lat, lon, _ = rig.home
+    n1 = offset(lat, lon, 200, 0)
+    ne = offset(lat, lon, 200, 200)
+    mission = [
+        home_item(rig),
+        waypoint(0, 0, 30, Frame.GLOBAL_RELATIVE_ALT_INT, Cmd.NAV_TAKEOFF),
+        waypoint(*n1, 30, Frame.GLOBAL_RELATIVE_ALT_INT, param1=15.0),
+        waypoint(*ne, 30, Frame.GLOBAL_RELATIVE_ALT),
+        MissionItem(command=Cmd.DO_GRIPPER, frame=Frame.MISSION, param1=1, param2=0),
+        waypoint(*ne, 30, Frame.GLOBAL_RELATIVE_ALT_INT, Cmd.NAV_PAYLOAD_PLACE, param1=40.0),
+        MissionItem(command=Cmd.NAV_RETURN_TO_LAUNCH, frame=Frame.GLOBAL_RELATIVE_ALT_INT),
+        waypoint(lat, lon, 0, Frame.GLOBAL_RELATIVE_ALT, Cmd.NAV_LAND),
+    ]
+    upload_ok(rig, mission, MissionType.MISSION)
+    rig.client.wait_text("Flight plan received", rig.wall_s(5))
+    assert_round_trip(mission, rig.client.download(MissionType.MISSION), home=rig.home)
+
+    rally = [MissionItem(command=Cmd.NAV_RALLY_POINT, frame=Frame.GLOBAL_RELATIVE_ALT,
+                         lat_deg=p[0], lon_deg=p[1], alt_m=30.0, mission_type=MissionType.RALLY)
+             for p in (offset(lat, lon, 100, -100), offset(lat, lon, -50, 80))]
+    upload_ok(rig, rally, MissionType.RALLY)
+    assert_round_trip(rally, rig.client.download(MissionType.RALLY))
+
+    fence = (polygon(Cmd.NAV_FENCE_POLYGON_VERTEX_INCLUSION,
+                     square_around(lat, lon, 0, 0, 600))
+             + polygon(Cmd.NAV_FENCE_POLYGON_VERTEX_EXCLUSION,
+                       square_around(lat, lon, 150, 0, 30)))
+    upload_ok(rig, fence, MissionType.FENCE)
+    rig.client.wait_text("Fence Indexed OK", rig.wall_s(5))
+    assert_round_trip(fence, rig.client.download(MissionType.FENCE))
+    assert rig.client.param_get("RALLY_TOTAL") == 2
+
+
+def test_clear_and_replace_lists(make_rig: Callable[..., Rig]) -> None:
+    """MISSION_CLEAR_ALL empties a list (mission keeps home only); a new upload replaces it."""
+    rig = make_rig()
+    prepare(rig)
+    lat, lon, _ = rig.home
+    first = [home_item(rig), waypoint(0, 0, 20, command=Cmd.NAV_TAKEOFF),
+             waypoint(*offset(lat, lon, 50, 0), 20)]
+    upload_ok(rig, first, MissionType.MISSION)
+    assert rig.client.clear(MissionType.MISSION) == mavlink.MAV_MISSION_ACCEPTED
+    assert len(rig.client.download(MissionType.MISSION)) <= 1
+    second = [*first, waypoint(*offset(lat, lon, 50, 50), 25)]
+    upload_ok(rig, second, MissionType.MISSION)
+    assert_round_trip(second, rig.client.download(MissionType.MISSION), home=rig.home)
+
+
+# -- arming ------------------------------------------------------------------------------------
+def test_arming_refused_until_ready(make_rig: Callable[..., Rig]) -> None:
+    """Before GPS and EKF settle, arming fails with an Arm/PreArm reason."""
+    rig = make_rig(speedup=2.0)
+    rig.client.request_streams(4)
+    status = rig.client.expect("SYS_STATUS", rig.wall_s(5))
+    if status.onboard_control_sensors_health & mavlink.MAV_SYS_STATUS_PREARM_CHECK:
+        pytest.fail("pre-arm checks passed at once; expected a settle time of about 42 s")
+    set_mode(rig, "GUIDED")
+    ack = rig.client.arm(timeout_s=rig.wall_s(5))
+    assert ack.result == mavlink.MAV_RESULT_FAILED
+    rig.client.drain(0.5)
+    assert [t for t in rig.client.texts if t.startswith(("Arm: ", "PreArm: "))]
+    assert not is_armed(rig.client.wait_heartbeat(rig.wall_s(2)))
+
+
+@pytest.mark.parametrize(("with_mission", "reason"), [
+    (False, "Arm: Mode requires mission"),
+    (True, "Arm: AUTO mode not armable"),
+])
+def test_arming_in_auto_refused(make_rig: Callable[..., Rig], with_mission: bool,
+                                reason: str) -> None:
+    """AUTO is not armable by default (AUTO_OPTIONS 0), with or without a mission."""
+    rig = make_rig()
+    prepare(rig)
+    if with_mission:
+        upload_ok(rig, [home_item(rig), waypoint(0, 0, 20, command=Cmd.NAV_TAKEOFF)],
+                  MissionType.MISSION)
+    set_mode(rig, "AUTO")
+    ack = rig.client.arm(timeout_s=rig.wall_s(5))
+    assert ack.result == mavlink.MAV_RESULT_FAILED
+    rig.client.wait_text(reason, rig.wall_s(3))
+
+
+def test_arming_inside_exclusion_fence_refused(make_rig: Callable[..., Rig]) -> None:
+    """With polygon fences enabled inside an exclusion zone, pre-arm checks fail (as SITL, a
+    moment after FENCE_ENABLE) and arming fails with the reason."""
+    rig = make_rig()
+    prepare(rig, {"FENCE_TYPE": 4, "FENCE_ACTION": 1})
+    lat, lon, _ = rig.home
+    upload_ok(rig, polygon(Cmd.NAV_FENCE_POLYGON_VERTEX_EXCLUSION,
+                           square_around(lat, lon, 0, 0, 30)), MissionType.FENCE)
+    assert rig.client.param_set("FENCE_ENABLE", 1) == 1
+    bit = mavlink.MAV_SYS_STATUS_PREARM_CHECK
+    rig.client.expect("SYS_STATUS", rig.wall_s(5),
+                      lambda m: not m.onboard_control_sensors_health & bit)
+    set_mode(rig, "GUIDED")
+    ack = rig.client.arm(timeout_s=rig.wall_s(5))
+    assert ack.result == mavlink.MAV_RESULT_FAILED
+    rig.client.wait_text("Arm: Vehicle breaching Polygon fence", rig.wall_s(3))
+
+
+def test_arm_succeeds_then_disarms_after_disarm_delay(make_rig: Callable[..., Rig]) -> None:
+    """Armed in GUIDED and left on the ground, the vehicle disarms after DISARM_DELAY (10 s)."""
+    rig = make_rig()
+    prepare(rig)
+    set_mode(rig, "GUIDED")
+    arm(rig)
+    rig.client.wait_text("Arming motors", rig.wall_s(2))
+    armed_ms = position(rig).time_boot_ms
+    wait_disarmed(rig, 30)
+    disarmed_ms = position(rig).time_boot_ms
+    assert 7.0 <= (disarmed_ms - armed_ms) / 1000 <= 14.0
+    assert mode_of(rig.client.wait_heartbeat(rig.wall_s(2))) == "GUIDED"
+
+
+def test_mission_start_disarmed_only_switches_to_auto(make_rig: Callable[..., Rig]) -> None:
+    """MISSION_START while disarmed is ACCEPTED, switches to AUTO and does nothing else."""
+    rig = make_rig()
+    prepare(rig)
+    upload_ok(rig, [home_item(rig), waypoint(0, 0, 20, command=Cmd.NAV_TAKEOFF)],
+              MissionType.MISSION)
+    ack = rig.client.command_long(mavlink.MAV_CMD_MISSION_START, 0, 0,
+                                  timeout_s=rig.wall_s(5))
+    assert ack is not None and ack.result == mavlink.MAV_RESULT_ACCEPTED
+    wait_mode(rig, "AUTO")
+    rig.let_run(3)
+    assert not is_armed(rig.client.wait_heartbeat(rig.wall_s(2)))
+    assert position(rig).relative_alt / 1000 < 1.0
+
+
+# -- flying ------------------------------------------------------------------------------------
+def test_guided_takeoff_climbs_and_holds(make_rig: Callable[..., Rig]) -> None:
+    """MAV_CMD_NAV_TAKEOFF in GUIDED climbs to the altitude and holds it over home."""
+    rig = make_rig()
+    prepare(rig)
+    guided_takeoff(rig, 15.0)
+    rig.let_run(5)
+    pos = position(rig)
+    assert 13.5 <= pos.relative_alt / 1000 <= 16.5
+    assert distance_m(pos.lat / 1e7, pos.lon / 1e7, *rig.home[:2]) < 5.0
+    hb = rig.client.wait_heartbeat(rig.wall_s(2))
+    assert mode_of(hb) == "GUIDED" and is_armed(hb)
+
+
+@pytest.fixture(scope="module")
+def flat_dem() -> Dem:
+    """Flat ground at 200 m AMSL around (LAT0, LON0)."""
+    return hills_dem(0, 0.0)
+
+
+@pytest.fixture(scope="module")
+def delivery(flat_dem: Dem) -> tuple[Scenario, Sortie]:
+    """A two-drop gripper sortie compiled by the planner over flat ground."""
+    drops = (Drop(id="north", lat_deg=offset(LAT0, LON0, 250, 60)[0],
+                  lon_deg=offset(LAT0, LON0, 250, 60)[1], weight_kg=1.0),
+             Drop(id="east", lat_deg=offset(LAT0, LON0, 40, 280)[0],
+                  lon_deg=offset(LAT0, LON0, 40, 280)[1], weight_kg=0.8))
+    scenario = Scenario(
+        name="conformance", root=Path("."),
+        terrain=TerrainConfig(dem_paths=(Path("synthetic.hgt"),)), nofly=(), buffer_m=50.0,
+        depots=(Depot(id="hub", lat_deg=LAT0, lon_deg=LON0, drones={"quad": 1}),),
+        drone_types={"quad": drone_type(cruise_speed_m_s=10.0, drop_hover_s=3.0,
+                                        climb_rate_m_s=2.5, descent_rate_m_s=1.5)},
+        drops=drops)
+    plan = make_plan(scenario, flat_dem).plan
+    assert len(plan.sorties) == 1 and not plan.unserved
+    return scenario, plan.sorties[0]
+
+
+@pytest.mark.slow
+def test_auto_delivery_releases_at_each_drop(make_rig: Callable[..., Rig], flat_dem: Dem,
+                                             delivery: tuple[Scenario, Sortie]) -> None:
+    """A planner-compiled sortie (mission, fence, rally) flies to completion in AUTO: the
+    gripper opens once over each drop at the drop altitude, every NAV item is reported reached,
+    and the copter lands at home, disarmed, still in AUTO."""
+    scenario, sortie = delivery
+    rig = make_rig(home=(LAT0, LON0, FLAT_ALT_M), dem=flat_dem)
+    prepare(rig, {"FENCE_TYPE": 4, "FENCE_ACTION": 1})
+    upload_ok(rig, sortie.mission, MissionType.MISSION)
+    upload_ok(rig, sortie.fence, MissionType.FENCE)
+    upload_ok(rig, sortie.rally, MissionType.RALLY)
+    assert rig.client.param_set("FENCE_ENABLE", 1) == 1
+    start_mission(rig)
+    wait_heartbeat_where(rig, lambda m: is_armed(m) and mode_of(m) == "AUTO", 5, "armed AUTO")
+    wait_disarmed(rig, 900)
+    rig.let_run(2)
+    log = rig.client.log
+    assert texts_matching(rig.client.texts, "Mission: 1 Takeoff") == ["Mission: 1 Takeoff"] * 2
+    assert not texts_matching(rig.client.texts, "fence breached")
+    assert mode_changes(log) == ["STABILIZE", "GUIDED", "AUTO"]
+
+    releases = release_positions(log)
+    drop_alt = scenario.drone_types["quad"].drop_alt_agl_m
+    assert len(releases) == len(sortie.drop_ids) == 2
+    for drop_id, pos in zip(sortie.drop_ids, releases, strict=True):
+        drop = next(d for d in scenario.drops if d.id == drop_id)
+        assert pos is not None
+        assert distance_m(pos.lat / 1e7, pos.lon / 1e7, drop.lat_deg, drop.lon_deg) < 5.0
+        assert abs(pos.relative_alt / 1000 - drop_alt) < 2.0
+    assert len(texts_matching(rig.client.texts, "Gripper load released")) == 2
+
+    nav_seqs = [k for k, item in enumerate(sortie.mission) if k > 0 and item.is_nav]
+    reached = [m.seq for m in log if m.get_type() == "MISSION_ITEM_REACHED"]
+    assert sorted(set(reached)) == nav_seqs
+    end = position(rig)
+    assert distance_m(end.lat / 1e7, end.lon / 1e7, LAT0, LON0) < 5.0
+    assert end.relative_alt / 1000 < 1.0
+    last = rig.client.wait_heartbeat(rig.wall_s(2))
+    assert mode_of(last) == "AUTO" and not is_armed(last)
+
+
+@pytest.mark.slow
+def test_fence_breach_returns_to_nearest_rally_point(make_rig: Callable[..., Rig]) -> None:
+    """Crossing an exclusion polygon in AUTO switches to RTL, which lands at the nearer rally
+    point rather than home."""
+    rig = make_rig()
+    prepare(rig, {"FENCE_TYPE": 4, "FENCE_ACTION": 1})
+    lat, lon, _ = rig.home
+    rally_pt = offset(lat, lon, 100, -50)
+    upload_ok(rig, [home_item(rig), waypoint(0, 0, 20, command=Cmd.NAV_TAKEOFF),
+                    waypoint(*offset(lat, lon, 300, 0), 20),
+                    MissionItem(command=Cmd.NAV_RETURN_TO_LAUNCH)], MissionType.MISSION)
+    upload_ok(rig, polygon(Cmd.NAV_FENCE_POLYGON_VERTEX_EXCLUSION,
+                           square_around(lat, lon, 150, 0, 30)), MissionType.FENCE)
+    upload_ok(rig, [MissionItem(command=Cmd.NAV_RALLY_POINT, lat_deg=rally_pt[0],
+                                lon_deg=rally_pt[1], alt_m=20.0,
+                                mission_type=MissionType.RALLY)], MissionType.RALLY)
+    assert rig.client.param_set("FENCE_ENABLE", 1) == 1
+    start_mission(rig)
+    wait_mode(rig, "RTL", 120)
+    rig.client.wait_text("Polygon fence breached", rig.wall_s(5))
+    wait_disarmed(rig, 300)
+    end = position(rig)
+    assert distance_m(end.lat / 1e7, end.lon / 1e7, *rally_pt) < 5.0
+    assert end.relative_alt / 1000 < 1.0
+
+
+@pytest.mark.slow
+def test_low_battery_triggers_rtl(make_rig: Callable[..., Rig]) -> None:
+    """With BATT_LOW_MAH reached and BATT_FS_LOW_ACT 2, the vehicle says so and returns home."""
+    rig = make_rig()
+    prepare(rig, {"BATT_FS_LOW_ACT": 2})
+    rig.client.set_message_interval(mavlink.MAVLINK_MSG_ID_BATTERY_STATUS, 4)
+    lat, lon, _ = rig.home
+    upload_ok(rig, [home_item(rig), waypoint(0, 0, 20, command=Cmd.NAV_TAKEOFF),
+                    waypoint(*offset(lat, lon, 400, 0), 20),
+                    MissionItem(command=Cmd.NAV_RETURN_TO_LAUNCH)], MissionType.MISSION)
+    start_mission(rig)
+    rig.client.expect("GLOBAL_POSITION_INT", rig.wall_s(40),
+                      lambda m: m.relative_alt / 1000 > 15)
+    capacity = rig.client.param_get("BATT_CAPACITY")
+    used = rig.client.expect("BATTERY_STATUS", rig.wall_s(5)).current_consumed
+    assert used > 0
+    low = capacity - used - 40
+    assert rig.client.param_set("BATT_LOW_MAH", low) == pytest.approx(low)
+    wait_mode(rig, "RTL", 60)
+    rig.client.wait_text("Battery 1 is low", rig.wall_s(5))
+    rig.client.wait_text("Battery Failsafe", rig.wall_s(5))
+    wait_disarmed(rig, 300)
+    end = position(rig)
+    assert distance_m(end.lat / 1e7, end.lon / 1e7, lat, lon) < 5.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pause_mode", ["BRAKE", "LOITER"])
+def test_pause_and_resume_auto(make_rig: Callable[..., Rig], pause_mode: str) -> None:
+    """BRAKE or LOITER stops the copter where it is; AUTO again resumes the same item and
+    reaches its waypoint."""
+    rig = make_rig()
+    prepare(rig)
+    lat, lon, _ = rig.home
+    target = offset(lat, lon, 400, 0)
+    upload_ok(rig, [home_item(rig), waypoint(0, 0, 20, command=Cmd.NAV_TAKEOFF),
+                    waypoint(*target, 20), MissionItem(command=Cmd.NAV_RETURN_TO_LAUNCH)],
+              MissionType.MISSION)
+    start_mission(rig)
+    rig.client.expect("MISSION_CURRENT", rig.wall_s(60), lambda m: m.seq == 2)
+    rig.client.expect("VFR_HUD", rig.wall_s(30), lambda m: m.groundspeed > 6)
+    set_mode(rig, pause_mode)
+    rig.client.expect("VFR_HUD", rig.wall_s(15), lambda m: m.groundspeed < 0.5)
+    held = position(rig)
+    rig.let_run(5)
+    still = position(rig)
+    assert distance_m(held.lat / 1e7, held.lon / 1e7, still.lat / 1e7, still.lon / 1e7) < 2.0
+    assert distance_m(still.lat / 1e7, still.lon / 1e7, *target) > 50
+    set_mode(rig, "AUTO")
+    current = rig.client.expect("MISSION_CURRENT", rig.wall_s(5))
+    assert current.seq == 2
+    rig.client.expect("MISSION_ITEM_REACHED", rig.wall_s(60), lambda m: m.seq == 2)
+    at = position(rig)
+    assert distance_m(at.lat / 1e7, at.lon / 1e7, *target) < 5.0
+
+
+# -- signing -----------------------------------------------------------------------------------
+def signing_timestamp() -> int:
+    """MAVLink signing time: 10 microsecond units since 2015-01-01."""
+    return int((time.time() - 1_420_070_400) * 100_000)
+
+
+def test_unsigned_commands_refused_once_a_key_is_set(make_rig: Callable[..., Rig]) -> None:
+    """After SETUP_SIGNING, unsigned commands change nothing; signed ones are accepted."""
+    rig = make_rig()
+    prepare(rig)
+    key = bytes(range(1, 33))
+    stamp = signing_timestamp()
+    rig.client.mav.setup_signing_send(1, 1, key, stamp)
+    rig.client.drain(0.3)
+    rig.client.command_long(mavlink.MAV_CMD_DO_SET_MODE,
+                            mavlink.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, 4, wait_ack=False)
+    ack = rig.client.recv("COMMAND_ACK", 3 / rig.speedup + 1,
+                          lambda m: m.command == mavlink.MAV_CMD_DO_SET_MODE)
+    assert ack is None or ack.result != mavlink.MAV_RESULT_ACCEPTED
+    assert mode_of(rig.client.wait_heartbeat(rig.wall_s(2))) == "STABILIZE"
+    rig.client.conn.setup_signing(key, sign_outgoing=True, initial_timestamp=stamp + 1000)
+    set_mode(rig, "GUIDED")
