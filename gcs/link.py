@@ -146,7 +146,10 @@ class Link:
         for t in self._threads:
             t.join(timeout=2.0)
         if self._conn is not None:
-            self._conn.close()
+            try:
+                self._conn.close()
+            except (OSError, AttributeError) as exc:  # pymavlink mid-reconnect has no socket
+                log.debug("%s: close: %s", self.url, exc)
             self._conn = None
 
     def __enter__(self) -> Link:
@@ -162,9 +165,17 @@ class Link:
         return self._conn.mav
 
     def send(self, msg: Message) -> None:
-        """Send one message (thread-safe); sent-message hooks see it afterwards."""
-        with self._send_lock:
-            self._conn.mav.send(msg)
+        """Send one message (thread-safe); sent-message hooks see it afterwards.
+
+        While the transport is down (a TCP peer away, pymavlink reconnecting) the message is
+        dropped like a lost packet: every exchange here is acknowledged and retried.
+        """
+        try:
+            with self._send_lock:
+                self._conn.mav.send(msg)
+        except (OSError, AttributeError) as exc:
+            log.debug("%s: %s not sent (%s)", self.url, msg.get_type(), exc)
+            return
         for hook in list(self._sent_hooks):
             self._call(hook, msg)
 
@@ -233,7 +244,9 @@ class Link:
         while not self._stop.is_set():
             try:
                 msg = self._conn.recv_match(blocking=True, timeout=0.2)
-            except (OSError, mav.MAVError) as exc:
+            except (OSError, AttributeError, mav.MAVError) as exc:
+                # AttributeError: pymavlink's TCP reconnect leaves the socket unset while the
+                # peer is away; keep trying, the link reports the vehicle as not heard
                 log.warning("%s: read failed (%s); retrying", self.url, exc)
                 self._stop.wait(0.5)
                 continue

@@ -27,6 +27,9 @@ _SPEED_FACTOR = 0.000714
 #: Extra current per m/s of climb and saving per m/s of descent, as a share of hover current.
 _CLIMB_FACTOR = 0.066
 _DESCENT_FACTOR = 0.02
+#: Scenario drone types: propulsion efficiency and extra power at cruise speed (share of hover).
+_DRONE_EFFICIENCY = 0.68
+_DRONE_CRUISE_EXTRA = 0.03
 #: Current with motors armed and idling on the ground.
 _IDLE_CURRENT_A = 1.6
 #: Open-circuit cell voltage against state of charge (finite packs only).
@@ -41,13 +44,21 @@ class PowerModel:
 
     hover_current_a: float = DEFAULT_HOVER_CURRENT_A
     mass_kg: float = DEFAULT_MASS_KG
+    speed_factor: float = _SPEED_FACTOR
 
     @classmethod
     def from_drone_type(cls, drone: DroneType) -> PowerModel:
-        """Hover current of a scenario drone type from actuator-disk power."""
+        """Hover current of a scenario drone type from actuator-disk power over all its rotors.
+
+        Its own propulsion efficiency (not the planner's ``power_efficiency``) and a cruise
+        penalty of ``_DRONE_CRUISE_EXTRA`` at the type's cruise speed, so that flying a plan
+        tests the planner's energy predictions instead of echoing them.
+        """
         mass = drone.empty_mass_kg + drone.battery_mass_kg
-        power_w = hover_power_w(mass, drone.rotor_disk_area_m2, drone.air_density_kg_m3)
-        return cls(hover_current_a=power_w / NOMINAL_VOLTAGE_V, mass_kg=mass)
+        power_w = hover_power_w(mass, drone.rotor_disk_area_m2 * drone.rotor_count,
+                                drone.air_density_kg_m3, efficiency=_DRONE_EFFICIENCY)
+        return cls(hover_current_a=power_w / NOMINAL_VOLTAGE_V, mass_kg=mass,
+                   speed_factor=_DRONE_CRUISE_EXTRA / drone.cruise_speed_m_s**2)
 
     def current_a(self, *, payload_kg: float, airspeed_m_s: float, climb_m_s: float,
                   flying: bool, armed: bool) -> float:
@@ -58,14 +69,15 @@ class PowerModel:
             return _IDLE_CURRENT_A
         hover = self.hover_current_a * ((self.mass_kg + payload_kg) / self.mass_kg) ** 1.5
         climb = _CLIMB_FACTOR * climb_m_s if climb_m_s > 0 else _DESCENT_FACTOR * climb_m_s
-        return float(hover * (1.0 + _SPEED_FACTOR * airspeed_m_s * airspeed_m_s + climb))
+        return float(hover * (1.0 + self.speed_factor * airspeed_m_s * airspeed_m_s + climb))
 
 
-def hover_power_w(mass_kg: float, disk_area_m2: float, air_density_kg_m3: float) -> float:
-    """Electrical hover power from momentum theory with the simulator's own efficiency."""
+def hover_power_w(mass_kg: float, disk_area_m2: float, air_density_kg_m3: float, *,
+                  efficiency: float = _PROPULSION_EFFICIENCY) -> float:
+    """Electrical hover power from momentum theory over the total disk area ``disk_area_m2``."""
     thrust_n = mass_kg * GRAVITY_M_S2
     ideal = thrust_n ** 1.5 / math.sqrt(2.0 * air_density_kg_m3 * disk_area_m2)
-    return float(ideal / _PROPULSION_EFFICIENCY)
+    return float(ideal / efficiency)
 
 
 class Battery:

@@ -15,7 +15,7 @@ import selectors
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 
 from planner.errors import SimulatorError
@@ -195,7 +195,7 @@ class BuiltinFleet:
         self.loop_error: BaseException | None = None
         self.cpu_s = 0.0
 
-    def _ground_fn(self, dem: Dem):  # type: ignore[no-untyped-def]
+    def _ground_fn(self, dem: Dem) -> Callable[[float, float], float]:
         frame = self.frame
         cache: dict[tuple[int, int], float] = {}
 

@@ -18,6 +18,7 @@ from gcs.mavlink import dialect as mav
 from planner.scenario import DroneType, Wind
 
 from . import flight
+from ._actions import VehicleActions
 from .auto import COMPLETE, RUNNING, MissionRunner
 from .battery import Battery, PowerModel
 from .failsafe import Failsafes
@@ -26,7 +27,6 @@ from .handlers import handle_message
 from .mission import FENCE, MISSION, RALLY, StoredItem, fence_storage_total, home_item
 from .params import ParamStore
 from .physics import Body, Limits
-from .state import VehicleState
 from .telemetry import Telemetry
 from .transfer import ItemTransfer
 
@@ -47,7 +47,7 @@ POSITION_MODES = frozenset({MODE["AUTO"], MODE["GUIDED"], MODE["LOITER"], MODE["
 NOT_ARMABLE = frozenset({MODE["RTL"], MODE["LAND"], MODE["BRAKE"], MODE["SMART_RTL"]})
 
 
-class SimVehicle:
+class SimVehicle(VehicleActions):
     """A simulated ArduCopter 4.x quad.
 
     Parameters
@@ -252,93 +252,6 @@ class SimVehicle:
         """GPS and EKF have settled (the PREARM_CHECK bit may still be clear)."""
         return self.t >= self.ready_at_s and not self.gps_lost
 
-    # -- events from tasks --------------------------------------------------------------------
-    def lift_off(self) -> None:
-        """The motors lift the vehicle off the ground."""
-        self.body.on_ground = False
-        self.flying = True
-        self._disarm_timer_s = 0.0
-
-    def touch_down(self, speed_m_s: float) -> None:
-        """The vehicle has reached the ground."""
-        self.body.on_ground = True
-        self.body.vn = self.body.ve = self.body.vu = 0.0
-        self.text(mav.MAV_SEVERITY_INFO, f"SIM Hit ground at {speed_m_s:f} m/s")
-
-    def landed(self) -> None:
-        """The land detector has confirmed the landing."""
-        self.flying = False
-
-    def gripper_release(self, *, announce: bool) -> None:
-        """Open the gripper: "Gripper load releasing", released 0.55 s later."""
-        if self.params["GRIP_ENABLE"] < 1:
-            return
-        self.text(mav.MAV_SEVERITY_INFO, "Gripper load releasing")
-        if announce:
-            self.text(mav.MAV_SEVERITY_INFO, "Gripper Released")
-        self.gripper_open = True
-        self._gripper_timer_s = flight.GRIPPER_RELEASE_S
-
-    def gripper_grab(self) -> None:
-        """Close the gripper."""
-        if self.params["GRIP_ENABLE"] < 1:
-            return
-        self.text(mav.MAV_SEVERITY_INFO, "Gripper load grabbing")
-        self.text(mav.MAV_SEVERITY_INFO, "Gripper Grabbed")
-        self.gripper_open = False
-        self._gripper_timer_s = -1.0
-
-    def _drop_parcel(self) -> None:
-        self.gripper_released += 1
-        if self.parcels > 0:
-            per = self.payload_kg / self.parcels
-            self.parcels -= 1
-            self.payload_kg = max(0.0, self.payload_kg - per)
-        else:
-            self.payload_kg = 0.0
-
-    def winch(self, action: int, length_m: float) -> None:
-        """DO_WINCH: accepted; without a winch (WINCH_TYPE 0) nothing moves."""
-        self.winch_commands += 1
-
-    def change_speed(self, speed_type: int, speed_m_s: float) -> None:
-        """DO_CHANGE_SPEED (0/1 horizontal, 2 climb, 3 descent)."""
-        if speed_m_s <= 0:
-            return
-        key = {0: "xy", 1: "xy", 2: "up", 3: "dn"}.get(speed_type)
-        if key is None:
-            return
-        self.speed_override[key] = speed_m_s
-        for task in (self.task, self.runner.task):
-            if isinstance(task, flight.GoTo) and not task.done:
-                task.retarget_speed(self)
-
-    def rtl_task(self) -> flight.Rtl:
-        """RTL to the best rally point or home."""
-        n, e = self.return_point()
-        return flight.Rtl(n, e, self.ground_alt_m(n, e))
-
-    def return_point(self) -> tuple[float, float]:
-        """Nearest rally point (within RALLY_LIMIT_KM) unless home is nearer."""
-        here = (self.body.n_m, self.body.e_m)
-        home = self.home_ne()
-        best: tuple[float, float] | None = None
-        best_d = math.inf
-        for item in self.missions[RALLY]:
-            n, e = self.frame.to_ne(item.lat_deg, item.lon_deg)
-            d = math.hypot(n - here[0], e - here[1])
-            if d < best_d:
-                best, best_d = (n, e), d
-        if best is None:
-            return home
-        limit_km = self.params["RALLY_LIMIT_KM"]
-        home_d = math.hypot(home[0] - here[0], home[1] - here[1])
-        if limit_km > 0 and best_d > limit_km * 1000.0 and home_d < best_d:
-            return home
-        if self.params["RALLY_INCL_HOME"] >= 1 and home_d <= best_d:
-            return home
-        return best
-
     # -- modes and arming ---------------------------------------------------------------------
     @property
     def mode_name(self) -> str:
@@ -451,41 +364,12 @@ class SimVehicle:
         self.speed_override.clear()
         return True
 
-    def reboot(self) -> None:
-        """Restart the flight controller (disarmed): counters, modes and streams reset."""
-        self.mode = MODE["STABILIZE"]
-        self.task = flight.Idle()
-        self.runner.reset()
-        self.runner.state = "stopped"
-        self.battery.reset(100.0)
-        self.failsafes = Failsafes(self)
-        self.telemetry = Telemetry(self)
-        self.telemetry.next_heartbeat_s = self.t + 1.0
-        self.ready_at_s = self.t + self.settle_s
-        self.home_set = False
-        self._announced_gps = False
-        self.prearm_ok_cached = False
-        self.speed_override.clear()
-
     def _set_home_here(self) -> None:
         noise = self.gps_noise
         lat, lon = self.frame.to_latlon(self.body.n_m + noise[0], self.body.e_m + noise[1])
         self.home = (lat, lon, self.body.alt_m + noise[2])
         self.home_set = True
         self.missions[MISSION] = [home_item(*self.home), *self.missions[MISSION][1:]]
-
-    def motor_failure(self) -> None:
-        """A motor fails: land at once; no other mode is accepted while flying."""
-        self.motor_failed = True
-        if self.armed and self.flying:
-            self.text(mav.MAV_SEVERITY_CRITICAL, "Motor failure: forced landing")
-            if self.mode != MODE["LAND"]:
-                self.mode = MODE["LAND"]
-                self.telemetry.heartbeat_now()
-                if self.mode != MODE["AUTO"]:
-                    self.runner.stop()
-            self.task = flight.Land(speed_m_s=2.5)
-            self.task.start(self)
 
     def set_gps_lost(self, lost: bool) -> None:
         """Cut or restore GPS."""
@@ -548,14 +432,6 @@ class SimVehicle:
             self.text(mav.MAV_SEVERITY_INFO, "EKF3 IMU1 MAG0 in-flight yaw alignment complete")
             self.text(mav.MAV_SEVERITY_INFO, "EKF3 IMU0 MAG0 in-flight yaw alignment complete")
 
-    def wind_ne(self) -> tuple[float, float]:
-        """Wind velocity (north, east) in m/s: where the air moves to."""
-        speed = self.params["SIM_WIND_SPD"]
-        if speed <= 0:
-            return (0.0, 0.0)
-        to = math.radians(self.params["SIM_WIND_DIR"] + 180.0)
-        return (speed * math.cos(to), speed * math.sin(to))
-
     def _update_battery(self, dt: float) -> None:
         wn, we = self.wind_ne()
         body = self.body
@@ -609,29 +485,6 @@ class SimVehicle:
         task: flight.Task | None = self.runner.task if self.mode == MODE["AUTO"] else self.task
         return isinstance(task, flight.Takeoff | flight.GoTo | flight.PayloadPlace) or (
             isinstance(task, flight.Land | flight.Rtl) and not task.done)
-
-    # -- snapshot -----------------------------------------------------------------------------
-    def snapshot(self) -> VehicleState:
-        """The present state."""
-        lat, lon = self.position_deg()
-        body = self.body
-        ground = self.ground_alt_m(body.n_m, body.e_m)
-        total = max(0, len(self.missions[MISSION]) - 1)
-        return VehicleState(
-            sysid=self.sysid, time_s=self.t, lat_deg=lat, lon_deg=lon, alt_amsl_m=body.alt_m,
-            alt_rel_m=body.alt_m - self.home_alt_m(), alt_agl_m=body.alt_m - ground,
-            groundspeed_m_s=math.hypot(body.vn, body.ve), climb_m_s=body.vu,
-            heading_deg=body.yaw_deg, mode=self.mode_name, armed=self.armed,
-            flying=self.flying, battery_remaining_pct=self.battery.remaining_pct,
-            battery_consumed_mah=self.battery.consumed_mah,
-            battery_voltage_v=self.battery.voltage_v, battery_current_a=self.battery.current_a,
-            mission_seq=self.runner.nav_index, mission_total=total,
-            mission_state=self.runner.state, gripper_released_count=self.gripper_released,
-            winch_commands=self.winch_commands, payload_kg=self.payload_kg,
-            home_lat_deg=self.home[0], home_lon_deg=self.home[1], home_alt_amsl_m=self.home[2],
-            ready_to_arm=self.prearm_ok_cached, fence_breached=self.failsafes.breached != 0,
-            failsafes=self.failsafes.active(), link_connected=self.link_connected,
-            distance_flown_m=self.distance_m)
 
     @classmethod
     def power_for(cls, drone_type: DroneType | None) -> PowerModel:

@@ -18,7 +18,7 @@ from planner.io.dem import load_dem
 from planner.io.scenario import load_scenario
 from planner.pipeline import make_plan
 from planner.plan_model import Plan
-from planner.scenario import DroneType, Scenario
+from planner.scenario import Scenario
 from planner.terrain import Dem
 from tests.sitl.ports import free_base_port
 
@@ -48,16 +48,6 @@ def tutorial_case(drones: int = 3) -> FleetCase:
     return FleetCase(scenario=scenario, dem=dem, plan=make_plan(scenario, dem).plan)
 
 
-def sim_drone_type(drone: DroneType) -> DroneType:
-    """The drone type as the simulator should see it: all rotors' disk area as one.
-
-    The scenario's ``rotor_disk_area_m2`` is per rotor; the simulator's hover power takes the
-    area it is given as the total, so it is handed the total (and one rotor).
-    """
-    return dataclasses.replace(drone, rotor_disk_area_m2=drone.rotor_disk_area_m2 *
-                               drone.rotor_count, rotor_count=1)
-
-
 def start_fleet(case: FleetCase, vehicles: int, *, speedup: float = SPEEDUP,
                 **kwargs: Any) -> Any:
     """A started built-in fleet standing at the plan's first depot, flying as its drone type."""
@@ -68,7 +58,7 @@ def start_fleet(case: FleetCase, vehicles: int, *, speedup: float = SPEEDUP,
     kwargs.setdefault("settle_s", 2.0)
     fleet = BuiltinFleet(vehicles=vehicles, home=(home.lat_deg, home.lon_deg, home.alt_m),
                          speedup=speedup, base_port=free_base_port(vehicles), dem=case.dem,
-                         drone_type=sim_drone_type(drone), wind=case.scenario.wind, **kwargs)
+                         drone_type=drone, wind=case.scenario.wind, **kwargs)
     fleet.start()
     return fleet
 

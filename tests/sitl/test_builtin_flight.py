@@ -355,3 +355,18 @@ def test_rtl_goes_to_the_nearest_rally_point(offline: Factory) -> None:
     fly_to_end(gcs)
     north, _ = gcs.vehicle.frame.to_ne(30.3185, 78.0322)
     assert gcs.vehicle.body.n_m == pytest.approx(north, abs=0.5)
+
+
+def test_reboot_resets_battery_and_settles_again(offline: Factory) -> None:
+    """PREFLIGHT_REBOOT_SHUTDOWN (disarmed): battery count reset, GPS/EKF settle again."""
+    gcs = offline(settle_s=5.0)
+    gcs.fly([HOME, TAKEOFF, RTL])
+    fly_to_end(gcs)
+    assert gcs.vehicle.battery.remaining_pct < 100
+    assert gcs.command(mav.MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN, 1).result == 0
+    assert gcs.vehicle.battery.remaining_pct == 100
+    assert gcs.vehicle.mode_name == "STABILIZE"
+    gcs.run(1.5)
+    assert gcs.arm().result == mav.MAV_RESULT_FAILED
+    gcs.ready()
+    assert gcs.arm().result == 0
