@@ -235,8 +235,9 @@ class Endpoint:
                 packet = msg.pack(link.codec, force_mavlink1=v1)
                 if link is self.udp:
                     self._send_datagram(link, packet)
-                else:
-                    link.tx += packet
+                elif len(link.tx) < _MAX_TX_BUFFER:
+                    link.tx += packet  # past the limit whole frames are dropped, like a full radio
+
             self.messages_sent += len(due)
             if link.tx:
                 self._send(link, selector)
@@ -255,8 +256,6 @@ class Endpoint:
             return
         self.bytes_sent += sent
         del link.tx[:sent]
-        if len(link.tx) > _MAX_TX_BUFFER:
-            link.tx.clear()
 
     def set_cut(self, until_s: float) -> None:
         """Drop everything in both directions until simulated time ``until_s``."""

@@ -265,3 +265,4 @@ def test_snapshot_and_payload(builtin_fleet: Fleet) -> None:
     assert state.lat_deg == pytest.approx(TRACE_HOME[0]) and state.battery_remaining_pct == 100
     with pytest.raises(ValueError, match="payload"):
         handle.load_payload(-1)
+
