@@ -24,6 +24,7 @@ from tests.sitl.ports import free_base_port
 
 REPO = Path(__file__).resolve().parents[2]
 TUTORIAL = REPO / "missions" / "tutorial"
+DISTRICT = REPO / "missions" / "district"
 #: Simulated seconds per wall second in fleet tests.
 SPEEDUP = 50.0
 
@@ -43,6 +44,21 @@ def tutorial_case(drones: int = 3) -> FleetCase:
     scenario = load_scenario(TUTORIAL)
     depot = scenario.depots[0]
     depot = dataclasses.replace(depot, drones={k: drones for k in depot.drones})
+    scenario = dataclasses.replace(scenario, depots=(depot,))
+    dem = load_dem(scenario.terrain.dem_paths)
+    return FleetCase(scenario=scenario, dem=dem, plan=make_plan(scenario, dem).plan)
+
+
+@functools.cache
+def district_case(drones: int = 3, hub: str = "littleton") -> FleetCase:
+    """The district scenario flown from one hub by ``drones`` heavy octocopters, planned.
+
+    A simulated fleet stands at one home, so the plan keeps one hub; every district drop that hub
+    can reach is in it, the others are unserved with their reason.
+    """
+    scenario = load_scenario(DISTRICT)
+    depot = next(d for d in scenario.depots if d.id == hub)
+    depot = dataclasses.replace(depot, drones={"heavy_octo": drones})
     scenario = dataclasses.replace(scenario, depots=(depot,))
     dem = load_dem(scenario.terrain.dem_paths)
     return FleetCase(scenario=scenario, dem=dem, plan=make_plan(scenario, dem).plan)

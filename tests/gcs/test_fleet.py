@@ -25,7 +25,13 @@ from gcs.tracking import DropState
 from planner.errors import FleetError
 from planner.plan_model import Plan, Sortie
 from tests.gcs import fixtures
-from tests.gcs.fixtures import SPEEDUP, FleetCase, ReleaseRecorder, tutorial_case
+from tests.gcs.fixtures import (
+    SPEEDUP,
+    FleetCase,
+    ReleaseRecorder,
+    district_case,
+    tutorial_case,
+)
 
 pytestmark = pytest.mark.sitl
 fleet_sim = fixtures.fleet_sim
@@ -80,9 +86,10 @@ def test_plan_vehicles_are_matched_in_sorted_order() -> None:
 
 
 @pytest.mark.slow
-def test_three_drones_deliver_every_drop(fleet_sim: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("which", ["tutorial", pytest.param("district", marks=pytest.mark.slow)])
+def test_three_drones_deliver_every_drop(fleet_sim: Any, tmp_path: Path, which: str) -> None:
     """Three simulated drones fly the whole plan: every drop delivered, released in place."""
-    case = tutorial_case(3)
+    case = tutorial_case(3) if which == "tutorial" else district_case(3)
     plan = case.plan
     fleet = fleet_sim(case, 3)
     links = _links(fleet.connection_strings)
@@ -93,7 +100,7 @@ def test_three_drones_deliver_every_drop(fleet_sim: Any, tmp_path: Path) -> None
                               enumerate(sorted({s.vehicle for s in plan.sorties}))}
         with ReleaseRecorder(fleet, 3) as recorder:
             manager.start()
-            assert manager.wait(240.0), [v.phase for v in manager.vehicles()]
+            assert manager.wait(600.0), [v.phase for v in manager.vehicles()]
     finally:
         manager.stop()
         _close(links)
