@@ -71,6 +71,9 @@ class VehicleActions:
     def _drop_parcel(self) -> None:
         v = self._vehicle()
         v.gripper_released += 1
+        lat, lon = v.position_deg()
+        agl = v.body.alt_m - v.ground_alt_m(v.body.n_m, v.body.e_m)
+        v.release_positions.append((lat, lon, agl))
         if v.parcels > 0:
             per = v.payload_kg / v.parcels
             v.parcels -= 1
@@ -187,5 +190,5 @@ class VehicleActions:
             home_lat_deg=v.home[0], home_lon_deg=v.home[1], home_alt_amsl_m=v.home[2],
             ready_to_arm=v.prearm_ok_cached, fence_breached=v.failsafes.breached != 0,
             failsafes=v.failsafes.active(), link_connected=v.link_connected,
-            distance_flown_m=v.distance_m)
+            distance_flown_m=v.distance_m, release_positions=tuple(v.release_positions))
 

@@ -45,3 +45,5 @@ class VehicleState:
     failsafes: tuple[str, ...]
     link_connected: bool
     distance_flown_m: float
+    #: Where each parcel was let go: true (lat_deg, lon_deg, alt_agl_m) at the release.
+    release_positions: tuple[tuple[float, float, float], ...] = ()

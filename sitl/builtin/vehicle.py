@@ -116,6 +116,8 @@ class SimVehicle(VehicleActions):
         self.telemetry = Telemetry(self)
         self.failsafes = Failsafes(self)
         self.gripper_released = 0
+        #: True (lat_deg, lon_deg, alt_agl_m) of the vehicle at each parcel release.
+        self.release_positions: list[tuple[float, float, float]] = []
         self.gripper_open = False
         self._gripper_timer_s = -1.0
         self.winch_commands = 0

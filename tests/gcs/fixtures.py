@@ -110,7 +110,7 @@ def open_links() -> Iterator[Any]:
 
 
 class ReleaseRecorder:
-    """Polls simulated vehicles' true state and notes where each gripper release happened."""
+    """Polls simulated vehicles' true state: their modes, and where each release happened."""
 
     def __init__(self, fleet: Any, vehicles: int, period_s: float = 0.01) -> None:
         self.fleet = fleet
@@ -136,9 +136,10 @@ class ReleaseRecorder:
             for i in range(self.vehicles):
                 snap = self.fleet.vehicle(i).snapshot()
                 self.modes[i + 1].add(snap.mode)
-                while counts[i] < snap.gripper_released_count:
+                while counts[i] < len(snap.release_positions):
+                    # the simulator notes the true position at the instant of each release
+                    self.releases[i + 1].append(snap.release_positions[counts[i]])
                     counts[i] += 1
-                    self.releases[i + 1].append((snap.lat_deg, snap.lon_deg, snap.alt_agl_m))
             time.sleep(self.period_s)
 
 
