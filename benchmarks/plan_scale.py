@@ -1,18 +1,24 @@
 """Planner scale benchmark: 100, 1,000 and 5,000 drops with 50 no-fly zones on the real DEM.
 
 For each size it plans a seeded synthetic scenario end to end and prints and writes (JSON) the
-wall time of each stage and the process's peak resident memory at the end of each stage, then
-checks the exact obstacle-avoiding distance matrix against a brute-force visibility-graph
-Dijkstra on sampled pairs, and the terrain profiles for band violations and added waypoints per
-km.
+wall time of each stage and the process's peak resident memory at the end of each stage, the
+sortie construction that won and the figures of every construction compared (served drops,
+sorties, makespan, energy, distance), then checks the exact obstacle-avoiding distance matrix
+against a brute-force visibility-graph Dijkstra on sampled pairs, and the terrain profiles for
+band violations and added waypoints per km.
 
     python -m benchmarks.plan_scale [--sizes 100 1000 5000] [--zones 50] [--seed 0]
+                                    [--drones N] [--time-limit S] [--objective makespan]
                                     [--pairs 200] [--out benchmarks/results/plan_scale.json]
+
+``--drones`` is the number of drones at each of the two hubs (default: a tenth of the drops,
+at least 3); ``--time-limit`` the routing search budget (default: the scenario's, 30 s).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import resource
@@ -27,6 +33,7 @@ from planner.io.dem import load_dem
 from planner.legs import LegCatalog
 from planner.pipeline import build_scene, make_plan
 from planner.profile import band_violations
+from planner.routing import Objective
 from tests.nofly_reference import ReferenceGraph
 from tests.synth import synthetic_scenario
 
@@ -36,10 +43,21 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_size(n_drops: int, n_zones: int, seed: int, pairs: int) -> dict[str, Any]:
+OBJECTIVES: dict[str, Objective] = {"makespan": "makespan_then_energy", "distance": "distance",
+                                    "sorties": "sorties"}
+
+
+def run_size(n_drops: int, n_zones: int, seed: int, pairs: int, *, drones: int | None = None,
+             time_limit_s: float | None = None,
+             objective: Objective = "makespan_then_energy") -> dict[str, Any]:
     """Plan one synthetic scenario and measure every stage."""
+    per_hub = drones if drones is not None else max(3, n_drops // 100)
     scenario = synthetic_scenario(n_drops=n_drops, n_zones=n_zones, seed=seed,
-                                  drones_per_hub=max(3, n_drops // 100))
+                                  drones_per_hub=per_hub)
+    params = dataclasses.replace(scenario.params, seed=seed)
+    if time_limit_s is not None:
+        params = dataclasses.replace(params, time_limit_s=time_limit_s)
+    scenario = dataclasses.replace(scenario, params=params)
     t0 = time.perf_counter()
     dem = load_dem(scenario.terrain.dem_paths)
     load_s = time.perf_counter() - t0
@@ -53,7 +71,7 @@ def run_size(n_drops: int, n_zones: int, seed: int, pairs: int) -> dict[str, Any
         return time.perf_counter()
 
     t0 = time.perf_counter()
-    result = make_plan(scenario, dem, timings=stages, clock=clock)
+    result = make_plan(scenario, dem, objective=objective, timings=stages, clock=clock)
     total_s = time.perf_counter() - t0
     plan_rss = peak_rss_mib()
     stage_rss = dict(zip(stages, rss_marks[1:], strict=False))
@@ -96,10 +114,23 @@ def run_size(n_drops: int, n_zones: int, seed: int, pairs: int) -> dict[str, Any
         violations += len(band_violations(leg.xy_m, leg.alt_amsl_m, dem, scene.proj,
                                           band.clearance_agl_m, band.ceiling_agl_m))
     km = result.leg_length_m / 1000
+    sorties = result.plan.sorties
+    etas = [t for s in sorties for t in s.metrics.drop_etas_s.values()]
     row = {
         "drops": n_drops, "zones": n_zones, "zone_vertices": vertices, "seed": seed,
+        "drones": 2 * per_hub, "time_limit_s": scenario.params.time_limit_s,
+        "objective": objective, "construction": result.construction,
         "served": len(result.plan.served_drop_ids), "unserved": len(result.plan.unserved),
-        "sorties": len(result.plan.sorties),
+        "sorties": len(sorties),
+        "makespan_s": round(max(etas, default=0.0), 1),
+        "energy_wh": round(sum(s.metrics.energy_wh for s in sorties), 1),
+        "distance_km": round(sum(s.metrics.distance_m for s in sorties) / 1000, 3),
+        "constructions": [{"method": c.method, "served": c.served, "sorties": c.sorties,
+                           "makespan_s": round(c.makespan_s, 1),
+                           "energy_wh": round(c.energy_wh, 1),
+                           "distance_km": round(c.distance_m / 1000, 3),
+                           "notes": {k: round(v, 3) for k, v in c.notes.items()}}
+                          for c in result.candidates],
         "dem_load_s": round(load_s, 3),
         "matrix_s": round(matrix_s, 3),
         "matrix_pairs_checked": pairs, "matrix_blocked_pairs": blocked_pairs,
@@ -120,10 +151,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000])
     ap.add_argument("--zones", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--drones", type=int, default=None,
+                    help="drones per hub (two hubs; default: drops / 100, at least 3)")
+    ap.add_argument("--time-limit", type=float, default=None, help="routing search budget, s")
+    ap.add_argument("--objective", choices=tuple(OBJECTIVES), default="makespan")
     ap.add_argument("--pairs", type=int, default=200)
     ap.add_argument("--out", default="benchmarks/results/plan_scale.json")
     args = ap.parse_args(argv)
-    rows = [run_size(n, args.zones, args.seed, args.pairs) for n in args.sizes]
+    rows = [run_size(n, args.zones, args.seed, args.pairs, drones=args.drones,
+                     time_limit_s=args.time_limit, objective=OBJECTIVES[args.objective])
+            for n in args.sizes]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"machine": platform.platform(), "python": sys.version.split()[0],

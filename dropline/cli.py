@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--frame", choices=("relative", "terrain"), default=None,
                       help="altitude frame of waypoints (default: the scenario's, else relative)")
     plan.add_argument("--no-progress", action="store_true", help="do not show progress bars")
+    commands.add_plan_arguments(plan)
     plan.set_defaults(func=commands.plan_command)
 
     verify = sub.add_parser("verify", help="re-check a plan against its scenario")

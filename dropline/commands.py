@@ -22,14 +22,28 @@ from planner.io.qgc import read_qgc_plan, write_qgc_plan
 from planner.io.scenario import load_scenario
 from planner.io.wpl import read_wpl, write_wpl
 from planner.mission_plan import plan_from_mission
-from planner.pipeline import PlanResult, make_plan
+from planner.pipeline import CandidateSummary, PlanResult, make_plan
 from planner.plan_model import Plan
+from planner.routing import Objective
 from planner.scenario import Scenario
 from planner.terrain import Dem
 from planner.validate import check_scenario
 from planner.verify import format_violations, verify_plan
 
 OUTPUT_NAMES = ("plan.json", "summary.json", "routes.geojson", "sorties")
+
+#: ``--objective`` choices and the planner objective each selects.
+OBJECTIVES: dict[str, Objective] = {"makespan": "makespan_then_energy", "distance": "distance",
+                                    "sorties": "sorties"}
+#: Unit shown by the progress bar of each stage (drops by default).
+STAGE_UNITS = {"routing": "%"}
+
+
+def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``dropline plan`` that choose what the routing minimises."""
+    parser.add_argument("--objective", choices=tuple(OBJECTIVES), default=None,
+                        help="makespan: last drop delivered, then energy (default); distance: "
+                             "total flight distance; sorties: number of sorties, then distance")
 
 
 def _progress_bar(enabled: bool) -> Callable[[str, int, int], None] | None:
@@ -43,8 +57,8 @@ def _progress_bar(enabled: bool) -> Callable[[str, int, int], None] | None:
     def progress(stage: str, done: int, total: int) -> None:
         bar = bars.get(stage)
         if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=stage, unit="drop", leave=False,
-                                     file=sys.stderr)
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit=STAGE_UNITS.get(stage, "drop"),
+                                     leave=False, file=sys.stderr)
         bar.n = done
         bar.refresh()
         if done >= total:
@@ -78,10 +92,11 @@ def plan_command(args: argparse.Namespace) -> int:
     if args.frame is not None:
         params = dataclasses.replace(params, altitude_frame=args.frame)
     scenario = dataclasses.replace(scenario, params=params)
+    objective = OBJECTIVES[getattr(args, "objective", None) or "makespan"]
     timings: dict[str, float] = {"load": time.perf_counter() - t0}
     show = not args.no_progress and sys.stderr.isatty()
-    result = make_plan(scenario, dem, progress=_progress_bar(show), timings=timings,
-                       clock=time.perf_counter)
+    result = make_plan(scenario, dem, objective=objective, progress=_progress_bar(show),
+                       timings=timings, clock=time.perf_counter)
     out = Path(args.out)
     summary = summarise(result, scenario, timings)
     write_outputs(out, result.plan, scenario, summary)
@@ -113,8 +128,20 @@ def summarise(result: PlanResult, scenario: Scenario,
         "terrain_waypoints_per_km": round(result.added_waypoints / km, 3) if km else 0.0,
         "altitude_frame": plan.altitude_frame,
         "seed": plan.seed,
+        "objective": result.objective,
+        "time_limit_s": scenario.params.time_limit_s,
+        "construction": result.construction,
+        "constructions": [_candidate(c) for c in result.candidates],
         "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
     }
+
+
+def _candidate(c: CandidateSummary) -> dict[str, Any]:
+    """One compared sortie construction, as summary.json lists it."""
+    return {"method": c.method, "served": c.served, "sorties": c.sorties,
+            "makespan_s": round(c.makespan_s, 1), "energy_wh": round(c.energy_wh, 1),
+            "distance_km": round(c.distance_m / 1000, 3),
+            "notes": {k: round(v, 3) for k, v in c.notes.items()}}
 
 
 def write_outputs(out: Path, plan: Plan, scenario: Scenario, summary: dict[str, Any]) -> None:
@@ -150,6 +177,15 @@ def print_report(plan: Plan, summary: dict[str, Any], out: Path) -> None:
     print(f"{summary['served']} of {summary['drops']} drops in {summary['sorties']} sorties "
           f"on {summary['vehicles']} drones; makespan {summary['makespan_s'] / 60:.1f} min, "
           f"{summary['distance_km']:.1f} km, {summary['energy_wh']:.0f} Wh")
+    if "construction" in summary:
+        others = [c for c in summary.get("constructions", [])
+                  if c["method"] != summary["construction"]]
+        floor = next((c for c in others if c["method"] == "simple"), None)
+        versus = (f" (simple construction: {floor['served']} drops, {floor['sorties']} sorties, "
+                  f"makespan {floor['makespan_s'] / 60:.1f} min, {floor['distance_km']:.1f} km)"
+                  if floor is not None else "")
+        print(f"sorties by {summary['construction']} for objective {summary['objective']}"
+              f"{versus}")
     for s in plan.sorties:
         m = s.metrics
         print(f"  {s.id} {s.vehicle:<24} {','.join(s.drop_ids):<28} {m.distance_m / 1000:6.1f} km "

@@ -1,30 +1,38 @@
 """The planning pipeline: scenario + DEM in, verified plan out.
 
-Stages: projection, no-fly zone map and distance matrix, unservable drops, sortie construction,
-scheduling, mission compilation, independent verification. Pure: the caller loads files and
-passes a progress callback if it wants one.
+Stages: projection, no-fly zone map and distance matrix, servability (every drop's solo sorties,
+or why it has none), the simple sortie construction, routing (:mod:`planner.route_plan`: search,
+exact checks and repair, scheduling; the better of the two constructions wins), mission
+compilation, independent verification. Pure: the caller loads files and passes a progress
+callback and a clock if it wants them.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
 
+from planner._route_problem import Group, RouteInput
 from planner.compile import CompileContext, compile_sortie
 from planner.errors import VerificationError
-from planner.geo import LocalProjection
+from planner.geo import FloatArray, LocalProjection
 from planner.legs import LegCatalog
 from planner.nofly import ZoneMap, build_zone_map
 from planner.plan_model import Plan, Sortie, Unserved
-from planner.scenario import DroneType, Scenario
-from planner.schedule import Scheduled, schedule
-from planner.sortie_eval import SortieEval, evaluate_sortie
-from planner.sorties import Option, assign_groups, budget_wh, build_sorties, solo_options
+from planner.route_plan import (
+    Construction,
+    best_construction,
+    route_sorties,
+    simple_construction,
+)
+from planner.routing import OBJECTIVES, Objective
+from planner.scenario import Scenario
+from planner.sorties import Option, solo_options
 from planner.terrain import Dem
 from planner.verify import format_violations, verify_plan
 
@@ -38,13 +46,45 @@ ENERGY_MARGIN_FRACTION = 0.01
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CandidateSummary:
+    """The figures of one sortie construction the pipeline compared.
+
+    ``makespan_s`` is the last release; ``notes`` how it was made (see
+    :class:`planner.route_plan.Construction`).
+    """
+
+    method: str
+    served: int
+    sorties: int
+    makespan_s: float
+    energy_wh: float
+    distance_m: float
+    notes: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, c: Construction) -> CandidateSummary:
+        """The summary of a construction."""
+        f = c.figures()
+        return cls(method=c.method, served=c.served, sorties=len(c.scheduled),
+                   makespan_s=f["makespan_s"], energy_wh=f["energy_wh"],
+                   distance_m=f["distance_m"], notes=dict(c.notes))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PlanResult:
-    """A verified plan and how the pipeline got there (``stage_s`` is filled by callers)."""
+    """A verified plan and how the pipeline got there.
+
+    ``construction`` names the method whose sorties won (``simple``, ``routing`` or
+    ``trips``) and ``candidates`` summarises every construction compared, the winner included.
+    """
 
     plan: Plan
     added_waypoints: int
     leg_length_m: float
     stats: dict[str, float] = field(default_factory=dict)
+    objective: Objective = "makespan_then_energy"
+    construction: str = "simple"
+    candidates: tuple[CandidateSummary, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,10 +121,15 @@ def build_scene(scenario: Scenario) -> Scene:
                  zones_xy=tuple(zones), zone_map=zone_map, n_depots=len(scenario.depots))
 
 
-def make_plan(scenario: Scenario, dem: Dem, *, progress: Progress | None = None,
-              timings: dict[str, float] | None = None,
+def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_then_energy",
+              progress: Progress | None = None, timings: dict[str, float] | None = None,
               clock: Callable[[], float] | None = None) -> PlanResult:
     """Plan every drop of ``scenario`` into verified sorties.
+
+    Sorties come from the routing core (PyVRP, or exact trip selection on small plans) with
+    every trip checked and repaired exactly, and from the simple construction as a floor: the
+    one serving more drops, then better on ``objective``, is compiled. The search is seeded by
+    ``scenario.params.seed`` and bounded by ``scenario.params.time_limit_s``.
 
     Parameters
     ----------
@@ -92,8 +137,11 @@ def make_plan(scenario: Scenario, dem: Dem, *, progress: Progress | None = None,
         The loaded scenario.
     dem
         Its elevation model (must cover every depot and drop).
+    objective
+        ``makespan_then_energy`` (last release, then total energy), ``distance`` (total
+        flight distance) or ``sorties`` (number of sorties, then distance).
     progress
-        Called as ``progress(stage, done, total)`` during long stages.
+        Called as ``progress(stage, done, total)`` during long stages (``routing`` in percent).
     timings
         If given, filled with the seconds each stage took (needs ``clock``).
     clock
@@ -108,69 +156,34 @@ def make_plan(scenario: Scenario, dem: Dem, *, progress: Progress | None = None,
     ------
     VerificationError
         If the verifier rejects the compiled plan; nothing flyable must then be written.
+    ValueError
+        If ``objective`` is not one of :data:`planner.routing.OBJECTIVES`.
     """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"Expected objective in {OBJECTIVES}, got {objective!r}")
     stamp = _Stamp(timings, clock)
     scene = build_scene(scenario)
-    n_dep = scene.n_depots
     stamp("projection_zones")
     dist = scene.zone_map.distance_matrix(scene.points_xy_m)
     stamp("distance_matrix")
     catalog = LegCatalog(scenario=scenario, dem=dem, proj=scene.proj, zones=scene.zone_map,
                          points_xy_m=scene.points_xy_m)
-    unserved: dict[int, str] = {}
-    depot_notes: dict[str, str] = {}
-    depot_ok = _depot_problems(scenario, scene, depot_notes)
-    fleet = [(i, scenario.drone_types[t]) for i, dep in enumerate(scenario.depots)
-             for t, n in dep.drones.items() if n > 0 and depot_ok[i]]
-    options: dict[int, list[Option]] = {}
-    weights = {n_dep + k: d.weight_kg for k, d in enumerate(scenario.drops)}
-    drops = {n_dep + k: d for k, d in enumerate(scenario.drops)}
-    inside = scene.zone_map.blocked(scene.points_xy_m[n_dep:])
-    enclosed = scene.zone_map.enclosed(scene.points_xy_m[n_dep:])
-    for k, drop in enumerate(scenario.drops):
-        p = n_dep + k
-        if inside[k]:
-            name = scene.zone_map.zone_containing(scene.points_xy_m[p])
-            unserved[p] = f"inside no-fly zone '{name}' (or its {scenario.buffer_m:g} m buffer)"
-            continue
-        if enclosed[k]:
-            unserved[p] = "enclosed by no-fly zones: no path leads to it"
-            continue
-        opts, reason = solo_options(catalog, p, drop, fleet, dist, ENERGY_MARGIN_FRACTION,
-                                    scenario.wind.speed_m_s, scene.point_ids)
-        if opts:
-            options[p] = opts
-        else:
-            unserved[p] = "; ".join([reason, *depot_notes.values()])
-        if progress is not None:
-            progress("drops", k + 1, len(scenario.drops))
+    inp, unserved = _servability(scenario, scene, dist, catalog, objective, progress)
     stamp("servability")
-
-    drones_at = {(i, t): n for i, dep in enumerate(scenario.depots)
-                 for t, n in dep.drones.items() if n > 0}
-    groups = assign_groups(options, drones_at)
-    evals: list[SortieEval] = []
-    for (depot, type_id), members in sorted(groups.items()):
-        evals += build_sorties(catalog, depot, scenario.drone_types[type_id], members, drops,
-                               dist, ENERGY_MARGIN_FRACTION, progress)
+    simple = simple_construction(inp, progress)
     stamp("sorties")
-
-    scheduled: list[Scheduled] = []
-    for depot_i, dep in enumerate(scenario.depots):
-        for type_id, count in dep.drones.items():
-            group = [e for e in evals if e.depot == depot_i and e.drone_type_id == type_id]
-            if not group:
-                continue
-            drone = scenario.drone_types[type_id]
-            done, dropped = schedule(group, drone, count, drops,
-                                     _reevaluator(catalog, drone, weights))
-            scheduled += done
-            unserved.update(dropped)
-    stamp("schedule")
+    routed = route_sorties(inp, seed=scenario.params.seed,
+                           time_limit_s=scenario.params.time_limit_s, progress=progress,
+                           clock=clock)
+    stamp("routing")
+    chosen = best_construction([*routed, simple], objective)
+    unserved.update(chosen.unserved)
+    scheduled = list(chosen.scheduled)
+    log.info("sorties by %s: %s", chosen.method, chosen.figures())
 
     ctx = CompileContext(scenario=scenario, catalog=catalog, proj=scene.proj,
                          point_ids=scene.point_ids, zones_xy=scene.zones_xy,
-                         depot_points=tuple(range(n_dep)))
+                         depot_points=tuple(range(scene.n_depots)))
     scheduled.sort(key=lambda s: (s.start_s, s.sortie.depot, s.sortie.drops))
     sorties: list[Sortie] = []
     for n, sch in enumerate(scheduled, start=1):
@@ -192,16 +205,74 @@ def make_plan(scenario: Scenario, dem: Dem, *, progress: Progress | None = None,
         raise VerificationError([str(v.message) for v in violations])
     legs = [leg for e in (s.sortie for s in scheduled) for leg in e.legs]
     return PlanResult(plan=plan, added_waypoints=sum(leg.added for leg in legs),
-                      leg_length_m=sum(leg.length_m for leg in legs))
+                      leg_length_m=sum(leg.length_m for leg in legs), objective=objective,
+                      construction=chosen.method,
+                      candidates=tuple(CandidateSummary.of(c) for c in [*routed, simple]))
 
 
-def _reevaluator(catalog: LegCatalog, drone: DroneType,
-                 weights: dict[int, float]) -> Callable[[SortieEval, tuple[int, ...]],
-                                                        SortieEval | str]:
-    def again(ev: SortieEval, keep: tuple[int, ...]) -> SortieEval | str:
-        return evaluate_sortie(catalog, drone, ev.depot, keep, weights,
-                               budget_wh(drone, ENERGY_MARGIN_FRACTION))
-    return again
+def route_input(scenario: Scenario, dem: Dem, *,
+                objective: Objective = "makespan_then_energy") -> tuple[RouteInput, dict[int, str]]:
+    """What the sortie constructions start from, and why the other drops cannot be served.
+
+    Parameters
+    ----------
+    scenario
+        The loaded scenario.
+    dem
+        Its elevation model.
+    objective
+        What the routing minimises.
+
+    Returns
+    -------
+    tuple
+        The router's input (servable drops with their solo options, groups of drones, legs) and
+        the reason for every drop point that no drone can serve even alone.
+    """
+    scene = build_scene(scenario)
+    dist = scene.zone_map.distance_matrix(scene.points_xy_m)
+    catalog = LegCatalog(scenario=scenario, dem=dem, proj=scene.proj, zones=scene.zone_map,
+                         points_xy_m=scene.points_xy_m)
+    return _servability(scenario, scene, dist, catalog, objective, None)
+
+
+def _servability(scenario: Scenario, scene: Scene, dist: FloatArray, catalog: LegCatalog,
+                 objective: Objective,
+                 progress: Progress | None) -> tuple[RouteInput, dict[int, str]]:
+    """Solo options of every drop; the reason for those no drone can serve alone."""
+    n_dep = scene.n_depots
+    unserved: dict[int, str] = {}
+    depot_notes: dict[str, str] = {}
+    depot_ok = _depot_problems(scenario, scene, depot_notes)
+    fleet = [(i, scenario.drone_types[t]) for i, dep in enumerate(scenario.depots)
+             for t, n in dep.drones.items() if n > 0 and depot_ok[i]]
+    options: dict[int, list[Option]] = {}
+    drops = {n_dep + k: d for k, d in enumerate(scenario.drops)}
+    inside = scene.zone_map.blocked(scene.points_xy_m[n_dep:])
+    enclosed = scene.zone_map.enclosed(scene.points_xy_m[n_dep:])
+    for k, drop in enumerate(scenario.drops):
+        p = n_dep + k
+        if inside[k]:
+            name = scene.zone_map.zone_containing(scene.points_xy_m[p])
+            unserved[p] = f"inside no-fly zone '{name}' (or its {scenario.buffer_m:g} m buffer)"
+            continue
+        if enclosed[k]:
+            unserved[p] = "enclosed by no-fly zones: no path leads to it"
+            continue
+        opts, reason = solo_options(catalog, p, drop, fleet, dist, ENERGY_MARGIN_FRACTION,
+                                    scenario.wind.speed_m_s, scene.point_ids)
+        if opts:
+            options[p] = opts
+        else:
+            unserved[p] = "; ".join([reason, *depot_notes.values()])
+        if progress is not None:
+            progress("drops", k + 1, len(scenario.drops))
+    groups = tuple(Group(depot=i, drone=drone, count=scenario.depots[i].drones[drone.id])
+                   for i, drone in fleet)
+    inp = RouteInput(catalog=catalog, dist_m=dist, options=options, drops=drops, groups=groups,
+                     wind_en_m_s=scenario.wind.velocity_en_m_s,
+                     margin_fraction=ENERGY_MARGIN_FRACTION, objective=objective)
+    return inp, unserved
 
 
 def _depot_problems(scenario: Scenario, scene: Scene, problems: dict[str, str]) -> list[bool]:

@@ -7,7 +7,7 @@ Every candidate sortie is checked exactly by :func:`planner.sortie_eval.evaluate
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,7 +126,7 @@ def assign_groups(options: dict[int, list[Option]],
 
 
 def build_sorties(catalog: LegCatalog, depot: int, drone: DroneType, members: Sequence[int],
-                  drops: dict[int, Drop], dist_m: FloatArray, margin_fraction: float,
+                  drops: Mapping[int, Drop], dist_m: FloatArray, margin_fraction: float,
                   progress: Progress | None = None) -> list[SortieEval]:
     """Group the drops given to one depot and drone type into feasible sorties.
 

@@ -23,6 +23,7 @@ from gcs.link import Link
 from gcs.logs import FlightLog
 from gcs.tracking import DropState
 from planner.errors import FleetError
+from planner.pipeline import make_plan
 from planner.plan_model import Plan, Sortie
 from tests.gcs import fixtures
 from tests.gcs.fixtures import (
@@ -57,9 +58,16 @@ def _manager(case: FleetCase, plan: Plan, links: list[Link], db: Path | None,
 
 
 def _one_sortie(case: FleetCase, drops: int = 1) -> Plan:
-    """A plan holding one sortie of the tutorial plan with ``drops`` drops."""
-    sortie = next(s for s in case.plan.sorties if len(s.drop_ids) == drops)
-    return dataclasses.replace(case.plan, sorties=(sortie,))
+    """A plan holding one sortie with ``drops`` drops: from the case's plan, or planned anew
+    for the first drops of its fullest sortie when no sortie has that many."""
+    found = next((s for s in case.plan.sorties if len(s.drop_ids) == drops), None)
+    if found is not None:
+        return dataclasses.replace(case.plan, sorties=(found,))
+    keep = set(max(case.plan.sorties, key=lambda s: len(s.drop_ids)).drop_ids[:drops])
+    scenario = dataclasses.replace(case.scenario, drops=tuple(
+        d for d in case.scenario.drops if d.id in keep))
+    plan = make_plan(scenario, case.dem).plan
+    return dataclasses.replace(plan, sorties=plan.sorties[:1])
 
 
 def _until(cond: Callable[[], bool], timeout_s: float, what: str) -> None:
