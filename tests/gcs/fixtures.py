@@ -64,6 +64,20 @@ def district_case(drones: int = 3, hub: str = "littleton") -> FleetCase:
     return FleetCase(scenario=scenario, dem=dem, plan=make_plan(scenario, dem).plan)
 
 
+
+def one_sortie(case: FleetCase, drops: int = 1) -> Plan:
+    """A plan holding one sortie with ``drops`` drops: from the case's plan, or planned anew
+    for the first drops of its fullest sortie when no sortie has that many."""
+    found = next((s for s in case.plan.sorties if len(s.drop_ids) == drops), None)
+    if found is not None:
+        return dataclasses.replace(case.plan, sorties=(found,))
+    keep = set(max(case.plan.sorties, key=lambda s: len(s.drop_ids)).drop_ids[:drops])
+    scenario = dataclasses.replace(case.scenario, drops=tuple(
+        d for d in case.scenario.drops if d.id in keep))
+    plan = make_plan(scenario, case.dem).plan
+    return dataclasses.replace(plan, sorties=plan.sorties[:1])
+
+
 def start_fleet(case: FleetCase, vehicles: int, *, speedup: float = SPEEDUP,
                 **kwargs: Any) -> Any:
     """A started built-in fleet standing at the plan's first depot, flying as its drone type."""

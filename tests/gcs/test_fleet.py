@@ -7,7 +7,6 @@ minutes of wall time even at 50x.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +22,6 @@ from gcs.link import Link
 from gcs.logs import FlightLog
 from gcs.tracking import DropState
 from planner.errors import FleetError
-from planner.pipeline import make_plan
 from planner.plan_model import Plan, Sortie
 from tests.gcs import fixtures
 from tests.gcs.fixtures import (
@@ -31,6 +29,7 @@ from tests.gcs.fixtures import (
     FleetCase,
     ReleaseRecorder,
     district_case,
+    one_sortie,
     tutorial_case,
 )
 
@@ -55,19 +54,6 @@ def _manager(case: FleetCase, plan: Plan, links: list[Link], db: Path | None,
     flight_log = None if db is None else FlightLog(db)
     return FleetManager(links, plan, options=FlyOptions(**options), flight_log=flight_log,
                         dem=case.dem, drone_types=case.scenario.drone_types)
-
-
-def _one_sortie(case: FleetCase, drops: int = 1) -> Plan:
-    """A plan holding one sortie with ``drops`` drops: from the case's plan, or planned anew
-    for the first drops of its fullest sortie when no sortie has that many."""
-    found = next((s for s in case.plan.sorties if len(s.drop_ids) == drops), None)
-    if found is not None:
-        return dataclasses.replace(case.plan, sorties=(found,))
-    keep = set(max(case.plan.sorties, key=lambda s: len(s.drop_ids)).drop_ids[:drops])
-    scenario = dataclasses.replace(case.scenario, drops=tuple(
-        d for d in case.scenario.drops if d.id in keep))
-    plan = make_plan(scenario, case.dem).plan
-    return dataclasses.replace(plan, sorties=plan.sorties[:1])
 
 
 def _until(cond: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -143,7 +129,7 @@ def test_three_drones_deliver_every_drop(fleet_sim: Any, tmp_path: Path, which: 
 def test_low_battery_triggers_rtl(fleet_sim: Any, tmp_path: Path) -> None:
     """A sagging battery mid-sortie: RTL commanded, recorded, the drop failed, vehicle home."""
     case = tutorial_case(3)
-    plan = _one_sortie(case)
+    plan = one_sortie(case)
     sortie: Sortie = plan.sorties[0]
     fleet = fleet_sim(case, 1)
     links = _links(fleet.connection_strings)
@@ -181,7 +167,7 @@ def test_low_battery_triggers_rtl(fleet_sim: Any, tmp_path: Path) -> None:
 def test_link_cut_mid_flight_and_reconnect(fleet_sim: Any, cut_over: str) -> None:
     """All traffic lost for 120 s mid-flight: alerts on loss and return, drop still delivered."""
     case = tutorial_case(3)
-    plan = _one_sortie(case)
+    plan = one_sortie(case)
     sortie = plan.sorties[0]
     approach = next(i - 1 for i, m in enumerate(sortie.mission) if m.command == 211)
     fleet = fleet_sim(case, 1)
@@ -220,7 +206,7 @@ def test_database_survives_a_kill_mid_flight(fleet_sim: Any, tmp_path: Path,
                                              restart_when: str) -> None:
     """A manager dropped mid-flight without cleanup; a new one on the same database resumes."""
     case = tutorial_case(3)
-    plan = _one_sortie(case)
+    plan = one_sortie(case)
     db = tmp_path / "fly.db"
     fleet = fleet_sim(case, 1)
     links = _links(fleet.connection_strings)
@@ -257,7 +243,7 @@ def test_database_survives_a_kill_mid_flight(fleet_sim: Any, tmp_path: Path,
 def test_incapable_vehicle_is_never_ready(fleet_sim: Any, tmp_path: Path) -> None:
     """No gripper configured: the sortie fails with the reason and the vehicle is not ready."""
     case = tutorial_case(3)
-    plan = _one_sortie(case)
+    plan = one_sortie(case)
     fleet = fleet_sim(case, 1, params={"GRIP_ENABLE": 0})
     links = _links(fleet.connection_strings)
     manager = _manager(case, plan, links, tmp_path / "fly.db")

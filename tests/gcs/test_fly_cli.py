@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import socket
 from pathlib import Path
@@ -18,7 +17,7 @@ from planner.io.planfile import read_plan_json, write_plan_json
 from planner.items import MissionType
 from planner.plan_model import Plan
 from tests.gcs import fixtures
-from tests.gcs.fixtures import SPEEDUP, tutorial_case
+from tests.gcs.fixtures import SPEEDUP, one_sortie, tutorial_case
 
 pytestmark = pytest.mark.sitl
 fleet_sim = fixtures.fleet_sim
@@ -26,12 +25,10 @@ fleet_sim = fixtures.fleet_sim
 
 @pytest.fixture
 def one_sortie_plan(tmp_path: Path) -> Path:
-    """A plan folder holding the one-drop sortie of the three-drone tutorial plan."""
-    case = tutorial_case(3)
-    sortie = next(s for s in case.plan.sorties if len(s.drop_ids) == 1)
+    """A plan folder holding a one-drop sortie of the three-drone tutorial scenario."""
     folder = tmp_path / "plan"
     folder.mkdir()
-    write_plan_json(folder / "plan.json", dataclasses.replace(case.plan, sorties=(sortie,)))
+    write_plan_json(folder / "plan.json", one_sortie(tutorial_case(3)))
     return folder
 
 
