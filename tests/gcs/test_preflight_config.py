@@ -45,7 +45,7 @@ def test_healthy_vehicle_passes_every_check(sortie: Sortie) -> None:
 @pytest.mark.parametrize(("changes", "uploads", "fence_enabled", "failed"), [
     ({"heartbeat_age_s": 9.0}, ALL_UPLOADED, True, {"heartbeat"}),
     ({"gps_fix_type": 1, "ekf_flags": 0xA7, "ekf_ok": False}, ALL_UPLOADED, True, {"gps", "ekf"}),
-    ({"battery_pct": 50}, ALL_UPLOADED, True, {"battery"}),
+    ({"battery_pct": 5}, ALL_UPLOADED, True, {"battery"}),
     ({"battery_pct": None}, ALL_UPLOADED, True, {"battery"}),
     ({"lat_deg": 44.07}, ALL_UPLOADED, True, {"home"}),
     ({"home_lat_deg": 44.07}, ALL_UPLOADED, True, {"home"}),
