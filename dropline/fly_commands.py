@@ -4,6 +4,10 @@ Vehicles are found on every ``--connect`` link and matched to the plan's vehicle
 plan's vehicle names sorted against the system ids heard, sorted (vehicle ``hub/quad/1`` flies as
 the lowest system id). Exit codes: 0 success (``fly``: every drop delivered); 1 some drops were
 not delivered, a check failed or a vehicle refused; 2 bad input; 4 no usable vehicle answered.
+
+``--out CONN[,ro]`` (``fly``, ``status``) forwards to other ground stations (:mod:`gcs.forward`);
+``--sign`` and ``--sign-key-file`` set up MAVLink 2 signing with the vehicles first
+(:mod:`gcs.signing`).
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from typing import IO, Any
 from dropline._fly_display import ProgressDisplay, describe_snapshot
 from gcs import commands
 from gcs.fleet import FleetManager, FlyOptions, assign_vehicles, prepare_vehicle
+from gcs.forward import Forwarder, OutputSpec
 from gcs.link import Link
 from gcs.logs import FlightLog
+from gcs.signing import KeyStore, enable_fleet_signing, read_key_file
 from gcs.telemetry import TelemetryHub
 from gcs.transfer import Target
-from planner.errors import FleetError, GroundControlError, InputError
+from planner.errors import FleetError, GroundControlError, InputError, SigningError
 from planner.io.planfile import read_plan_json
 from planner.plan_model import Plan
 from planner.scenario import Scenario
@@ -61,6 +67,11 @@ def register(sub: Any) -> None:
     fly.add_argument("--timeout", type=float, default=None, metavar="S",
                      help="give up monitoring after S wall seconds")
     fly.add_argument("--no-progress", action="store_true", help="no live progress display")
+    _output_args(fly)
+    fly.add_argument("--sign", action="store_true",
+                     help="MAVLink 2 signing with a random key per vehicle, kept beside --db "
+                          "(DB-signing.json, reused on later runs)")
+    _key_file_arg(fly)
     fly.set_defaults(func=fly_command)
 
     upload = sub.add_parser(
@@ -69,16 +80,24 @@ def register(sub: Any) -> None:
                     "plan: mission, fence and rally, each read back and compared item by item.")
     _plan_args(upload)
     upload.add_argument("--sortie", metavar="ID", help="upload only this sortie")
+    _key_file_arg(upload)
     upload.set_defaults(func=upload_command)
 
     status = sub.add_parser("status", help="show the state of every vehicle on the links")
     _connect_args(status)
+    status.add_argument("--watch", action="store_true",
+                        help="show it again every --wait seconds until Ctrl-C (or --timeout)")
+    status.add_argument("--timeout", type=float, default=None, metavar="S",
+                        help="with --watch, stop after S seconds")
+    _output_args(status)
+    _key_file_arg(status)
     status.set_defaults(func=status_command)
 
     rtl = sub.add_parser("rtl", help="command vehicles to return to launch")
     _connect_args(rtl)
     rtl.add_argument("--sysid", type=int, default=None, metavar="N",
                      help="only this vehicle (default: every vehicle heard)")
+    _key_file_arg(rtl)
     rtl.set_defaults(func=rtl_command)
 
 
@@ -97,7 +116,59 @@ def _plan_args(parser: argparse.ArgumentParser) -> None:
                         help="the plan's scenario: drone reserves and turnarounds, DEM for AGL")
 
 
+def _output_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", action="append", default=[], metavar="CONN[,ro]",
+                        help="forward every vehicle message to this output and its client's "
+                             "messages to the vehicles (udp:HOST:PORT sends to a listening "
+                             "QGroundControl or DroneKit; udpout:, udpin:, tcpin:, tcp: as in "
+                             "MAVProxy); a ',ro' suffix makes it read-only; repeatable")
+    parser.add_argument("--out-readonly", action="append", default=[], metavar="CONN",
+                        help="a read-only output: its clients watch, their commands, mission "
+                             "and parameter writes are dropped and logged; repeatable")
+
+
+def _key_file_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sign-key-file", metavar="PATH",
+                        help="sign with the key in PATH: 64 hex digits or a passphrase (hashed "
+                             "as MAVProxy's 'signing setup' does) for every vehicle, or the "
+                             "per-vehicle keys written by 'fly --sign'")
+
+
 # -- shared ------------------------------------------------------------------------------------
+def outputs_of(args: argparse.Namespace) -> list[OutputSpec]:
+    """The forwarding outputs asked for with ``--out`` and ``--out-readonly``."""
+    return [*(OutputSpec.parse(t) for t in getattr(args, "out", [])),
+            *(OutputSpec.parse(t, read_only=True) for t in getattr(args, "out_readonly", []))]
+
+
+def signing_keys(args: argparse.Namespace) -> bytes | KeyStore | None:
+    """The signing keys asked for: a key file's, the store beside ``--db`` (``--sign``), or
+    None."""
+    if getattr(args, "sign_key_file", None):
+        return read_key_file(args.sign_key_file)
+    if getattr(args, "sign", False):
+        return KeyStore.beside(args.db)
+    return None
+
+
+def sign_vehicles(hub: TelemetryHub, sysids: Sequence[int],
+                  keys: bytes | KeyStore | None) -> None:
+    """Set up signing with every vehicle ``sysids`` on its link (nothing without keys)."""
+    if keys is None or not sysids:
+        return
+    links = {s: hub.link_of(s) for s in sysids}
+    enable_fleet_signing({s: link for s, link in links.items() if link is not None}, keys)
+
+
+def _forwarder(links: Sequence[Link], outputs: Sequence[OutputSpec]) -> Forwarder | None:
+    return Forwarder(links, outputs).open() if outputs else None
+
+
+def _stop(forwarder: Forwarder | None) -> None:
+    if forwarder is not None:
+        forwarder.close()
+
+
 def load_plan(path_text: str) -> tuple[Plan, Path]:
     """The plan in a plan folder (or a plan.json path)."""
     path = Path(path_text)
@@ -157,7 +228,14 @@ def fly_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         raise InputError(f"expected --reserve in [0, 100), got {args.reserve}", field="--reserve")
     options = FlyOptions(time_scale=speedup, turnaround_s=args.turnaround,
                          reset_battery=args.reset_battery, reserve_pct=args.reserve)
+    outputs = outputs_of(args)
+    keys = signing_keys(args)
     links = open_links(args.connect, heartbeat_period_s=min(1.0, 1.0 / speedup))
+    try:
+        forwarder = _forwarder(links, outputs)
+    except InputError:
+        _close(links)
+        raise
     flight_log = FlightLog(args.db, tlog_dir=args.tlog_dir)
     manager = FleetManager(links, plan, options=options, flight_log=flight_log, dem=dem,
                            drone_types=None if scenario is None else scenario.drone_types,
@@ -168,6 +246,11 @@ def fly_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         except FleetError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_NO_VEHICLE
+        try:
+            sign_vehicles(manager.hub, list(assignment.values()), keys)
+        except SigningError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_NOT_DELIVERED
         for name, sysid in assignment.items():
             print(f"{name} flies as system {sysid}", file=out)
         if manager.run is not None and manager.run.resumed:
@@ -185,6 +268,7 @@ def fly_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         display.update(final=True)
     finally:
         manager.stop()
+        _stop(forwarder)
         _close(links)
         flight_log.close()
     return 0 if manager.all_delivered else EXIT_NOT_DELIVERED
@@ -197,6 +281,7 @@ def upload_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     plan, _ = load_plan(args.plan)
     if args.sortie is not None and args.sortie not in {s.id for s in plan.sorties}:
         raise InputError(f"no sortie {args.sortie!r} in the plan", field="--sortie")
+    keys = signing_keys(args)
     links = open_links(args.connect)
     hub = TelemetryHub(stream_rate_hz=0)
     for link in links:
@@ -209,6 +294,11 @@ def upload_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         except FleetError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_NO_VEHICLE
+        try:
+            sign_vehicles(hub, list(assignment.values()), keys)
+        except SigningError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_NOT_DELIVERED
         for name, sysid in assignment.items():
             mine = [s for s in plan.sorties if s.vehicle == name]
             if args.sortie is not None:
@@ -235,18 +325,37 @@ def upload_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
 
 # -- status and rtl ----------------------------------------------------------------------------
 def status_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
-    """``dropline status --connect CONN``: one line per vehicle heard."""
+    """``dropline status --connect CONN [--watch] [--out CONN[,ro]]``: one line per vehicle."""
     out = out or sys.stdout
+    outputs = outputs_of(args)
+    keys = signing_keys(args)
     links = open_links(args.connect)
     hub = TelemetryHub()
     for link in links:
         hub.attach(link)
+    forwarder = None
+    snaps: tuple[Any, ...] = ()
     try:
-        time.sleep(max(args.wait, 0.0))
-        snaps = hub.snapshots()
-        for snap in snaps:
-            print(describe_snapshot(snap), file=out)
+        forwarder = _forwarder(links, outputs)
+        end = None if args.timeout is None else time.monotonic() + args.timeout
+        signed = keys is None
+        while True:
+            time.sleep(max(args.wait, 0.0))
+            if not signed and hub.vehicles:
+                sign_vehicles(hub, hub.vehicles, keys)
+                signed = True
+            snaps = hub.snapshots()
+            for snap in snaps:
+                print(describe_snapshot(snap), file=out, flush=True)
+            if not args.watch or (end is not None and time.monotonic() >= end):
+                break
+    except KeyboardInterrupt:
+        pass
+    except SigningError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NOT_DELIVERED
     finally:
+        _stop(forwarder)
         hub.close()
         _close(links)
     if not snaps:
@@ -268,6 +377,7 @@ def _wait_for(hub: TelemetryHub, sysid: int | None, wait_s: float) -> list[int]:
 def rtl_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     """``dropline rtl --connect CONN [--sysid N]``."""
     out = out or sys.stdout
+    keys = signing_keys(args)
     links = open_links(args.connect)
     hub = TelemetryHub(stream_rate_hz=0)
     for link in links:
@@ -279,6 +389,11 @@ def rtl_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             print("error: " + (f"vehicle {args.sysid} not heard" if args.sysid is not None
                                else "no vehicle heard"), file=sys.stderr)
             return EXIT_NO_VEHICLE
+        try:
+            sign_vehicles(hub, targets, keys)
+        except SigningError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_NOT_DELIVERED
         for sysid in targets:
             vlink = hub.link_of(sysid)
             assert vlink is not None

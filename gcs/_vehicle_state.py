@@ -31,6 +31,9 @@ STATE_TYPES = frozenset({
     "HEARTBEAT", "GLOBAL_POSITION_INT", "VFR_HUD", "SYS_STATUS", "BATTERY_STATUS", "GPS_RAW_INT",
     "EKF_STATUS_REPORT", "MISSION_CURRENT", "HOME_POSITION", "FENCE_STATUS", "STATUSTEXT",
     "MISSION_ITEM_REACHED"})
+#: Messages whose change is published to subscribers at once (others ride along with these).
+URGENT_TYPES = frozenset({"GLOBAL_POSITION_INT", "MISSION_CURRENT", "MISSION_ITEM_REACHED",
+                          "STATUSTEXT", "FENCE_STATUS", "HOME_POSITION"})
 
 
 class VehicleState:
@@ -58,6 +61,11 @@ class VehicleState:
             if kind == "GLOBAL_POSITION_INT":
                 self.position_s = now_s
         return True
+
+    def flags(self) -> tuple[Any, Any, Any]:
+        """Mode, arming and system status: a heartbeat changing these is published at once."""
+        with self.lock:
+            return self.v.get("mode"), self.v.get("armed"), self.v.get("system_status")
 
     def snapshot(self, now_s: float, health: LinkHealth, dem: Dem | None) -> VehicleSnapshot:
         """The present state as an immutable snapshot."""

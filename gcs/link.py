@@ -188,10 +188,27 @@ class Link:
         if callback in self._sent_hooks:
             self._sent_hooks.remove(callback)
 
-    def setup_signing(self, key: bytes, *, sign_outgoing: bool = True) -> None:
-        """Sign everything sent from now on with ``key`` (32 bytes), MAVLink 2 signing."""
+    def setup_signing(self, key: bytes, *, sign_outgoing: bool = True,
+                      allow_unsigned: Callable[[Any, int], bool] | None = None) -> None:
+        """Sign everything sent from now on with ``key`` (32 bytes), MAVLink 2 signing.
+
+        Received messages must then be signed with ``key``; ``allow_unsigned(codec, msg_id)``
+        may let unsigned ones through (see :mod:`gcs.signing`).
+        """
         with self._send_lock:
-            self._conn.setup_signing(key, sign_outgoing=sign_outgoing)
+            self._conn.setup_signing(key, sign_outgoing=sign_outgoing,
+                                     allow_unsigned_callback=allow_unsigned)
+
+    @property
+    def signing_key(self) -> bytes | None:
+        """The key this link signs with, or None."""
+        key = self._conn.mav.signing.secret_key if self._conn is not None else None
+        return None if key is None else bytes(key)
+
+    def send_raw(self, data: bytes) -> None:
+        """Write an already packed message as it is (forwarding); no sent-message hooks."""
+        with self._send_lock:
+            self._conn.write(data)
 
     # -- receiving --------------------------------------------------------------------------
     def subscribe(self, accept: Filter) -> Subscription:

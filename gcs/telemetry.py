@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from gcs import mavlink as mav
-from gcs._vehicle_state import STATE_TYPES, VehicleState
+from gcs._vehicle_state import STATE_TYPES, URGENT_TYPES, VehicleState
 from gcs.link import Link, Message
 from planner.terrain import Dem
 
@@ -84,16 +84,21 @@ class VehicleSnapshot:
         return self.lat_deg is not None and self.lon_deg is not None
 
 
-def request_streams(link: Link, sysid: int, rate_hz: float = 4.0) -> None:
+def request_streams(link: Link, sysid: int, rate_hz: float = 4.0,
+                    status_rate_hz: float | None = 2.0) -> None:
     """Ask a vehicle for its telemetry (ArduPilot sends none until asked).
 
-    REQUEST_DATA_STREAM for every stream group at ``rate_hz``, SET_MESSAGE_INTERVAL for
-    :data:`INTERVAL_MESSAGES` and one HOME_POSITION. Fire and forget: a lost request is simply
-    made again by the hub when positions stop arriving.
+    Positions (the POSITION stream group) at ``rate_hz``; every other stream group,
+    :data:`INTERVAL_MESSAGES` (by SET_MESSAGE_INTERVAL) at ``status_rate_hz`` (None: at
+    ``rate_hz`` too; never faster than ``rate_hz``); and one HOME_POSITION. Fire and forget: a
+    lost request is simply made again by the hub when positions stop arriving.
     """
+    status_hz = rate_hz if status_rate_hz is None else min(rate_hz, status_rate_hz)
     link.send(link.mav.request_data_stream_encode(sysid, 0, _D.MAV_DATA_STREAM_ALL,
+                                                  max(1, round(status_hz)), 1))
+    link.send(link.mav.request_data_stream_encode(sysid, 0, _D.MAV_DATA_STREAM_POSITION,
                                                   max(1, round(rate_hz)), 1))
-    interval_us = 1e6 / max(rate_hz, 0.1)
+    interval_us = 1e6 / max(status_hz, 0.1)
     for name in INTERVAL_MESSAGES:
         msg_id = getattr(_D, f"MAVLINK_MSG_ID_{name}")
         link.send(link.mav.command_long_encode(sysid, 1, _D.MAV_CMD_SET_MESSAGE_INTERVAL, 0,
@@ -104,6 +109,12 @@ def request_streams(link: Link, sysid: int, rate_hz: float = 4.0) -> None:
 
 class SnapshotSubscription:
     """Calls ``callback(snapshot)`` for changed vehicles, at most ``rate_hz`` per vehicle.
+
+    A new position (or a change of mode, arming, mission progress or a text) is published as
+    soon as the rate allows. Other changes (battery, speed, GPS...) ride along with the next
+    position; alone they are published no sooner than two periods after the last snapshot, so
+    they do not spend the rate that the next position needs and a vehicle without positions is
+    still seen.
 
     Close it (or use ``with``) to stop its thread.
     """
@@ -117,25 +128,28 @@ class SnapshotSubscription:
         self.period_s = 1.0 / rate_hz
         self.sysids = None if sysids is None else frozenset(sysids)
         self._cond = threading.Condition()
-        self._dirty: set[int] = set()
-        self._next_due: dict[int, float] = {}
+        self._dirty: dict[int, bool] = {}  # sysid -> urgent
+        self._last_s: dict[int, float] = {}
         self._closed = False
         self._thread = threading.Thread(target=self._run, daemon=True, name="telemetry-publish")
         self._thread.start()
 
-    def mark(self, sysid: int) -> None:
-        """Vehicle ``sysid`` changed (called from reader threads)."""
+    def mark(self, sysid: int, *, urgent: bool = True) -> None:
+        """Vehicle ``sysid`` changed (called from reader threads); ``urgent`` for a new
+        position or a change of state worth publishing at once."""
         if self.sysids is not None and sysid not in self.sysids:
             return
         with self._cond:
-            if sysid not in self._dirty:
-                self._dirty.add(sysid)
+            was = self._dirty.get(sysid)
+            if was is None or (urgent and not was):
+                self._dirty[sysid] = urgent
                 self._cond.notify()
 
     def _due(self, now_s: float) -> tuple[list[int], float | None]:
         due, wait = [], None
-        for sysid in self._dirty:
-            at = self._next_due.get(sysid, 0.0)
+        for sysid, urgent in self._dirty.items():
+            last = self._last_s.get(sysid)
+            at = 0.0 if last is None else last + self.period_s * (1 if urgent else 2)
             if at <= now_s:
                 due.append(sysid)
             else:
@@ -153,9 +167,9 @@ class SnapshotSubscription:
                 if not due:
                     self._cond.wait(wait if wait is not None else 1.0)
                     continue
-                self._dirty.difference_update(due)
                 for sysid in due:
-                    self._next_due[sysid] = now + self.period_s
+                    del self._dirty[sysid]
+                    self._last_s[sysid] = now
             for sysid in due:
                 snap = self._hub.snapshot(sysid)
                 if snap is None:
@@ -189,15 +203,19 @@ class TelemetryHub:
     dem
         Terrain model for altitudes above ground (None: ``alt_agl_m`` stays None).
     stream_rate_hz
-        Telemetry rate asked of every new vehicle (0: never ask).
+        Position rate asked of every new vehicle (0: never ask for telemetry).
+    status_rate_hz
+        Rate of the rest of the telemetry (battery, mode, mission, GPS...; None: as positions).
     clock
         Monotonic clock in seconds.
     """
 
     def __init__(self, *, dem: Dem | None = None, stream_rate_hz: float = 4.0,
+                 status_rate_hz: float | None = 2.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.dem = dem
         self.stream_rate_hz = stream_rate_hz
+        self.status_rate_hz = status_rate_hz
         self.clock = clock
         self._lock = threading.Lock()
         self._states: dict[int, VehicleState] = {}
@@ -239,12 +257,17 @@ class TelemetryHub:
                 self._links.setdefault(sysid, link)
         for hook in self._hooks.get(sysid, ()):
             hook(msg)
-        if kind not in STATE_TYPES or not state.update(msg, self.clock()):
+        if kind not in STATE_TYPES:
+            return
+        before = state.flags() if kind == "HEARTBEAT" else None
+        if not state.update(msg, self.clock()):
             return
         if kind == "HEARTBEAT":
             self._keep_streams(link, state)
+        urgent = kind in URGENT_TYPES or (before is not None and before != state.flags()) \
+            or state.position_s is None
         for sub in list(self._subs):
-            sub.mark(sysid)
+            sub.mark(sysid, urgent=urgent)
 
     def _keep_streams(self, link: Link, state: VehicleState) -> None:
         """Ask for streams at first sight and again whenever positions stop coming."""
@@ -256,7 +279,7 @@ class TelemetryHub:
         if asked is None or (stale and now - asked > 3.0):
             state.streams_requested_s = now
             try:
-                request_streams(link, state.sysid, self.stream_rate_hz)
+                request_streams(link, state.sysid, self.stream_rate_hz, self.status_rate_hz)
             except OSError as exc:
                 log.debug("streams not requested from %d: %s", state.sysid, exc)
 

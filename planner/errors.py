@@ -309,3 +309,21 @@ class FleetError(GroundControlError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class SigningError(GroundControlError):
+    """MAVLink 2 signing could not be set up with a vehicle, or a key is unusable.
+
+    Parameters
+    ----------
+    reason
+        What went wrong (``"no signed message within 6.0 s: it may hold another key"``).
+    sysid
+        The vehicle's system id, if one is concerned.
+    """
+
+    def __init__(self, reason: str, *, sysid: int | None = None) -> None:
+        self.reason = reason
+        self.sysid = sysid
+        who = f"vehicle {sysid}: " if sysid is not None else ""
+        super().__init__(f"{who}signing: {reason}")

@@ -1,0 +1,69 @@
+"""Snapshot subscriptions: positions go out as soon as the rate allows; other changes wait."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from typing import Any
+
+from gcs.telemetry import SnapshotSubscription
+from tests.gcs.test_telemetry_logs import _wait
+
+
+class _Hub:
+    """The part of a TelemetryHub a subscription uses: a clock and snapshots."""
+
+    clock = staticmethod(time.monotonic)
+
+    def snapshot(self, sysid: int) -> Any:
+        return sysid
+
+    def _unsubscribe(self, sub: Any) -> None:
+        pass
+
+
+def _subscription(rate_hz: float) -> tuple[SnapshotSubscription, list[float]]:
+    got: list[float] = []
+    lock = threading.Lock()
+
+    def on_snapshot(_snap: Any) -> None:
+        with lock:
+            got.append(time.monotonic())
+
+    return SnapshotSubscription(_Hub(), on_snapshot, rate_hz, None), got  # type: ignore[arg-type]
+
+
+def test_position_is_not_held_back_by_an_earlier_lazy_change() -> None:
+    """After a snapshot, a new position goes out one period later, a battery change two."""
+    sub, got = _subscription(rate_hz=1.0)
+    try:
+        sub.mark(1, urgent=False)  # the first snapshot of a vehicle goes out at once
+        assert _wait(lambda: len(got) == 1, 5.0)
+        sub.mark(1, urgent=False)
+        time.sleep(0.3)
+        assert len(got) == 1
+        sub.mark(1, urgent=True)
+        assert _wait(lambda: len(got) == 2, 5.0)
+        assert 0.9 <= got[1] - got[0] < 1.9
+        sub.mark(1, urgent=False)
+        assert _wait(lambda: len(got) == 3, 5.0)
+        assert got[2] - got[1] >= 1.9
+    finally:
+        sub.close()
+
+
+def test_changes_between_snapshots_are_merged() -> None:
+    """Many changes within one period give one snapshot, never more than the rate."""
+    sub, got = _subscription(rate_hz=2.0)
+    try:
+        start = time.monotonic()
+        for _ in range(50):
+            sub.mark(7)
+            time.sleep(0.02)
+        time.sleep(0.6)
+        elapsed_s = time.monotonic() - start
+        assert 2 <= len(got) <= 1 + elapsed_s * 2.0
+        assert all(b - a >= 0.49 for a, b in itertools.pairwise(got))
+    finally:
+        sub.close()
