@@ -107,14 +107,24 @@ def request_streams(link: Link, sysid: int, rate_hz: float = 4.0,
                                            _D.MAVLINK_MSG_ID_HOME_POSITION, 0, 0, 0, 0, 0, 0))
 
 
+#: Snapshots a subscription may save up per vehicle (see :class:`SnapshotSubscription`): two
+#: positions that reach the station together after a delay both go out at once.
+BURST = 2.0
+#: Periods after the last snapshot before a change other than a position is published alone.
+LAZY_PERIODS = 1.5
+
+
 class SnapshotSubscription:
     """Calls ``callback(snapshot)`` for changed vehicles, at most ``rate_hz`` per vehicle.
 
     A new position (or a change of mode, arming, mission progress or a text) is published as
     soon as the rate allows. Other changes (battery, speed, GPS...) ride along with the next
-    position; alone they are published no sooner than two periods after the last snapshot, so
-    they do not spend the rate that the next position needs and a vehicle without positions is
-    still seen.
+    position; alone they go out no sooner than one and a half periods after the last snapshot,
+    so they do not spend the rate that the next position needs, and a vehicle without
+    positions is still seen. The rate is a token
+    bucket per vehicle (``rate_hz`` tokens a second, at most :data:`BURST` saved up): a position
+    that comes a little early, or a snapshot that went out a little late, does not delay the
+    positions after it.
 
     Close it (or use ``with``) to stop its thread.
     """
@@ -129,7 +139,7 @@ class SnapshotSubscription:
         self.sysids = None if sysids is None else frozenset(sysids)
         self._cond = threading.Condition()
         self._dirty: dict[int, bool] = {}  # sysid -> urgent
-        self._last_s: dict[int, float] = {}
+        self._tokens: dict[int, tuple[float, float]] = {}  # sysid -> (tokens, at time)
         self._closed = False
         self._thread = threading.Thread(target=self._run, daemon=True, name="telemetry-publish")
         self._thread.start()
@@ -145,12 +155,18 @@ class SnapshotSubscription:
                 self._dirty[sysid] = urgent
                 self._cond.notify()
 
+    def _level(self, sysid: int, now_s: float) -> float:
+        """Tokens vehicle ``sysid`` has at ``now_s`` (a full bucket if never published)."""
+        tokens, at_s = self._tokens.get(sysid, (BURST, now_s))
+        return min(BURST, tokens + (now_s - at_s) / self.period_s)
+
     def _due(self, now_s: float) -> tuple[list[int], float | None]:
         due, wait = [], None
         for sysid, urgent in self._dirty.items():
-            last = self._last_s.get(sysid)
-            at = 0.0 if last is None else last + self.period_s * (1 if urgent else 2)
-            if at <= now_s:
+            at = now_s + (1.0 - self._level(sysid, now_s)) * self.period_s
+            if not urgent and sysid in self._tokens:
+                at = max(at, self._tokens[sysid][1] + LAZY_PERIODS * self.period_s)
+            if at <= now_s + 1e-9:
                 due.append(sysid)
             else:
                 wait = at - now_s if wait is None else min(wait, at - now_s)
@@ -169,7 +185,7 @@ class SnapshotSubscription:
                     continue
                 for sysid in due:
                     del self._dirty[sysid]
-                    self._last_s[sysid] = now
+                    self._tokens[sysid] = (self._level(sysid, now) - 1.0, now)
             for sysid in due:
                 snap = self._hub.snapshot(sysid)
                 if snap is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import sqlite3
 import threading
 import time
@@ -59,7 +58,7 @@ def test_snapshot_reports_the_simulated_vehicle(sim: Any) -> None:
 
 @pytest.mark.sitl
 def test_subscription_rate_limits_each_vehicle(sim: Any) -> None:
-    """A 5 Hz subscriber gets fresh snapshots of every vehicle, no more than 5 per second."""
+    """A 5 Hz subscriber gets fresh snapshots of every vehicle, 5 per second after a burst."""
     fleet = sim(vehicles=2, speedup=5.0)
     hub = TelemetryHub(stream_rate_hz=20)
     got: dict[int, list[VehicleSnapshot]] = {1: [], 2: []}
@@ -80,7 +79,8 @@ def test_subscription_rate_limits_each_vehicle(sim: Any) -> None:
         for sysid in (1, 2):
             times = [s.time_s for s in got[sysid]]
             assert 6 <= len(times) <= 12
-            assert all(b - a >= 0.19 for a, b in itertools.pairwise(times))
+            # at most BURST + 5 per second in any window: 9 snapshots take more than a second
+            assert all(times[i + 8] - times[i] > 1.0 for i in range(len(times) - 8))
             assert all(s.time_s - s.received_s < 0.25 for s in got[sysid])
     finally:
         hub.close()
