@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from dropline import commands, fly_commands, sim_commands
+from dropline import commands, fly_commands, replay_commands, sim_commands, web_commands
 from planner.errors import DroplineError, InputError, VerificationError
 
 EXIT_OK = 0
@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(func=commands.verify_command)
     sim_commands.register(sub)
     fly_commands.register(sub)
+    web_commands.register(sub)
+    replay_commands.register(sub)
     return parser
 
 

@@ -1,0 +1,190 @@
+"""The console in a real browser (Debian's chromium through Playwright) against a real server
+with three simulated copters: log in, plan the district from one hub, upload, start, watch every
+drop delivered, follow a parcel, replay a flight; a crew login cannot command. Screenshots go to
+test-artifacts/; any browser console error fails the test."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.web.helpers import PASSWORD, make_app, serve, services
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
+SPEEDUP = 50.0
+HUB = "littleton"
+#: Three parcels too heavy to share a sortie: one sortie per copter.
+DROPS = "P016, P025, P036"
+
+
+def _start_fleet() -> Any:
+    """Three simulated copters of the hub's drone type standing at the hub."""
+    from planner.io.dem import load_dem
+    from planner.io.scenario import load_scenario
+    from sitl.builtin import BuiltinFleet
+    from tests.gcs.fixtures import DISTRICT
+    from tests.sitl.ports import free_base_port
+
+    scenario = load_scenario(DISTRICT)
+    depot = next(d for d in scenario.depots if d.id == HUB)
+    dem = load_dem(scenario.terrain.dem_paths)
+    ground_m = float(dem.elevation_amsl_m(depot.lon_deg, depot.lat_deg))
+    fleet = BuiltinFleet(vehicles=3, home=(depot.lat_deg, depot.lon_deg, ground_m),
+                         speedup=SPEEDUP, base_port=free_base_port(3), dem=dem,
+                         drone_type=scenario.drone_types["heavy_octo"], wind=scenario.wind,
+                         settle_s=2.0)
+    fleet.start()
+    return fleet
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Three simulated copters at the hub and the console serving them on a free port."""
+    if not CHROMIUM.is_file():
+        pytest.fail("Debian's chromium is needed at /usr/bin/chromium (apt-get install chromium)")
+    fleet = _start_fleet()
+    app = make_app(tmp_path_factory.mktemp("e2e"), CONNECT=fleet.connection_strings,
+                   TIME_SCALE=SPEEDUP, RESET_BATTERY=True, SAMPLE_SCENARIO="district",
+                   SSE_MAX_S=5.0)
+    try:
+        for server in serve(app):
+            yield server.url
+    finally:
+        services(app).close()
+        fleet.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless chromium."""
+    from playwright.sync_api import sync_playwright
+
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield b
+        b.close()
+
+
+class Watched:
+    """A page whose console errors and uncaught exceptions are collected."""
+
+    def __init__(self, browser: Any, url: str) -> None:
+        self.context = browser.new_context(viewport={"width": 1400, "height": 900})
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(30_000)
+        self.url = url
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error"
+                     else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def login(self, user: str) -> Any:
+        page = self.page
+        page.goto(self.url + "/login")
+        page.fill("#username", user)
+        page.fill("#password", PASSWORD)
+        page.click("#login")
+        page.wait_for_url("**/plans")
+        return page
+
+    def shot(self, name: str) -> None:
+        self.page.wait_for_timeout(800)   # map animations settle
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def close(self) -> None:
+        self.context.close()
+        assert self.errors == [], self.errors
+
+
+def _confirm(page: Any) -> None:
+    page.wait_for_selector("#confirm[open]")
+    page.click("#confirm-ok")
+
+
+def test_operator_plans_flies_and_replays(console: str, browser: Any) -> None:
+    """Plan the district from one hub with three copters, upload, start, every drop delivered,
+    a parcel's public page says so, and a flight replays with its figures."""
+    w = Watched(browser, console)
+    page = w.login("operator")
+    page.select_option("#scenario", "district")
+    page.click("#new-plan")
+    page.wait_for_selector("#plan-panel:not([hidden])")
+    while page.locator("#depots tr").count() > 2:   # header + littleton
+        page.locator("#depots tr").nth(2).locator("button").click()
+    page.fill("input.drones[data-depot='0'][data-type='heavy_octo']", "3")
+    page.press("input.drones[data-depot='0'][data-type='heavy_octo']", "Tab")
+    page.fill("input.drones[data-depot='0'][data-type='long_octo']", "0")
+    page.press("input.drones[data-depot='0'][data-type='long_octo']", "Tab")
+    page.fill("#drop-ids", DROPS)
+    page.fill("#time-limit", "10")
+    page.click("#run-plan")
+    page.wait_for_selector("#result:not([hidden])", timeout=120_000)
+    assert page.locator(".card.sortie").count() == 3
+    assert page.locator("svg.profile").count() == 3
+    assert "3 of 3 drops" in page.inner_text("#summary")
+    w.shot("1-plan")
+
+    page.click("#nav-fleet")
+    page.wait_for_selector(".card.vehicle >> nth=2")
+    page.select_option("#fleet-plan", index=1)
+    page.click("#upload-plan")
+    _confirm(page)
+    page.wait_for_function("document.querySelector('#fleet-message').textContent"
+                           ".split('verified').length === 4", timeout=60_000)
+    page.click("#start-plan")
+    _confirm(page)
+    page.wait_for_function("document.querySelector('#drop-summary').textContent"
+                           ".startsWith('3 of 3 delivered')", timeout=240_000)
+    assert page.locator(".leaflet-overlay-pane canvas").count() == 1   # tracks and routes
+    w.shot("2-fleet")
+
+    page.click("#nav-deliveries")
+    page.wait_for_selector("#deliveries tbody tr >> nth=2")
+    assert page.locator("#deliveries td.state").all_inner_texts() == ["delivered"] * 3
+    link = page.locator("a.track-link").first.get_attribute("href")
+    w.shot("3-deliveries")
+
+    public = browser.new_context().new_page()
+    public.goto(console + link)
+    assert public.inner_text("#track-state") == "Delivered"
+    public.screenshot(path=str(ARTIFACTS / "4-tracking.png"))
+    public.context.close()
+
+    page.click("#nav-flights")
+    page.wait_for_selector("button.replay")
+    page.locator("button.replay").first.click()
+    page.wait_for_selector("#replay:not([hidden]) td[data-figure='cross_track_max_m']")
+    page.select_option("#speed", "200")
+    page.click("#play")
+    page.wait_for_function("parseFloat(document.querySelector('#slider').value) > 0")
+    assert float(page.inner_text("td[data-figure='duration_flown_s']")) > 0
+    w.shot("5-replay")
+    w.close()
+
+
+def test_crew_cannot_command(console: str, browser: Any) -> None:
+    """For crew every command button is disabled and the API refuses commands with 403."""
+    w = Watched(browser, console)
+    page = w.login("crew")
+    page.click("#nav-fleet")
+    page.wait_for_selector(".card.vehicle")
+    buttons = page.locator("button.command")
+    assert buttons.count() >= 6
+    assert all(buttons.nth(i).is_disabled() for i in range(buttons.count()))
+    token = page.get_attribute('meta[name="csrf-token"]', "content")
+    for url in ("/api/fleet/all/rtl", "/api/fleet/vehicles/1/land", "/api/fleet/start"):
+        r = w.context.request.post(console + url, headers={"X-CSRFToken": token})
+        assert r.status == 403, url
+    page.click("#nav-plan")
+    assert page.locator("#new-plan").is_disabled()
+    w.shot("6-crew")
+    w.close()

@@ -1,0 +1,126 @@
+"""The console's Flask app factory.
+
+``create_app(config)`` takes a mapping of settings (defaults in :data:`DEFAULTS`): ``DATA_DIR``
+(the database, plans, flight logs and tile cache), ``DATABASE_URL`` (else the environment's
+``DATABASE_URL``, else SQLite in the data folder), ``CONNECT`` (vehicle connection strings),
+``TIME_SCALE`` (a simulator's speedup), ``MISSIONS_DIR`` and ``SAMPLE_SCENARIO`` (scenarios to
+choose from, and whose terrain the map shows), ``TILE_URL`` (an optional online base layer),
+``SESSION_COOKIE_SECURE`` (behind HTTPS).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, redirect, send_from_directory, url_for
+from flask_wtf.csrf import CSRFProtect
+
+from web import errors
+from web.auth import PERMISSIONS, current_user
+from web.services import init_app
+
+log = logging.getLogger(__name__)
+WEB_DIR = Path(__file__).resolve().parent
+REPO_MISSIONS = WEB_DIR.parent / "missions"
+LEAFLET_DIST = WEB_DIR / "node_modules" / "leaflet" / "dist"
+
+DEFAULTS: dict[str, Any] = {
+    "DATA_DIR": "dropline-data",
+    "DATABASE_URL": None,
+    "MISSIONS_DIR": str(REPO_MISSIONS),
+    "SAMPLE_SCENARIO": "district",
+    "CONNECT": [],
+    "TIME_SCALE": 1.0,
+    "RESET_BATTERY": False,
+    "FLEET_WAIT_S": 10.0,
+    "TILE_URL": None,
+    "TILE_DEM": None,
+    "PASSWORD_HASH_METHOD": "scrypt",
+    "LOGIN_FAILURES": 5,
+    "LOGIN_WINDOW_S": 60.0,
+    "SSE_MAX_S": 300.0,
+    "SESSION_COOKIE_SECURE": False,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,
+    "WTF_CSRF_HEADERS": ["X-CSRFToken"],
+    "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+}
+
+csrf = CSRFProtect()
+
+
+def _secret_key(data_dir: Path) -> str:
+    """The session signing key kept in the data folder (made on first start, mode 0600)."""
+    path = data_dir / "secret_key"
+    if path.is_file():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """The console app with its services started (vehicle links opened).
+
+    Parameters
+    ----------
+    config
+        Settings overriding :data:`DEFAULTS` (and ``SECRET_KEY``, ``TESTING``...).
+    """
+    app = Flask(__name__, static_folder="static", template_folder="templates")
+    app.config.update(DEFAULTS)
+    app.config.update(config or {})
+    data_dir = Path(app.config["DATA_DIR"]).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app.config["DATA_DIR"] = str(data_dir)
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = os.environ.get("DATABASE_URL") or \
+            f"sqlite:///{data_dir / 'console.db'}"
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(data_dir)
+    csrf.init_app(app)
+    errors.register(app)
+    init_app(app)
+    _register_blueprints(app)
+
+    @app.route("/")
+    def index() -> Any:
+        return redirect(url_for("plans.page"))
+
+    @app.route("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status=204)
+
+    @app.route("/static/vendor/leaflet/<path:name>")
+    def leaflet(name: str) -> Any:
+        return send_from_directory(LEAFLET_DIST, name)
+
+    @app.context_processor
+    def template_globals() -> dict[str, Any]:
+        user = current_user()
+        may = [] if user is None else [p for p in PERMISSIONS if user.may(p)]
+        return {"user": user, "may": may, "tile_url": app.config["TILE_URL"]}
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from web.views import api, auth, deliveries, fleet, flights, plans, tiles
+
+    for module in (auth, plans, fleet, deliveries, flights, api, tiles):
+        app.register_blueprint(module.bp)

@@ -1,0 +1,105 @@
+"""Live events for Server-Sent Events streams, numbered so that a client catches up.
+
+Every event gets the next id. The bus keeps the last ``keep`` events; a client reconnecting with
+``Last-Event-ID`` gets every event after that id, or, when it is too far behind, a ``reset`` event
+telling it to fetch the whole state again. Events are JSON objects with a ``type``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """One published event: its id, kind and JSON-ready data."""
+
+    id: int
+    kind: str
+    data: dict[str, Any]
+
+    def sse(self) -> str:
+        """The event in the ``text/event-stream`` format."""
+        return f"id: {self.id}\nevent: {self.kind}\ndata: {json.dumps(self.data)}\n\n"
+
+
+class EventBus:
+    """Publishes events to any number of SSE streams.
+
+    Parameters
+    ----------
+    keep
+        How many past events are kept for clients that reconnect.
+    """
+
+    def __init__(self, keep: int = 5000) -> None:
+        self._events: deque[Event] = deque(maxlen=keep)
+        self._cond = threading.Condition()
+        self._next = 1
+        self._closed = False
+
+    @property
+    def last_id(self) -> int:
+        """The id of the latest event (0 before any)."""
+        with self._cond:
+            return self._next - 1
+
+    def publish(self, kind: str, data: dict[str, Any]) -> Event:
+        """Publish one event; returns it with its id."""
+        with self._cond:
+            event = Event(id=self._next, kind=kind, data=data)
+            self._next += 1
+            self._events.append(event)
+            self._cond.notify_all()
+        return event
+
+    def since(self, last_id: int) -> list[Event] | None:
+        """Every kept event after ``last_id``; None if some were already forgotten."""
+        with self._cond:
+            if last_id >= self._next - 1:
+                return []
+            if not self._events or self._events[0].id > last_id + 1:
+                return None
+            return [e for e in self._events if e.id > last_id]
+
+    def stream(self, last_id: int, *, heartbeat_s: float = 10.0,
+               max_s: float | None = None) -> Iterator[str]:
+        """SSE text for one client, from the event after ``last_id`` on.
+
+        A comment line is sent every ``heartbeat_s`` without events (to keep proxies and the
+        client's reconnection logic honest); the stream ends when the bus closes or after
+        ``max_s`` seconds (the client then reconnects with its last id).
+        """
+        import time
+
+        yield "retry: 1000\n\n"
+        end = None if max_s is None else time.monotonic() + max_s
+        while not self._closed and (end is None or time.monotonic() < end):
+            events = self.since(last_id)
+            if events is None:
+                reset = Event(id=self.last_id, kind="reset", data={"type": "reset"})
+                last_id = reset.id
+                yield reset.sse()
+                continue
+            if events:
+                last_id = events[-1].id
+                yield "".join(e.sse() for e in events)
+                continue
+            idle = False
+            with self._cond:
+                if self._next - 1 <= last_id and not self._closed:
+                    self._cond.wait(heartbeat_s)
+                    idle = self._next - 1 <= last_id
+            if idle:
+                yield ": keep-alive\n\n"
+
+    def close(self) -> None:
+        """End every stream."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()

@@ -1,0 +1,278 @@
+"""The live fleet in the console: links to the vehicles, their telemetry, commands and alerts.
+
+:class:`FleetService` opens every configured connection (``tcp:``, ``udp:``, ``udpin:``, a serial
+device), keeps a :class:`gcs.telemetry.TelemetryHub` on them and publishes a ``vehicle`` event per
+changed vehicle (at most twice a second each) with its track; the run in progress
+(:class:`web.fleet_run.FleetRun`) adds phases, drops (``drop`` events) and alerts (``alert``
+events, acknowledged by the crew). Every command is written to the audit log with its result.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from gcs import commands
+from gcs.fleet import FlyOptions
+from gcs.link import Link
+from gcs.logs import FlightLog
+from gcs.logs import alerts as log_alerts
+from gcs.telemetry import TelemetryHub, VehicleSnapshot
+from gcs.transfer import Target
+from planner.errors import GroundControlError, InputError
+from planner.plan_model import Plan
+from planner.scenario import Scenario
+from planner.terrain import Dem
+from web import db as tables
+from web.db import Database
+from web.errors import Conflict, NotFound
+from web.events import EventBus
+from web.fleet_run import FleetRun, VehicleResult
+
+log = logging.getLogger(__name__)
+
+#: Flight mode each vehicle command switches to.
+MODE_COMMANDS = {"pause": "LOITER", "resume": "AUTO", "rtl": "RTL", "land": "LAND"}
+TRACK_POINTS = 2000
+
+
+def snapshot_json(snap: VehicleSnapshot) -> dict[str, Any]:
+    """The figures of a vehicle the fleet page shows."""
+    def r(value: float | None, digits: int = 1) -> float | None:
+        return None if value is None else round(value, digits)
+
+    return {"sysid": snap.sysid, "link_url": snap.link_url, "lat_deg": snap.lat_deg,
+            "lon_deg": snap.lon_deg, "alt_rel_m": r(snap.alt_rel_m), "alt_agl_m": r(snap.alt_agl_m),
+            "groundspeed_m_s": r(snap.groundspeed_m_s), "heading_deg": r(snap.heading_deg, 0),
+            "battery_pct": snap.battery_pct, "mode": snap.mode, "armed": snap.armed,
+            "mission_seq": snap.mission_seq, "mission_total": snap.mission_total,
+            "heartbeat_age_s": round(snap.heartbeat_age_s, 1),
+            "loss_rate": round(snap.loss_rate, 3),
+            "gps_fix_type": snap.gps_fix_type, "last_text": snap.last_text}
+
+
+class FleetService:
+    """Links, telemetry, the run in progress and the commands of the console.
+
+    Parameters
+    ----------
+    connect
+        Connection strings of the vehicles.
+    database
+        The console database (audit log, alert acknowledgements).
+    data_dir
+        Flight log (``flights.db``) and ``.tlog`` files go here.
+    events
+        Where live events are published.
+    time_scale
+        Vehicle seconds per wall second (a simulator's speedup; 1 for real vehicles).
+    reset_battery
+        Reset simulated batteries after each turnaround (simulators only).
+    """
+
+    def __init__(self, connect: Sequence[str], database: Database, data_dir: Path,
+                 events: EventBus, *, time_scale: float = 1.0, reset_battery: bool = False,
+                 wait_s: float = 10.0) -> None:
+        self.urls = list(connect)
+        self.db = database
+        self.events = events
+        self.time_scale = time_scale
+        self.reset_battery = reset_battery
+        self.wait_s = wait_s
+        self.flight_log = FlightLog(data_dir / "flights.db", tlog_dir=data_dir / "tlogs")
+        self.hub = TelemetryHub(stream_rate_hz=4.0)
+        self.links: list[Link] = []
+        self.link_errors: dict[str, str] = {}
+        self.run: FleetRun | None = None
+        self._tracks: dict[int, deque[list[float]]] = {}
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._sub: Any = None
+        self._poller = threading.Thread(target=self._poll_loop, daemon=True, name="fleet-poll")
+        self._seen_alerts = 0
+        self._last_drops: dict[str, str] = {}
+        self._last_status: dict[int, dict[str, Any]] = {}
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open every link (a failure is reported on the fleet page) and start publishing."""
+        heartbeat_s = min(1.0, 1.0 / self.time_scale)
+        for url in self.urls:
+            try:
+                link = Link(url, heartbeat_period_s=heartbeat_s).open()
+            except (OSError, ValueError) as exc:
+                self.link_errors[url] = str(exc)
+                log.error("cannot open %s: %s", url, exc)
+                continue
+            self.links.append(link)
+            self.hub.attach(link)
+        self._sub = self.hub.subscribe(self._on_snapshot, rate_hz=2.0)
+        self._poller.start()
+
+    def close(self) -> None:
+        """Stop monitoring and close the links."""
+        self._stop.set()
+        if self._sub is not None:
+            self._sub.close()
+        if self.run is not None:
+            self.run.stop()
+        for link in self.links:
+            link.close()
+        self.flight_log.close()
+
+    # -- telemetry ----------------------------------------------------------------------------
+    def _on_snapshot(self, snap: VehicleSnapshot) -> None:
+        data = snapshot_json(snap)
+        if snap.lat_deg is not None and snap.lon_deg is not None:
+            with self._lock:
+                track = self._tracks.setdefault(snap.sysid, deque(maxlen=TRACK_POINTS))
+                point = [round(snap.lat_deg, 7), round(snap.lon_deg, 7)]
+                if not track or track[-1] != point:
+                    track.append(point)
+        run = self.run
+        if run is not None:
+            data.update(run.vehicles().get(snap.sysid, {}))
+        self.events.publish("vehicle", {"type": "vehicle", "vehicle": data})
+
+    def vehicle_ids(self) -> tuple[int, ...]:
+        """System ids of every vehicle heard."""
+        return self.hub.vehicles
+
+    def state(self) -> dict[str, Any]:
+        """Everything the fleet page shows, with the id of the last event it includes."""
+        last_id = self.events.last_id
+        run = self.run
+        statuses = {} if run is None else run.vehicles()
+        vehicles = []
+        for snap in self.hub.snapshots():
+            data = snapshot_json(snap)
+            data.update(statuses.get(snap.sysid, {}))
+            vehicles.append(data)
+        with self._lock:
+            tracks = {str(k): list(v) for k, v in self._tracks.items()}
+        return {
+            "last_event_id": last_id, "vehicles": vehicles, "tracks": tracks,
+            "links": [{"url": u, "open": u not in self.link_errors,
+                       "error": self.link_errors.get(u)} for u in self.urls],
+            "run": None if run is None else {
+                "plan_id": run.plan_id, "run_id": run.run_id, "started": run.started,
+                "finished": run.finished, "routes": run.routes(),
+                "assignment": run.manager.assignment},
+            "drops": [] if run is None else run.drops(),
+            "alerts": self.alerts(),
+        }
+
+    # -- the run ------------------------------------------------------------------------------
+    def upload(self, plan_id: str, plan: Plan, scenario: Scenario, dem: Dem,
+               plan_path: Path) -> list[VehicleResult]:
+        """Assign the plan's vehicles and upload and verify their first sorties."""
+        with self._lock:
+            if self.run is not None and self.run.started and not self.run.finished:
+                raise Conflict("a plan is being flown; wait until it is done")
+            if not self.links:
+                raise Conflict("no vehicle link is open")
+            if self.run is not None:
+                self.run.stop()
+            options = FlyOptions(time_scale=self.time_scale, reset_battery=self.reset_battery)
+            self.run = FleetRun(plan_id=plan_id, plan=plan, scenario=scenario, dem=dem,
+                                links=self.links, options=options, flight_log=self.flight_log,
+                                plan_path=str(plan_path))
+            self._seen_alerts = 0
+            self._last_drops = {}
+        return self.run.upload(self.wait_s)
+
+    def start_run(self) -> FleetRun:
+        """Fly the uploaded plan."""
+        run = self.run
+        if run is None or not run.manager.assignment:
+            raise Conflict("upload a plan to the vehicles first")
+        run.start()
+        self.events.publish("run", {"type": "run", "plan_id": run.plan_id, "state": "started"})
+        return run
+
+    def command(self, verb: str, sysid: int) -> VehicleResult:
+        """Switch one vehicle to the mode of ``verb`` (pause, resume, rtl, land)."""
+        if verb not in MODE_COMMANDS:
+            raise InputError(f"Expected one of {', '.join(MODE_COMMANDS)}, got {verb!r}",
+                             field="command")
+        link = self.hub.link_of(sysid)
+        if link is None:
+            raise NotFound(f"no vehicle {sysid} is heard")
+        run = self.run
+        name = None if run is None else next(
+            (n for n, s in run.manager.assignment.items() if s == sysid), None)
+        mode = MODE_COMMANDS[verb]
+        try:
+            commands.set_mode(link, Target(sysid=sysid), mode)
+        except GroundControlError as exc:
+            return VehicleResult(sysid=sysid, name=name, ok=False, detail=str(exc), error=exc)
+        return VehicleResult(sysid=sysid, name=name, ok=True, detail=f"mode {mode} confirmed")
+
+    # -- alerts -------------------------------------------------------------------------------
+    def alerts(self) -> list[dict[str, Any]]:
+        """Alerts of the present run, newest last, with their acknowledgement."""
+        run = self.run
+        if run is None or run.run_id is None:
+            return []
+        acks = {r.alert_id: r for r in self.db.rows(sa.select(tables.alert_acks))}
+        out = []
+        for a in self.flight_log.alerts(run.run_id):
+            ack = acks.get(a["id"])
+            out.append({"id": a["id"], "sysid": a["sysid"], "sortie_id": a["sortie_id"],
+                        "at": a["at"], "kind": a["kind"], "severity": a["severity"],
+                        "message": a["message"], "action": a["action"],
+                        "acked_by": None if ack is None else ack.username})
+        return out
+
+    def acknowledge(self, alert_id: int, username: str) -> dict[str, Any]:
+        """Mark an alert as seen by ``username``."""
+        with self.flight_log.engine.connect() as conn:
+            found = conn.execute(sa.select(log_alerts.c.id)
+                                 .where(log_alerts.c.id == alert_id)).first()
+        if found is None:
+            raise NotFound(f"no alert {alert_id}")
+        with self.db.transaction() as conn:
+            done = conn.execute(sa.select(tables.alert_acks.c.alert_id)
+                                .where(tables.alert_acks.c.alert_id == alert_id)).first()
+            if done is None:
+                conn.execute(sa.insert(tables.alert_acks).values(
+                    alert_id=alert_id, username=username, at=time.time()))
+        self.events.publish("ack", {"type": "ack", "alert_id": alert_id, "by": username})
+        return {"id": alert_id, "acked_by": username}
+
+    # -- the poller ---------------------------------------------------------------------------
+    def _poll_loop(self) -> None:
+        while not self._stop.wait(0.5):
+            try:
+                self._poll()
+            except Exception:
+                log.exception("fleet poll failed")
+
+    def _poll(self) -> None:
+        run = self.run
+        if run is None:
+            return
+        for d in run.drops():
+            if self._last_drops.get(d["drop_id"]) != d["state"]:
+                self._last_drops[d["drop_id"]] = d["state"]
+                self.events.publish("drop", {"type": "drop", "drop": d})
+        for sysid, status in run.vehicles().items():
+            if self._last_status.get(sysid) != status:
+                self._last_status[sysid] = status
+                self.events.publish("status", {"type": "status", "sysid": sysid,
+                                               "status": status})
+        alerts = self.alerts()
+        for a in alerts[self._seen_alerts:]:
+            self.events.publish("alert", {"type": "alert", "alert": a})
+        self._seen_alerts = len(alerts)
+        if run.started and not run.finished and run.poll():
+            self.events.publish("run", {"type": "run", "plan_id": run.plan_id,
+                                        "state": "finished",
+                                        "all_delivered": run.manager.all_delivered})

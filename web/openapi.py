@@ -1,0 +1,135 @@
+"""The OpenAPI 3 document of the console's JSON API (served at ``/api/openapi.json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"description": "error", "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _ok(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    body = schema or {"type": "object"}
+    return {"description": description, "content": {"application/json": {"schema": body}}}
+
+
+def _op(summary: str, *, ok: str = "200", body: dict[str, Any] | None = None,
+        errors: tuple[str, ...] = ("401",), params: tuple[str, ...] = (),
+        multipart: dict[str, Any] | None = None, ok_type: str = "application/json",
+        public: bool = False) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary,
+                          "responses": {ok: _ok(summary) if ok_type == "application/json" else
+                                        {"description": summary,
+                                         "content": {ok_type: {"schema": {"type": "string"}}}},
+                                        **{code: _ERROR for code in errors}}}
+    if public:
+        op["security"] = []
+    if params:
+        op["parameters"] = [{"$ref": f"#/components/parameters/{p}"} for p in params]
+    if body is not None:
+        op["requestBody"] = {"required": True,
+                             "content": {"application/json": {"schema": body}}}
+    if multipart is not None:
+        op["requestBody"] = {"required": True,
+                             "content": {"multipart/form-data": {"schema": multipart}}}
+    return op
+
+
+_WRITE = ("400", "401", "403", "404", "409")
+_VERB = {"name": "verb", "in": "path", "required": True,
+         "schema": {"type": "string", "enum": ["pause", "resume", "rtl", "land"]}}
+
+
+def openapi_document() -> dict[str, Any]:
+    """The whole document, as a dict ready for JSON."""
+    obj = {"type": "object"}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "dropline console API", "version": "1",
+                 "description": "Plans, fleet, deliveries and flights. Log in with POST "
+                                "/api/login; send the token of GET /api/csrf in the "
+                                "X-CSRFToken header with every POST, PUT and PATCH."},
+        "components": {
+            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie",
+                                            "name": "session"}},
+            "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {
+                "error": {"type": "string"}, "file": {"type": "string", "nullable": True},
+                "line": {"type": "integer", "nullable": True},
+                "item": {"type": "string", "nullable": True},
+                "field": {"type": "string", "nullable": True}}}},
+            "parameters": {
+                "plan_id": {"name": "plan_id", "in": "path", "required": True,
+                            "schema": {"type": "string"}},
+                "flight_id": {"name": "flight_id", "in": "path", "required": True,
+                              "schema": {"type": "integer", "minimum": 0}},
+                "sysid": {"name": "sysid", "in": "path", "required": True,
+                          "schema": {"type": "integer", "minimum": 0, "maximum": 255}},
+                "alert_id": {"name": "alert_id", "in": "path", "required": True,
+                             "schema": {"type": "integer", "minimum": 0}},
+                "user_id": {"name": "user_id", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 0}},
+                "token": {"name": "token", "in": "path", "required": True,
+                          "schema": {"type": "string"}},
+                "verb": _VERB}},
+        "security": [{"session": []}],
+        "paths": {
+            "/api/csrf": {"get": _op("a CSRF token for this session", errors=(), public=True)},
+            "/api/login": {"post": _op("log in", body={
+                "type": "object", "required": ["username", "password"],
+                "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
+                errors=("400", "401", "429"), public=True)},
+            "/api/logout": {"post": _op("log out", errors=("400",), public=True)},
+            "/api/me": {"get": _op("who is logged in")},
+            "/api/users": {"get": _op("every user", errors=("401", "403")),
+                           "post": _op("create a user", ok="201", errors=_WRITE, body={
+                               "type": "object", "required": ["username", "password", "role"],
+                               "properties": {"username": {"type": "string"},
+                                              "password": {"type": "string"},
+                                              "role": {"type": "string", "enum": [
+                                                  "operator", "crew", "engineer", "admin"]}}})},
+            "/api/users/{user_id}": {"patch": _op("change a user's role", errors=_WRITE,
+                                                  params=("user_id",), body={
+                "type": "object", "required": ["role"],
+                "properties": {"role": {"type": "string"}}})},
+            "/api/audit": {"get": _op("the command audit log", errors=("401", "403"))},
+            "/api/scenarios": {"get": _op("scenario folders to plan from")},
+            "/api/plans": {"get": _op("every plan"),
+                           "post": _op("a new plan from a scenario", ok="201", errors=_WRITE,
+                                       body={"type": "object", "required": ["scenario"],
+                                             "properties": {"scenario": {"type": "string"},
+                                                            "edits": obj}})},
+            "/api/plans/{plan_id}": {"get": _op("a plan with its scenario and sorties",
+                                                errors=("401", "404"), params=("plan_id",))},
+            "/api/plans/{plan_id}/edits": {"put": _op(
+                "replace depots, zones, drop choice, time limit", errors=_WRITE,
+                params=("plan_id",), body=obj)},
+            "/api/plans/{plan_id}/uploads": {"post": _op(
+                "upload a drops CSV, no-fly GeoJSON or DEM", errors=_WRITE, params=("plan_id",),
+                multipart={"type": "object", "required": ["kind", "file"], "properties": {
+                    "kind": {"type": "string", "enum": ["drops", "nofly", "dem"]},
+                    "file": {"type": "string", "format": "binary"}}})},
+            "/api/plans/{plan_id}/run": {"post": _op("start planning", ok="202", errors=(
+                *_WRITE, "422"), params=("plan_id",))},
+            "/api/fleet": {"get": _op("vehicles, tracks, run, drops and alerts")},
+            "/api/fleet/upload": {"post": _op("upload and verify a plan on the vehicles",
+                                              errors=(*_WRITE, "504"), body={
+                "type": "object", "required": ["plan_id"],
+                "properties": {"plan_id": {"type": "string"}}})},
+            "/api/fleet/start": {"post": _op("fly the uploaded plan", errors=_WRITE)},
+            "/api/fleet/vehicles/{sysid}/{verb}": {"post": _op(
+                "pause, resume, RTL or land one vehicle", errors=(*_WRITE, "504"),
+                params=("sysid", "verb"))},
+            "/api/fleet/all/{verb}": {"post": _op("the same command to every vehicle",
+                                                  errors=(*_WRITE, "504"), params=("verb",))},
+            "/api/alerts/{alert_id}/ack": {"post": _op("acknowledge an alert", errors=_WRITE,
+                                                       params=("alert_id",))},
+            "/api/deliveries": {"get": _op("every drop's state and ETA",
+                                           errors=("401", "404", "409"))},
+            "/api/track/{token}": {"get": _op("a parcel's public status", errors=("404",),
+                                              params=("token",), public=True)},
+            "/api/flights": {"get": _op("recorded flights")},
+            "/api/flights/{flight_id}/replay": {"get": _op(
+                "a flight's track, planned route and figures", errors=("401", "403", "404"),
+                params=("flight_id",))},
+        },
+    }

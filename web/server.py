@@ -1,0 +1,63 @@
+"""Serving the console with waitress: threads enough for live event streams, a known port."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from flask import Flask
+from waitress.server import create_server
+
+log = logging.getLogger(__name__)
+
+#: Worker threads: each open page holds one for its event stream.
+DEFAULT_THREADS = 48
+
+
+class WebServer:
+    """A waitress server for ``app`` on ``host:port`` (port 0: any free port).
+
+    Parameters
+    ----------
+    app
+        The console app.
+    host, port
+        Where to listen.
+    threads
+        Worker threads.
+    """
+
+    def __init__(self, app: Flask, *, host: str = "127.0.0.1", port: int = 8080,
+                 threads: int = DEFAULT_THREADS) -> None:
+        self.app = app
+        self._server: Any = create_server(app, host=host, port=port, threads=threads,
+                                          channel_timeout=300, ident="dropline")
+        self.host = host
+        self.port = int(self._server.effective_port)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The console's address."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def run(self) -> None:
+        """Serve until :meth:`close` (or Ctrl-C)."""
+        self._server.run()
+
+    def start(self) -> WebServer:
+        """Serve from a background thread."""
+        self._thread = threading.Thread(target=self.run, daemon=True, name="web-server")
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving and stop the app's services."""
+        services = self.app.extensions.get("dropline")
+        if services is not None:
+            services.close()
+        self._server.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)

@@ -1,0 +1,88 @@
+"""The services behind the views, made once per app in :func:`init_app`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, current_app
+
+from planner.errors import InputError
+from planner.io.dem import load_dem
+from planner.io.scenario import load_scenario
+from planner.terrain import Dem
+from web.auth import LoginLimiter, Users
+from web.db import Database
+from web.deliveries import DeliveryService
+from web.events import EventBus
+from web.fleet import FleetService
+from web.flights import FlightService
+from web.planning import PlanService
+from web.tiles import TileService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Services:
+    """Everything the views use."""
+
+    db: Database
+    users: Users
+    limiter: LoginLimiter
+    events: EventBus
+    plans: PlanService
+    fleet: FleetService
+    deliveries: DeliveryService
+    flights: FlightService
+    tiles: TileService
+
+    def close(self) -> None:
+        """Stop the fleet, end event streams and release the database."""
+        self.events.close()
+        self.fleet.close()
+        self.db.close()
+
+
+def services() -> Services:
+    """The services of the app handling this request."""
+    found: Services = current_app.extensions["dropline"]
+    return found
+
+
+def _tile_dem(app: Flask) -> Dem | None:
+    paths = app.config.get("TILE_DEM")
+    try:
+        if paths:
+            return load_dem([Path(p) for p in paths])
+        sample = Path(app.config["MISSIONS_DIR"]) / app.config["SAMPLE_SCENARIO"]
+        if not (sample / "scenario.toml").is_file():
+            return None
+        return load_dem(list(load_scenario(sample).terrain.dem_paths))
+    except InputError as exc:
+        log.error("no terrain for map tiles: %s", exc)
+        return None
+
+
+def init_app(app: Flask) -> Services:
+    """Make the services from ``app.config`` and attach them to ``app``."""
+    data_dir = Path(app.config["DATA_DIR"])
+    events = EventBus()
+    database = Database(app.config["DATABASE_URL"])
+    plans = PlanService(database, data_dir, Path(app.config["MISSIONS_DIR"]), events)
+    fleet = FleetService(app.config["CONNECT"], database, data_dir, events,
+                         time_scale=float(app.config["TIME_SCALE"]),
+                         reset_battery=bool(app.config["RESET_BATTERY"]),
+                         wait_s=float(app.config["FLEET_WAIT_S"]))
+    found = Services(
+        db=database, users=Users(database, app.config["PASSWORD_HASH_METHOD"]),
+        limiter=LoginLimiter(int(app.config["LOGIN_FAILURES"]),
+                             float(app.config["LOGIN_WINDOW_S"])),
+        events=events, plans=plans, fleet=fleet,
+        deliveries=DeliveryService(database, plans, fleet),
+        flights=FlightService(fleet.flight_log, plans),
+        tiles=TileService(lambda: _tile_dem(app), data_dir / "tiles"))
+    fleet.start()
+    app.extensions["dropline"] = found
+    return found

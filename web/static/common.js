@@ -1,0 +1,106 @@
+/* Shared by every console page: API calls with the CSRF token, live events that reconnect and
+   catch up (Last-Event-ID), the confirm dialog and the map with offline hillshade tiles. */
+"use strict";
+const dropline = (() => {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const body = document.body;
+  const may = new Set((body.dataset.may || "").split(" ").filter(Boolean));
+  const palette = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4",
+                   "#f032e6", "#9a6324", "#800000", "#469990", "#000075", "#808000"];
+
+  async function api(method, url, data) {
+    const options = {method, headers: {"X-CSRFToken": csrf, "Accept": "application/json"},
+                     credentials: "same-origin"};
+    if (data instanceof FormData) options.body = data;
+    else if (data !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(data);
+    }
+    const response = await fetch(url, options);
+    let json = {};
+    try { json = await response.json(); } catch (e) { json = {error: response.statusText}; }
+    if (!response.ok) {
+      const error = new Error(describeError(json));
+      error.status = response.status; error.body = json;
+      throw error;
+    }
+    return json;
+  }
+
+  function describeError(json) {
+    return json.error || "request failed";
+  }
+
+  /* Live events: EventSource resumes with Last-Event-ID by itself after a dropped stream; if
+     it gives up (server restarted, network down for long) we open a new one from the last id. */
+  function events(handlers, onReset) {
+    let lastId = null, source = null;
+    const live = document.getElementById("live");
+    function connect() {
+      const url = "/api/events" + (lastId !== null ? "?last_event_id=" + lastId : "");
+      source = new EventSource(url);
+      source.onopen = () => { if (live) live.className = "live on"; };
+      source.onerror = () => {
+        if (live) live.className = "live off";
+        if (source.readyState === EventSource.CLOSED) setTimeout(connect, 1000);
+      };
+      const kinds = Object.keys(handlers).concat(["reset"]);
+      for (const kind of kinds) {
+        source.addEventListener(kind, (ev) => {
+          lastId = ev.lastEventId;
+          if (kind === "reset") { if (onReset) onReset(); return; }
+          handlers[kind](JSON.parse(ev.data));
+        });
+      }
+    }
+    return {start(fromId) { lastId = fromId; connect(); },
+            close() { if (source) source.close(); }, get lastId() { return lastId; }};
+  }
+
+  function confirmAction(text) {
+    const dialog = document.getElementById("confirm");
+    document.getElementById("confirm-text").textContent = text;
+    return new Promise((resolve) => {
+      dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), {once: true});
+      dialog.showModal();
+    });
+  }
+
+  function makeMap(id) {
+    const map = L.map(id, {preferCanvas: true}).setView([44.3, -71.5], 9);
+    const hillshade = L.tileLayer("/tiles/{z}/{x}/{y}.png",
+      {maxZoom: 17, maxNativeZoom: 15, attribution: "terrain: SRTM hillshade"}).addTo(map);
+    const layers = {"Hillshade (offline)": hillshade};
+    if (body.dataset.tileUrl) layers["Online map"] = L.tileLayer(body.dataset.tileUrl, {maxZoom: 19});
+    if (Object.keys(layers).length > 1) L.control.layers(layers).addTo(map);
+    return map;
+  }
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") node.className = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children) if (c !== null && c !== undefined)
+      node.append(c instanceof Node ? c : String(c));
+    return node;
+  }
+
+  function minutes(s) { return s === null || s === undefined ? "–" : (s / 60).toFixed(1) + " min"; }
+
+  function batteryBar(usedPct, leftPct, reservePct) {
+    const bar = el("div", {class: "battery", title:
+      `uses ${usedPct}% · lands with ${leftPct}% · reserve ${reservePct}%`});
+    if (leftPct !== null) bar.append(el("div", {class: "left", style: `left:0;width:${leftPct}%`}));
+    if (usedPct !== null) bar.append(el("div", {class: "used",
+      style: `left:${leftPct}%;width:${usedPct}%`}));
+    if (reservePct !== null) bar.append(el("div", {class: "reserve", style: `left:${reservePct}%`}));
+    return bar;
+  }
+
+  document.querySelectorAll(".needs-plan").forEach((b) => { if (!may.has("plan")) b.disabled = true; });
+  document.querySelectorAll(".command").forEach((b) => { if (!may.has("command")) b.disabled = true; });
+  return {api, events, confirmAction, makeMap, el, palette, may, minutes, batteryBar};
+})();

@@ -1,0 +1,173 @@
+/* The live fleet page: vehicles on the map with tracks and planned routes, per-vehicle battery,
+   mode, link, current drop and ETA, alerts with acknowledgement, and confirmed commands. */
+"use strict";
+(() => {
+  const {api, el, palette, makeMap, minutes, events, confirmAction, may} = dropline;
+  const $ = (id) => document.getElementById(id);
+  const map = makeMap("map");
+  const routes = L.layerGroup().addTo(map);
+  const vehicles = {};   // sysid -> {data, marker, track}
+  let drops = {}, alerts = {}, fitted = false, run = null;
+
+  function message(text, error) {
+    $("fleet-message").textContent = text;
+    $("fleet-message").className = error ? "error" : "message";
+  }
+
+  async function command(label, url) {
+    if (!(await confirmAction(`${label}?`))) return;
+    try {
+      const r = await api("POST", url);
+      message(r.results.map((x) => `vehicle ${x.sysid}: ${x.detail}`).join("\n") || "done", false);
+    } catch (e) {
+      const lines = e.body && e.body.results ? e.body.results.map((x) => `vehicle ${x.sysid}: ${x.detail}`) : [];
+      message(lines.concat([e.message]).join("\n"), true);
+    }
+  }
+
+  function colourOf(v) {
+    const names = run ? Object.keys(run.assignment).sort() : [];
+    const i = v.name ? names.indexOf(v.name) : v.sysid - 1;
+    return palette[(i < 0 ? v.sysid : i) % palette.length];
+  }
+
+  function card(v) {
+    const colour = colourOf(v);
+    const buttons = ["pause", "resume", "rtl", "land"].map((verb) => el("button", {
+      class: "command", "data-verb": verb, "data-sysid": v.sysid, disabled: !may.has("command"),
+      onclick: () => command(`${verb.toUpperCase()} vehicle ${v.sysid}`,
+                             `/api/fleet/vehicles/${v.sysid}/${verb}`)}, verb));
+    const link = v.heartbeat_age_s > 3 ? `LOST (${v.heartbeat_age_s} s)` :
+      `ok, loss ${(100 * (v.loss_rate || 0)).toFixed(0)}%`;
+    const battery = v.battery_pct === null || v.battery_pct === undefined ? null : v.battery_pct;
+    return el("div", {class: "card vehicle", id: "vehicle-" + v.sysid, style: `border-left-color:${colour}`},
+      el("b", {}, v.name || `vehicle ${v.sysid}`), ` · system ${v.sysid} · `,
+      el("span", {class: "mode"}, v.mode), v.armed ? " · ARMED" : "", el("br"),
+      `phase ${v.phase || "–"}${v.sortie_id ? " · sortie " + v.sortie_id : ""}`,
+      v.current_drop ? ` · drop ${v.current_drop} in ${minutes(v.eta_in_s)}` : "", el("br"),
+      `alt ${v.alt_rel_m ?? "–"} m · ${v.groundspeed_m_s ?? "–"} m/s · link ${link}`,
+      el("div", {class: "battery", title: `battery ${battery ?? "?"}%`},
+        el("div", {class: "left", style: `left:0;width:${battery ?? 0}%`})),
+      el("small", {class: "battery-text"}, `battery ${battery ?? "?"}%`),
+      el("div", {class: "row"}, ...buttons), v.message ? el("small", {class: "error"}, v.message) : null);
+  }
+
+  function updateVehicle(v) {
+    let entry = vehicles[v.sysid];
+    if (!entry) {
+      entry = vehicles[v.sysid] = {data: {}, marker: null,
+        track: L.polyline([], {color: "#333", weight: 2}).addTo(map)};
+    }
+    Object.assign(entry.data, v);
+    const d = entry.data;
+    if (d.lat_deg !== null && d.lat_deg !== undefined) {
+      const pos = [d.lat_deg, d.lon_deg];
+      if (!entry.marker) {
+        entry.marker = L.circleMarker(pos, {radius: 7, weight: 2, fillOpacity: 0.9})
+          .bindTooltip(`system ${d.sysid}`).addTo(map);
+      }
+      entry.marker.setLatLng(pos).setStyle({color: "#000", fillColor: colourOf(d)});
+      entry.track.setStyle({color: colourOf(d)});
+      const pts = entry.track.getLatLngs();
+      const last = pts[pts.length - 1];
+      if (!last || last.lat !== pos[0] || last.lng !== pos[1]) entry.track.addLatLng(pos);
+      if (!fitted) { map.setView(pos, 12); fitted = true; }
+    }
+    const old = $("vehicle-" + d.sysid);
+    const fresh = card(d);
+    if (old) old.replaceWith(fresh); else $("vehicles").append(fresh);
+  }
+
+  function drawRoutes() {
+    routes.clearLayers();
+    if (!run) return;
+    for (const [sortie, pts] of Object.entries(run.routes)) {
+      L.polyline(pts, {color: "#555", weight: 2, dashArray: "6 4", opacity: 0.7})
+        .bindTooltip("planned " + sortie).addTo(routes);
+    }
+    for (const d of Object.values(drops)) {
+      L.circleMarker([d.lat_deg, d.lon_deg], {radius: 5, color: d.state === "delivered" ? "#2e7d32" :
+        d.state === "failed" ? "#b71c1c" : "#f9a825", fillOpacity: 0.8})
+        .bindTooltip(`${d.drop_id}: ${d.state}`).addTo(routes);
+    }
+  }
+
+  function dropSummary() {
+    const all = Object.values(drops);
+    const count = (s) => all.filter((d) => d.state === s).length;
+    $("drop-summary").textContent = all.length ? `${count("delivered")} of ${all.length} delivered · ` +
+      `${count("en_route")} en route · ${count("queued")} queued · ${count("failed")} failed` : "no plan flying";
+  }
+
+  function alertItem(a) {
+    return el("li", {id: "alert-" + a.id, class: "alert-" + a.severity},
+      `vehicle ${a.sysid}${a.sortie_id ? " " + a.sortie_id : ""}: ${a.kind}: ${a.message}`,
+      a.action ? ` → ${a.action}` : "", " ",
+      a.acked_by ? el("small", {}, `acknowledged by ${a.acked_by}`) :
+        el("button", {class: "ack", disabled: !may.has("ack"), onclick: async () => {
+          try { await api("POST", `/api/alerts/${a.id}/ack`); } catch (e) { message(e.message, true); }
+        }}, "Acknowledge"));
+  }
+  function drawAlerts() {
+    $("alerts").replaceChildren(...Object.values(alerts).sort((a, b) => b.id - a.id).map(alertItem));
+  }
+
+  function runState() {
+    if (!run) { $("run-state").textContent = "no plan uploaded"; return; }
+    $("run-state").textContent = `plan ${run.plan_id}` + (run.finished ? " · finished" :
+      run.started ? " · flying" : " · uploaded, ready to start");
+  }
+
+  async function loadState() {
+    const s = await api("GET", "/api/fleet");
+    run = s.run; drops = {}; alerts = {};
+    s.drops.forEach((d) => { drops[d.drop_id] = d; });
+    s.alerts.forEach((a) => { alerts[a.id] = a; });
+    $("vehicles").replaceChildren();
+    for (const v of s.vehicles) {
+      updateVehicle(v);
+      const track = s.tracks[String(v.sysid)] || [];
+      vehicles[v.sysid].track.setLatLngs(track);
+    }
+    $("links").replaceChildren(...s.links.filter((l) => !l.open).map((l) =>
+      el("p", {class: "error"}, `link ${l.url}: ${l.error}`)));
+    drawRoutes(); dropSummary(); drawAlerts(); runState();
+    return s.last_event_id;
+  }
+
+  async function loadPlans() {
+    const p = await api("GET", "/api/plans");
+    $("fleet-plan").replaceChildren(el("option", {value: ""}, "(a planned plan)"),
+      ...p.plans.filter((r) => r.state === "done").map((r) =>
+        el("option", {value: r.id}, `${r.name} · ${r.id}`)));
+  }
+
+  $("upload-plan").onclick = async () => {
+    const id = $("fleet-plan").value;
+    if (!id) { message("choose a planned plan first", true); return; }
+    if (!(await confirmAction(`Upload plan ${id} to the vehicles and verify it?`))) return;
+    message("uploading…", false);
+    try {
+      const r = await api("POST", "/api/fleet/upload", {plan_id: id});
+      message(r.results.map((x) => `${x.name} (system ${x.sysid}): ${x.detail}`).join("\n"), false);
+    } catch (e) {
+      const lines = e.body && e.body.results ? e.body.results.map((x) => `${x.name}: ${x.detail}`) : [];
+      message(lines.concat([e.message]).join("\n"), true);
+    }
+    await loadState();
+  };
+  $("start-plan").onclick = async () => { await command("Start the uploaded plan", "/api/fleet/start"); await loadState(); };
+  document.querySelectorAll("button.all").forEach((b) => {
+    b.onclick = () => command(`${b.dataset.verb.toUpperCase()} every vehicle`, `/api/fleet/all/${b.dataset.verb}`);
+  });
+
+  const live = events({
+    vehicle: (e) => updateVehicle(e.vehicle),
+    status: (e) => { if (vehicles[e.sysid]) updateVehicle(Object.assign({sysid: e.sysid}, e.status)); },
+    drop: (e) => { drops[e.drop.drop_id] = e.drop; dropSummary(); drawRoutes(); },
+    alert: (e) => { alerts[e.alert.id] = e.alert; drawAlerts(); },
+    ack: (e) => { if (alerts[e.alert_id]) { alerts[e.alert_id].acked_by = e.by; drawAlerts(); } },
+    run: () => { loadState(); },
+  }, () => { loadState(); });
+  loadPlans().then(loadState).then((lastId) => live.start(lastId));
+})();

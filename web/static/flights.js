@@ -1,0 +1,85 @@
+/* Recorded flights and their replay on the map with a time slider and speed, against the
+   planned route, with the plan against flown figures. */
+"use strict";
+(() => {
+  const {api, el, makeMap, may} = dropline;
+  const $ = (id) => document.getElementById(id);
+  const map = makeMap("map");
+  const layer = L.layerGroup().addTo(map);
+  let samples = [], marker = null, timer = null, lastTick = null;
+
+  const labels = {cross_track_max_m: "cross-track max (m)", cross_track_p95_m: "cross-track p95 (m)",
+    agl_min_m: "AGL min flown (m)", agl_max_m: "AGL max flown (m)",
+    agl_min_planned_m: "AGL min planned (m)", agl_max_planned_m: "AGL max planned (m)",
+    duration_planned_s: "duration planned (s)", duration_flown_s: "duration flown (s)",
+    energy_planned_wh: "energy planned (Wh)", energy_used_wh: "energy used (Wh)",
+    items_reached: "mission items reached", items_total: "mission items",
+    final_state: "final state", final_mode: "final mode"};
+
+  function showAt(t) {
+    if (!samples.length) return;
+    let i = samples.findIndex((s) => s.t_s > t);
+    i = i < 0 ? samples.length - 1 : Math.max(0, i - 1);
+    const s = samples[i];
+    marker.setLatLng([s.lat_deg, s.lon_deg]);
+    $("replay-time").textContent = `t = ${t.toFixed(0)} s · ${s.mode} · alt ${s.alt_rel_m} m · ` +
+      `${s.groundspeed_m_s} m/s · battery ${s.battery_pct ?? "?"}% · item ${s.mission_seq ?? "–"}`;
+  }
+
+  function stop() { if (timer) clearInterval(timer); timer = null; $("play").textContent = "Play"; }
+  $("play").onclick = () => {
+    if (timer) { stop(); return; }
+    const end = samples.length ? samples[samples.length - 1].t_s : 0;
+    if (parseFloat($("slider").value) >= end) $("slider").value = 0;
+    $("play").textContent = "Pause"; lastTick = performance.now();
+    timer = setInterval(() => {
+      const now = performance.now();
+      const t = Math.min(end, parseFloat($("slider").value) +
+        (now - lastTick) / 1000 * parseFloat($("speed").value));
+      lastTick = now; $("slider").value = t; showAt(t);
+      if (t >= end) stop();
+    }, 100);
+  };
+  $("slider").oninput = () => showAt(parseFloat($("slider").value));
+
+  async function replay(f) {
+    stop();
+    const r = await api("GET", `/api/flights/${f.id}/replay`);
+    samples = r.samples;
+    layer.clearLayers();
+    if (r.planned_route.length) L.polyline(r.planned_route, {color: "#555", dashArray: "6 4"})
+      .bindTooltip("planned").addTo(layer);
+    const flown = samples.map((s) => [s.lat_deg, s.lon_deg]);
+    if (flown.length) {
+      L.polyline(flown, {color: "#e6194b", weight: 3}).bindTooltip("flown").addTo(layer);
+      marker = L.circleMarker(flown[0], {radius: 7, color: "#000", fillColor: "#e6194b", fillOpacity: 1})
+        .addTo(layer);
+      map.fitBounds(flown.concat(r.planned_route), {padding: [20, 20]});
+    }
+    const end = samples.length ? samples[samples.length - 1].t_s : 0;
+    $("slider").max = end; $("slider").value = 0;
+    $("replay-title").textContent = `Flight ${f.id}: ${f.sortie_id} · ${f.vehicle}`;
+    const fig = r.figures || {};
+    const rows = Object.entries(labels).filter(([k]) => k in fig).map(([k, label]) =>
+      el("tr", {}, el("td", {}, label), el("td", {"data-figure": k}, fig[k] ?? "–")));
+    for (const [drop, err] of Object.entries(fig.drop_errors_m || {})) {
+      rows.push(el("tr", {}, el("td", {}, `drop ${drop} release error (m)`),
+        el("td", {"data-drop": drop}, err ?? "not released")));
+    }
+    for (const inc of fig.incursions || []) {
+      rows.push(el("tr", {class: "error"}, el("td", {}, "incursion"), el("td", {}, JSON.stringify(inc))));
+    }
+    $("figures").replaceChildren(...rows);
+    $("replay").hidden = false;
+    showAt(0);
+  }
+
+  async function load() {
+    const r = await api("GET", "/api/flights");
+    document.querySelector("#flights tbody").replaceChildren(...r.flights.map((f) => el("tr", {},
+      el("td", {}, f.id), el("td", {}, f.sortie_id), el("td", {}, f.vehicle), el("td", {}, f.state),
+      el("td", {}, el("button", {class: "replay", "data-flight": f.id,
+        disabled: !f.has_log || !may.has("replay"), onclick: () => replay(f)}, "Replay")))));
+  }
+  load();
+})();

@@ -1,0 +1,234 @@
+/* The plan page: choose or upload a scenario, edit depots, zones and drones on the map, run the
+   planner with a progress bar, and show sorties, profiles, battery use and unserved drops. */
+"use strict";
+(() => {
+  const {api, el, palette, makeMap, minutes, batteryBar, events} = dropline;
+  const $ = (id) => document.getElementById(id);
+  const map = makeMap("map");
+  const layers = {scenario: L.layerGroup().addTo(map), result: L.layerGroup().addTo(map),
+                  draft: L.layerGroup().addTo(map)};
+  let plan = null, edits = {}, mode = null, draftZone = [];
+
+  async function loadLists(selectId) {
+    const s = await api("GET", "/api/scenarios");
+    $("scenario").replaceChildren(...s.scenarios.map((n) =>
+      el("option", {value: n, selected: n === s.sample}, n)));
+    const p = await api("GET", "/api/plans");
+    $("plans").replaceChildren(el("option", {value: ""}, "(choose a plan)"), ...p.plans.map((r) =>
+      el("option", {value: r.id, selected: r.id === selectId}, `${r.name} · ${r.id} · ${r.state}`)));
+  }
+
+  function currentDepots() { return edits.depots || plan.scenario.depots; }
+  function currentZones() { return edits.nofly || plan.scenario.nofly; }
+
+  function drawScenario() {
+    layers.scenario.clearLayers();
+    for (const z of currentZones()) {
+      L.polygon(z.polygon.map(([lon, lat]) => [lat, lon]), {color: "#b71c1c", weight: 1,
+        fillOpacity: 0.25}).bindTooltip("no-fly: " + z.name).addTo(layers.scenario);
+    }
+    for (const d of currentDepots()) {
+      L.marker([d.lat_deg, d.lon_deg], {title: "depot " + d.id}).bindTooltip("depot " + d.id)
+        .addTo(layers.scenario);
+    }
+    if (!plan.result) {
+      for (const d of plan.scenario.drops) {
+        L.circleMarker([d.lat_deg, d.lon_deg], {radius: 4, color: "#555"})
+          .bindTooltip(`${d.id} · ${d.weight_kg} kg`).addTo(layers.scenario);
+      }
+    }
+  }
+
+  function depotEditor() {
+    const types = plan.scenario.drone_types;
+    const head = el("tr", {}, el("th", {}, "Depot"), ...types.map((t) => el("th", {}, t)), el("th"));
+    const rows = currentDepots().map((d, i) => el("tr", {},
+      el("td", {}, `${d.id} (${d.lat_deg.toFixed(4)}, ${d.lon_deg.toFixed(4)})`),
+      ...types.map((t) => el("td", {}, el("input", {type: "number", min: 0, max: 50,
+        value: d.drones[t] || 0, class: "drones", "data-depot": i, "data-type": t,
+        onchange: (ev) => {
+          const depots = structuredClone(currentDepots());
+          depots[i].drones[t] = parseInt(ev.target.value || "0", 10);
+          edits.depots = depots;
+        }}))),
+      el("td", {}, el("button", {class: "needs-plan", onclick: () => {
+        edits.depots = currentDepots().filter((_, k) => k !== i); refresh();
+      }}, "remove"))));
+    $("depots").replaceChildren(head, ...rows);
+  }
+
+  function zoneEditor() {
+    $("zones").replaceChildren(...currentZones().map((z, i) => el("li", {}, z.name, " ",
+      el("button", {onclick: () => { edits.nofly = currentZones().filter((_, k) => k !== i); refresh(); }},
+        "remove"))));
+  }
+
+  function refresh() { drawScenario(); depotEditor(); zoneEditor(); }
+
+  map.on("click", (ev) => {
+    if (mode === "depot") {
+      const depots = structuredClone(currentDepots());
+      const drones = {}; drones[plan.scenario.drone_types[0]] = 1;
+      depots.push({id: "depot" + (depots.length + 1), lat_deg: ev.latlng.lat,
+                   lon_deg: ev.latlng.lng, drones});
+      edits.depots = depots; mode = null; refresh();
+    } else if (mode === "zone") {
+      draftZone.push([ev.latlng.lng, ev.latlng.lat]);
+      layers.draft.clearLayers();
+      L.polyline(draftZone.map(([lon, lat]) => [lat, lon]), {color: "#b71c1c", dashArray: "4"})
+        .addTo(layers.draft);
+    }
+  });
+  $("add-depot").onclick = () => { mode = "depot"; };
+  $("draw-zone").onclick = () => { mode = "zone"; draftZone = []; $("finish-zone").disabled = false; };
+  $("finish-zone").onclick = () => {
+    if (draftZone.length >= 3) {
+      edits.nofly = currentZones().concat([{name: "zone " + (currentZones().length + 1),
+                                            polygon: draftZone}]);
+    }
+    mode = null; draftZone = []; layers.draft.clearLayers(); $("finish-zone").disabled = true; refresh();
+  };
+
+  function collectEdits() {
+    const out = Object.assign({}, edits);
+    const ids = $("drop-ids").value.split(/[\s,]+/).filter(Boolean);
+    if (ids.length) out.drop_ids = ids; else delete out.drop_ids;
+    const limit = parseFloat($("time-limit").value);
+    if (limit > 0) out.time_limit_s = limit; else delete out.time_limit_s;
+    delete out.dem;
+    return out;
+  }
+
+  async function saveEdits() {
+    $("edit-error").textContent = "";
+    try { await api("PUT", `/api/plans/${plan.id}/edits`, collectEdits()); return true; }
+    catch (e) { $("edit-error").textContent = e.message; return false; }
+  }
+  $("save-edits").onclick = async () => { if (await saveEdits()) openPlan(plan.id); };
+
+  $("run-plan").onclick = async () => {
+    if (!(await saveEdits())) return;
+    try {
+      await api("POST", `/api/plans/${plan.id}/run`);
+      $("plan-state").textContent = "running";
+      $("progress").hidden = false; $("progress-bar").style.width = "0%";
+      $("progress-text").textContent = "starting";
+      $("result").hidden = true; layers.result.clearLayers();
+    } catch (e) { $("edit-error").textContent = e.message; }
+  };
+
+  $("upload").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("upload-error").textContent = "";
+    const form = new FormData(ev.target);
+    try { await api("POST", `/api/plans/${plan.id}/uploads`, form); openPlan(plan.id); }
+    catch (e) { $("upload-error").textContent = e.message; }
+  });
+
+  $("new-plan").onclick = async () => {
+    try {
+      const r = await api("POST", "/api/plans", {scenario: $("scenario").value});
+      await loadLists(r.id); openPlan(r.id);
+    } catch (e) { $("edit-error").textContent = e.message; }
+  };
+  $("plans").onchange = () => { if ($("plans").value) openPlan($("plans").value); };
+
+  function profileChart(p) {
+    const w = 400, h = 120, pad = 4;
+    const xs = p.distance_m, all = p.alt_amsl_m.concat(p.ground_amsl_m).filter((v) => v !== null);
+    if (!xs.length || !all.length) return el("p", {}, "no profile");
+    const lo = Math.min(...all), hi = Math.max(...all), xmax = xs[xs.length - 1] || 1;
+    const X = (d) => pad + (w - 2 * pad) * d / xmax;
+    const Y = (v) => h - pad - (h - 2 * pad) * (v - lo) / ((hi - lo) || 1);
+    const line = (vals) => vals.map((v, i) => v === null ? "" : `${X(xs[i]).toFixed(1)},${Y(v).toFixed(1)}`)
+      .filter(Boolean).join(" ");
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", `0 0 ${w} ${h}`); svg.setAttribute("class", "profile");
+    const ground = document.createElementNS(ns, "polygon");
+    ground.setAttribute("points", `${X(0)},${h} ${line(p.ground_amsl_m)} ${X(xmax)},${h}`);
+    ground.setAttribute("fill", "#a1887f");
+    const alt = document.createElementNS(ns, "polyline");
+    alt.setAttribute("points", line(p.alt_amsl_m));
+    alt.setAttribute("fill", "none"); alt.setAttribute("stroke", "#1565c0"); alt.setAttribute("stroke-width", "1.5");
+    const title = document.createElementNS(ns, "title");
+    title.textContent = `terrain and altitude, ${lo.toFixed(0)}–${hi.toFixed(0)} m AMSL over ${(xmax / 1000).toFixed(1)} km`;
+    svg.append(title, ground, alt);
+    return svg;
+  }
+
+  function drawResult(result, files) {
+    layers.result.clearLayers();
+    const bounds = [];
+    const sortieOf = {};
+    $("sorties").replaceChildren(...result.sorties.map((s) => {
+      const colour = palette[s.colour_index % palette.length];
+      L.polyline(s.track, {color: colour, weight: 3}).bindTooltip(`${s.id} · ${s.vehicle}`)
+        .addTo(layers.result);
+      s.track.forEach((p) => bounds.push(p));
+      s.drop_ids.forEach((d) => { sortieOf[d] = s; });
+      return el("div", {class: "card sortie", style: `border-left-color:${colour}`, "data-sortie": s.id},
+        el("b", {}, s.id), ` ${s.vehicle} · drops ${s.drop_ids.join(", ")}`, el("br"),
+        `${(s.distance_m / 1000).toFixed(1)} km · ${minutes(s.duration_s)} · ${s.energy_wh} Wh · `,
+        `AGL ${s.min_agl_m}–${s.max_agl_m} m`,
+        batteryBar(s.energy_pct, s.landing_pct, s.reserve_pct),
+        el("small", {}, `battery: uses ${s.energy_pct}%, lands with ${s.landing_pct}%, reserve ${s.reserve_pct}%`),
+        profileChart(s.profile));
+    }));
+    const unserved = {};
+    result.unserved.forEach((u) => { unserved[u.drop_id] = u.reason; });
+    for (const d of plan.scenario.drops) {
+      const s = sortieOf[d.id];
+      const colour = s ? palette[s.colour_index % palette.length] : "#777";
+      L.circleMarker([d.lat_deg, d.lon_deg], {radius: 5, color: colour, fillOpacity: s ? 0.9 : 0.2})
+        .bindTooltip(s ? `${d.id} → ${s.id}` : `${d.id}: unserved: ${unserved[d.id] || ""}`)
+        .addTo(layers.result);
+    }
+    $("unserved").replaceChildren(...result.unserved.map((u) =>
+      el("li", {}, el("b", {}, u.drop_id), ": " + u.reason)));
+    const sum = result.summary;
+    $("summary").textContent = `${sum.served} of ${sum.drops} drops in ${sum.sorties} sorties on ` +
+      `${sum.vehicles} drones; makespan ${minutes(sum.makespan_s)}, ${sum.energy_wh} Wh`;
+    $("downloads").replaceChildren(...files.map((f) => el("li", {},
+      el("a", {href: `/api/plans/${plan.id}/files/${f}`, download: true}, f))));
+    $("result").hidden = false;
+    if (bounds.length) map.fitBounds(bounds, {padding: [20, 20]});
+  }
+
+  async function openPlan(id) {
+    plan = await api("GET", "/api/plans/" + id);
+    edits = {};
+    if (plan.edits.depots) edits.depots = plan.edits.depots;
+    if (plan.edits.nofly) edits.nofly = plan.edits.nofly;
+    $("drop-ids").value = (plan.edits.drop_ids || []).join(", ");
+    $("time-limit").value = plan.edits.time_limit_s || "";
+    $("plan-panel").hidden = false;
+    $("plan-title").textContent = `${plan.name} · ${plan.id}`;
+    $("plan-state").textContent = plan.state;
+    $("plan-error").textContent = plan.error || "";
+    $("progress").hidden = plan.state !== "running";
+    refresh();
+    if (plan.result) drawResult(plan.result, plan.files);
+    else {
+      $("result").hidden = true; layers.result.clearLayers();
+      const pts = currentDepots().map((d) => [d.lat_deg, d.lon_deg])
+        .concat(plan.scenario.drops.map((d) => [d.lat_deg, d.lon_deg]));
+      if (pts.length) map.fitBounds(pts, {padding: [20, 20]});
+    }
+  }
+
+  const live = events({
+    plan_progress: (e) => {
+      if (!plan || e.plan_id !== plan.id) return;
+      $("progress").hidden = false;
+      $("progress-bar").style.width = e.percent + "%";
+      $("progress-text").textContent = `${e.stage} ${e.done}/${e.total}`;
+    },
+    plan_done: (e) => {
+      if (!plan || e.plan_id !== plan.id) return;
+      $("progress").hidden = true;
+      loadLists(plan.id); openPlan(plan.id);
+    },
+  }, () => { if (plan) openPlan(plan.id); });
+  loadLists(null).then(() => live.start(null));
+})();

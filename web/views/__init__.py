@@ -1,0 +1,1 @@
+"""The console's blueprints: auth, plans, fleet, deliveries, flights, api and tiles."""

@@ -1,0 +1,141 @@
+"""The fleet page and its API: live state, Server-Sent Events, commands, alert acknowledgement.
+
+Every command (upload, start, pause, resume, RTL, land) is written to the audit log with who
+sent it, to which vehicle, and what came back; a command refused for the user's role is logged
+as ``forbidden`` and never reaches a vehicle.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+
+from planner.errors import InputError
+from web.auth import User, current_user, login_required, require
+from web.errors import Forbidden, Unauthorized, status_of
+from web.fleet import MODE_COMMANDS
+from web.fleet_run import VehicleResult
+from web.services import services
+from web.views._util import field, json_body
+
+bp = Blueprint("fleet", __name__)
+
+
+def commander(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Views that command vehicles: 401 without a login, 403 (audited) without the role."""
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            user = current_user()
+            if user is None:
+                raise Unauthorized("log in first")
+            if not user.may("command"):
+                target = kwargs.get("verb") or action
+                services().db.audit(username=user.username, action=str(target),
+                                    target=request.path, result="forbidden",
+                                    detail=f"role {user.role}")
+                raise Forbidden(f"role {user.role!r} may not command vehicles")
+            return view(user, *args, **kwargs)
+        return wrapped
+    return decorate
+
+
+def _answer(user: User, action: str, results: list[VehicleResult]) -> Any:
+    """Audit each vehicle's result; 200 when all succeeded, else the first error's status."""
+    db = services().db
+    for r in results:
+        who = f"vehicle {r.sysid}" + (f" ({r.name})" if r.name else "")
+        db.audit(username=user.username, action=action, target=who,
+                 result="ok" if r.ok else "failed", detail=r.detail)
+    body = {"action": action, "results": [{"sysid": r.sysid, "name": r.name, "ok": r.ok,
+                                           "detail": r.detail} for r in results]}
+    failed = next((r for r in results if not r.ok), None)
+    if failed is not None:
+        body["error"] = failed.detail
+    response = jsonify(body)
+    if failed is not None:
+        response.status_code = 409 if failed.error is None else status_of(failed.error)
+    return response
+
+
+@bp.route("/fleet")
+@login_required
+def page() -> Any:
+    """The live fleet page."""
+    return render_template("fleet.html")
+
+
+@bp.route("/api/fleet")
+@login_required
+def state() -> Any:
+    """Vehicles, tracks, the run in progress, drops and alerts."""
+    return services().fleet.state()
+
+
+@bp.route("/api/events")
+@login_required
+def events() -> Response:
+    """Server-Sent Events from the event after ``Last-Event-ID`` (header or query)."""
+    raw = request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or ""
+    try:
+        last_id = max(0, int(raw)) if raw else services().events.last_id
+    except ValueError:
+        last_id = services().events.last_id
+    stream = services().events.stream(last_id, max_s=float(current_app.config["SSE_MAX_S"]))
+    response = Response(stream, mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
+
+
+@bp.route("/api/fleet/upload", methods=["POST"])
+@commander("upload")
+def upload(user: User) -> Any:
+    """Upload and verify a planned plan's first sorties on the vehicles (``{"plan_id"}``)."""
+    plan_id = field(json_body(), "plan_id", str)
+    svc = services()
+    plan = svc.plans.plan(plan_id)
+    scenario, dem = svc.plans.scenario(plan_id)
+    results = svc.fleet.upload(plan_id, plan, scenario, dem, svc.plans.plan_json_path(plan_id))
+    svc.deliveries.issue_tokens(plan_id)
+    return _answer(user, "upload", results)
+
+
+@bp.route("/api/fleet/start", methods=["POST"])
+@commander("start")
+def start(user: User) -> Any:
+    """Fly the uploaded plan: every vehicle's sortie queue."""
+    run = services().fleet.start_run()
+    results = [VehicleResult(sysid=s, name=n, ok=True, detail=f"plan {run.plan_id} started")
+               for n, s in run.manager.assignment.items()]
+    return _answer(user, "start", results)
+
+
+@bp.route("/api/fleet/vehicles/<int:sysid>/<verb>", methods=["POST"])
+@commander("command")
+def command(user: User, sysid: int, verb: str) -> Any:
+    """Pause (LOITER), resume (AUTO), RTL or land one vehicle."""
+    return _answer(user, verb, [services().fleet.command(verb, sysid)])
+
+
+@bp.route("/api/fleet/all/<verb>", methods=["POST"])
+@commander("command")
+def command_all(user: User, verb: str) -> Any:
+    """The same command to every vehicle heard."""
+    fleet = services().fleet
+    if verb not in MODE_COMMANDS:
+        raise InputError(f"Expected one of {', '.join(MODE_COMMANDS)}, got {verb!r}",
+                         field="command")
+    return _answer(user, verb, [fleet.command(verb, s) for s in fleet.vehicle_ids()])
+
+
+@bp.route("/api/alerts/<int:alert_id>/ack", methods=["POST"])
+@require("ack")
+def ack(alert_id: int) -> Any:
+    """Acknowledge an alert."""
+    user = current_user()
+    assert user is not None
+    return services().fleet.acknowledge(alert_id, user.username)

@@ -1,0 +1,112 @@
+"""The plan page and its API: scenarios, uploads, map edits, the planner job, downloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, render_template, request, send_file
+
+from planner.errors import InputError
+from web.auth import current_user, login_required, require
+from web.plan_view import plan_view, scenario_layers
+from web.planning import PlanRecord
+from web.services import services
+from web.views._util import field, json_body
+
+bp = Blueprint("plans", __name__)
+
+
+def record_json(r: PlanRecord) -> dict[str, Any]:
+    """A plan's record as the API shows it."""
+    return {"id": r.id, "name": r.name, "state": r.state, "error": r.error, "edits": r.edits,
+            "created_by": r.created_by, "created_at": r.created_at,
+            "finished_at": r.finished_at}
+
+
+@bp.route("/plans")
+@login_required
+def page() -> Any:
+    """The plan page."""
+    return render_template("plan.html")
+
+
+@bp.route("/api/scenarios")
+@login_required
+def scenarios() -> Any:
+    """Scenario folders to plan from."""
+    return {"scenarios": services().plans.scenarios(),
+            "sample": current_app.config["SAMPLE_SCENARIO"]}
+
+
+@bp.route("/api/plans")
+@login_required
+def list_plans() -> Any:
+    """Every plan, newest first."""
+    return {"plans": [record_json(r) for r in services().plans.all()]}
+
+
+@bp.route("/api/plans", methods=["POST"])
+@require("plan")
+def create() -> Any:
+    """A new plan from ``{"scenario": name, "edits": {...}}``."""
+    body = json_body()
+    edits = body.get("edits") or {}
+    if not isinstance(edits, dict):
+        raise InputError(f"Expected an object, got {edits!r}", field="edits")
+    user = current_user()
+    assert user is not None
+    record = services().plans.create(field(body, "scenario", str), username=user.username,
+                                     edits=edits)
+    return record_json(record), 201
+
+
+@bp.route("/api/plans/<plan_id>")
+@login_required
+def show(plan_id: str) -> Any:
+    """A plan: its record, scenario layers and, once planned, sorties and unserved drops."""
+    svc = services().plans
+    record = svc.get(plan_id)
+    out = record_json(record)
+    scenario, dem = svc.scenario(plan_id)
+    out["scenario"] = scenario_layers(scenario)
+    if record.state == "done":
+        out["result"] = plan_view(svc.plan(plan_id), scenario, dem)
+        out["files"] = ["plan.json", "routes.geojson", *(
+            f"sorties/{s.id}{ext}" for s in svc.plan(plan_id).sorties
+            for ext in (".plan", ".waypoints"))]
+    return out
+
+
+@bp.route("/api/plans/<plan_id>/edits", methods=["PUT"])
+@require("plan")
+def edit(plan_id: str) -> Any:
+    """Replace the plan's depots, zones, drop choice or time limit."""
+    return record_json(services().plans.edit(plan_id, json_body()))
+
+
+@bp.route("/api/plans/<plan_id>/uploads", methods=["POST"])
+@require("plan")
+def upload(plan_id: str) -> Any:
+    """Upload a ``drops`` CSV, ``nofly`` GeoJSON or ``dem`` file (multipart ``kind``, ``file``)."""
+    services().plans.get(plan_id)
+    kind = request.form.get("kind", "")
+    sent = request.files.get("file")
+    if sent is None or not sent.filename:
+        raise InputError("Expected a file in the 'file' form field", field="file")
+    record = services().plans.upload(plan_id, kind, sent.filename, sent.read())
+    return record_json(record)
+
+
+@bp.route("/api/plans/<plan_id>/run", methods=["POST"])
+@require("plan")
+def run(plan_id: str) -> Any:
+    """Start the planner in the background; progress arrives as events."""
+    return record_json(services().plans.run(plan_id)), 202
+
+
+@bp.route("/api/plans/<plan_id>/files/<path:name>")
+@login_required
+def download(plan_id: str, name: str) -> Any:
+    """A file of a planned plan (plan.json, routes.geojson, sorties/S001.plan...)."""
+    path = services().plans.download(plan_id, name)
+    return send_file(path, as_attachment=True, download_name=path.name)
