@@ -1,8 +1,9 @@
 """``dropline fly``, ``dropline upload``, ``dropline status`` and ``dropline rtl``.
 
-Vehicles are found on every ``--connect`` link and matched to the plan's vehicles in order: the
-plan's vehicle names sorted against the system ids heard, sorted (vehicle ``hub/quad/1`` flies as
-the lowest system id). Exit codes: 0 success (``fly``: every drop delivered); 1 some drops were
+Vehicles are found on every ``--connect`` link and matched to the plan's vehicles
+(:mod:`gcs.assign`): when the plan starts from several depots, each plan vehicle flies as a
+vehicle standing at its depot; otherwise in order, the plan's vehicle names sorted against the
+system ids heard, sorted (vehicle ``hub/quad/1`` flies as the lowest system id). Exit codes: 0 success (``fly``: every drop delivered); 1 some drops were
 not delivered, a check failed or a vehicle refused; 2 bad input; 4 no usable vehicle answered.
 
 ``--out CONN[,ro]`` (``fly``, ``status``) forwards to other ground stations (:mod:`gcs.forward`);
@@ -22,7 +23,8 @@ from typing import IO, Any
 
 from dropline._fly_display import ProgressDisplay, describe_snapshot
 from gcs import commands
-from gcs.fleet import FleetManager, FlyOptions, assign_vehicles, prepare_vehicle
+from gcs.assign import match_fleet
+from gcs.fleet import FleetManager, FlyOptions, prepare_vehicle
 from gcs.forward import Forwarder, OutputSpec
 from gcs.link import Link
 from gcs.logs import FlightLog
@@ -283,14 +285,13 @@ def upload_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         raise InputError(f"no sortie {args.sortie!r} in the plan", field="--sortie")
     keys = signing_keys(args)
     links = open_links(args.connect)
-    hub = TelemetryHub(stream_rate_hz=0)
+    hub = TelemetryHub(stream_rate_hz=2)  # positions, to match vehicles to depots
     for link in links:
         hub.attach(link)
     failures = 0
     try:
-        names = sorted({s.vehicle for s in plan.sorties})
         try:
-            assignment = assign_vehicles(names, hub.wait_for_vehicles(len(names), args.wait))
+            assignment = match_fleet(hub, plan, args.wait)
         except FleetError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_NO_VEHICLE

@@ -1,8 +1,9 @@
 """The fleet manager: many vehicles flying their queues of sorties from a plan at once.
 
 Vehicles are found on one or several links (system ids must be unique across them) and matched
-to the plan's vehicles in order: the plan's vehicle names sorted, against the system ids heard,
-sorted (:func:`assign_vehicles`). Each vehicle then gets a thread that flies its sorties in turn
+to the plan's vehicles (:mod:`gcs.assign`): by depot when the plan starts from several, each
+plan vehicle taking a vehicle standing at its depot, otherwise in order (plan vehicle names
+sorted against system ids sorted). Each vehicle then gets a thread that flies its sorties in turn
 (see :mod:`gcs._vehicle_worker`): configure, upload and verify mission/fence/rally (*ready* only
 once every read-back matched), preflight checks, arm in GUIDED and MISSION_START, monitor until
 it has landed and disarmed, turnaround, next sortie. Telemetry snapshots, drop states and alerts
@@ -17,13 +18,14 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
 from gcs import commands
 from gcs._vehicle_worker import VehicleWorker, prepare_vehicle
+from gcs.assign import assign_vehicles, match_fleet
 from gcs.config import ConfigOptions
 from gcs.failsafe import Alert, FailsafeLimits
 from gcs.link import Link
@@ -110,27 +112,6 @@ class VehicleStatus:
     message: str | None = None
 
 
-def assign_vehicles(plan_vehicles: Iterable[str], sysids: Iterable[int]) -> dict[str, int]:
-    """Plan vehicle names (sorted) matched to system ids (sorted), in order.
-
-    Raises
-    ------
-    FleetError
-        Fewer vehicles are connected than the plan uses.
-
-    Examples
-    --------
-    >>> assign_vehicles(["hub/quad/2", "hub/quad/1"], [7, 3, 5])
-    {'hub/quad/1': 3, 'hub/quad/2': 5}
-    """
-    names = sorted(set(plan_vehicles))
-    ids = sorted(set(sysids))
-    if len(ids) < len(names):
-        raise FleetError(f"the plan flies {len(names)} vehicles ({', '.join(names)}) but "
-                         f"{len(ids)} answered (system ids {', '.join(map(str, ids)) or 'none'})")
-    return dict(zip(names, ids, strict=False))
-
-
 def plan_key(plan: Plan) -> str:
     """A digest identifying a plan's sorties and missions (to find its runs in a log)."""
     text = repr((plan.scenario, [(s.id, s.vehicle, s.drop_ids, s.mission) for s in plan.sorties]))
@@ -196,14 +177,15 @@ class FleetManager:
     def connect(self, timeout_s: float = 10.0) -> dict[str, int]:
         """Wait for the vehicles (up to ``timeout_s``) and assign them to the plan's vehicles."""
         names = sorted({s.vehicle for s in self.plan.sorties})
-        heard = self.hub.wait_for_vehicles(len(names), timeout_s)
+        matched = match_fleet(self.hub, self.plan, timeout_s)
         self._open_run()
         recorded = {} if self.flight_log is None or self.run is None else \
             self.flight_log.vehicles(self.run.id)
-        if recorded and set(recorded) == set(names) and set(recorded.values()) <= set(heard):
+        if recorded and set(recorded) == set(names) and \
+                set(recorded.values()) <= set(self.hub.vehicles):
             self.assignment = dict(recorded)
         else:
-            self.assignment = assign_vehicles(names, heard)
+            self.assignment = matched
         for name, sysid in self.assignment.items():
             link = self.hub.link_of(sysid)
             url = link.url if link is not None else "?"

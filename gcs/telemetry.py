@@ -112,19 +112,22 @@ def request_streams(link: Link, sysid: int, rate_hz: float = 4.0,
 BURST = 2.0
 #: Periods after the last snapshot before a change other than a position is published alone.
 LAZY_PERIODS = 1.5
+#: The bucket refills this much faster than the rate, so that positions arriving at the rate
+#: with some jitter are not held back by it.
+JITTER_ALLOWANCE = 1.25
 
 
 class SnapshotSubscription:
-    """Calls ``callback(snapshot)`` for changed vehicles, at most ``rate_hz`` per vehicle.
+    """Calls ``callback(snapshot)`` for changed vehicles, about ``rate_hz`` per vehicle.
 
     A new position (or a change of mode, arming, mission progress or a text) is published as
     soon as the rate allows. Other changes (battery, speed, GPS...) ride along with the next
     position; alone they go out no sooner than one and a half periods after the last snapshot,
     so they do not spend the rate that the next position needs, and a vehicle without
-    positions is still seen. The rate is a token
-    bucket per vehicle (``rate_hz`` tokens a second, at most :data:`BURST` saved up): a position
-    that comes a little early, or a snapshot that went out a little late, does not delay the
-    positions after it.
+    positions is still seen. The rate is a token bucket per vehicle, refilled at
+    ``rate_hz`` x :data:`JITTER_ALLOWANCE` tokens a second and holding at most :data:`BURST`:
+    positions sent at ``rate_hz`` go out as they arrive even when the link delivers them
+    unevenly, and a faster source is thinned to at most 1.25 x ``rate_hz``.
 
     Close it (or use ``with``) to stop its thread.
     """
@@ -138,7 +141,9 @@ class SnapshotSubscription:
         self.period_s = 1.0 / rate_hz
         self.sysids = None if sysids is None else frozenset(sysids)
         self._cond = threading.Condition()
-        self._dirty: dict[int, bool] = {}  # sysid -> urgent
+        self._urgent: set[int] = set()  # vehicles with a new position (or state) to publish
+        self._lazy: set[int] = set()  # vehicles with other changes only
+        self._lazy_check_s = 0.0  # when the lazy ones are looked at next
         self._tokens: dict[int, tuple[float, float]] = {}  # sysid -> (tokens, at time)
         self._closed = False
         self._thread = threading.Thread(target=self._run, daemon=True, name="telemetry-publish")
@@ -150,26 +155,41 @@ class SnapshotSubscription:
         if self.sysids is not None and sysid not in self.sysids:
             return
         with self._cond:
-            was = self._dirty.get(sysid)
-            if was is None or (urgent and not was):
-                self._dirty[sysid] = urgent
-                self._cond.notify()
+            if urgent:
+                if sysid not in self._urgent:
+                    self._urgent.add(sysid)
+                    self._lazy.discard(sysid)
+                    self._cond.notify()
+            elif sysid not in self._urgent and sysid not in self._lazy:
+                self._lazy.add(sysid)
+                if sysid not in self._tokens:  # never published: at once
+                    self._lazy_check_s = 0.0
+                    self._cond.notify()
 
     def _level(self, sysid: int, now_s: float) -> float:
         """Tokens vehicle ``sysid`` has at ``now_s`` (a full bucket if never published)."""
         tokens, at_s = self._tokens.get(sysid, (BURST, now_s))
-        return min(BURST, tokens + (now_s - at_s) / self.period_s)
+        return min(BURST, tokens + (now_s - at_s) * JITTER_ALLOWANCE / self.period_s)
 
     def _due(self, now_s: float) -> tuple[list[int], float | None]:
+        """Vehicles to publish now, and how long until the next one may be (None: nothing
+        waits). Vehicles with only lazy changes are looked at four times a period."""
         due, wait = [], None
-        for sysid, urgent in self._dirty.items():
+        for sysid in self._urgent:
             at = now_s + (1.0 - self._level(sysid, now_s)) * self.period_s
-            if not urgent and sysid in self._tokens:
-                at = max(at, self._tokens[sysid][1] + LAZY_PERIODS * self.period_s)
             if at <= now_s + 1e-9:
                 due.append(sysid)
             else:
                 wait = at - now_s if wait is None else min(wait, at - now_s)
+        if self._lazy:
+            if now_s >= self._lazy_check_s:
+                self._lazy_check_s = now_s + self.period_s / 4
+                for sysid in self._lazy:
+                    if sysid not in self._tokens or (self._level(sysid, now_s) >= 1.0 and \
+                            now_s >= self._tokens[sysid][1] + LAZY_PERIODS * self.period_s):
+                        due.append(sysid)
+            left = max(0.0, self._lazy_check_s - now_s)
+            wait = left if wait is None else min(wait, left)
         return due, wait
 
     def _run(self) -> None:
@@ -184,7 +204,8 @@ class SnapshotSubscription:
                     self._cond.wait(wait if wait is not None else 1.0)
                     continue
                 for sysid in due:
-                    del self._dirty[sysid]
+                    self._urgent.discard(sysid)
+                    self._lazy.discard(sysid)
                     self._tokens[sysid] = (self._level(sysid, now) - 1.0, now)
             for sysid in due:
                 snap = self._hub.snapshot(sysid)

@@ -270,18 +270,27 @@ class _GroupSearch:
             ea, eb = self.slots[a].ev, self.slots[b].ev
             assert ea is not None and eb is not None
             rest = tuple(p for p in ea.drops if p != x)
-            new_a = self._exact(self._ranked([rest, rest[::-1]]), budget)
-            if new_a is None:
-                continue
-            new_b = self._exact(self._ranked(_insertions(eb.drops, x)), budget)
-            if new_b is None:
-                continue
-            if (self._cost(new_a) + self._cost(new_b)
-                    < self._cost(ea) + self._cost(eb) - 1e-9):
-                self.slots[a].ev, self.slots[b].ev = new_a, new_b
+            if self._replace_pair(a, b, [rest, rest[::-1]], _insertions(eb.drops, x), budget):
                 touched |= {a, b}
                 made += 1
         return made
+
+    def _replace_pair(self, a: int, b: int, orders_a: list[tuple[int, ...]],
+                      orders_b: list[tuple[int, ...]], budget: list[int]) -> bool:
+        """Replace sorties ``a`` and ``b`` by the best exact sorties among the given orders
+        when together they cost less; whether they were replaced."""
+        ea, eb = self.slots[a].ev, self.slots[b].ev
+        assert ea is not None and eb is not None
+        new_a = self._exact(self._ranked(orders_a), budget)
+        if new_a is None:
+            return False
+        new_b = self._exact(self._ranked(orders_b), budget)
+        if new_b is None:
+            return False
+        if self._cost(new_a) + self._cost(new_b) >= self._cost(ea) + self._cost(eb) - 1e-9:
+            return False
+        self.slots[a].ev, self.slots[b].ev = new_a, new_b
+        return True
 
 
     def _swaps(self, budget: list[int]) -> int:
@@ -319,15 +328,7 @@ class _GroupSearch:
             assert ea is not None and eb is not None
             rest_a = tuple(p for p in ea.drops if p != x)
             rest_b = tuple(p for p in eb.drops if p != y)
-            new_a = self._exact(self._ranked(_insertions(rest_a, y)), budget)
-            if new_a is None:
-                continue
-            new_b = self._exact(self._ranked(_insertions(rest_b, x)), budget)
-            if new_b is None:
-                continue
-            if (self._cost(new_a) + self._cost(new_b)
-                    < self._cost(ea) + self._cost(eb) - 1e-9):
-                self.slots[a].ev, self.slots[b].ev = new_a, new_b
+            if self._replace_pair(a, b, _insertions(rest_a, y), _insertions(rest_b, x), budget):
                 touched |= {a, b}
                 made += 1
         return made

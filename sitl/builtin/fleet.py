@@ -15,7 +15,7 @@ import selectors
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 
 from planner.errors import SimulatorError
@@ -145,6 +145,9 @@ class BuiltinFleet:
         Steady wind for every vehicle.
     spacing_m
         Vehicle ``i`` starts ``i * spacing_m`` east of ``home``.
+    homes
+        Where each vehicle starts instead (latitude, longitude in degrees; one per vehicle),
+        e.g. at the depots of a plan; ``home`` stays the origin of the local frame.
     settle_s
         Simulated time from boot to GPS/EKF ready (42 s as on SITL).
     finite_battery
@@ -157,9 +160,12 @@ class BuiltinFleet:
                  params: Mapping[str, float] | None = None,
                  drone_type: DroneType | None = None, wind: Wind | None = None,
                  spacing_m: float = 10.0, settle_s: float = DEFAULT_SETTLE_S,
-                 finite_battery: bool = False) -> None:
+                 finite_battery: bool = False,
+                 homes: Sequence[tuple[float, float]] | None = None) -> None:
         if vehicles < 1:
             raise ValueError(f"Expected at least 1 vehicle, got {vehicles}")
+        if homes is not None and len(homes) != vehicles:
+            raise ValueError(f"Expected one home per vehicle ({vehicles}), got {len(homes)}")
         if not -90 <= home[0] <= 90 or not -180 <= home[1] <= 180:
             raise ValueError(f"Expected home as (lat, lon, alt), got {home}")
         self.clock = SimClock(speedup)
@@ -177,7 +183,7 @@ class BuiltinFleet:
         ground = None if dem is None else self._ground_fn(dem)
         self._vehicles: list[SimVehicle] = []
         for i in range(vehicles):
-            lat, lon = self.frame.to_latlon(0.0, i * spacing_m)
+            lat, lon = self.frame.to_latlon(0.0, i * spacing_m) if homes is None else homes[i]
             alt = home[2] if ground is None else ground(*self.frame.to_ne(lat, lon))
             self._vehicles.append(SimVehicle(
                 sysid=i + 1, start=(lat, lon, alt), frame=self.frame, params=overrides,

@@ -64,6 +64,19 @@ def district_case(drones: int = 3, hub: str = "littleton") -> FleetCase:
     return FleetCase(scenario=scenario, dem=dem, plan=make_plan(scenario, dem).plan)
 
 
+@functools.cache
+def two_hub_case(hubs: tuple[str, str] = ("littleton", "lancaster")) -> FleetCase:
+    """The district flown from two hubs by one heavy octocopter each: the first sortie of each."""
+    scenario = load_scenario(DISTRICT)
+    depots = tuple(dataclasses.replace(d, drones={"heavy_octo": 1})
+                   for d in scenario.depots if d.id in hubs)
+    scenario = dataclasses.replace(scenario, depots=depots)
+    dem = load_dem(scenario.terrain.dem_paths)
+    plan = make_plan(scenario, dem).plan
+    firsts = {s.vehicle: s for s in reversed(plan.sorties)}
+    return FleetCase(scenario=scenario, dem=dem,
+                     plan=dataclasses.replace(plan, sorties=tuple(firsts.values())))
+
 
 def one_sortie(case: FleetCase, drops: int = 1) -> Plan:
     """A plan holding one sortie with ``drops`` drops: from the case's plan, or planned anew

@@ -31,6 +31,7 @@ from tests.gcs.fixtures import (
     district_case,
     one_sortie,
     tutorial_case,
+    two_hub_case,
 )
 
 pytestmark = pytest.mark.sitl
@@ -123,6 +124,30 @@ def test_three_drones_deliver_every_drop(fleet_sim: Any, tmp_path: Path, which: 
         kinds = {m.get_type() for _, m in mav.read_tlog(flight.tlog_path)}
         assert {"HEARTBEAT", "MISSION_CURRENT", "STATUSTEXT"} <= kinds
     assert not flight_log.start_run(plan_key=manager.run.plan_key, plan_name="x").resumed
+
+
+@pytest.mark.slow
+def test_vehicles_at_two_depots_fly_the_sorties_of_their_own_depot(fleet_sim: Any,
+                                                                   tmp_path: Path) -> None:
+    """Vehicles standing at two hubs, system ids in the opposite order of the plan's names,
+    are matched by depot: each passes its home check and delivers its sortie's drops."""
+    case = two_hub_case()
+    plan = case.plan
+    depots = {s.vehicle: s.mission[0] for s in plan.sorties}
+    names = sorted(depots)
+    assert len({(h.lat_deg, h.lon_deg) for h in depots.values()}) == 2
+    homes = [(depots[n].lat_deg, depots[n].lon_deg) for n in reversed(names)]
+    fleet = fleet_sim(case, 2, homes=homes)
+    links = _links(fleet.connection_strings)
+    manager = _manager(case, plan, links, tmp_path / "fly.db")
+    try:
+        assert manager.connect(10.0) == {names[0]: 2, names[1]: 1}
+        manager.start()
+        assert manager.wait(600.0), [v.phase for v in manager.vehicles()]
+    finally:
+        manager.stop()
+        _close(links)
+    assert manager.all_delivered, [(d.drop_id, d.state, d.reason) for d in manager.drops()]
 
 
 @pytest.mark.slow
