@@ -3,8 +3,9 @@
 Vehicles are found on every ``--connect`` link and matched to the plan's vehicles
 (:mod:`gcs.assign`): when the plan starts from several depots, each plan vehicle flies as a
 vehicle standing at its depot; otherwise in order, the plan's vehicle names sorted against the
-system ids heard, sorted (vehicle ``hub/quad/1`` flies as the lowest system id). Exit codes: 0 success (``fly``: every drop delivered); 1 some drops were
-not delivered, a check failed or a vehicle refused; 2 bad input; 4 no usable vehicle answered.
+system ids heard, sorted (vehicle ``hub/quad/1`` flies as the lowest system id). Exit codes: 0
+success (``fly``: every drop delivered); 1 some drops were not delivered, a check failed or a
+vehicle refused; 2 bad input; 4 no usable vehicle answered.
 
 ``--out CONN[,ro]`` (``fly``, ``status``) forwards to other ground stations (:mod:`gcs.forward`);
 ``--sign`` and ``--sign-key-file`` set up MAVLink 2 signing with the vehicles first
