@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from dropline.sim_control import FAULTS, NO_VALUE, FleetFaults, fault_value, parse_number
 from planner.errors import InputError, SimulatorError, SitlLaunchError
 from planner.scenario import DroneType, Scenario, Wind
 from planner.terrain import Dem
@@ -36,9 +37,6 @@ commands on standard input (vehicles are numbered from 1, like their system ids)
   help                  this list
   quit                  stop every vehicle and exit (as Ctrl-C or SIGTERM do)
 """
-
-LINK_FAULTS = {"loss": "loss", "latency": "latency_s", "duplicate": "duplicate",
-               "reorder": "reorder"}
 
 
 # -- argument parsing --------------------------------------------------------------------------
@@ -204,16 +202,6 @@ class ConsoleCommand:
     value: float = 0.0
 
 
-def _number(text: str, what: str, low: float, high: float) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"expected {what}, got {text!r}") from None
-    if not (low <= value <= high):
-        raise ValueError(f"expected {what} in [{low:g}, {high:g}], got {text}")
-    return value
-
-
 def parse_console_line(line: str, vehicles: int) -> ConsoleCommand | None:
     """Parse one line of the ``dropline sim`` console; None for a blank line.
 
@@ -235,21 +223,15 @@ def parse_console_line(line: str, vehicles: int) -> ConsoleCommand | None:
         return ConsoleCommand(verb=Verb.QUIT if head == "exit" else Verb(head))
     if head != "fault" or len(words) < 3:
         raise ValueError(f"unknown command {line.strip()!r}; type 'help'")
-    vehicle = int(_number(words[1], f"a vehicle number 1..{vehicles}", 1, vehicles))
+    vehicle = int(parse_number(words[1], f"a vehicle number 1..{vehicles}", 1, vehicles))
     if words[1] != str(vehicle):
         raise ValueError(f"expected a vehicle number 1..{vehicles}, got {words[1]!r}")
     kind, args = words[2].lower(), words[3:]
-    value = 0.0
-    if kind in ("loss", "duplicate", "reorder", "battery") and len(args) == 1:
-        value = _number(args[0], "a share", 0.0, 1.0)
-    elif kind in ("latency", "cut") and len(args) == 1:
-        value = _number(args[0], "seconds", 0.0, 3600.0)
-    elif kind == "gps" and len(args) == 1 and args[0].lower() in ("off", "on"):
-        value = 1.0 if args[0].lower() == "off" else 0.0
-    elif kind == "link" and [a.lower() for a in args] == ["ok"]:
-        kind = "link-ok"
-    elif not (kind == "motor" and not args):
+    if kind == "link" and [a.lower() for a in args] == ["ok"]:
+        kind, args = "link_ok", []
+    if kind not in FAULTS or len(args) != (0 if kind in NO_VALUE else 1):
         raise ValueError(f"cannot parse {line.strip()!r}; type 'help'")
+    value = fault_value(kind, args[0] if args else "")
     return ConsoleCommand(verb=Verb.FAULT, vehicle=vehicle, fault=kind, value=value)
 
 
@@ -274,7 +256,7 @@ class FaultConsole:
         self.fleet = fleet
         self.vehicles = vehicles
         self.out = out
-        self._link: dict[int, dict[str, float]] = {}
+        self._faults = FleetFaults(fleet)
 
     def run_line(self, line: str) -> bool:
         """Execute one line; return False when it asks to quit."""
@@ -294,28 +276,10 @@ class FaultConsole:
                 print(f"vehicle {i + 1}: {describe_state(self.fleet.vehicle(i).snapshot())}",
                       file=self.out, flush=True)
         else:
-            self._fault(cmd)
+            self._faults.apply(cmd.vehicle, cmd.fault, cmd.value)
             print(f"ok: vehicle {cmd.vehicle} {cmd.fault} {cmd.value:g}", file=self.out,
                   flush=True)
         return True
-
-    def _fault(self, cmd: ConsoleCommand) -> None:
-        handle = self.fleet.vehicle(cmd.vehicle - 1)
-        if cmd.fault in LINK_FAULTS or cmd.fault == "link-ok":
-            link = self._link.setdefault(cmd.vehicle, {})
-            if cmd.fault == "link-ok":
-                link.clear()
-            else:
-                link[LINK_FAULTS[cmd.fault]] = cmd.value
-            handle.set_link_faults(**link)
-        elif cmd.fault == "cut":
-            handle.cut_link(cmd.value)
-        elif cmd.fault == "battery":
-            handle.battery_sag(cmd.value)
-        elif cmd.fault == "gps":
-            handle.gps_loss(cmd.value == 1.0)
-        else:
-            handle.motor_failure()
 
 
 class StopSignals:

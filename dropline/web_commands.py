@@ -4,7 +4,8 @@ real vehicles).
 ``demo`` starts built-in simulated copters at a hub of the sample district, the console on
 ``--port`` with its data in ``--data-dir``, an ``admin`` account (password from
 ``DROPLINE_ADMIN_PASSWORD``, else generated and printed once) and a ready draft plan for the
-simulated hub; it prints the address and the first login. ``serve`` starts only the console,
+simulated hub, with fault injection into the simulated copters on the fleet page (engineers
+and admins); it prints the address and the first login. ``serve`` starts only the console,
 connected to the ``--connect`` vehicles.
 """
 
@@ -158,6 +159,7 @@ def _serve(app: Any, host: str, port: int, generated: str | None) -> int:
 def demo_command(args: argparse.Namespace) -> int:
     """``dropline demo``."""
     _check(args)
+    from dropline.sim_control import FleetSimulator
     from web import create_app
     from web.services import services
 
@@ -165,7 +167,8 @@ def demo_command(args: argparse.Namespace) -> int:
     try:
         app = create_app({"DATA_DIR": args.data_dir, "CONNECT": fleet.connection_strings,
                           "TIME_SCALE": args.speedup, "RESET_BATTERY": True,
-                          "MISSIONS_DIR": str(MISSIONS), "SAMPLE_SCENARIO": SAMPLE})
+                          "MISSIONS_DIR": str(MISSIONS), "SAMPLE_SCENARIO": SAMPLE,
+                          "SIMULATOR": FleetSimulator(fleet)})
         generated = _first_login(app)
         with app.app_context():
             plans = services().plans

@@ -5,7 +5,8 @@
 ``DATABASE_URL``, else SQLite in the data folder), ``CONNECT`` (vehicle connection strings),
 ``TIME_SCALE`` (a simulator's speedup), ``MISSIONS_DIR`` and ``SAMPLE_SCENARIO`` (scenarios to
 choose from, and whose terrain the map shows), ``TILE_URL`` (an optional online base layer),
-``SESSION_COOKIE_SECURE`` (behind HTTPS).
+``SESSION_COOKIE_SECURE`` (behind HTTPS), ``SIMULATOR`` (a
+:class:`web.simulator.SimulatorControl` of simulated vehicles, for fault injection).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_TIME_LIMIT": None,
     "WTF_CSRF_HEADERS": ["X-CSRFToken"],
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    "SIMULATOR": None,
 }
 
 csrf = CSRFProtect()
@@ -120,7 +122,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from web.views import api, auth, deliveries, fleet, flights, plans, tiles
+    from web.views import api, auth, deliveries, fleet, flights, plans, simulator, tiles
 
-    for module in (auth, plans, fleet, deliveries, flights, api, tiles):
+    for module in (auth, plans, fleet, deliveries, flights, api, tiles, simulator):
         app.register_blueprint(module.bp)

@@ -1,9 +1,10 @@
 """Accounts, roles, login rate limiting and the access checks of every view.
 
 Roles: ``operator`` plans and commands vehicles; ``crew`` watches and acknowledges alerts;
-``engineer`` replays flights; ``admin`` manages users and may do everything. Passwords are
-stored as werkzeug hashes. A request without a login gets 401 (pages redirect to the login
-form), a login without the permission 403, and in neither case does anything reach a vehicle.
+``engineer`` replays flights and injects faults into simulated vehicles (the operator may see
+them); ``admin`` manages users and may do everything. Passwords are stored as werkzeug hashes.
+A request without a login gets 401 (pages redirect to the login form), a login without the
+permission 403, and in neither case does anything reach a vehicle.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "command": frozenset({"operator", "admin"}),
     "ack": frozenset({"crew", "operator", "engineer", "admin"}),
     "replay": frozenset({"engineer", "operator", "admin"}),
+    "sim_view": frozenset({"engineer", "operator", "admin"}),
+    "simulate": frozenset({"engineer", "admin"}),
     "users": frozenset({"admin"}),
 }
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")

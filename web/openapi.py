@@ -36,6 +36,9 @@ def _op(summary: str, *, ok: str = "200", body: dict[str, Any] | None = None,
 
 
 _WRITE = ("400", "401", "403", "404", "409")
+#: The faults of the built-in simulator (an attached simulator lists its own).
+SIM_FAULTS = ("loss", "latency", "duplicate", "reorder", "link_ok", "cut", "battery", "gps",
+              "motor")
 _VERB = {"name": "verb", "in": "path", "required": True,
          "schema": {"type": "string", "enum": ["pause", "resume", "rtl", "land"]}}
 
@@ -123,6 +126,16 @@ def openapi_document() -> dict[str, Any]:
                                                   errors=(*_WRITE, "504"), params=("verb",))},
             "/api/alerts/{alert_id}/ack": {"post": _op("acknowledge an alert", errors=_WRITE,
                                                        params=("alert_id",))},
+            "/api/simulator": {"get": _op("the attached simulator's vehicles and faults",
+                                          errors=("401", "403", "404"))},
+            "/api/simulator/faults": {"post": _op(
+                "inject a fault into a simulated vehicle", errors=_WRITE, body={
+                    "type": "object", "required": ["vehicle", "fault"],
+                    "properties": {
+                        "vehicle": {"type": "integer", "minimum": 1},
+                        "fault": {"type": "string", "enum": list(SIM_FAULTS)},
+                        "value": {"type": "string", "description": "the fault's value: a "
+                                  "share 0..1, seconds, 'off' or 'on', or nothing"}}})},
             "/api/deliveries": {"get": _op("every drop's state and ETA",
                                            errors=("401", "404", "409"))},
             "/api/track/{token}": {"get": _op("a parcel's public status", errors=("404",),

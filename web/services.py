@@ -19,6 +19,7 @@ from web.events import EventBus
 from web.fleet import FleetService
 from web.flights import FlightService
 from web.planning import PlanService
+from web.simulator import SimulatorControl
 from web.tiles import TileService
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class Services:
     deliveries: DeliveryService
     flights: FlightService
     tiles: TileService
+    simulator: SimulatorControl | None = None
 
     def close(self) -> None:
         """Stop the fleet, end event streams and release the database."""
@@ -82,7 +84,8 @@ def init_app(app: Flask) -> Services:
         events=events, plans=plans, fleet=fleet,
         deliveries=DeliveryService(database, plans, fleet),
         flights=FlightService(fleet.flight_log, plans),
-        tiles=TileService(lambda: _tile_dem(app), data_dir / "tiles"))
+        tiles=TileService(lambda: _tile_dem(app), data_dir / "tiles"),
+        simulator=app.config.get("SIMULATOR"))
     fleet.start()
     app.extensions["dropline"] = found
     return found

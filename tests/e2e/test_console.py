@@ -1,6 +1,7 @@
 """The console in a real browser (Debian's chromium through Playwright) against a real server
 with three simulated copters: log in, plan the district from one hub, upload, start, watch every
-drop delivered, follow a parcel, replay a flight; a crew login cannot command. Screenshots go to
+drop delivered, follow a parcel, replay a flight; a crew login cannot command; an engineer
+injects a simulator fault. Screenshots go to
 test-artifacts/; any browser console error fails the test."""
 
 from __future__ import annotations
@@ -49,10 +50,12 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Three simulated copters at the hub and the console serving them on a free port."""
     if not CHROMIUM.is_file():
         pytest.fail("Debian's chromium is needed at /usr/bin/chromium (apt-get install chromium)")
+    from dropline.sim_control import FleetSimulator
+
     fleet = _start_fleet()
     app = make_app(tmp_path_factory.mktemp("e2e"), CONNECT=fleet.connection_strings,
                    TIME_SCALE=SPEEDUP, RESET_BATTERY=True, SAMPLE_SCENARIO="district",
-                   SSE_MAX_S=5.0)
+                   SSE_MAX_S=5.0, SIMULATOR=FleetSimulator(fleet))
     try:
         for server in serve(app):
             yield server.url
@@ -187,4 +190,32 @@ def test_crew_cannot_command(console: str, browser: Any) -> None:
     page.click("#nav-plan")
     assert page.locator("#new-plan").is_disabled()
     w.shot("6-crew")
+    w.close()
+
+
+def test_engineer_injects_a_battery_fault(console: str, browser: Any) -> None:
+    """The Simulator panel is read-only for an operator; an engineer picks vehicle 3, a battery
+    fault and its value, confirms, and the vehicle's battery drops on the fleet page."""
+    w = Watched(browser, console)
+    page = w.login("operator")
+    page.click("#nav-fleet")
+    page.wait_for_selector("#sim-fault option[value='battery']", state="attached")
+    assert page.locator("#sim-inject").is_disabled()
+    w.close()
+
+    w = Watched(browser, console)
+    page = w.login("engineer")
+    page.click("#nav-fleet")
+    page.wait_for_selector("#vehicle-3 .battery-text")
+    page.wait_for_selector("#sim-vehicle option[value='3']", state="attached")
+    page.select_option("#sim-vehicle", "3")
+    page.select_option("#sim-fault", "battery")
+    page.fill("#sim-value", "0.6")
+    page.click("#sim-inject")
+    _confirm(page)
+    page.wait_for_function("document.querySelector('#sim-message').textContent"
+                           " === 'vehicle 3: battery 0.6'")
+    page.wait_for_function("parseInt(document.querySelector('#vehicle-3 .battery-text')"
+                           ".textContent.replace('battery ', '')) <= 40", timeout=30_000)
+    w.shot("7-simulator")
     w.close()

@@ -45,7 +45,7 @@ HOME = "44.0618,-71.1369,160"
     ("fault 2 motor", ConsoleCommand(verb=Verb.FAULT, vehicle=2, fault="motor")),
     ("fault 2 latency 0.25",
      ConsoleCommand(verb=Verb.FAULT, vehicle=2, fault="latency", value=0.25)),
-    ("fault 2 link ok", ConsoleCommand(verb=Verb.FAULT, vehicle=2, fault="link-ok")),
+    ("fault 2 link ok", ConsoleCommand(verb=Verb.FAULT, vehicle=2, fault="link_ok")),
     ("  status ", ConsoleCommand(verb=Verb.STATUS)),
     ("quit", ConsoleCommand(verb=Verb.QUIT)),
     ("help", ConsoleCommand(verb=Verb.HELP)),

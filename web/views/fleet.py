@@ -64,8 +64,10 @@ def _answer(user: User, action: str, results: list[VehicleResult]) -> Any:
 @bp.route("/fleet")
 @login_required
 def page() -> Any:
-    """The live fleet page."""
-    return render_template("fleet.html")
+    """The live fleet page (with the simulator panel when a simulator is attached)."""
+    user = current_user()
+    shown = services().simulator is not None and user is not None and user.may("sim_view")
+    return render_template("fleet.html", simulator=shown)
 
 
 @bp.route("/api/fleet")
