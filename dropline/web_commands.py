@@ -78,6 +78,12 @@ def _check(args: argparse.Namespace) -> None:
         raise InputError(f"expected a port in 0..65535, got {args.port}", field="--port")
     if not (args.speedup > 0 and math.isfinite(args.speedup)):
         raise InputError(f"expected --speedup > 0, got {args.speedup}", field="--speedup")
+    from web.auth import MIN_PASSWORD
+
+    password = os.environ.get("DROPLINE_ADMIN_PASSWORD")
+    if password and len(password) < MIN_PASSWORD:
+        raise InputError(f"expected at least {MIN_PASSWORD} characters",
+                         field="DROPLINE_ADMIN_PASSWORD")
 
 
 def demo_hub(scenario: Scenario) -> Scenario:

@@ -28,6 +28,17 @@ def test_bad_options_exit_2(argv: list[str], tmp_path: Path,
     assert "error:" in err and ("--port" in err or "--speedup" in err)
 
 
+def test_short_admin_password_is_refused_before_the_fleet_starts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A DROPLINE_ADMIN_PASSWORD under 8 characters exits 2 naming it, with no simulator."""
+    monkeypatch.setenv("DROPLINE_ADMIN_PASSWORD", "short")
+    assert main(["demo", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "DROPLINE_ADMIN_PASSWORD" in err and "8 characters" in err
+    assert not any(tmp_path.iterdir())
+
+
 @pytest.mark.slow
 def test_demo_prints_url_and_first_login(tmp_path: Path) -> None:
     """The demo starts the console and simulated copters, prints the address and a generated
