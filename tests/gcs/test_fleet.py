@@ -7,7 +7,6 @@ minutes of wall time even at 50x.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from tests.gcs.fixtures import (
     tutorial_case,
     two_hub_case,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.sitl
 fleet_sim = fixtures.fleet_sim
@@ -55,14 +55,6 @@ def _manager(case: FleetCase, plan: Plan, links: list[Link], db: Path | None,
     flight_log = None if db is None else FlightLog(db)
     return FleetManager(links, plan, options=FlyOptions(**options), flight_log=flight_log,
                         dem=case.dem, drone_types=case.scenario.drone_types)
-
-
-def _until(cond: Callable[[], bool], timeout_s: float, what: str) -> None:
-    end = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def _airborne(fleet: Any, index: int = 0, alt_m: float = 30.0) -> Callable[[], bool]:
@@ -163,7 +155,7 @@ def test_low_battery_triggers_rtl(fleet_sim: Any, tmp_path: Path) -> None:
         manager.connect(10.0)
         with ReleaseRecorder(fleet, 1) as recorder:
             manager.start()
-            _until(_airborne(fleet), 30.0, "take-off")
+            wait_until(_airborne(fleet), 30.0, "take-off")
             fleet.vehicle(0).battery_sag(0.7)
             assert manager.wait(120.0)
     finally:
@@ -204,9 +196,9 @@ def test_link_cut_mid_flight_and_reconnect(fleet_sim: Any, cut_over: str) -> Non
         with ReleaseRecorder(fleet, 1) as recorder:
             manager.start()
             if cut_over == "cruise":
-                _until(_airborne(fleet), 30.0, "take-off")
+                wait_until(_airborne(fleet), 30.0, "take-off")
             else:
-                _until(lambda: fleet.vehicle(0).snapshot().mission_seq == approach, 60.0,
+                wait_until(lambda: fleet.vehicle(0).snapshot().mission_seq == approach, 60.0,
                        "the descent to the drop")
             fleet.vehicle(0).cut_link(120.0)
             assert manager.wait(120.0)
@@ -238,11 +230,11 @@ def test_database_survives_a_kill_mid_flight(fleet_sim: Any, tmp_path: Path,
     first = _manager(case, plan, links, db)
     first.connect(10.0)
     first.start()
-    _until(_airborne(fleet), 30.0, "take-off")
+    wait_until(_airborne(fleet), 30.0, "take-off")
     first.abandon()  # no flight end, no run end, nothing closed: as a killed process
     _close(links)
     if restart_when == "landed":
-        _until(lambda: not fleet.vehicle(0).snapshot().armed, 60.0, "landing")
+        wait_until(lambda: not fleet.vehicle(0).snapshot().armed, 60.0, "landing")
     links = _links(fleet.connection_strings)
     second = _manager(case, plan, links, db)
     try:

@@ -18,6 +18,7 @@ from gcs.link import Link
 from gcs.telemetry import TelemetryHub
 from planner.errors import InputError
 from tests.gcs.conftest import HOME
+from tests.waiting import wait_until
 
 _D = mav.dialect
 
@@ -27,15 +28,6 @@ def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_until(cond: Callable[[], bool], timeout_s: float, what: str) -> None:
-    """Poll ``cond`` every 50 ms; fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -32,7 +32,8 @@ from planner.errors import InputError, LinkTimeout, SigningError
 from planner.io.planfile import write_plan_json
 from tests.gcs import fixtures
 from tests.gcs.fixtures import SPEEDUP, tutorial_case
-from tests.gcs.test_forward import free_udp_port, wait_until
+from tests.gcs.test_forward import free_udp_port
+from tests.waiting import wait_until
 
 _D = mav.dialect
 KEY_A = bytes(range(32))

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from gcs.telemetry import BURST, JITTER_ALLOWANCE, SnapshotSubscription
-from tests.gcs.test_telemetry_logs import _wait
+from tests.waiting import poll
 
 
 class _Hub:
@@ -39,17 +39,17 @@ def test_positions_go_out_at_the_rate_and_other_changes_wait() -> None:
     sub, got = _subscription(rate_hz=1.0)
     try:
         sub.mark(1, urgent=False)  # the first snapshot of a vehicle goes out at once
-        assert _wait(lambda: len(got) == 1, 5.0)
+        assert poll(lambda: len(got) == 1, 5.0)
         sub.mark(1, urgent=True)  # a burst of two
-        assert _wait(lambda: len(got) == 2, 5.0)
+        assert poll(lambda: len(got) == 2, 5.0)
         sub.mark(1, urgent=False)
         time.sleep(0.3)
         assert len(got) == 2
         sub.mark(1, urgent=True)
-        assert _wait(lambda: len(got) == 3, 5.0)
+        assert poll(lambda: len(got) == 3, 5.0)
         assert 1.0 / JITTER_ALLOWANCE - 0.05 <= got[2] - got[1] < 1.45
         sub.mark(1, urgent=False)
-        assert _wait(lambda: len(got) == 4, 5.0)
+        assert poll(lambda: len(got) == 4, 5.0)
         assert got[3] - got[2] >= 1.45
     finally:
         sub.close()

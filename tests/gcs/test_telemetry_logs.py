@@ -18,15 +18,7 @@ from gcs.logs import FlightLog
 from gcs.telemetry import BURST, JITTER_ALLOWANCE, TelemetryHub, VehicleSnapshot
 from gcs.tracking import DropEvent, DropState
 from tests.gcs.fixtures import tutorial_case
-
-
-def _wait(pred: Any, timeout_s: float) -> bool:
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
+from tests.waiting import poll
 
 
 @pytest.mark.sitl
@@ -44,7 +36,7 @@ def test_snapshot_reports_the_simulated_vehicle(sim: Any) -> None:
             return bool(s is not None and s.ekf_ok and s.home_lat_deg is not None
                         and s.battery_pct is not None)
 
-        assert _wait(ready, 10.0)
+        assert poll(ready, 10.0)
         snap = hub.snapshot(1)
         assert snap is not None
         truth = fleet.vehicle(0).snapshot()
@@ -73,7 +65,7 @@ def test_subscription_rate_limits_each_vehicle(sim: Any) -> None:
     try:
         for link in links:
             hub.attach(link)
-        assert _wait(lambda: len(hub.vehicles) == 2, 10.0)
+        assert poll(lambda: len(hub.vehicles) == 2, 10.0)
         time.sleep(1.0)
         with hub.subscribe(take, rate_hz=5):
             time.sleep(2.0)
@@ -98,9 +90,9 @@ def test_tlog_hook_records_readable_messages(sim: Any, tmp_path: Path) -> None:
     writer = TlogWriter(path)
     with Link(fleet.connection_strings[0]) as link:
         hub.attach(link)
-        assert _wait(lambda: hub.vehicles == (1,), 10.0)
+        assert poll(lambda: hub.vehicles == (1,), 10.0)
         remove = hub.add_hook(1, writer.write)
-        assert _wait(lambda: writer.count > 300, 10.0)
+        assert poll(lambda: writer.count > 300, 10.0)
         remove()
         count = writer.count
         time.sleep(0.3)

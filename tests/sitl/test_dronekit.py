@@ -4,7 +4,6 @@ GUIDED, take off, switch to AUTO and fly the mission to the end."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,21 +12,19 @@ import pytest
 from gcs.mavlink import dialect
 from tests.sitl.flying import distance_m, offset
 from tests.sitl.ports import free_base_port
+from tests.waiting import wait_until
 
 mavlink = dialect
 pytestmark = [pytest.mark.sitl, pytest.mark.slow]
 
+
+def _wait_until(cond: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Poll ``cond`` every 0.1 s as field scripts do; fail after ``timeout_s`` wall seconds."""
+    wait_until(cond, timeout_s, what, period_s=0.1)
+
+
 HOME = (30.3165, 78.0322, 640.0)
 CRUISE_ALT_M = 15.0
-
-
-def wait_until(cond: Callable[[], bool], timeout_s: float, what: str) -> None:
-    """Poll ``cond`` every 0.1 s as field scripts do; fail after ``timeout_s`` wall seconds."""
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def test_dronekit_script_flies_a_mission(builtin_fleet: Callable[..., Any]) -> None:
@@ -37,7 +34,7 @@ def test_dronekit_script_flies_a_mission(builtin_fleet: Callable[..., Any]) -> N
     vehicle = dronekit.connect(fleet.connection_strings[0], wait_ready=True, timeout=60,
                                heartbeat_timeout=30)
     try:
-        wait_until(lambda: vehicle.is_armable, 30, "is_armable")
+        _wait_until(lambda: vehicle.is_armable, 30, "is_armable")
         cmds = vehicle.commands
         cmds.download()
         cmds.wait_ready()
@@ -54,16 +51,16 @@ def test_dronekit_script_flies_a_mission(builtin_fleet: Callable[..., Any]) -> N
         cmds.upload(timeout=30)
 
         vehicle.mode = dronekit.VehicleMode("GUIDED")
-        wait_until(lambda: vehicle.mode.name == "GUIDED", 10, "GUIDED")
+        _wait_until(lambda: vehicle.mode.name == "GUIDED", 10, "GUIDED")
         vehicle.armed = True
-        wait_until(lambda: vehicle.armed, 10, "armed")
+        _wait_until(lambda: vehicle.armed, 10, "armed")
         vehicle.simple_takeoff(CRUISE_ALT_M)
-        wait_until(lambda: (vehicle.location.global_relative_frame.alt or 0.0)
+        _wait_until(lambda: (vehicle.location.global_relative_frame.alt or 0.0)
                    >= CRUISE_ALT_M * 0.95, 30, "take-off altitude")
 
         vehicle.commands.next = 0
         vehicle.mode = dronekit.VehicleMode("AUTO")
-        wait_until(lambda: vehicle.mode.name == "AUTO", 10, "AUTO")
+        _wait_until(lambda: vehicle.mode.name == "AUTO", 10, "AUTO")
         seen: list[int] = []
 
         def progress() -> bool:
@@ -71,7 +68,7 @@ def test_dronekit_script_flies_a_mission(builtin_fleet: Callable[..., Any]) -> N
                 seen.append(vehicle.commands.next)
             return not vehicle.armed
 
-        wait_until(progress, 120, "the end of the mission (disarmed)")
+        _wait_until(progress, 120, "the end of the mission (disarmed)")
         assert [n for n in seen if n >= 2][:3] == [2, 3, 4]
         here = vehicle.location.global_relative_frame
         assert distance_m(here.lat, here.lon, HOME[0], HOME[1]) < 5.0

@@ -4,7 +4,6 @@ alerts, and the replay of a recorded flight."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from tests.gcs.fixtures import SPEEDUP, FleetCase, start_fleet
+from tests.waiting import wait_until
 from tests.web.helpers import Client, make_app, plan_done, services
 from web import db as tables
 
@@ -47,14 +47,6 @@ def flown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         fleet.stop()
 
 
-def _wait(cond: Any, timeout_s: float, what: str) -> None:
-    end = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
 def _audit(app: Flask) -> list[tuple[str, str, str]]:
     rows = services(app).db.rows(sa.select(tables.audit_log).order_by(tables.audit_log.c.id))
     return [(r.username, r.action, r.result) for r in rows]
@@ -80,7 +72,8 @@ def test_fly_the_plan(flown: dict[str, Any]) -> None:
     command is audited with its result, and public tracking follows the parcel."""
     app, plan_id = flown["app"], flown["plan_id"]
     c = Client(app, "operator")
-    _wait(lambda: len(c.get("/api/fleet").json["vehicles"]) == 2, 20, "two vehicles heard")
+    wait_until(lambda: len(c.get("/api/fleet").json["vehicles"]) == 2, 20, "two vehicles heard",
+               period_s=0.2)
     r = c.post("/api/fleet/upload", json={"plan_id": plan_id})
     assert r.status_code == 200, r.json
     assert all(x["ok"] and "verified" in x["detail"] for x in r.json["results"])
@@ -90,11 +83,14 @@ def test_fly_the_plan(flown: dict[str, Any]) -> None:
     assert public.get(f"/api/track/{tokens['P014']}").json["state"] == "queued"
     assert c.post("/api/fleet/start").status_code == 200
     sysid = next(iter(c.get("/api/fleet").json["run"]["assignment"].values()))
-    _wait(lambda: any(v["sysid"] == sysid and v["mode"] == "AUTO" and (v["alt_rel_m"] or 0) > 20
-                      for v in c.get("/api/fleet").json["vehicles"]), 60, "a copter in the air")
+    wait_until(lambda: any(v["sysid"] == sysid and v["mode"] == "AUTO"
+                           and (v["alt_rel_m"] or 0) > 20
+                           for v in c.get("/api/fleet").json["vehicles"]), 60,
+               "a copter in the air", period_s=0.2)
     assert c.post(f"/api/fleet/vehicles/{sysid}/pause").status_code == 200
     assert c.post(f"/api/fleet/vehicles/{sysid}/resume").status_code == 200
-    _wait(lambda: c.get("/api/fleet").json["run"]["finished"], 240, "the run to finish")
+    wait_until(lambda: c.get("/api/fleet").json["run"]["finished"], 240, "the run to finish",
+               period_s=0.2)
     drops = c.get("/api/fleet").json["drops"]
     assert {d["drop_id"]: d["state"] for d in drops} == {d: "delivered" for d in DROPS}
     status = public.get(f"/api/track/{tokens['P014']}").json
