@@ -49,8 +49,10 @@ def register(sub: Any) -> None:
         description="Fly every sortie of a plan with the vehicles on the --connect links: "
                     "configure, upload and verify mission/fence/rally, run the preflight checks, "
                     "arm in GUIDED, start the mission and monitor it to landing, then the next "
-                    "sortie after the turnaround. Plan vehicles (names sorted) fly as the system "
-                    "ids heard (sorted). Exits 0 when every drop is delivered.")
+                    "sortie after the turnaround. Each plan vehicle flies as a vehicle standing "
+                    "at its depot when the plan has several depots, otherwise plan vehicles "
+                    "(names sorted) fly as the system ids heard (sorted). Exits 0 when every "
+                    "drop is delivered.")
     _plan_args(fly)
     fly.add_argument("--db", default="dropline.db", metavar="PATH",
                      help="SQLite flight log (default ./dropline.db); a run of the same plan "

@@ -47,6 +47,20 @@ def test_one_endpoint_and_sysid_per_vehicle(builtin_fleet: Fleet) -> None:
     assert east[1] - east[0] == pytest.approx(20.0 / 95_900, rel=0.01)
 
 
+def test_vehicles_start_at_the_homes_given(builtin_fleet: Fleet) -> None:
+    """``homes`` puts each vehicle at its own place; one home per vehicle is required."""
+    from sitl.builtin import BuiltinFleet
+
+    homes = [(44.30, -71.77), (44.49, -71.57)]
+    fleet = builtin_fleet(2, homes=homes)
+    for i, (lat, lon) in enumerate(homes):
+        snap = fleet.vehicle(i).snapshot()
+        assert (snap.lat_deg, snap.lon_deg) == (pytest.approx(lat, abs=1e-6),
+                                                pytest.approx(lon, abs=1e-6))
+    with pytest.raises(ValueError, match="one home per vehicle"):
+        BuiltinFleet(vehicles=3, home=(44.3, -71.77, 300.0), homes=homes)
+
+
 def test_one_client_at_a_time(builtin_fleet: Fleet) -> None:
     """A second TCP client waits until the first leaves, like SITL's SERIAL0."""
     fleet = builtin_fleet(1)
