@@ -13,13 +13,12 @@ from typing import Any
 import pytest
 
 from benchmarks._check_energy_trips import check
+from tests.shared_data import SHARED, needs
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
 INSTANCE = SHARED / "data" / "cheng2020" / "SetA_type1" / "Set_A1_Cust_10_1.txt"
 
-needs_data = pytest.mark.skipif(not INSTANCE.is_file(),
-                                reason=f"shared data not found at {INSTANCE}")
+needs_data = needs(INSTANCE)
 
 # A hand-made instance: depot at the origin, two drones, horizon 3000 s.
 #   1: 300 m east, 0.5 kg, window [0, 2000]      2: 300 m north, 1.0 kg, window [0, 2000]

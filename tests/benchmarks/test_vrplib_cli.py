@@ -14,13 +14,14 @@ import vrplib
 
 from benchmarks._check_cvrp import arc, check_cvrp, read_instance, rounds_arcs
 from benchmarks.vrplib import rounding_for
+from tests.shared_data import SHARED as SHARED_DIR
+from tests.shared_data import needs
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared" / "data" / "vrplib"
+SHARED = SHARED_DIR / "data" / "vrplib"
 TINY = REPO / "tests" / "data" / "routing" / "tiny-limit-n7.vrp"
 
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(),
-                                  reason=f"reference CVRPLIB data not found at {SHARED}")
+needs_shared = needs(SHARED)
 
 
 def _run(*args: str) -> dict[str, object]:

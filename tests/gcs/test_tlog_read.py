@@ -17,6 +17,7 @@ import gcs.mavlink  # noqa: F401  (fixes the dialect before pymavlink is importe
 from gcs.tlog_read import read_flight
 from planner.errors import InputError
 from planner.flown import compare_flight
+from tests.shared_data import needs
 from tests.sitl.conftest import TRACES
 from tests.sitl.test_traces import (
     BREACH_FENCE,
@@ -85,6 +86,7 @@ FLIGHTS = {
 }
 
 
+@needs(TRACES)
 @pytest.mark.parametrize("name", sorted(FLIGHTS))
 def test_trace_figures_match_a_hand_count(name: str) -> None:
     """Altitude, duration, items, energy and releases agree with the plain pymavlink pass."""
@@ -109,6 +111,7 @@ def test_trace_figures_match_a_hand_count(name: str) -> None:
         hand.release_positions, abs=2e-6)
 
 
+@needs(TRACES)
 def test_gripper_trace_figures_checked_by_hand() -> None:
     """The gripper flight: 30 m above home, 215 s armed, released on its mark, no deviation."""
     # Read off the log by hand: GLOBAL_POSITION_INT peaks at 670.08 m (home 640.07 m);
@@ -127,6 +130,7 @@ def test_gripper_trace_figures_checked_by_hand() -> None:
     assert flight.home == pytest.approx((30.3164999, 78.0322001, 640.07))
 
 
+@needs(TRACES)
 def test_fence_breach_trace_shows_the_incursion() -> None:
     """The breach trace enters the exclusion polygon before the vehicle turns back."""
     flight = read_flight(TRACES / "fence_breach_rtl_to_rally.tlog")
@@ -138,6 +142,7 @@ def test_fence_breach_trace_shows_the_incursion() -> None:
     assert f.final_mode == "RTL"
 
 
+@needs(TRACES)
 def test_transfers_in_the_log_give_the_mission_fence_and_rally() -> None:
     """Mission, fence and rally uploads in the traces are read back item by item."""
     upload = read_flight(TRACES / "mission_upload_download.tlog")
@@ -149,6 +154,7 @@ def test_transfers_in_the_log_give_the_mission_fence_and_rally() -> None:
     assert fence.samples and not any(s.armed for s in fence.samples)
 
 
+@needs(TRACES)
 def test_chunked_texts_are_joined() -> None:
     """A STATUSTEXT sent in two chunks reads as one text."""
     flight = read_flight(TRACES / "auto_flight_payload_place.tlog")

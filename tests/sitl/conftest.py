@@ -6,13 +6,13 @@ import os
 import random
 import socket
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
+from tests.shared_data import REPO as REPO
+from tests.shared_data import SHARED
+
 TRACES = SHARED / "ardupilot" / "traces"
 
 #: Home of the recorded traces (lat, lon, alt AMSL).

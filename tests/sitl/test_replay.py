@@ -16,6 +16,7 @@ from dropline.cli import main
 from gcs.link import Link
 from gcs.mavlink import read_tlog
 from planner.io.wpl import write_wpl
+from tests.shared_data import needs
 from tests.sitl.conftest import REPO, TRACES
 from tests.sitl.test_traces import GRIPPER_MISSION, as_items
 
@@ -102,6 +103,7 @@ def test_ardupilot_backend_without_sitl_is_skipped(monkeypatch: Any, tmp_path: P
     assert "replay skipped" in out and "ARDUPILOT_SITL_BIN" in out
 
 
+@needs(TRACES)
 def test_replay_log_bad_input(tmp_path: Path, capsys: Any) -> None:
     """A missing log, a bad --out and a log without a mission for --figures: exit 2, named."""
     code, _, err = _run(["replay-log", str(tmp_path / "none.tlog")], capsys)
@@ -115,6 +117,7 @@ def test_replay_log_bad_input(tmp_path: Path, capsys: Any) -> None:
 
 
 # -- replay-log --------------------------------------------------------------------------------
+@needs(TRACES)
 def test_replay_log_streams_the_vehicle_in_order_at_the_given_speed(capsys: Any) -> None:
     """A trace played at 2x reaches a udpin link: every heartbeat and position, in order."""
     trace = TRACES / "fence_rally_upload.tlog"
@@ -155,6 +158,7 @@ def test_replay_log_streams_the_vehicle_in_order_at_the_given_speed(capsys: Any)
     assert played >= (stamps[-1] - stamps[0]) / 2 - 0.1  # never faster than the log / speed
 
 
+@needs(TRACES)
 def test_replay_log_figures_from_a_trace_and_its_mission(tmp_path: Path, capsys: Any) -> None:
     """--figures with the .waypoints flown: items, release, state; tolerances checked."""
     mission = tmp_path / "gripper.waypoints"
@@ -223,6 +227,7 @@ def test_a_mission_into_a_zone_is_caught_by_the_report(tmp_path: Path, capsys: A
     assert all((report / "plots" / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in pngs)
 
 
+@needs(TRACES)
 def test_the_vehicle_clock_plays_a_log_as_the_vehicle_lived_it() -> None:
     """A 10x trace spans about 22 s of recording but 216 s of the vehicle's own clock."""
     from sitl.replay.logplay import timeline
