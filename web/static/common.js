@@ -100,7 +100,5 @@ const dropline = (() => {
     return bar;
   }
 
-  document.querySelectorAll(".needs-plan").forEach((b) => { if (!may.has("plan")) b.disabled = true; });
-  document.querySelectorAll(".command").forEach((b) => { if (!may.has("command")) b.disabled = true; });
   return {api, events, confirmAction, makeMap, el, palette, may, minutes, batteryBar};
 })();

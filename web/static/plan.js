@@ -2,7 +2,7 @@
    planner with a progress bar, and show sorties, profiles, battery use and unserved drops. */
 "use strict";
 (() => {
-  const {api, el, palette, makeMap, minutes, batteryBar, events} = dropline;
+  const {api, el, palette, makeMap, minutes, batteryBar, events, may} = dropline;
   const $ = (id) => document.getElementById(id);
   const map = makeMap("map");
   const layers = {scenario: L.layerGroup().addTo(map), result: L.layerGroup().addTo(map),
@@ -51,7 +51,7 @@
           depots[i].drones[t] = parseInt(ev.target.value || "0", 10);
           edits.depots = depots;
         }}))),
-      el("td", {}, el("button", {class: "needs-plan", onclick: () => {
+      el("td", {}, el("button", {class: "needs-plan", disabled: !may.has("plan"), onclick: () => {
         edits.depots = currentDepots().filter((_, k) => k !== i); refresh();
       }}, "remove"))));
     $("depots").replaceChildren(head, ...rows);
