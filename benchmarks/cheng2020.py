@@ -32,6 +32,15 @@ DATA = REPO.parent / "shared" / "data" / "cheng2020"
 TABLE = "tableC1_SetA_type1.csv"
 
 
+def table_for(path: Path) -> Path:
+    """The best-known table beside an instance file (in its folder or the one above), else the
+    one in the shared data beside the repository."""
+    for folder in (path.parent, path.parent.parent):
+        if (folder / TABLE).is_file():
+            return folder / TABLE
+    return DATA / TABLE
+
+
 def best_known(instance: str, table: Path | None = None) -> float | None:
     """The paper's R_e upper bound for ``instance`` (file stem), if the table lists it."""
     path = table if table is not None else DATA / TABLE
@@ -48,6 +57,7 @@ def solve_file(path: Path, *, time_limit_s: float, seed: int, objective: str = "
                table: Path | None = None, verbose: bool = False) -> dict[str, Any]:
     """Solve one instance file and return the result record (checked)."""
     t0 = time.perf_counter()
+    table = table if table is not None else table_for(path)
     text = path.read_text()
     inst = parse_cheng(text, name=path.stem, path=str(path))
     problem = inst.problem(objective)  # type: ignore[arg-type]
@@ -111,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--objective", choices=TRIP_OBJECTIVES, default="distance")
     ap.add_argument("--table", type=Path, default=None,
-                    help=f"best-known table (default {DATA / TABLE})")
+                    help=f"best-known table (default: {TABLE} beside the instance, else "
+                         f"{DATA / TABLE})")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = ap.parse_args(argv)
