@@ -18,16 +18,15 @@ import os
 import signal
 import socket
 import sys
-from pathlib import Path
 from typing import Any
 
+from dropline.samples import missions_dir
 from planner.errors import InputError, SimulatorError
 from planner.io.dem import load_dem
 from planner.io.scenario import load_scenario
 from planner.scenario import Scenario
 
-REPO = Path(__file__).resolve().parents[1]
-MISSIONS = REPO / "missions"
+MISSIONS = missions_dir()
 SAMPLE = "district"
 #: The district hub the demo's simulated copters stand at, and how many.
 DEMO_HUB = "littleton"

@@ -21,14 +21,21 @@ from typing import Any
 from flask import Flask, Response, redirect, send_from_directory, url_for
 from flask_wtf.csrf import CSRFProtect
 
-from web import errors
+from web import csp, errors
 from web.auth import PERMISSIONS, current_user
 from web.services import init_app
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent
 REPO_MISSIONS = WEB_DIR.parent / "missions"
-LEAFLET_DIST = WEB_DIR / "node_modules" / "leaflet" / "dist"
+#: Where Leaflet's files (leaflet.js, leaflet.css, images/) are looked for, in order: the copy
+#: building the package puts into it (setup.py), then the npm install of a source checkout.
+LEAFLET_DIRS = (WEB_DIR / "static" / "vendor" / "leaflet",
+                WEB_DIR / "node_modules" / "leaflet" / "dist")
+#: Served instead of Leaflet when it is missing: a banner saying so, and a stand-in ``L``.
+LEAFLET_MISSING = {"leaflet.js": "leaflet-missing.js", "leaflet.css": "leaflet-missing.css"}
+LEAFLET_FIX = ("install npm and reinstall dropline (pip install .), or run ./dev demo "
+               "(npm install in web/) in a source checkout")
 
 DEFAULTS: dict[str, Any] = {
     "DATA_DIR": "dropline-data",
@@ -101,9 +108,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     def favicon() -> Response:
         return Response(status=204)
 
+    leaflet_dir = leaflet_dist()
+    if leaflet_dir is None:
+        log.warning("the console's map library (Leaflet) is missing: looked in %s; maps will "
+                    "not show. To fix: %s", ", ".join(map(str, LEAFLET_DIRS)), LEAFLET_FIX)
+
     @app.route("/static/vendor/leaflet/<path:name>")
     def leaflet(name: str) -> Any:
-        return send_from_directory(LEAFLET_DIST, name)
+        if leaflet_dir is None and name in LEAFLET_MISSING:
+            response = send_from_directory(WEB_DIR / "static", LEAFLET_MISSING[name])
+            response.headers["Cache-Control"] = "no-store"
+            return response
+        return send_from_directory(leaflet_dir or LEAFLET_DIRS[0], name)
 
     @app.context_processor
     def template_globals() -> dict[str, Any]:
@@ -113,12 +129,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.after_request
     def headers(response: Response) -> Response:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
+        """The strict Content-Security-Policy and its companions on every response."""
+        response.headers["Content-Security-Policy"] = csp.policy(app.config["TILE_URL"])
+        for name, value in csp.HEADERS.items():
+            response.headers[name] = value
         return response
 
     return app
+
+
+def leaflet_dist() -> Path | None:
+    """The first of :data:`LEAFLET_DIRS` that holds leaflet.js and leaflet.css, else None."""
+    for folder in LEAFLET_DIRS:
+        if (folder / "leaflet.js").is_file() and (folder / "leaflet.css").is_file():
+            return folder
+    return None
 
 
 def _register_blueprints(app: Flask) -> None:
