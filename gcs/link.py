@@ -205,6 +205,16 @@ class Link:
         key = self._conn.mav.signing.secret_key if self._conn is not None else None
         return None if key is None else bytes(key)
 
+    @property
+    def local_address(self) -> tuple[str, int] | None:
+        """The (host, port) this link's UDP or TCP socket is bound to, or None (serial, closed)."""
+        sock = getattr(self._conn, "port", None)
+        try:
+            host, port = sock.getsockname()[:2]  # type: ignore[union-attr]
+        except (AttributeError, OSError, TypeError, ValueError):
+            return None
+        return str(host), int(port)
+
     def send_raw(self, data: bytes) -> None:
         """Write an already packed message as it is (forwarding); no sent-message hooks."""
         with self._send_lock:

@@ -8,7 +8,12 @@ connections from this module.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import hmac
+import logging
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +45,64 @@ COPTER_MODE_NAMES: dict[int, str] = {v: k for k, v in COPTER_MODES.items()}
 GCS_SYSTEM_ID = 255
 GCS_COMPONENT_ID = 190
 
+log = logging.getLogger(__name__)
+
+#: Seconds from the Unix epoch to 2015-01-01, the origin of MAVLink signing timestamps.
+SIGNING_EPOCH_S = 1_420_070_400
+#: One minute in signing timestamp units (10 microseconds): how far behind the local
+#: timestamp a new stream may start.
+SIGNING_MINUTE = 6_000_000
+
+
+def signing_now(now_s: float | None = None) -> int:
+    """The wall clock as a signing timestamp: 10 microsecond units since 2015-01-01."""
+    now = time.time() if now_s is None else now_s
+    return int(max(now - SIGNING_EPOCH_S, 0.0) * 100_000)
+
+
+def check_signature(codec: Any, msgbuf: bytes | bytearray, src_system: int,
+                    src_component: int) -> bool:
+    """Accept a signed packet only when its signature holds and its timestamp is new.
+
+    The MAVLink 2 signing rules, in an order that lets no unauthenticated packet change any
+    state: the signature (first 48 bits of SHA-256 over key, header, payload, CRC, link id and
+    timestamp) is checked first; then the timestamp must be later than the last one accepted on
+    the same stream (system, component, link id), or, on a stream not seen before, no more than
+    a minute behind the local timestamp (the larger of the link's and the wall clock's). Only
+    then are the stream's timestamp and the local one moved forward. pymavlink's own check
+    stores the timestamp before checking the signature, so one forged packet dated in the future
+    would make every later genuine packet of its stream look like a replay.
+    """
+    signing = codec.signing
+    key = signing.secret_key
+    if key is None or len(msgbuf) < 13:
+        return False
+    buf = bytes(msgbuf)
+    if not hmac.compare_digest(hashlib.sha256(bytes(key) + buf[:-6]).digest()[:6], buf[-6:]):
+        return False
+    link_id = buf[-13]
+    timestamp = int.from_bytes(buf[-12:-6], "little")
+    stream = (link_id, src_system, src_component)
+    last = signing.stream_timestamps.get(stream)
+    local = max(int(signing.timestamp), signing_now())
+    if last is not None:
+        if timestamp <= last:
+            return False  # a replay, or a packet older than one already taken
+    elif timestamp + SIGNING_MINUTE < local:
+        return False  # a new stream starting in the past: a recorded packet played again
+    if timestamp > local + SIGNING_MINUTE:
+        log.warning("signed packet from %d/%d dated %.0f s ahead of the local clock",
+                    src_system, src_component, (timestamp - local) / 100_000)
+    signing.stream_timestamps[stream] = timestamp
+    signing.timestamp = max(local, timestamp)
+    return True
+
+
+def _harden(mav: Any) -> Any:
+    """Make a codec check signatures with :func:`check_signature`."""
+    mav.check_signature = functools.partial(check_signature, mav)
+    return mav
+
 
 def codec(source_system: int, source_component: int, file: Any = None) -> Any:
     """A MAVLink 2 encoder/decoder (``mavlink.MAVLink``) for one system and component.
@@ -61,7 +124,7 @@ def codec(source_system: int, source_component: int, file: Any = None) -> Any:
     """
     mav = mavlink.MAVLink(file, srcSystem=source_system, srcComponent=source_component)
     mav.robust_parsing = True
-    return mav
+    return _harden(mav)
 
 
 def connect(url: str, *, source_system: int = GCS_SYSTEM_ID,
@@ -72,8 +135,10 @@ def connect(url: str, *, source_system: int = GCS_SYSTEM_ID,
     ``udpin:HOST:PORT``, ``udpout:HOST:PORT``, a serial device (``/dev/ttyUSB0[,baud]``) or a
     ``.tlog`` file. Extra keyword arguments go to ``mavutil.mavlink_connection``.
     """
-    return mavutil.mavlink_connection(url, source_system=source_system,
+    conn = mavutil.mavlink_connection(url, source_system=source_system,
                                       source_component=source_component, **kwargs)
+    _harden(conn.mav)
+    return conn
 
 
 def read_tlog(path: str | Path) -> Iterator[tuple[float, Any]]:

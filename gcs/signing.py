@@ -23,7 +23,6 @@ import os
 import secrets
 import tempfile
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ _D = mav.dialect
 
 KEY_BYTES = 32
 #: Seconds from the Unix epoch to 2015-01-01, the origin of MAVLink signing timestamps.
-SIGNING_EPOCH_S = 1_420_070_400
+SIGNING_EPOCH_S = mav.SIGNING_EPOCH_S
 #: Unsigned messages a signed link still takes (radio modems cannot sign their reports).
 UNSIGNED_OK: frozenset[int] = frozenset({_D.MAVLINK_MSG_ID_RADIO_STATUS})
 
@@ -66,8 +65,7 @@ def parse_key(text: str) -> bytes:
 
 def signing_timestamp(now_s: float | None = None) -> int:
     """A signing timestamp: 10 microsecond units since 2015-01-01 (``now_s`` Unix seconds)."""
-    now = time.time() if now_s is None else now_s
-    return int(max(now - SIGNING_EPOCH_S, 0.0) * 100_000)
+    return mav.signing_now(now_s)
 
 
 def _allow_unsigned(_codec: Any, msg_id: int) -> bool:
