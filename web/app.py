@@ -21,6 +21,7 @@ from typing import Any
 from flask import Flask, Response, redirect, send_from_directory, url_for
 from flask_wtf.csrf import CSRFProtect
 
+from planner.errors import InputError
 from web import csp, errors
 from web.auth import PERMISSIONS, current_user
 from web.services import init_app
@@ -65,10 +66,24 @@ csrf = CSRFProtect()
 
 
 def _secret_key(data_dir: Path) -> str:
-    """The session signing key kept in the data folder (made on first start, mode 0600)."""
+    """The session signing key kept in the data folder (made on first start, mode 0600).
+
+    Raises
+    ------
+    InputError
+        The file exists but is empty, too short, unreadable or not text (it is left as it is).
+    """
     path = data_dir / "secret_key"
-    if path.is_file():
-        return path.read_text().strip()
+    if path.exists() or path.is_symlink():
+        try:
+            key = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read the session signing key: {exc}", path=path) from exc
+        if len(key) < 32:
+            raise InputError(f"Expected a session signing key of at least 32 characters, got "
+                             f"{len(key)}; delete the file to have a new one made (every "
+                             "login ends)", path=path)
+        return key
     key = secrets.token_hex(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:

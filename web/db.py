@@ -1,25 +1,43 @@
 """The console's own tables (SQLAlchemy Core) and the database they live in.
 
-Tables: ``schema_version`` (one row), ``users``, ``audit_log`` (every vehicle command: who,
-when, what, result), ``plans`` (a scenario choice with its uploads and edits, and the state of
-its planner job), ``parcels`` (the unguessable tracking token of each drop of a flown plan) and
-``alert_acks``. Flights, alerts and delivery events stay in the flight log of :mod:`gcs.logs`.
+Tables: ``schema_version`` (one row), ``users`` (with a ``disabled`` flag), ``sessions`` (the
+server side of every login: the hash of the cookie's session id, so that a logout or a password
+change revokes it), ``audit_log`` (every vehicle command and account event: who, when, what,
+result; user-controlled text bounded to :data:`AUDIT_TEXT_MAX` characters, refused requests
+aggregated beyond :data:`REFUSED_PER_MINUTE` a user and minute), ``plans`` (a scenario choice
+with its uploads and edits, and the state of its planner job), ``parcels`` (the unguessable
+tracking token of each drop of a flown plan) and ``alert_acks``. Flights, alerts and delivery
+events stay in the flight log of :mod:`gcs.logs`.
 
 SQLite in the data folder by default; any SQLAlchemy URL (``DATABASE_URL``) works. The schema is
-set up idempotently (``create_all`` plus a version row); every write runs in one transaction.
+set up idempotently (``create_all`` plus a version row, version 1 databases gain the new
+columns); every write runs in one transaction. A database file that SQLite cannot read stops the
+start with an :class:`~planner.errors.InputError` naming the file (nothing is written to it).
 """
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 1
+from planner.errors import InputError
+
+SCHEMA_VERSION = 2
+#: Longest user-controlled text kept in an audit row (longer text is cut, marked with "...").
+AUDIT_TEXT_MAX = 500
+#: Refused-request audit rows kept per user and minute; the rest are counted in one summary row.
+REFUSED_PER_MINUTE = 20
+#: Audit results that record a refusal (aggregated when they flood).
+REFUSED_RESULTS = frozenset({"forbidden", "refused", "denied"})
 
 metadata = sa.MetaData()
 schema_version = sa.Table(
@@ -32,7 +50,15 @@ users = sa.Table(
     sa.Column("username", sa.String(64), nullable=False, unique=True),
     sa.Column("password_hash", sa.String(256), nullable=False),
     sa.Column("role", sa.String(16), nullable=False),
-    sa.Column("created_at", sa.Float, nullable=False))
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()))
+sessions = sa.Table(
+    "sessions", metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("address", sa.String(64), nullable=False))
 audit_log = sa.Table(
     "audit_log", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
@@ -41,7 +67,8 @@ audit_log = sa.Table(
     sa.Column("action", sa.String(32), nullable=False),
     sa.Column("target", sa.String(128), nullable=False),
     sa.Column("result", sa.String(16), nullable=False),
-    sa.Column("detail", sa.Text))
+    sa.Column("detail", sa.Text),
+    sa.Index("ix_audit_user", "username", "id"))
 plans = sa.Table(
     "plans", metadata,
     sa.Column("id", sa.String(32), primary_key=True),
@@ -68,6 +95,63 @@ alert_acks = sa.Table(
     sa.Column("at", sa.Float, nullable=False))
 
 
+def check_sqlite_file(path: Path) -> None:
+    """Refuse an existing SQLite file that SQLite cannot read, without writing to it.
+
+    Raises
+    ------
+    InputError
+        The file is not a database, is truncated or is damaged; the message names the file.
+    """
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise InputError("Expected a SQLite database file, found a folder", path=path)
+    try:
+        uri = f"{path.resolve().as_uri()}?mode=rw"
+        conn = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error as exc:
+        raise InputError(f"cannot open the database: {exc}", path=path) from exc
+    try:
+        problems = [str(r[0]) for r in conn.execute("PRAGMA quick_check").fetchmany(3)]
+    except sqlite3.Error as exc:
+        raise InputError(f"not a readable SQLite database ({exc}); restore it from a backup "
+                         "or move it away to start with an empty one", path=path) from exc
+    finally:
+        conn.close()
+    if problems != ["ok"]:
+        raise InputError(f"the database is damaged ({'; '.join(problems)}); restore it from a "
+                         "backup or move it away to start with an empty one", path=path)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory SQLite)."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(str(parsed.database))
+
+
+def restrict_file(path: Path) -> None:
+    """Make ``path`` (and a SQLite file's ``-wal``/``-shm`` beside it) readable by its owner
+    only (mode 0600)."""
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            p.chmod(0o600)
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditPage:
+    """Audit rows, newest first, and the cursor of the next (older) page (None at the end)."""
+
+    rows: list[dict[str, Any]]
+    next_before: int | None
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -83,23 +167,51 @@ class Database:
     ----------
     url
         SQLAlchemy URL (``sqlite:////abs/path/console.db``, ``postgresql://...``).
+    clock
+        Wall clock (Unix seconds) of audit rows and their aggregation.
+
+    Raises
+    ------
+    InputError
+        A SQLite file that is not a readable database (named in the message).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, clock: Any = time.time) -> None:
         self.url = url
+        self.clock = clock
+        self.path = sqlite_path(url)
+        if self.path is not None:
+            check_sqlite_file(self.path)
         self.engine = sa.create_engine(url)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._lock = threading.Lock()
-        self.setup()
+        self._refused_lock = threading.Lock()
+        self._refused: dict[str, tuple[float, int, int]] = {}
+        try:
+            self.setup()
+        except sa.exc.DatabaseError as exc:
+            self.engine.dispose()
+            raise InputError(f"cannot set the database up: {exc.orig}",
+                             path=self.path or url.split("@")[-1]) from exc
+        if self.path is not None:
+            restrict_file(self.path)
 
     def setup(self) -> None:
         """Create missing tables and record the schema version (safe to run again)."""
         with self.engine.begin() as conn:
             metadata.create_all(conn)
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("users")}
+            if "disabled" not in columns:
+                conn.execute(sa.text("ALTER TABLE users ADD COLUMN disabled BOOLEAN "
+                                     "NOT NULL DEFAULT FALSE"))
+            for index in audit_log.indexes:
+                index.create(conn, checkfirst=True)
             row = conn.execute(sa.select(schema_version.c.version)).first()
             if row is None:
                 conn.execute(sa.insert(schema_version).values(id=1, version=SCHEMA_VERSION))
+            elif row.version < SCHEMA_VERSION:
+                conn.execute(sa.update(schema_version).values(version=SCHEMA_VERSION))
 
     @property
     def version(self) -> int:
@@ -124,10 +236,46 @@ class Database:
 
     def audit(self, *, username: str, action: str, target: str, result: str,
               detail: str | None = None) -> None:
-        """Record a command sent to a vehicle (or refused before sending)."""
-        self.write(sa.insert(audit_log).values(at=time.time(), username=username,
-                                               action=action, target=target, result=result,
-                                               detail=detail))
+        """Record a vehicle command (or its refusal) or an account event.
+
+        Text is cut to the column sizes (``detail`` to :data:`AUDIT_TEXT_MAX` characters).
+        Refusals (``result`` in :data:`REFUSED_RESULTS`) beyond :data:`REFUSED_PER_MINUTE` a
+        user and minute are not recorded one by one: the next refusal after the minute records
+        how many were left out, so that nobody can push other rows out of view by flooding.
+        """
+        now = self.clock()
+        if result in REFUSED_RESULTS:
+            with self._refused_lock:
+                start, kept, dropped = self._refused.get(username, (now, 0, 0))
+                if now - start >= 60.0:
+                    if dropped:
+                        detail = f"{dropped} more refused requests not recorded one by one; " \
+                                 f"last: {detail or ''}"
+                    start, kept, dropped = now, 0, 0
+                if kept >= REFUSED_PER_MINUTE:
+                    self._refused[username] = (start, kept, dropped + 1)
+                    return
+                self._refused[username] = (start, kept + 1, dropped)
+        self.write(sa.insert(audit_log).values(
+            at=now, username=_bounded(username, 64), action=_bounded(action, 32),
+            target=_bounded(target, 128), result=_bounded(result, 16),
+            detail=None if detail is None else _bounded(detail, AUDIT_TEXT_MAX)))
+
+    def audit_page(self, *, before: int | None = None, limit: int = 100,
+                   username: str | None = None, action: str | None = None) -> AuditPage:
+        """Audit rows newest first, older than row id ``before``, at most ``limit`` of them,
+        optionally of one user and actions starting with ``action``."""
+        query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit + 1)
+        if before is not None:
+            query = query.where(audit_log.c.id < before)
+        if username:
+            query = query.where(audit_log.c.username == username)
+        if action:
+            query = query.where(audit_log.c.action.startswith(action, autoescape=True))
+        rows = [dict(r._mapping) for r in self.rows(query)]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return AuditPage(rows=rows, next_before=rows[-1]["id"] if more and rows else None)
 
     def close(self) -> None:
         """Release the connections."""

@@ -3,16 +3,23 @@
 Every event gets the next id. The bus keeps the last ``keep`` events; a client reconnecting with
 ``Last-Event-ID`` gets every event after that id, or, when it is too far behind, a ``reset`` event
 telling it to fetch the whole state again. Events are JSON objects with a ``type``.
+
+Each open stream holds a server thread, so streams are counted: at most ``max_streams`` on the
+server (leaving threads for ordinary requests), ``per_session`` per login session and
+``per_user`` per account; one more gets :class:`~web.errors.TooManyRequests` (429 with
+``Retry-After``) before it starts.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from web.errors import TooManyRequests
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,13 +42,57 @@ class EventBus:
     ----------
     keep
         How many past events are kept for clients that reconnect.
+    max_streams, per_session, per_user
+        How many streams may be open on the server, per login session and per account.
     """
 
-    def __init__(self, keep: int = 5000) -> None:
+    def __init__(self, keep: int = 5000, *, max_streams: int = 32, per_session: int = 4,
+                 per_user: int = 16) -> None:
         self._events: deque[Event] = deque(maxlen=keep)
         self._cond = threading.Condition()
         self._next = 1
         self._closed = False
+        self.max_streams = max_streams
+        self.per_session = per_session
+        self.per_user = per_user
+        self._open: Counter[str] = Counter()
+
+    @property
+    def open_streams(self) -> int:
+        """How many streams are open."""
+        with self._cond:
+            return self._open["*"]
+
+    def open_stream(self, *, session: str, user: str, last_id: int,
+                    heartbeat_s: float = 10.0, max_s: float | None = None) -> Iterator[str]:
+        """A counted :meth:`stream` for the login ``session`` of account ``user``.
+
+        Raises
+        ------
+        TooManyRequests
+            The server, the session or the account has as many streams open as allowed.
+        """
+        keys = ("*", f"s:{session}", f"u:{user}")
+        with self._cond:
+            if self._open["*"] >= self.max_streams:
+                raise TooManyRequests(f"the server has {self.max_streams} live event streams "
+                                      "open already; try again later", retry_after_s=10.0)
+            if self._open[keys[1]] >= self.per_session:
+                raise TooManyRequests(f"at most {self.per_session} live event streams per "
+                                      "login; close another console page", retry_after_s=10.0)
+            if self._open[keys[2]] >= self.per_user:
+                raise TooManyRequests(f"at most {self.per_user} live event streams per "
+                                      "account; close another console page", retry_after_s=10.0)
+            self._open.update(keys)
+        return _CountedStream(self.stream(last_id, heartbeat_s=heartbeat_s, max_s=max_s),
+                              lambda: self._release(keys))
+
+    def _release(self, keys: tuple[str, ...]) -> None:
+        with self._cond:
+            self._open.subtract(keys)
+            for key in keys:
+                if self._open[key] <= 0:
+                    del self._open[key]
 
     @property
     def last_id(self) -> int:
@@ -103,3 +154,31 @@ class EventBus:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+
+class _CountedStream:
+    """An event stream that gives its slot back once, when it ends or is closed (the WSGI
+    server closes it when the client goes away, even before the first event)."""
+
+    def __init__(self, inner: Iterator[str], release: Any) -> None:
+        self._inner = inner
+        self._release: Any = release
+
+    def __iter__(self) -> _CountedStream:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            return next(self._inner)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """End the stream and free its slot (safe to call again)."""
+        release, self._release = self._release, None
+        if release is not None:
+            close = getattr(self._inner, "close", None)
+            if close is not None:
+                close()
+            release()

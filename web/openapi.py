@@ -51,7 +51,7 @@ def openapi_document() -> dict[str, Any]:
         "info": {"title": "dropline console API", "version": "1",
                  "description": "Plans, fleet, deliveries and flights. Log in with POST "
                                 "/api/login; send the token of GET /api/csrf in the "
-                                "X-CSRFToken header with every POST, PUT and PATCH."},
+                                "X-CSRFToken header with every POST, PUT, PATCH and DELETE."},
         "components": {
             "securitySchemes": {"session": {"type": "apiKey", "in": "cookie",
                                             "name": "session"}},
@@ -90,11 +90,31 @@ def openapi_document() -> dict[str, Any]:
                                               "password": {"type": "string"},
                                               "role": {"type": "string", "enum": [
                                                   "operator", "crew", "engineer", "admin"]}}})},
-            "/api/users/{user_id}": {"patch": _op("change a user's role", errors=_WRITE,
-                                                  params=("user_id",), body={
-                "type": "object", "required": ["role"],
-                "properties": {"role": {"type": "string"}}})},
-            "/api/audit": {"get": _op("the command audit log", errors=("401", "403"))},
+            "/api/me/password": {"post": _op(
+                "change one's own password (other sessions end)", errors=("400", "401", "429"),
+                body={"type": "object", "required": ["current_password", "new_password"],
+                      "properties": {"current_password": {"type": "string"},
+                                     "new_password": {"type": "string", "minLength": 8}}})},
+            "/api/users/{user_id}": {
+                "patch": _op("change a user's role or disable/enable it", errors=_WRITE,
+                             params=("user_id",), body={
+                                 "type": "object",
+                                 "properties": {"role": {"type": "string"},
+                                                "disabled": {"type": "boolean"}}}),
+                "delete": _op("delete a user and end its sessions", errors=_WRITE,
+                              params=("user_id",))},
+            "/api/users/{user_id}/password": {"post": _op(
+                "set a user's password (its sessions end)", errors=_WRITE, params=("user_id",),
+                body={"type": "object", "required": ["password"],
+                      "properties": {"password": {"type": "string", "minLength": 8}}})},
+            "/api/audit": {"get": {**_op("the audit log, newest first, a page at a time",
+                                         errors=("400", "401", "403")),
+                                   "parameters": [
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                            "maximum": 500}},
+                {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                {"name": "user", "in": "query", "schema": {"type": "string"}},
+                {"name": "action", "in": "query", "schema": {"type": "string"}}]}},
             "/api/scenarios": {"get": _op("scenario folders to plan from")},
             "/api/plans": {"get": _op("every plan"),
                            "post": _op("a new plan from a scenario", ok="201", errors=_WRITE,

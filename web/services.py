@@ -13,7 +13,7 @@ from planner.io.dem import load_dem
 from planner.io.scenario import load_scenario
 from planner.terrain import Dem
 from web.auth import LoginLimiter, Users
-from web.db import Database
+from web.db import Database, check_sqlite_file, restrict_file
 from web.deliveries import DeliveryService
 from web.events import EventBus
 from web.fleet import FleetService
@@ -67,10 +67,27 @@ def _tile_dem(app: Flask) -> Dem | None:
         return None
 
 
+def _private_data_dir(data_dir: Path) -> None:
+    """Keep the data folder and the console's own files readable by their owner only."""
+    data_dir.chmod(0o700)
+    for name in ("secret_key", "console.db", "flights.db"):
+        restrict_file(data_dir / name)
+
+
 def init_app(app: Flask) -> Services:
-    """Make the services from ``app.config`` and attach them to ``app``."""
+    """Make the services from ``app.config`` and attach them to ``app``.
+
+    Raises
+    ------
+    InputError
+        The console database or the flight log is not a readable SQLite file (named).
+    """
     data_dir = Path(app.config["DATA_DIR"])
-    events = EventBus()
+    _private_data_dir(data_dir)
+    events = EventBus(max_streams=int(app.config.get("SSE_MAX_STREAMS", 32)),
+                      per_session=int(app.config.get("SSE_PER_SESSION", 4)),
+                      per_user=int(app.config.get("SSE_PER_USER", 16)))
+    check_sqlite_file(data_dir / "flights.db")
     database = Database(app.config["DATABASE_URL"])
     plans = PlanService(database, data_dir, Path(app.config["MISSIONS_DIR"]), events)
     fleet = FleetService(app.config["CONNECT"], database, data_dir, events,
@@ -80,12 +97,14 @@ def init_app(app: Flask) -> Services:
     found = Services(
         db=database, users=Users(database, app.config["PASSWORD_HASH_METHOD"]),
         limiter=LoginLimiter(int(app.config["LOGIN_FAILURES"]),
-                             float(app.config["LOGIN_WINDOW_S"])),
+                             float(app.config["LOGIN_WINDOW_S"]),
+                             int(app.config.get("LOGIN_ADDRESS_FAILURES", 20))),
         events=events, plans=plans, fleet=fleet,
         deliveries=DeliveryService(database, plans, fleet),
         flights=FlightService(fleet.flight_log, plans),
         tiles=TileService(lambda: _tile_dem(app), data_dir / "tiles"),
         simulator=app.config.get("SIMULATOR"))
     fleet.start()
+    _private_data_dir(data_dir)
     app.extensions["dropline"] = found
     return found

@@ -1,4 +1,5 @@
-"""Logging in and out (form and JSON) and the user administration page."""
+"""Logging in and out (form and JSON), changing one's password and the user administration
+page. Every login, failed login and logout is audited."""
 
 from __future__ import annotations
 
@@ -6,28 +7,60 @@ from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
-from web.auth import ROLES, User, current_user, require
-from web.errors import Unauthorized
+from planner.errors import InputError
+from web.auth import ROLES, User, current_session, current_user, login_required, require
+from web.errors import TooManyRequests, Unauthorized
 from web.services import services
 from web.views._util import field, json_body
 
 bp = Blueprint("auth", __name__)
 
 
+def _address() -> str:
+    return request.remote_addr or "?"
+
+
 def log_in(username: str, password: str) -> User:
-    """Check a login against the rate limit and the password; start the session."""
+    """Check a login against the rate limits and the password; start a server-side session.
+
+    Raises
+    ------
+    TooManyRequests
+        Too many failed logins of this name from this address, or from this address at all.
+    Unauthorized
+        A wrong name or password, or a disabled account.
+    """
     svc = services()
-    address = request.remote_addr or "?"
+    address = _address()
     svc.limiter.check(username, address)
     user = svc.users.check(username, password)
-    if user is None:
+    if user is None or user.disabled:
         svc.limiter.failed(username, address)
-        raise Unauthorized("wrong user name or password")
+        svc.db.audit(username=username, action="login", target=f"from {address}",
+                     result="failed", detail="disabled account" if user else "wrong password "
+                     "or unknown user")
+        raise Unauthorized("this account is disabled" if user else "wrong user name or password")
     svc.limiter.succeeded(username, address)
+    old = current_session()
+    if old is not None:
+        svc.users.end_session(old)
     session.clear()
-    session["user_id"] = user.id
+    session["sid"] = svc.users.start_session(user, address)
     session.permanent = False
+    svc.db.audit(username=user.username, action="login", target=f"from {address}",
+                 result="ok")
     return user
+
+
+def log_out() -> None:
+    """End this request's session on the server and in the cookie."""
+    token = current_session()
+    user = current_user()
+    if token is not None and user is not None:
+        services().users.end_session(token)
+        services().db.audit(username=user.username, action="logout",
+                            target=f"from {_address()}", result="ok")
+    session.clear()
 
 
 def _safe_next(target: str | None) -> str:
@@ -44,24 +77,32 @@ def login() -> Any:
     username = request.form.get("username", "")
     try:
         log_in(username, request.form.get("password", ""))
-    except Unauthorized as exc:
+    except (Unauthorized, TooManyRequests) as exc:
         return render_template("login.html", error=exc.message,
-                               next=request.form.get("next")), 401
+                               next=request.form.get("next")), exc.status
     return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
     """End the session."""
-    session.clear()
+    log_out()
     return redirect(url_for("auth.login"))
 
 
 @bp.route("/users")
 @require("users")
 def users_page() -> Any:
-    """The user administration page (admin)."""
-    return render_template("users.html", users=services().users.all(), roles=ROLES)
+    """The user administration page with the audit log (admin)."""
+    return render_template("users.html", users=services().users.all(), roles=ROLES,
+                           admin=True)
+
+
+@bp.route("/account")
+@login_required
+def account_page() -> Any:
+    """Changing one's own password (every user)."""
+    return render_template("users.html", users=[], roles=ROLES, admin=False)
 
 
 @bp.route("/api/login", methods=["POST"])
@@ -75,7 +116,7 @@ def api_login() -> Any:
 @bp.route("/api/logout", methods=["POST"])
 def api_logout() -> Any:
     """End the session."""
-    session.clear()
+    log_out()
     return {"ok": True}
 
 
@@ -88,3 +129,28 @@ def me() -> Any:
     return {"username": user.username, "role": user.role,
             "may": sorted(p for p in ("plan", "command", "ack", "replay", "users")
                           if user.may(p))}
+
+
+@bp.route("/api/me/password", methods=["POST"])
+@login_required
+def change_password() -> Any:
+    """Change one's own password with ``{"current_password", "new_password"}``; the user's
+    other sessions end. A wrong current password counts as a failed login."""
+    svc = services()
+    user, token = current_user(), current_session()
+    assert user is not None and token is not None
+    body = json_body()
+    current = field(body, "current_password", str)
+    new = field(body, "new_password", str)
+    svc.limiter.check(user.username, _address())
+    if svc.users.check(user.username, current) is None:
+        svc.limiter.failed(user.username, _address())
+        svc.db.audit(username=user.username, action="password change",
+                     target=f"user {user.username}", result="failed",
+                     detail="wrong current password")
+        raise InputError("the current password is wrong", field="current_password")
+    svc.users.set_password(user.id, new, keep=token)
+    svc.db.audit(username=user.username, action="password change",
+                 target=f"user {user.username}", result="ok",
+                 detail="other sessions ended")
+    return {"ok": True}

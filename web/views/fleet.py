@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from planner.errors import InputError
-from web.auth import User, current_user, login_required, require
+from web.auth import User, current_session, current_user, login_required, require
 from web.errors import Forbidden, Unauthorized, status_of
 from web.fleet import MODE_COMMANDS
 from web.fleet_run import VehicleResult
@@ -86,7 +86,10 @@ def events() -> Response:
         last_id = max(0, int(raw)) if raw else services().events.last_id
     except ValueError:
         last_id = services().events.last_id
-    stream = services().events.stream(last_id, max_s=float(current_app.config["SSE_MAX_S"]))
+    user = current_user()
+    stream = services().events.open_stream(
+        session=current_session() or "", user=str(user.id if user else ""), last_id=last_id,
+        max_s=float(current_app.config["SSE_MAX_S"]))
     response = Response(stream, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
