@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gcs import mavlink as mav
+from gcs.binding import VehicleBinding
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +105,18 @@ class Link:
         Period of the ground-station HEARTBEAT (0 disables it).
     clock
         Monotonic clock in seconds.
+    binding
+        Which link and address each vehicle belongs to, shared by the links of one fleet
+        (:mod:`gcs.binding`); packets it refuses reach nothing. None: a binding of this link's
+        own.
     """
 
     def __init__(self, url: str, *, source_system: int = mav.GCS_SYSTEM_ID,
                  source_component: int = mav.GCS_COMPONENT_ID, heartbeat_period_s: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 binding: VehicleBinding | None = None) -> None:
         self.url = url
+        self.binding = VehicleBinding() if binding is None else binding
         self.source_system = source_system
         self.source_component = source_component
         self.heartbeat_period_s = heartbeat_period_s
@@ -267,26 +275,64 @@ class Link:
         """System ids that sent a vehicle heartbeat on this link."""
         return tuple(sorted(self._seen.heartbeat))
 
+    def _receive(self) -> list[tuple[Message, tuple[str, int] | None]]:
+        """The next messages, each with the sender's address on a UDP listening link."""
+        sock = mav.udp_listen_socket(self._conn)
+        if sock is None:
+            return [(self._conn.recv_match(blocking=True, timeout=0.2), None)]
+        if not select.select([sock], [], [], 0.2)[0]:
+            return []
+        try:
+            data, address = sock.recvfrom(65535)
+        except BlockingIOError:
+            return []
+        return [(m, address) for m in mav.parse_datagram(self._conn, data)]
+
+    def _admit(self, msg: Message, address: tuple[str, int] | None) -> bool:
+        """Whether the binding lets ``msg`` in; on a UDP listening link, answer only the
+        addresses of the vehicles bound to it."""
+        sysid = msg.get_srcSystem()
+        if sysid == self.source_system:
+            return True
+        d = mav.dialect
+        vehicle = msg.get_type() == "HEARTBEAT" and msg.type != d.MAV_TYPE_GCS and \
+            msg.autopilot != d.MAV_AUTOPILOT_INVALID
+        where = None if address is None else f"{address[0]}:{address[1]}"
+        ok = self.binding.admit(self.url, sysid, vehicle_heartbeat=vehicle, address=where)
+        if address is not None:
+            clients = self._conn.clients
+            if self.binding.answers(self.url, str(where)):
+                clients.add(address)
+                self._conn.clients_last_alive[address] = time.time()
+            else:
+                clients.discard(address)
+        return ok
+
     def _read_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                msg = self._conn.recv_match(blocking=True, timeout=0.2)
+                batch = self._receive()
             except (OSError, AttributeError, mav.MAVError) as exc:
                 # AttributeError: pymavlink's TCP reconnect leaves the socket unset while the
                 # peer is away; keep trying, the link reports the vehicle as not heard
                 log.warning("%s: read failed (%s); retrying", self.url, exc)
                 self._stop.wait(0.5)
                 continue
-            if msg is None or msg.get_type() == "BAD_DATA":
-                continue
-            self._seen.note(msg, self.clock())
-            with self._subs_lock:
-                subs = list(self._subs)
-            for sub in subs:
-                if sub.accept(msg):
-                    sub.queue.put(msg)
-            for callback in list(self._listeners):
-                self._call(callback, msg)
+            for msg, address in batch:
+                if msg is not None and msg.get_type() != "BAD_DATA" and \
+                        self._admit(msg, address):
+                    self._deliver(msg)
+
+    def _deliver(self, msg: Message) -> None:
+        """Hand an admitted message to the sequence counters, subscriptions and listeners."""
+        self._seen.note(msg, self.clock())
+        with self._subs_lock:
+            subs = list(self._subs)
+        for sub in subs:
+            if sub.accept(msg):
+                sub.queue.put(msg)
+        for callback in list(self._listeners):
+            self._call(callback, msg)
 
     def _heartbeat_loop(self) -> None:
         d = mav.dialect

@@ -141,6 +141,31 @@ def connect(url: str, *, source_system: int = GCS_SYSTEM_ID,
     return conn
 
 
+def udp_listen_socket(conn: Any) -> Any:
+    """The socket of a connection that listens on UDP (``udpin:``, ``udp:``), else None."""
+    if isinstance(conn, mavutil.mavudp) and conn.udp_server:
+        return conn.port
+    return None
+
+
+def parse_datagram(conn: Any, data: bytes) -> list[Any]:
+    """Every message of one received datagram, decoded by ``conn``'s codec.
+
+    Bytes left over (a datagram that ends mid-message) are dropped, so that no message is
+    ever made of two datagrams, possibly from two senders.
+    """
+    codec = conn.mav
+    msgs = codec.parse_buffer(data) or []
+    if codec.buf_len() > 0:
+        codec.buf = bytearray()
+        codec.buf_index = 0
+        codec.expected_length = mavlink.HEADER_LEN_V1 + 2
+    for msg in msgs:
+        if msg.get_type() != "BAD_DATA":
+            conn.post_message(msg)
+    return list(msgs)
+
+
 def read_tlog(path: str | Path) -> Iterator[tuple[float, Any]]:
     """Every message of a ``.tlog`` with its timestamp (Unix seconds), in file order."""
     conn = mavutil.mavlink_connection(str(path), robust_parsing=True)
