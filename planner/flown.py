@@ -4,8 +4,14 @@ A flight is a series of :class:`FlownSample` (position, speed, battery, mode, ar
 mission item) and the :class:`ReleaseEvent` of each parcel let go, on one clock (seconds, for
 example the vehicle's time since boot). :func:`compare_flight` measures it against the mission's
 planned track (see :mod:`planner._flown_track`): cross-track error, height above ground on the
-cruise legs, no-fly and geofence incursions, each drop's release error, duration and energy
-predicted versus used, items reached and the state the flight ended in.
+cruise legs, the lowest height above ground in each drop's phase against the planned drop height,
+no-fly and geofence incursions, each drop's release error, duration and energy predicted versus
+used, items reached and the state the flight ended in.
+
+Cruise and drop phases: the descent to a drop, the hover and release there and the climb back
+are the drop's phase, measured against the drop's planned height (the altitude of its drop
+point item above ground), not against the cruise heights; see :mod:`planner._flown_track` for
+which items and which part of a leg into or out of a drop that is, for plans from any tool.
 
 Only the armed part of the flight counts (from the first armed sample to the last). Heights
 above ground come from the DEM when one is given, else they are heights above home.
@@ -24,7 +30,13 @@ import numpy as np
 import shapely
 
 from planner._flown_energy import planned_energy_steps
-from planner._flown_track import PlannedTrack, planned_agl_range, planned_track
+from planner._flown_track import (
+    DROP_RADIUS_M,
+    DropPoint,
+    PlannedTrack,
+    planned_agl_range,
+    planned_track,
+)
 from planner._flown_zones import Incursion, fence_areas, incursions, zone_areas
 from planner.items import RELEASE_COMMANDS, MissionItem
 from planner.mission_plan import release_positions
@@ -32,11 +44,13 @@ from planner.plan_model import Sortie
 from planner.scenario import NoFlyZone
 from planner.terrain import Dem
 
-__all__ = ["FINAL_STATES", "FlownFigures", "FlownSample", "Incursion", "PlannedTrack",
-           "ReleaseEvent", "compare_flight", "planned_energy_steps", "planned_track"]
+__all__ = ["DROP_RADIUS_M", "FINAL_STATES", "DropPoint", "FlownFigures", "FlownSample",
+           "Incursion", "PlannedTrack", "ReleaseEvent", "compare_flight", "planned_energy_steps",
+           "planned_track"]
 
 #: Values of :attr:`FlownFigures.final_state`.
 FINAL_STATES: tuple[str, ...] = ("completed", "landed_short", "in_flight", "not_flown")
+_MAPPINGS = ("drop_errors_m", "drop_agl_min_m", "drop_agl_planned_m")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,6 +99,10 @@ class FlownFigures:
     ``cross_track_*_m``: horizontal distance of the armed samples from the planned track.
     ``agl_*_m``: height above ground (above home without a DEM, see ``agl_reference``) of the
     samples flying a cruise leg in AUTO; ``agl_*_planned_m`` the same along the planned legs.
+    Drop phases (descent, hover and climb back at a drop) are not cruise: ``drop_agl_min_m``
+    gives, per drop (drop id, or ``"item N"`` of its release item), the lowest height above
+    ground flown in AUTO in its phase (None when not flown there), ``drop_agl_planned_m`` the
+    planned drop height (None when unknown, such as a landing without a DEM).
     ``incursions``: every stay in a no-fly zone or outside the fence. ``drop_errors_m``: per
     planned release (drop id, or ``"item N"``), the distance from the planned release position to
     where the parcel was let go, None when it was never released; ``unplanned_releases`` counts
@@ -105,6 +123,8 @@ class FlownFigures:
     alt_max_amsl_m: float | None
     incursions: tuple[Incursion, ...]
     drop_errors_m: Mapping[str, float | None] = field(default_factory=dict)
+    drop_agl_min_m: Mapping[str, float | None] = field(default_factory=dict)
+    drop_agl_planned_m: Mapping[str, float | None] = field(default_factory=dict)
     unplanned_releases: int = 0
     duration_planned_s: float | None = None
     duration_flown_s: float | None = None
@@ -119,7 +139,8 @@ class FlownFigures:
         if self.final_state not in FINAL_STATES:
             raise ValueError(f"Expected final_state one of {', '.join(FINAL_STATES)}, got "
                              f"{self.final_state!r}")
-        object.__setattr__(self, "drop_errors_m", MappingProxyType(dict(self.drop_errors_m)))
+        for name in _MAPPINGS:
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
         object.__setattr__(self, "incursions", tuple(Incursion(*i) for i in self.incursions))
 
     def as_dict(self) -> dict[str, object]:
@@ -129,7 +150,7 @@ class FlownFigures:
             value = getattr(self, name)
             if name == "incursions":
                 value = [i._asdict() for i in value]
-            elif name == "drop_errors_m":
+            elif name in _MAPPINGS:
                 value = dict(value)
             out[name] = value
         return out
@@ -150,13 +171,26 @@ def _items_reached(samples: Sequence[FlownSample], reached: Sequence[int], total
     return min(last if landed and last == total else max(last - 1, 0), total)
 
 
+def _release_labels(mission: tuple[MissionItem, ...], drop_ids: Sequence[str]) -> dict[int, str]:
+    """The label of each release item: its drop id, else ``"item N"``."""
+    seqs = [i for i, m in enumerate(mission) if m.command in RELEASE_COMMANDS]
+    return {seq: drop_ids[k] if k < len(drop_ids) else f"item {seq}"
+            for k, seq in enumerate(seqs)}
+
+
+def _drop_label(drop: DropPoint, labels: Mapping[int, str]) -> str:
+    return next((labels[s] for s in drop.release_seqs if s in labels),
+                f"item {drop.release_seqs[0]}")
+
+
 def _drop_errors(mission: tuple[MissionItem, ...], drop_ids: Sequence[str],
                  releases: Sequence[ReleaseEvent],
                  track: PlannedTrack) -> tuple[dict[str, float | None], int]:
     """Planned releases matched to flown ones (by item, then in order)."""
-    seqs = [i for i, m in enumerate(mission) if m.command in RELEASE_COMMANDS]
+    by_seq = _release_labels(mission, drop_ids)
+    seqs = list(by_seq)
     planned = release_positions(mission)
-    labels = [drop_ids[k] if k < len(drop_ids) else f"item {seq}" for k, seq in enumerate(seqs)]
+    labels = list(by_seq.values())
     match: dict[int, ReleaseEvent] = {}
     free = []
     for event in releases:
@@ -192,7 +226,8 @@ def compare_flight(samples: Sequence[FlownSample], releases: Sequence[ReleaseEve
                    zones: Sequence[NoFlyZone] = (), fence: Sequence[MissionItem] | None = None,
                    reached: Sequence[int] = (), drop_ids: Sequence[str] | None = None,
                    duration_planned_s: float | None = None,
-                   energy_planned_wh: float | None = None) -> FlownFigures:
+                   energy_planned_wh: float | None = None,
+                   drop_radius_m: float = DROP_RADIUS_M) -> FlownFigures:
     """Measure a flight against its mission.
 
     Parameters
@@ -218,6 +253,8 @@ def compare_flight(samples: Sequence[FlownSample], releases: Sequence[ReleaseEve
     duration_planned_s, energy_planned_wh
         Predicted take-off-to-landing duration and energy (default: the sortie's metrics when
         positive).
+    drop_radius_m
+        How far (horizontally) from a drop a leg sloping into or out of it is drop phase.
 
     Returns
     -------
@@ -250,8 +287,10 @@ def compare_flight(samples: Sequence[FlownSample], releases: Sequence[ReleaseEve
         duration_planned_s = sortie.metrics.duration_s
     if sortie is not None and energy_planned_wh is None and sortie.metrics.energy_wh > 0:
         energy_planned_wh = sortie.metrics.energy_wh
-    track = planned_track(items, dem)
+    track = planned_track(items, dem, drop_radius_m=drop_radius_m)
     planned_agl = planned_agl_range(track, dem)
+    release_labels = _release_labels(items, drop_ids)
+    drop_labels = [_drop_label(d, release_labels) for d in track.drops]
     total = max(len(items) - 1, 0)
     armed = [k for k, s in enumerate(samples) if s.armed]
     flight = list(samples[armed[0]:armed[-1] + 1]) if armed else []
@@ -261,6 +300,9 @@ def compare_flight(samples: Sequence[FlownSample], releases: Sequence[ReleaseEve
         agl_max_planned_m=None if planned_agl is None else planned_agl[1],
         agl_reference="home" if dem is None else "dem", alt_max_amsl_m=None, incursions=(),
         drop_errors_m=dict.fromkeys(_drop_errors(items, drop_ids, (), track)[0]),
+        drop_agl_min_m=dict.fromkeys(drop_labels),
+        drop_agl_planned_m={label: d.planned_agl_m
+                            for label, d in zip(drop_labels, track.drops, strict=True)},
         duration_planned_s=duration_planned_s, energy_planned_wh=energy_planned_wh,
         items_total=total, final_mode=samples[-1].mode if samples else None)
     if not flight:
@@ -276,8 +318,17 @@ def compare_flight(samples: Sequence[FlownSample], releases: Sequence[ReleaseEve
     cross = np.asarray(shapely.distance(line, points), dtype=float)
     ground = (np.full(t.shape, track.home_amsl_m) if dem is None
               else np.asarray(dem.elevation_amsl_m(lon, lat), dtype=float))
-    cruise = np.array([s.mode == "AUTO" and s.mission_seq in track.cruise_seqs for s in flight])
-    agl = (alt - ground)[cruise & np.isfinite(ground)]
+    auto = np.array([s.mode == "AUTO" for s in flight])
+    seqs = np.array([-1 if s.mission_seq is None else s.mission_seq for s in flight],
+                    dtype=np.int64)
+    height = alt - ground
+    known = auto & np.isfinite(ground)
+    cruise = known & np.isin(seqs, list(track.cruise_seqs)) & ~track.near_drop_edge(seqs, x, y)
+    agl = height[cruise]
+    drop_agl: dict[str, float | None] = {}
+    for label, drop in zip(drop_labels, track.drops, strict=True):
+        there = height[known & track.in_drop_phase(drop, seqs, x, y)]
+        drop_agl[label] = float(there.min()) if there.size else None
     areas = zone_areas(zones, track.projection) + fence_areas(fence, track.projection)
     in_window = [r for r in releases if t[0] - 1.0 <= r.t_s <= t[-1] + 1.0]
     errors, unplanned = _drop_errors(items, drop_ids, in_window, track)
@@ -294,7 +345,7 @@ def compare_flight(samples: Sequence[FlownSample], releases: Sequence[ReleaseEve
         agl_max_m=float(agl.max()) if agl.size else None,
         alt_max_amsl_m=float(alt.max()),
         incursions=tuple(incursions(areas, t, x, y)),
-        drop_errors_m=errors, unplanned_releases=unplanned,
+        drop_errors_m=errors, drop_agl_min_m=drop_agl, unplanned_releases=unplanned,
         duration_flown_s=float(end_s - t[0]), energy_used_wh=_used_wh(flight),
         items_reached=done, final_state=state)
 

@@ -36,6 +36,9 @@ def _num(value: float | None, digits: int = 1) -> str:
 def _rows(f: FlownFigures) -> list[tuple[str, str, str]]:
     """(figure, flown, planned) rows of one mission's table."""
     drops = ", ".join(f"{html.escape(k)}: {_num(v, 2)}" for k, v in f.drop_errors_m.items())
+    lows = ", ".join(f"{html.escape(k)}: {_num(v)}" for k, v in f.drop_agl_min_m.items())
+    planned_lows = ", ".join(f"{html.escape(k)}: {_num(v)}"
+                             for k, v in f.drop_agl_planned_m.items())
     return [
         ("cross-track max / p95 (m)", f"{_num(f.cross_track_max_m)} / {_num(f.cross_track_p95_m)}",
          "0"),
@@ -45,6 +48,8 @@ def _rows(f: FlownFigures) -> list[tuple[str, str, str]]:
         ("incursions", html.escape("; ".join(f"{i.name} at {i.t_s:.0f} s, {i.depth_m:.1f} m"
                                              for i in f.incursions) or "none"), "none"),
         ("drop errors (m)", drops or "no drops", "0"),
+        (f"drop phase AGL min (m, above {f.agl_reference})", lows or "no drops",
+         planned_lows or "no drops"),
         ("duration (s)", _num(f.duration_flown_s), _num(f.duration_planned_s)),
         ("energy (Wh)", _num(f.energy_used_wh), _num(f.energy_planned_wh)),
         ("items reached", f"{f.items_reached} of {f.items_total}", str(f.items_total)),

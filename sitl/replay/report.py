@@ -27,8 +27,9 @@ VERSION = 1
 #: JUnit test cases per mission and the breach figures each one covers (by prefix).
 CHECKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cross_track", ("cross_track",)), ("agl", ("agl",)), ("incursions", ("incursion",)),
-    ("drops", ("drop_error",)), ("duration", ("duration",)), ("energy", ("energy",)),
-    ("items_reached", ("items_reached",)), ("final_state", ("final_state",)))
+    ("drops", ("drop_error",)), ("drop_heights", ("drop_agl",)), ("duration", ("duration",)),
+    ("energy", ("energy",)), ("items_reached", ("items_reached",)),
+    ("final_state", ("final_state",)))
 
 
 def _clean(value: Any) -> Any:

@@ -11,6 +11,7 @@ keys it overrides::
     agl_max_m = 130.0             # highest
     agl_below_plan_m = 15.0       # how far below the plan's lowest cruise height it may go
     agl_above_plan_m = 15.0       # how far above the plan's highest
+    drop_agl_below_plan_m = 5.0   # how far below its planned drop height a drop may go
     max_incursions = 0            # no-fly or geofence incursions allowed
     drop_error_m = 5.0            # largest release error of any drop (an unreleased drop fails)
     duration_ratio_min = 0.7      # flown / predicted duration
@@ -23,6 +24,11 @@ keys it overrides::
     [[mission]]
     name = "district/S003"
     energy_ratio_max = 1.8
+
+The ``agl_*`` limits apply to the cruise legs only; a drop's phase (its descent, hover and climb
+back, see :mod:`planner.flown`) is held to its own planned drop height less
+``drop_agl_below_plan_m`` (figure ``drop_agl_min_m[<drop>]``), so that a drop planned low passes
+and a drop flown lower than planned fails.
 
 A figure the flight or the plan cannot give (no prediction for a bare ``.waypoints`` file, no
 battery data) is not checked. A key left out of ``[default]`` takes the built-in default above.
@@ -54,6 +60,7 @@ class Tolerances:
     agl_max_m: float = 130.0
     agl_below_plan_m: float = 15.0
     agl_above_plan_m: float = 15.0
+    drop_agl_below_plan_m: float = 5.0
     max_incursions: int = 0
     drop_error_m: float = 5.0
     duration_ratio_min: float = 0.7
@@ -203,6 +210,16 @@ def check(mission: str, figures: FlownFigures, tol: Tolerances) -> list[Breach]:
             message=f"{mission}: incursion into {worst.name} at t={worst.t_s:.0f} s, "
                     f"{worst.depth_m:.1f} m deep ({len(f.incursions)} incursions, "
                     f"{tol.max_incursions} allowed)"))
+    for drop, low in f.drop_agl_min_m.items():
+        planned = f.drop_agl_planned_m.get(drop)
+        if low is not None and planned is not None \
+                and low < planned - tol.drop_agl_below_plan_m:
+            limit = planned - tol.drop_agl_below_plan_m
+            out.append(Breach(
+                mission=mission, figure=f"drop_agl_min_m[{drop}]", value=low, limit=limit,
+                message=f"{mission}: drop_agl_min_m[{drop}] {low:.2f} m is below the limit "
+                        f"{limit:.2f} m (planned drop height {planned:.2f} m less "
+                        f"{tol.drop_agl_below_plan_m:.2f} m)"))
     for drop, error in f.drop_errors_m.items():
         if error is None and f.final_state != "not_flown":
             out.append(Breach(mission=mission, figure="drop_error_m", value=None,

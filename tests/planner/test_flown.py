@@ -196,3 +196,122 @@ def test_bad_values_are_refused() -> None:
                      agl_max_m=None, agl_min_planned_m=None, agl_max_planned_m=None,
                      agl_reference="home", alt_max_amsl_m=None, incursions=(),
                      final_state="crashed")
+
+
+# -- drop phases ---------------------------------------------------------------------------------
+def wp(x: float, y: float, alt_rel: float, command: int = Cmd.NAV_WAYPOINT) -> MissionItem:
+    """A relative-frame NAV item x/y metres from home."""
+    lat, lon = at(x, y)
+    return MissionItem(command=command, lat_deg=lat, lon_deg=lon, alt_m=alt_rel)
+
+
+def do(command: int, *params: float) -> MissionItem:
+    """A DO item."""
+    p = (*params, 0.0, 0.0, 0.0, 0.0)[:4]
+    return MissionItem(command=command, frame=Frame.MISSION, param1=p[0], param2=p[1],
+                       param3=p[2], param4=p[3])
+
+
+def sloped_mission(release: MissionItem | None = None, approach_from_m: float = 920.0,
+                   ) -> list[MissionItem]:
+    """As a hand-made plan: cruise at 50 m, slope down to a drop at 15 m, release, slope up."""
+    return [mission()[0], MissionItem(command=Cmd.NAV_TAKEOFF, alt_m=50.0),
+            wp(approach_from_m, 0, 50.0), wp(1000, 0, 15.0),
+            release or do(Cmd.DO_GRIPPER, 1, 0), wp(1080, 0, 50.0), wp(0, 0, 50.0),
+            MissionItem(command=Cmd.NAV_RETURN_TO_LAUNCH)]
+
+
+def sloped_flight(hover_m: float = 15.0, approach_from_m: float = 920.0) -> list[FlownSample]:
+    """``sloped_mission`` flown exactly, hovering at ``hover_m`` over the drop."""
+    out = [sample(0, 0, 0, 0, seq=1)]
+    out += [sample(1 + k, 0, 0, 5.0 * k, seq=1) for k in range(1, 11)]
+    out += [sample(11 + k, approach_from_m * k / 10, 0, 50.0, seq=2) for k in range(1, 11)]
+    span = 1000.0 - approach_from_m
+    out += [sample(21 + k, approach_from_m + span * k / 10, 0, 50.0 - 3.5 * k, seq=3)
+            for k in range(1, 11)]
+    out += [sample(32, 1000, 0, hover_m, seq=5), sample(35, 1000, 0, 15.0, seq=5)]
+    out += [sample(35 + k, 1000 + 8.0 * k, 0, 15.0 + 3.5 * k, seq=5) for k in range(1, 11)]
+    out += [sample(45 + k, 1080.0 - 108.0 * k, 0, 50.0, seq=6) for k in range(1, 11)]
+    out += [sample(60, 0, 0, 0, seq=7), sample(61, 0, 0, 0, seq=7, armed=False)]
+    return out
+
+
+def flat_dem(height_m: float = HOME[2]) -> Dem:
+    """Level ground at ``height_m`` around home."""
+    return Dem(tiles=(DemTile(heights_m=np.full((11, 31), height_m), west_deg=-71.01,
+                              north_deg=44.005, dlon_deg=0.001, dlat_deg=0.001),))
+
+
+def test_a_drop_reached_by_a_sloped_leg_is_a_drop_phase_not_cruise() -> None:
+    """Descending along the leg to a drop at 15 m and climbing along the next: cruise stays
+    50 m flown and planned; the drop phase is 15 m against a planned 15 m."""
+    f = compare_flight(sloped_flight(), [], mission=sloped_mission(), dem=flat_dem())
+    assert (f.agl_min_m, f.agl_max_m) == pytest.approx((50.0, 50.0), abs=0.01)
+    assert (f.agl_min_planned_m, f.agl_max_planned_m) == pytest.approx((50.0, 50.0), abs=0.01)
+    assert dict(f.drop_agl_min_m) == {"item 4": pytest.approx(15.0, abs=0.01)}
+    assert dict(f.drop_agl_planned_m) == {"item 4": pytest.approx(15.0, abs=0.01)}
+    assert f.as_dict()["drop_agl_min_m"] == {"item 4": pytest.approx(15.0, abs=0.01)}
+
+
+def test_a_drop_flown_below_its_planned_height_shows_in_the_drop_figure() -> None:
+    """Hovering at 4 m over a drop planned at 15 m: the drop figure says 4 m, cruise is
+    untouched."""
+    f = compare_flight(sloped_flight(hover_m=4.0), [], mission=sloped_mission(), dem=flat_dem())
+    assert f.drop_agl_min_m["item 4"] == pytest.approx(4.0, abs=0.01)
+    assert f.agl_min_m == pytest.approx(50.0, abs=0.01)
+
+
+def test_a_long_sloped_approach_is_cruise_until_the_drop_radius() -> None:
+    """A descent starting 500 m out: the part farther than the drop radius is cruise, so its
+    low end (about 22 m planned 100 m out) is the cruise minimum."""
+    items = sloped_mission(approach_from_m=500.0)
+    f = compare_flight(sloped_flight(approach_from_m=500.0), [], mission=items, dem=flat_dem())
+    assert f.agl_min_planned_m == pytest.approx(50.0 - 35.0 * 400 / 500, abs=1.0)
+    assert f.agl_min_m == pytest.approx(50.0 - 35.0 * 0.8, abs=0.01)  # the sample 100 m out
+    assert f.drop_agl_min_m["item 4"] == pytest.approx(15.0, abs=0.01)
+    wide = compare_flight(sloped_flight(approach_from_m=500.0), [], mission=items,
+                          dem=flat_dem(), drop_radius_m=600.0)
+    assert wide.agl_min_m == pytest.approx(50.0, abs=0.01)
+
+
+def test_a_vertical_descent_at_the_drop_is_its_drop_phase() -> None:
+    """Our own plans descend straight down at the drop: the 10 m hover is the drop phase."""
+    f = compare_flight(flight(), [], mission=mission(), dem=flat_dem(), drop_ids=["P1"])
+    assert dict(f.drop_agl_min_m) == {"P1": pytest.approx(10.0, abs=0.01)}
+    assert dict(f.drop_agl_planned_m) == {"P1": pytest.approx(10.0, abs=0.01)}
+    assert f.agl_min_m == pytest.approx(50.0, abs=0.01)
+
+
+@pytest.mark.parametrize(("release", "found"), [
+    (do(Cmd.DO_WINCH, 1, 1, 15.0, 0.5), True), (do(183, 9, 1900), True), (do(181, 0, 1), True),
+    (do(Cmd.DO_GRIPPER, 1, 1), False)])
+def test_release_commands_that_make_a_drop(release: MissionItem, found: bool) -> None:
+    """Winch, servo and relay after a waypoint are releases; a gripper grab is not."""
+    f = compare_flight(sloped_flight(), [], mission=sloped_mission(release), dem=flat_dem())
+    assert (list(f.drop_agl_min_m) == ["item 4"]) is found
+    assert (f.agl_min_m == pytest.approx(50.0, abs=0.01)) is found
+
+
+@pytest.mark.parametrize("command", [Cmd.NAV_LAND, Cmd.NAV_PAYLOAD_PLACE])
+def test_landing_and_payload_place_drops_are_planned_at_the_ground(command: int) -> None:
+    """A drop by landing or payload place: planned 0 m over a DEM, unknown without one."""
+    items = [mission()[0], MissionItem(command=Cmd.NAV_TAKEOFF, alt_m=50.0), wp(900, 0, 50.0),
+             wp(1000, 0, 0.0, command)]
+    if command == Cmd.NAV_LAND:
+        items += [do(Cmd.DO_GRIPPER, 1, 0), MissionItem(command=Cmd.NAV_TAKEOFF, alt_m=50.0)]
+    items += [wp(0, 0, 50.0), MissionItem(command=Cmd.NAV_RETURN_TO_LAUNCH)]
+    seq = 3
+    samples = [sample(0, 0, 0, 0, seq=1), sample(10, 0, 0, 50, seq=1),
+               sample(20, 900, 0, 50, seq=2), sample(25, 990, 0, 50, seq=seq),
+               sample(30, 1000, 0, 20, seq=seq), sample(35, 1000, 0, 0.3, seq=seq),
+               sample(40, 1000, 0, 30, seq=len(items) - 3), sample(50, 500, 0, 50,
+                                                                   seq=len(items) - 2),
+               sample(60, 0, 0, 0, seq=len(items) - 1),
+               sample(61, 0, 0, 0, seq=len(items) - 1, armed=False)]
+    label = "item 3" if command == Cmd.NAV_PAYLOAD_PLACE else "item 4"
+    f = compare_flight(samples, [], mission=items, dem=flat_dem())
+    assert dict(f.drop_agl_planned_m) == {label: 0.0}
+    assert f.drop_agl_min_m[label] == pytest.approx(0.3, abs=0.01)
+    assert f.agl_min_m == pytest.approx(50.0, abs=0.01)
+    g = compare_flight(samples, [], mission=items)
+    assert dict(g.drop_agl_planned_m) == {label: None}
