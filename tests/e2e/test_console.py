@@ -6,19 +6,17 @@ test-artifacts/; any browser console error fails the test."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.web.helpers import PASSWORD, make_app, serve, services
+from tests.e2e.browsing import ARTIFACTS, Watched
+from tests.e2e.browsing import confirm as _confirm
+from tests.web.helpers import make_app, serve, services
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 SPEEDUP = 50.0
 HUB = "littleton"
 #: Three parcels too heavy to share a sortie: one sortie per copter.
@@ -48,8 +46,6 @@ def _start_fleet() -> Any:
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Three simulated copters at the hub and the console serving them on a free port."""
-    if not CHROMIUM.is_file():
-        pytest.fail("Debian's chromium is needed at /usr/bin/chromium (apt-get install chromium)")
     from dropline.sim_control import FleetSimulator
 
     fleet = _start_fleet()
@@ -62,55 +58,6 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         services(app).close()
         fleet.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Headless chromium."""
-    from playwright.sync_api import sync_playwright
-
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    ARTIFACTS.mkdir(parents=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield b
-        b.close()
-
-
-class Watched:
-    """A page whose console errors and uncaught exceptions are collected."""
-
-    def __init__(self, browser: Any, url: str) -> None:
-        self.context = browser.new_context(viewport={"width": 1400, "height": 900})
-        self.page = self.context.new_page()
-        self.page.set_default_timeout(30_000)
-        self.url = url
-        self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error"
-                     else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    def login(self, user: str) -> Any:
-        page = self.page
-        page.goto(self.url + "/login")
-        page.fill("#username", user)
-        page.fill("#password", PASSWORD)
-        page.click("#login")
-        page.wait_for_url("**/plans")
-        return page
-
-    def shot(self, name: str) -> None:
-        self.page.wait_for_timeout(800)   # map animations settle
-        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-    def close(self) -> None:
-        self.context.close()
-        assert self.errors == [], self.errors
-
-
-def _confirm(page: Any) -> None:
-    page.wait_for_selector("#confirm[open]")
-    page.click("#confirm-ok")
 
 
 def test_operator_plans_flies_and_replays(console: str, browser: Any) -> None:
@@ -141,11 +88,11 @@ def test_operator_plans_flies_and_replays(console: str, browser: Any) -> None:
     page.select_option("#fleet-plan", index=1)
     page.click("#upload-plan")
     _confirm(page)
-    page.wait_for_function("document.querySelector('#fleet-message').textContent"
+    page.wait_for_function("() => document.querySelector('#fleet-message').textContent"
                            ".split('verified').length === 4", timeout=60_000)
     page.click("#start-plan")
     _confirm(page)
-    page.wait_for_function("document.querySelector('#drop-summary').textContent"
+    page.wait_for_function("() => document.querySelector('#drop-summary').textContent"
                            ".startsWith('3 of 3 delivered')", timeout=240_000)
     assert page.locator(".leaflet-overlay-pane canvas").count() == 1   # tracks and routes
     w.shot("2-fleet")
@@ -168,7 +115,7 @@ def test_operator_plans_flies_and_replays(console: str, browser: Any) -> None:
     page.wait_for_selector("#replay:not([hidden]) td[data-figure='cross_track_max_m']")
     page.select_option("#speed", "200")
     page.click("#play")
-    page.wait_for_function("parseFloat(document.querySelector('#slider').value) > 0")
+    page.wait_for_function("() => parseFloat(document.querySelector('#slider').value) > 0")
     assert float(page.inner_text("td[data-figure='duration_flown_s']")) > 0
     w.shot("5-replay")
     w.close()
@@ -213,9 +160,9 @@ def test_engineer_injects_a_battery_fault(console: str, browser: Any) -> None:
     page.fill("#sim-value", "0.6")
     page.click("#sim-inject")
     _confirm(page)
-    page.wait_for_function("document.querySelector('#sim-message').textContent"
+    page.wait_for_function("() => document.querySelector('#sim-message').textContent"
                            " === 'vehicle 3: battery 0.6'")
-    page.wait_for_function("parseInt(document.querySelector('#vehicle-3 .battery-text')"
+    page.wait_for_function("() => parseInt(document.querySelector('#vehicle-3 .battery-text')"
                            ".textContent.replace('battery ', '')) <= 40", timeout=30_000)
     w.shot("7-simulator")
     w.close()

@@ -76,17 +76,28 @@ const dropline = (() => {
     return map;
   }
 
+  /* The element factory: every page builds its DOM with it. Children that are not nodes become
+     text nodes (never parsed as HTML); "style" goes through the CSSOM (the CSP forbids style
+     attributes); "on..." keys take listener functions only. */
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
       if (k === "class") node.className = v;
-      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-      else if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v === true ? "" : v);
+      else if (k === "style") node.style.cssText = v;
+      else if (k.startsWith("on")) {
+        if (typeof v !== "function") throw new TypeError(`${k} needs a function`);
+        node.addEventListener(k.slice(2), v);
+      } else node.setAttribute(k, v === true ? "" : v);
     }
     for (const c of children) if (c !== null && c !== undefined)
       node.append(c instanceof Node ? c : String(c));
     return node;
   }
+
+  /* Content for Leaflet's bindTooltip / bindPopup: a node holding the parts as text (a string
+     given to Leaflet would be parsed as HTML). */
+  function tip(...parts) { return el("span", {class: "tip"}, ...parts); }
 
   function minutes(s) { return s === null || s === undefined ? "–" : (s / 60).toFixed(1) + " min"; }
 
@@ -100,5 +111,5 @@ const dropline = (() => {
     return bar;
   }
 
-  return {api, events, confirmAction, makeMap, el, palette, may, minutes, batteryBar};
+  return {api, events, confirmAction, makeMap, el, tip, palette, may, minutes, batteryBar};
 })();

@@ -2,7 +2,7 @@
    mode, link, current drop and ETA, alerts with acknowledgement, and confirmed commands. */
 "use strict";
 (() => {
-  const {api, el, palette, makeMap, minutes, events, confirmAction, may} = dropline;
+  const {api, el, tip, palette, makeMap, minutes, events, confirmAction, may} = dropline;
   const $ = (id) => document.getElementById(id);
   const map = makeMap("map");
   const routes = L.layerGroup().addTo(map);
@@ -64,7 +64,7 @@
       const pos = [d.lat_deg, d.lon_deg];
       if (!entry.marker) {
         entry.marker = L.circleMarker(pos, {radius: 7, weight: 2, fillOpacity: 0.9})
-          .bindTooltip(`system ${d.sysid}`).addTo(map);
+          .bindTooltip(tip(`system ${d.sysid}`)).addTo(map);
       }
       entry.marker.setLatLng(pos).setStyle({color: "#000", fillColor: colourOf(d)});
       entry.track.setStyle({color: colourOf(d)});
@@ -83,12 +83,12 @@
     if (!run) return;
     for (const [sortie, pts] of Object.entries(run.routes)) {
       L.polyline(pts, {color: "#555", weight: 2, dashArray: "6 4", opacity: 0.7})
-        .bindTooltip("planned " + sortie).addTo(routes);
+        .bindTooltip(tip("planned ", sortie)).addTo(routes);
     }
     for (const d of Object.values(drops)) {
       L.circleMarker([d.lat_deg, d.lon_deg], {radius: 5, color: d.state === "delivered" ? "#2e7d32" :
         d.state === "failed" ? "#b71c1c" : "#f9a825", fillOpacity: 0.8})
-        .bindTooltip(`${d.drop_id}: ${d.state}`).addTo(routes);
+        .bindTooltip(tip(d.drop_id, ": ", d.state)).addTo(routes);
     }
   }
 

@@ -2,7 +2,7 @@
    planner with a progress bar, and show sorties, profiles, battery use and unserved drops. */
 "use strict";
 (() => {
-  const {api, el, palette, makeMap, minutes, batteryBar, events, may} = dropline;
+  const {api, el, tip, palette, makeMap, minutes, batteryBar, events, may} = dropline;
   const $ = (id) => document.getElementById(id);
   const map = makeMap("map");
   const layers = {scenario: L.layerGroup().addTo(map), result: L.layerGroup().addTo(map),
@@ -25,16 +25,16 @@
     layers.scenario.clearLayers();
     for (const z of currentZones()) {
       L.polygon(z.polygon.map(([lon, lat]) => [lat, lon]), {color: "#b71c1c", weight: 1,
-        fillOpacity: 0.25}).bindTooltip("no-fly: " + z.name).addTo(layers.scenario);
+        fillOpacity: 0.25}).bindTooltip(tip("no-fly: ", z.name)).addTo(layers.scenario);
     }
     for (const d of currentDepots()) {
-      L.marker([d.lat_deg, d.lon_deg], {title: "depot " + d.id}).bindTooltip("depot " + d.id)
+      L.marker([d.lat_deg, d.lon_deg], {title: "depot " + d.id}).bindTooltip(tip("depot ", d.id))
         .addTo(layers.scenario);
     }
     if (!plan.result) {
       for (const d of plan.scenario.drops) {
         L.circleMarker([d.lat_deg, d.lon_deg], {radius: 4, color: "#555"})
-          .bindTooltip(`${d.id} · ${d.weight_kg} kg`).addTo(layers.scenario);
+          .bindTooltip(tip(d.id, ` · ${d.weight_kg} kg`)).addTo(layers.scenario);
       }
     }
   }
@@ -163,7 +163,7 @@
     const sortieOf = {};
     $("sorties").replaceChildren(...result.sorties.map((s) => {
       const colour = palette[s.colour_index % palette.length];
-      L.polyline(s.track, {color: colour, weight: 3}).bindTooltip(`${s.id} · ${s.vehicle}`)
+      L.polyline(s.track, {color: colour, weight: 3}).bindTooltip(tip(s.id, " · ", s.vehicle))
         .addTo(layers.result);
       s.track.forEach((p) => bounds.push(p));
       s.drop_ids.forEach((d) => { sortieOf[d] = s; });
@@ -181,7 +181,7 @@
       const s = sortieOf[d.id];
       const colour = s ? palette[s.colour_index % palette.length] : "#777";
       L.circleMarker([d.lat_deg, d.lon_deg], {radius: 5, color: colour, fillOpacity: s ? 0.9 : 0.2})
-        .bindTooltip(s ? `${d.id} → ${s.id}` : `${d.id}: unserved: ${unserved[d.id] || ""}`)
+        .bindTooltip(s ? tip(d.id, " → ", s.id) : tip(d.id, ": unserved: ", unserved[d.id] || ""))
         .addTo(layers.result);
     }
     $("unserved").replaceChildren(...result.unserved.map((u) =>
