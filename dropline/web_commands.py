@@ -70,6 +70,31 @@ def _common(parser: argparse.ArgumentParser, *, port: int) -> None:
     parser.add_argument("--data-dir", default="dropline-data", metavar="DIR",
                         help="database, plans, flight logs and map tiles (default "
                              "./dropline-data)")
+    parser.add_argument("--sign", action="store_true",
+                        help="MAVLink 2 signing with every vehicle: a random key per vehicle, "
+                             "kept in DIR/signing.json (owner-only, reused on later starts); "
+                             "all sent packets signed, unsigned ones from keyed vehicles ignored")
+    parser.add_argument("--sign-key-file", metavar="PATH",
+                        help="sign with the key in PATH: 64 hex digits or a passphrase (hashed "
+                             "as MAVProxy's 'signing setup' does) for every vehicle, or the "
+                             "per-vehicle keys written by 'fly --sign'")
+
+
+def signing_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The console's signing settings asked for with ``--sign`` or ``--sign-key-file``.
+
+    Raises
+    ------
+    InputError
+        The key file cannot be read or holds no key.
+    """
+    path = getattr(args, "sign_key_file", None)
+    if path:
+        from gcs.signing import read_key_file
+
+        read_key_file(path)
+        return {"SIGN_KEY_FILE": str(path)}
+    return {"SIGN": True} if getattr(args, "sign", False) else {}
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -83,6 +108,7 @@ def _check(args: argparse.Namespace) -> None:
     if password and len(password) < MIN_PASSWORD:
         raise InputError(f"expected at least {MIN_PASSWORD} characters",
                          field="DROPLINE_ADMIN_PASSWORD")
+    signing_config(args)  # an unreadable key file is refused before anything starts
 
 
 def demo_hub(scenario: Scenario) -> Scenario:
@@ -173,7 +199,7 @@ def demo_command(args: argparse.Namespace) -> int:
         app = create_app({"DATA_DIR": args.data_dir, "CONNECT": fleet.connection_strings,
                           "TIME_SCALE": args.speedup, "RESET_BATTERY": True,
                           "MISSIONS_DIR": str(MISSIONS), "SAMPLE_SCENARIO": SAMPLE,
-                          "SIMULATOR": FleetSimulator(fleet)})
+                          "SIMULATOR": FleetSimulator(fleet), **signing_config(args)})
         generated = _first_login(app)
         with app.app_context():
             plans = services().plans
@@ -198,5 +224,6 @@ def serve_command(args: argparse.Namespace) -> int:
     app = create_app({"DATA_DIR": args.data_dir, "CONNECT": list(args.connect),
                       "TIME_SCALE": args.speedup, "MISSIONS_DIR": str(MISSIONS),
                       "SAMPLE_SCENARIO": SAMPLE,
-                      "SESSION_COOKIE_SECURE": bool(args.secure_cookies)})
+                      "SESSION_COOKIE_SECURE": bool(args.secure_cookies),
+                      **signing_config(args)})
     return _serve(app, args.host, args.port, _first_login(app))

@@ -19,10 +19,12 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import secrets
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -305,3 +307,87 @@ class Resigner:
             self._codec.srcSystem = msg.get_srcSystem()
             self._codec.srcComponent = msg.get_srcComponent()
             return bytes(msg.pack(self._codec))
+
+
+class FleetSigner:
+    """Keeps signing with every vehicle a :class:`~gcs.telemetry.TelemetryHub` hears (the
+    console's fleet, whose vehicles come and go).
+
+    A new vehicle is keyed on its link: with the link's key when the link already signs with
+    another vehicle, else with its own key from the :class:`KeyStore` (made if new), or with the
+    one key given. A vehicle that does not answer signed is tried again every ``retry_s``
+    seconds. From the first key on, the link signs everything and refuses unsigned messages
+    (a vehicle joining such a link later must already hold the link's key to be heard).
+
+    Parameters
+    ----------
+    hub
+        The telemetry of the vehicles (only vehicles it counts are keyed).
+    keys
+        One key for every vehicle, or a store of keys per vehicle.
+    retry_s
+        Seconds before keying a vehicle that did not answer signed again.
+    poll_s
+        How often the hub is looked at for new vehicles.
+    """
+
+    def __init__(self, hub: Any, keys: bytes | KeyStore, *, retry_s: float = 10.0,
+                 poll_s: float = 0.5, **kwargs: Any) -> None:
+        self.hub = hub
+        self.keys = keys
+        self.retry_s = retry_s
+        self.poll_s = poll_s
+        self.kwargs = kwargs
+        self.signed: dict[int, bytes] = {}
+        self.failed: dict[int, str] = {}
+        self._tried_s: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="fleet-signing")
+
+    def start(self) -> FleetSigner:
+        """Start keying vehicles in a thread of its own."""
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop keying (the links keep signing)."""
+        self._stop.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5.0)
+
+    def wait(self, sysids: Sequence[int], timeout_s: float) -> bool:
+        """Wait until every vehicle ``sysids`` is signing; False on timeout."""
+        end = time.monotonic() + timeout_s
+        while not set(sysids) <= set(self.signed):
+            if time.monotonic() > end:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            for sysid in self.hub.vehicles:
+                if self._stop.is_set():
+                    return
+                if sysid in self.signed or \
+                        time.monotonic() - self._tried_s.get(sysid, -math.inf) < self.retry_s:
+                    continue
+                self._tried_s[sysid] = time.monotonic()
+                try:
+                    self._sign(sysid)
+                except (SigningError, InputError, OSError) as exc:
+                    self.failed[sysid] = str(exc)
+                    log.warning("vehicle %d: signing not set up: %s", sysid, exc)
+
+    def _sign(self, sysid: int) -> None:
+        link = self.hub.link_of(sysid)
+        if link is None:
+            return
+        key = link.signing_key
+        if key is None:
+            key = self.keys if isinstance(self.keys, bytes) else self.keys.key_for(sysid)
+        enable_signing(link, [sysid], key, **self.kwargs)
+        if isinstance(self.keys, KeyStore):
+            self.keys.set(sysid, key)
+        self.signed[sysid] = key
+        self.failed.pop(sysid, None)

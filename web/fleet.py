@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from gcs import commands
+from gcs.binding import VehicleBinding
 from gcs.fleet import FlyOptions
 from gcs.link import Link
 from gcs.logs import FlightLog
@@ -86,6 +87,9 @@ class FleetService:
         self.time_scale = time_scale
         self.reset_battery = reset_battery
         self.wait_s = wait_s
+        #: Vehicles belong to the link (and address) first heard on; new ones on a listening
+        #: link wait for an operator (gcs.binding).
+        self.binding = VehicleBinding(confirm_listening=True)
         self.flight_log = FlightLog(data_dir / "flights.db", tlog_dir=data_dir / "tlogs")
         self.hub = TelemetryHub(stream_rate_hz=4.0)
         self.links: list[Link] = []
@@ -106,7 +110,7 @@ class FleetService:
         heartbeat_s = min(1.0, 1.0 / self.time_scale)
         for url in self.urls:
             try:
-                link = Link(url, heartbeat_period_s=heartbeat_s).open()
+                link = Link(url, heartbeat_period_s=heartbeat_s, binding=self.binding).open()
             except (OSError, ValueError) as exc:
                 self.link_errors[url] = str(exc)
                 log.error("cannot open %s: %s", url, exc)
@@ -167,6 +171,10 @@ class FleetService:
                 "assignment": run.manager.assignment},
             "drops": [] if run is None else run.drops(),
             "alerts": self.alerts(),
+            "unconfirmed": [{"sysid": b.sysid, "link_url": b.link_url, "address": b.address}
+                            for b in self.binding.unconfirmed()],
+            "link_flags": [{"sysid": f.sysid, "kind": f.kind, "message": f.message,
+                            "count": f.count} for f in self.binding.flags()],
         }
 
     # -- the run ------------------------------------------------------------------------------
@@ -214,6 +222,16 @@ class FleetService:
         except GroundControlError as exc:
             return VehicleResult(sysid=sysid, name=name, ok=False, detail=str(exc), error=exc)
         return VehicleResult(sysid=sysid, name=name, ok=True, detail=f"mode {mode} confirmed")
+
+    def accept(self, sysid: int) -> VehicleResult:
+        """An operator accepts vehicle ``sysid`` that waits to be confirmed (first heard on a
+        listening link): from now on it is a vehicle, commands and plans may use it."""
+        try:
+            bind = self.binding.accept(sysid)
+        except KeyError:
+            raise NotFound(f"no vehicle {sysid} is heard") from None
+        where = bind.link_url if bind.address is None else f"{bind.link_url} from {bind.address}"
+        return VehicleResult(sysid=sysid, name=None, ok=True, detail=f"accepted on {where}")
 
     # -- alerts -------------------------------------------------------------------------------
     def alerts(self) -> list[dict[str, Any]]:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
+from gcs.binding import SpoofFlag
+from gcs.signing import FleetSigner, KeyStore, read_key_file
 from planner.errors import InputError
 from planner.io.dem import load_dem
 from planner.io.scenario import load_scenario
@@ -39,10 +41,13 @@ class Services:
     flights: FlightService
     tiles: TileService
     simulator: SimulatorControl | None = None
+    signer: FleetSigner | None = None
 
     def close(self) -> None:
         """Stop the fleet, end event streams and release the database."""
         self.events.close()
+        if self.signer is not None:
+            self.signer.close()
         self.fleet.close()
         self.db.close()
 
@@ -74,6 +79,27 @@ def _private_data_dir(data_dir: Path) -> None:
         restrict_file(data_dir / name)
 
 
+def _signing_keys(app: Flask, data_dir: Path) -> bytes | KeyStore | None:
+    """The keys of ``SIGN_KEY_FILE``; with ``SIGN`` a key per vehicle kept in the data folder
+    (``signing.json``, readable by its owner only); else None (no signing)."""
+    path = app.config.get("SIGN_KEY_FILE")
+    if path:
+        return read_key_file(path)
+    if app.config.get("SIGN"):
+        return KeyStore(data_dir / "signing.json")
+    return None
+
+
+def _audit_flag(database: Database, flag: SpoofFlag) -> None:
+    """A vehicle claimed from a source it does not belong to, or waiting to be accepted,
+    written to the audit log once per source."""
+    held = flag.kind == "unconfirmed"
+    database.audit(username="ground station",
+                   action="unconfirmed vehicle" if held else "spoofed vehicle",
+                   target=f"vehicle {flag.sysid}", result="held" if held else "ignored",
+                   detail=flag.message)
+
+
 def init_app(app: Flask) -> Services:
     """Make the services from ``app.config`` and attach them to ``app``.
 
@@ -94,6 +120,9 @@ def init_app(app: Flask) -> Services:
                          time_scale=float(app.config["TIME_SCALE"]),
                          reset_battery=bool(app.config["RESET_BATTERY"]),
                          wait_s=float(app.config["FLEET_WAIT_S"]))
+    fleet.binding.on_flag = lambda flag: _audit_flag(database, flag)
+    keys = _signing_keys(app, data_dir)
+    signer = None if keys is None else FleetSigner(fleet.hub, keys)
     found = Services(
         db=database, users=Users(database, app.config["PASSWORD_HASH_METHOD"]),
         limiter=LoginLimiter(int(app.config["LOGIN_FAILURES"]),
@@ -103,8 +132,10 @@ def init_app(app: Flask) -> Services:
         deliveries=DeliveryService(database, plans, fleet),
         flights=FlightService(fleet.flight_log, plans),
         tiles=TileService(lambda: _tile_dem(app), data_dir / "tiles"),
-        simulator=app.config.get("SIMULATOR"))
+        simulator=app.config.get("SIMULATOR"), signer=signer)
     fleet.start()
+    if signer is not None:
+        signer.start()
     _private_data_dir(data_dir)
     app.extensions["dropline"] = found
     return found

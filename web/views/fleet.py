@@ -122,7 +122,10 @@ def start(user: User) -> Any:
 @bp.route("/api/fleet/vehicles/<int:sysid>/<verb>", methods=["POST"])
 @commander("command")
 def command(user: User, sysid: int, verb: str) -> Any:
-    """Pause (LOITER), resume (AUTO), RTL or land one vehicle."""
+    """Pause (LOITER), resume (AUTO), RTL or land one vehicle; ``accept`` a vehicle waiting to
+    be confirmed (first heard on a listening link)."""
+    if verb == "accept":
+        return _answer(user, verb, [services().fleet.accept(sysid)])
     return _answer(user, verb, [services().fleet.command(verb, sysid)])
 
 
