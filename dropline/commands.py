@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import shutil
 import sys
 import tempfile
@@ -44,6 +43,10 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--objective", choices=tuple(OBJECTIVES), default=None,
                         help="makespan: last drop delivered, then energy (default); distance: "
                              "total flight distance; sorties: number of sorties, then distance")
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse the whole drops list when a parcel is heavier than every "
+                             "drone type can carry (default: plan the rest and list it as "
+                             "unserved)")
 
 
 def _progress_bar(enabled: bool) -> Callable[[str, int, int], None] | None:
@@ -67,9 +70,12 @@ def _progress_bar(enabled: bool) -> Callable[[str, int, int], None] | None:
     return progress
 
 
-def load_inputs(scenario_dir: str) -> tuple[Scenario, Dem]:
-    """Load a scenario folder and its DEM; check the DEM covers every point and depots are clear."""
-    scenario = load_scenario(scenario_dir)
+def load_inputs(scenario_dir: str, *, strict: bool = False) -> tuple[Scenario, Dem]:
+    """Load a scenario folder and its DEM; check the DEM covers every point and depots are clear.
+
+    With ``strict``, a drop heavier than every drone type can carry is an error.
+    """
+    scenario = load_scenario(scenario_dir, strict=strict)
     dem, report = load_dem_report(scenario.terrain.dem_paths)
     if report.filled_cells:
         print(f"note: filled {report.filled_cells} void DEM cells by interpolation",
@@ -81,14 +87,16 @@ def load_inputs(scenario_dir: str) -> tuple[Scenario, Dem]:
 def plan_command(args: argparse.Namespace) -> int:
     """``dropline plan SCENARIO_DIR -o OUT_DIR``."""
     t0 = time.perf_counter()
-    scenario, dem = load_inputs(args.scenario)
+    scenario, dem = load_inputs(args.scenario, strict=getattr(args, "strict", False))
     params = scenario.params
-    if args.seed is not None:
-        params = dataclasses.replace(params, seed=args.seed)
-    if args.time_limit is not None:
-        if not (args.time_limit > 0 and math.isfinite(args.time_limit)):
-            raise InputError(f"Expected --time-limit > 0, got {args.time_limit}")
-        params = dataclasses.replace(params, time_limit_s=args.time_limit)
+    try:
+        if args.seed is not None:
+            params = dataclasses.replace(params, seed=args.seed)
+        if args.time_limit is not None:
+            params = dataclasses.replace(params, time_limit_s=args.time_limit)
+    except ValueError as exc:
+        option = "--seed" if "seed" in str(exc) else "--time-limit"
+        raise InputError(str(exc), field=option) from None
     if args.frame is not None:
         params = dataclasses.replace(params, altitude_frame=args.frame)
     scenario = dataclasses.replace(scenario, params=params)

@@ -250,8 +250,12 @@ def _servability(scenario: Scenario, scene: Scene, dist: FloatArray, catalog: Le
     drops = {n_dep + k: d for k, d in enumerate(scenario.drops)}
     inside = scene.zone_map.blocked(scene.points_xy_m[n_dep:])
     enclosed = scene.zone_map.enclosed(scene.points_xy_m[n_dep:])
+    heaviest_kg = max((t.max_payload_kg for t in scenario.drone_types.values()), default=0.0)
     for k, drop in enumerate(scenario.drops):
         p = n_dep + k
+        if drop.weight_kg > heaviest_kg:
+            unserved[p] = overweight_reason(drop.weight_kg, heaviest_kg)
+            continue
         if inside[k]:
             name = scene.zone_map.zone_containing(scene.points_xy_m[p])
             unserved[p] = f"inside no-fly zone '{name}' (or its {scenario.buffer_m:g} m buffer)"
@@ -273,6 +277,23 @@ def _servability(scenario: Scenario, scene: Scene, dist: FloatArray, catalog: Le
                      wind_en_m_s=scenario.wind.velocity_en_m_s,
                      margin_fraction=ENERGY_MARGIN_FRACTION, objective=objective)
     return inp, unserved
+
+
+def overweight_reason(weight_kg: float, heaviest_kg: float) -> str:
+    """Why a parcel heavier than every drone type can carry is unserved.
+
+    Examples
+    --------
+    >>> overweight_reason(4.0, 2.5)
+    '4.0 kg exceeds the 2.5 kg payload of every drone type'
+    """
+    return (f"{_kg(weight_kg)} kg exceeds the {_kg(heaviest_kg)} kg payload of every drone "
+            f"type")
+
+
+def _kg(value: float) -> str:
+    """A mass as written in a drops list: one decimal at least, more when it has them."""
+    return f"{value:.1f}" if round(value, 1) == value else f"{value:g}"
 
 
 def _depot_problems(scenario: Scenario, scene: Scene, problems: dict[str, str]) -> list[bool]:

@@ -11,6 +11,7 @@ elevation model; ``*_amsl_m`` metres above mean sea level.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,21 @@ from typing import Literal
 DropMethod = Literal["gripper", "winch", "land"]
 DROP_METHODS: tuple[str, ...] = ("gripper", "winch", "land")
 AltitudeFrame = Literal["relative", "terrain"]
+
+#: What an id (of a drop, depot or drone type) may be: 1 to 64 characters, letters, digits,
+#: space, ``_``, ``.`` and ``-``, starting with a letter or digit.
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.\-]{0,63}")
+ID_RULE = ("1 to 64 characters: letters, digits, space, '_', '.', '-', starting with a letter or "
+           "digit")
+#: Longest free-text name (scenario, no-fly zone), in characters.
+MAX_NAME_CHARS = 200
+#: Most drones of one scenario, over every depot and drone type.
+MAX_DRONES = 1000
+#: Latest time window bound: seven days after the plan starts, in seconds.
+MAX_TIME_S = 7 * 24 * 3600.0
+#: Largest random seed (the routing search keeps seeds in 32 bits).
+MAX_SEED = 1_000_000_000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _require(ok: bool, message: str) -> None:
@@ -44,12 +60,58 @@ def _positive(name: str, value: float) -> None:
     _require(value > 0, f"Expected {name} > 0, got {value}")
 
 
+def _at_most(name: str, value: float, limit: float) -> None:
+    _require(value <= limit, f"Expected {name} <= {limit:g}, got {value:g}")
+
+
+def _shown(text: object) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= 42 else shown[:39] + "..."
+
+
+def check_id(name: str, value: object) -> None:
+    """Raise ValueError unless ``value`` is a valid id (see :data:`ID_PATTERN`).
+
+    Examples
+    --------
+    >>> check_id("id", "P001")
+    >>> check_id("id", "../x")
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected id to be 1 to 64 characters: letters, digits, space, '_', '.', '-', \
+starting with a letter or digit, got '../x'
+    """
+    _require(isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None,
+             f"Expected {name} to be {ID_RULE}, got {_shown(value)}")
+
+
+def check_name(name: str, value: object) -> None:
+    """Raise ValueError unless ``value`` is free text of at most :data:`MAX_NAME_CHARS`
+    characters without control characters."""
+    _require(isinstance(value, str), f"Expected {name} to be a string, got {_shown(value)}")
+    assert isinstance(value, str)
+    _require(len(value) <= MAX_NAME_CHARS,
+             f"Expected {name} of at most {MAX_NAME_CHARS} characters, got {len(value)}")
+    _require(_CONTROL.search(value) is None,
+             f"Expected {name} without control characters, got {_shown(value)}")
+
+
 def check_lat_lon(lat_deg: float, lon_deg: float) -> None:
     """Raise ValueError unless ``lat_deg`` and ``lon_deg`` are valid WGS84 degrees."""
     _finite("lat_deg", lat_deg)
     _finite("lon_deg", lon_deg)
     _require(-90 <= lat_deg <= 90, f"Expected lat_deg in [-90, 90], got {lat_deg}")
     _require(-180 <= lon_deg <= 180, f"Expected lon_deg in [-180, 180], got {lon_deg}")
+
+
+#: Upper bounds of the drone type numbers: far beyond any real multicopter, low enough that
+#: no arithmetic overflows.
+_DRONE_LIMITS: dict[str, float] = {
+    "empty_mass_kg": 1000.0, "battery_mass_kg": 1000.0, "battery_wh": 1_000_000.0,
+    "max_payload_kg": 1000.0, "cruise_speed_m_s": 100.0, "climb_rate_m_s": 50.0,
+    "descent_rate_m_s": 50.0, "drop_alt_agl_m": 1000.0, "drop_hover_s": 3600.0,
+    "turnaround_s": 86400.0, "rotor_disk_area_m2": 100.0, "air_density_kg_m3": 2.0,
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,22 +145,25 @@ class DroneType:
 
     def __post_init__(self) -> None:
         _require(bool(self.id), "Expected a non-empty drone type id")
+        check_id("id", self.id)
         for name in ("empty_mass_kg", "battery_mass_kg", "battery_wh", "cruise_speed_m_s",
                      "climb_rate_m_s", "descent_rate_m_s", "rotor_disk_area_m2",
                      "air_density_kg_m3"):
             _positive(name, getattr(self, name))
         for name in ("max_payload_kg", "drop_alt_agl_m", "drop_hover_s", "turnaround_s"):
             _non_negative(name, getattr(self, name))
+        for name, limit in _DRONE_LIMITS.items():
+            _at_most(name, getattr(self, name), limit)
         _finite("reserve_fraction", self.reserve_fraction)
         _require(0 <= self.reserve_fraction < 1,
                  f"Expected reserve_fraction in [0, 1), got {self.reserve_fraction}")
         _finite("power_efficiency", self.power_efficiency)
         _require(0 < self.power_efficiency <= 1,
                  f"Expected power_efficiency in (0, 1], got {self.power_efficiency}")
-        _require(isinstance(self.max_parcels, int) and self.max_parcels >= 1,
-                 f"Expected max_parcels to be an integer >= 1, got {self.max_parcels!r}")
-        _require(isinstance(self.rotor_count, int) and self.rotor_count >= 1,
-                 f"Expected rotor_count to be an integer >= 1, got {self.rotor_count!r}")
+        _require(isinstance(self.max_parcels, int) and 1 <= self.max_parcels <= 100,
+                 f"Expected max_parcels to be an integer in [1, 100], got {self.max_parcels!r}")
+        _require(isinstance(self.rotor_count, int) and 1 <= self.rotor_count <= 32,
+                 f"Expected rotor_count to be an integer in [1, 32], got {self.rotor_count!r}")
         _require(self.drop_method in DROP_METHODS,
                  f"Expected drop_method one of {', '.join(DROP_METHODS)}, "
                  f"got {self.drop_method!r}")
@@ -124,11 +189,20 @@ class Depot:
 
     def __post_init__(self) -> None:
         _require(bool(self.id), "Expected a non-empty depot id")
+        check_id("id", self.id)
         check_lat_lon(self.lat_deg, self.lon_deg)
         for type_id, count in self.drones.items():
-            _require(isinstance(count, int) and not isinstance(count, bool) and count >= 0,
-                     f"Expected drones.{type_id} to be an integer >= 0, got {count!r}")
+            check_id("drones", type_id)
+            _require(isinstance(count, int) and not isinstance(count, bool)
+                     and 0 <= count <= MAX_DRONES,
+                     f"Expected drones.{type_id} to be an integer in [0, {MAX_DRONES}], "
+                     f"got {_shown(count)}")
         object.__setattr__(self, "drones", MappingProxyType(dict(self.drones)))
+
+
+#: Heaviest parcel a drops list may hold, in kg (heavier than any drone carries is planned as
+#: unserved; beyond this it is a typing error).
+MAX_PARCEL_KG = 1000.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,12 +223,20 @@ class Drop:
 
     def __post_init__(self) -> None:
         _require(bool(self.id), "Expected a non-empty drop id")
+        check_id("id", self.id)
         check_lat_lon(self.lat_deg, self.lon_deg)
         _positive("weight_kg", self.weight_kg)
+        _at_most("weight_kg", self.weight_kg, MAX_PARCEL_KG)
         if self.earliest_s is not None:
             _non_negative("earliest_s", self.earliest_s)
+            _at_most("earliest_s", self.earliest_s, MAX_TIME_S)
         if self.latest_s is not None:
             _non_negative("latest_s", self.latest_s)
+            _at_most("latest_s", self.latest_s, MAX_TIME_S)
+        _require(isinstance(self.priority, int) and not isinstance(self.priority, bool)
+                 and abs(self.priority) <= 1_000_000,
+                 f"Expected priority to be an integer in [-1000000, 1000000], "
+                 f"got {_shown(self.priority)}")
         if self.earliest_s is not None and self.latest_s is not None:
             _require(self.earliest_s <= self.latest_s,
                      f"Expected earliest_s <= latest_s, got {self.earliest_s} > {self.latest_s}")
@@ -172,6 +254,9 @@ class NoFlyZone:
     polygons: tuple[tuple[tuple[tuple[float, float], ...], ...], ...]
     feature_index: int | None = field(default=None, compare=False)
 
+    def __post_init__(self) -> None:
+        check_name("name", self.name)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Wind:
@@ -182,7 +267,10 @@ class Wind:
 
     def __post_init__(self) -> None:
         _non_negative("speed_m_s", self.speed_m_s)
+        _at_most("speed_m_s", self.speed_m_s, 60.0)
         _finite("from_deg", self.from_deg)
+        _require(-360 <= self.from_deg <= 360,
+                 f"Expected from_deg in [-360, 360], got {self.from_deg}")
 
     @property
     def velocity_en_m_s(self) -> tuple[float, float]:
@@ -203,9 +291,14 @@ class TerrainConfig:
         _require(len(self.dem_paths) >= 1, "Expected at least one DEM file")
         _non_negative("clearance_agl_m", self.clearance_agl_m)
         _positive("ceiling_agl_m", self.ceiling_agl_m)
+        _at_most("ceiling_agl_m", self.ceiling_agl_m, 10_000.0)
         _require(self.clearance_agl_m < self.ceiling_agl_m,
                  f"Expected clearance_agl_m < ceiling_agl_m, got {self.clearance_agl_m} >= "
                  f"{self.ceiling_agl_m}")
+
+
+#: Longest search time a plan may ask for, in seconds.
+MAX_TIME_LIMIT_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -227,10 +320,16 @@ class PlannerParams:
 
     def __post_init__(self) -> None:
         _non_negative("altitude_margin_m", self.altitude_margin_m)
+        _at_most("altitude_margin_m", self.altitude_margin_m, 1000.0)
         _require(self.altitude_frame in ("relative", "terrain"),
                  f"Expected altitude_frame 'relative' or 'terrain', got {self.altitude_frame!r}")
         _positive("fence_corridor_m", self.fence_corridor_m)
+        _at_most("fence_corridor_m", self.fence_corridor_m, 100_000.0)
+        _require(isinstance(self.seed, int) and not isinstance(self.seed, bool)
+                 and 0 <= self.seed <= MAX_SEED,
+                 f"Expected seed to be an integer in [0, {MAX_SEED}], got {_shown(self.seed)}")
         _positive("time_limit_s", self.time_limit_s)
+        _at_most("time_limit_s", self.time_limit_s, MAX_TIME_LIMIT_S)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -254,6 +353,11 @@ class Scenario:
     drops_path: Path | None = None
 
     def __post_init__(self) -> None:
+        check_name("name", self.name)
         _non_negative("buffer_m", self.buffer_m)
+        _at_most("buffer_m", self.buffer_m, 100_000.0)
         _require(len(self.depots) >= 1, "Expected at least one depot")
+        drones = sum(n for d in self.depots for n in d.drones.values())
+        _require(drones <= MAX_DRONES,
+                 f"Expected at most {MAX_DRONES} drones over every depot, got {drones}")
         object.__setattr__(self, "drone_types", MappingProxyType(dict(self.drone_types)))

@@ -21,6 +21,8 @@ from planner.scenario import Drop
 REQUIRED_COLUMNS: tuple[str, ...] = ("id", "lat_deg", "lon_deg", "weight_kg")
 OPTIONAL_COLUMNS: tuple[str, ...] = ("earliest_s", "latest_s", "priority")
 _FIELDS = ("id", "lat_deg", "lon_deg", "weight_kg", "earliest_s", "latest_s", "priority")
+#: Most drops a drops CSV may hold.
+MAX_DROPS = 10_000
 
 
 def _rows(path: Path) -> list[tuple[int, list[str]]]:
@@ -57,7 +59,8 @@ class _Row:
     drop_id: str
 
     def error(self, reason: str, column: str | None = None) -> ScenarioError:
-        item = f"drop '{self.drop_id}'" if self.drop_id else None
+        shown = self.drop_id if len(self.drop_id) <= 64 else self.drop_id[:40] + "..."
+        item = f"drop {shown!r}" if self.drop_id else None
         return ScenarioError(reason, path=self.path, line=self.line, item=item, field=column)
 
     def number(self, text: str, column: str) -> float:
@@ -112,6 +115,9 @@ def read_drops(path: Path) -> tuple[Drop, ...]:
     if len(rows) == 1:
         raise ScenarioError("Expected at least one drop after the header, got none",
                             path=path, line=header_line)
+    if len(rows) - 1 > MAX_DROPS:
+        raise ScenarioError(f"Expected at most {MAX_DROPS} drops, got {len(rows) - 1}",
+                            path=path, line=rows[MAX_DROPS + 1][0])
     drops: list[Drop] = []
     first_line: dict[str, int] = {}
     for line, row in rows[1:]:

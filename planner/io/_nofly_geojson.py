@@ -19,7 +19,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.validation import explain_validity
 
 from planner.errors import ScenarioError
-from planner.scenario import NoFlyZone
+from planner.scenario import NoFlyZone, check_name
 
 Ring = tuple[tuple[float, float], ...]
 Rings = tuple[Ring, ...]
@@ -93,6 +93,11 @@ def _zone(feature: object, index: int, path: Path) -> NoFlyZone:
     name = (props or {}).get("name")
     if name is not None and not isinstance(name, str):
         raise where.error(f"Expected a string, got {name!r}", "name")
+    if name is not None:
+        try:
+            check_name("name", name)
+        except ValueError as err:
+            raise where.error(str(err), "name") from None
     where = _Feature(path=path, index=index, name=name)
     geometry = feature.get("geometry")
     if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):

@@ -6,6 +6,14 @@ corner of its first cell, so the first grid point lies half a cell inside it). V
 (``-32768`` in ``.hgt``, the nodata value or NaN in a GeoTIFF) are filled from their neighbours;
 a tile with more than half of its cells void is rejected. Every problem with a file raises
 :class:`planner.errors.TerrainError` naming the file and what was expected.
+
+Files may come from users (console uploads), so only the two supported formats are read: an
+``.hgt`` must hold exactly 1201 x 1201 or 3601 x 3601 16-bit heights and a GeoTIFF must start
+with the TIFF signature (``II*\\0``, ``MM\\0*``, or the BigTIFF ones) and is opened by GDAL's
+GTiff driver only, with network access, sidecar files and ``/vsi`` paths off. A GeoTIFF's size
+is read from its header and one of more than ``max_cells`` cells is refused before any cell is
+decoded; one that names other files (external overviews or masks) or holds subdatasets is
+refused too.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,6 +43,17 @@ _TIFF_SUFFIXES = (".tif", ".tiff")
 _GEOGRAPHIC_CRS = ("EPSG:4326", "OGC:CRS84")
 _SMOOTHING_SWEEPS = 8
 EXACT_FILL_LIMIT = 200_000
+#: Most cells a GeoTIFF may hold by default (an SRTM 1 arc-second tile has 13 million).
+MAX_DEM_CELLS = 30_000_000
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+#: GDAL settings while a GeoTIFF is open: no network, no directory listing, no sidecar files.
+_GDAL_SAFE = {
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    "GDAL_PAM_ENABLED": "NO",
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".dropline-none",
+    "GDAL_HTTP_TIMEOUT": "1",
+    "GDAL_HTTP_MAX_RETRY": "0",
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,7 +68,7 @@ class DemReport:
     tiles: tuple[str, ...]
 
 
-def load_dem(paths: Sequence[str | Path]) -> Dem:
+def load_dem(paths: Sequence[str | Path], *, max_cells: int = MAX_DEM_CELLS) -> Dem:
     """Load one or more elevation files into a :class:`~planner.terrain.Dem`.
 
     Parameters
@@ -56,6 +76,8 @@ def load_dem(paths: Sequence[str | Path]) -> Dem:
     paths
         SRTM ``.hgt`` files (named after their south-west corner, such as ``N44W072.hgt``)
         and GeoTIFFs (``.tif``, ``.tiff``) in EPSG:4326. Several files make a mosaic.
+    max_cells
+        Most cells a GeoTIFF may hold; a larger one is refused before it is decoded.
 
     Returns
     -------
@@ -66,18 +88,21 @@ def load_dem(paths: Sequence[str | Path]) -> Dem:
     ------
     TerrainError
         If a file is missing, empty, unreadable, of an unknown kind or size, not in a
-        geographic CRS, or more than half void.
+        geographic CRS, larger than ``max_cells``, naming other files, or more than half void.
     """
-    return load_dem_report(paths)[0]
+    return load_dem_report(paths, max_cells=max_cells)[0]
 
 
-def load_dem_report(paths: Sequence[str | Path]) -> tuple[Dem, DemReport]:
+def load_dem_report(paths: Sequence[str | Path], *, max_cells: int = MAX_DEM_CELLS
+                    ) -> tuple[Dem, DemReport]:
     """Load elevation files like :func:`load_dem` and report what was done to them.
 
     Parameters
     ----------
     paths
         The files, as for :func:`load_dem`.
+    max_cells
+        As for :func:`load_dem`.
 
     Returns
     -------
@@ -97,13 +122,17 @@ def load_dem_report(paths: Sequence[str | Path]) -> tuple[Dem, DemReport]:
     seen: set[Path] = set()
     filled = 0
     for raw in paths:
+        text = str(raw)
+        if text.startswith("/vsi") or "://" in text or "\x00" in text:
+            raise TerrainError("Expected the path of a local elevation file, got a GDAL virtual "
+                               "file system path or a URL", path=text.replace("\x00", "\\0"))
         path = Path(raw)
         _check_file(path)
         key = path.resolve()
         if key in seen:
             raise TerrainError("file given twice; expected each tile once", path=path)
         seen.add(key)
-        tile, n_filled = _load_tile(path)
+        tile, n_filled = _load_tile(path, max_cells)
         tiles.append(tile)
         filled += n_filled
     report = DemReport(filled_cells=filled, tiles=tuple(t.source for t in tiles))
@@ -128,11 +157,11 @@ def _check_file(path: Path) -> None:
         raise TerrainError("file is empty; expected elevation data", path=path)
 
 
-def _load_tile(path: Path) -> tuple[DemTile, int]:
+def _load_tile(path: Path, max_cells: int) -> tuple[DemTile, int]:
     if path.suffix.lower() == ".hgt":
         heights, void, west, north, dlon, dlat = _read_hgt(path)
     else:
-        heights, void, west, north, dlon, dlat = _read_tiff(path)
+        heights, void, west, north, dlon, dlat = _read_tiff(path, max_cells)
     n_void = int(void.sum())
     if n_void > MAX_VOID_FRACTION * void.size:
         raise TerrainError(
@@ -181,21 +210,60 @@ def _read_hgt(path: Path) -> _Grid:
     return grid.astype(np.float64), void, float(west), float(south + 1), step, step
 
 
-def _read_tiff(path: Path) -> _Grid:
+def _check_tiff_signature(path: Path) -> None:
+    try:
+        with path.open("rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        raise TerrainError(f"cannot read the file: {exc.strerror or exc}", path=path) from exc
+    if head not in _TIFF_MAGIC:
+        raise TerrainError("cannot read the file as a GeoTIFF: it does not start with the "
+                           "TIFF signature (II*\\0 or MM\\0*); expected a GeoTIFF or an SRTM "
+                           ".hgt file", path=path)
+
+
+def _check_tiff_header(src: Any, path: Path, max_cells: int) -> None:
+    """Refuse what must not be decoded: other drivers, other files, subdatasets, huge grids."""
+    if src.driver != "GTiff":
+        raise TerrainError(f"read as {src.driver}; expected a GeoTIFF", path=path)
+    if src.subdatasets:
+        raise TerrainError(f"the file holds {len(src.subdatasets)} subdatasets; expected a "
+                           "single-raster GeoTIFF", path=path)
+    others = [f for f in src.files if Path(f) != path]
+    if others:
+        raise TerrainError(f"the GeoTIFF refers to {len(others)} other files (external "
+                           "overviews, masks or metadata); expected a self-contained GeoTIFF",
+                           path=path)
+    cells = int(src.width) * int(src.height)
+    if cells > max_cells:
+        raise TerrainError(f"the raster is {src.width} x {src.height} = {cells} cells; expected "
+                           f"at most {max_cells} cells (crop or resample it first, for example "
+                           "with gdalwarp -te ... -tr ...)", path=path)
+
+
+def _read_tiff(path: Path, max_cells: int) -> _Grid:
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
+    _check_tiff_signature(path)
+    local = path.resolve()
+    name = str(local)
+    if name.startswith("/vsi") or "://" in name:
+        raise TerrainError("Expected a local file, got a GDAL virtual file system path",
+                           path=path)
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, rasterio.Env(**_GDAL_SAFE):
             warnings.simplefilter("always")
-            with rasterio.open(path) as src:
+            with rasterio.open(name, driver="GTiff") as src:
+                _check_tiff_header(src, local, max_cells)
                 crs = src.crs
                 transform = src.transform
                 nodata = src.nodata
                 data = src.read(1, out_dtype="float64")
                 mask = src.read_masks(1)
     except (RasterioError, OSError) as exc:
-        raise TerrainError(f"cannot read the file as a GeoTIFF: {exc}", path=path) from exc
+        text = str(exc).replace(name, path.name).replace(str(path), path.name)
+        raise TerrainError(f"cannot read the file as a GeoTIFF: {text}", path=path) from exc
     if any(issubclass(w.category, NotGeoreferencedWarning) for w in caught):
         raise TerrainError("the GeoTIFF has no georeferencing; expected a geotransform in "
                            "EPSG:4326", path=path)

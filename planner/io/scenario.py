@@ -29,8 +29,14 @@ The format, with defaults::
 
     [[drone_type]]                       # one or more: DroneType fields
 
-Paths are relative to the folder. The drops CSV has a header naming its columns in any order:
-``id,lat_deg,lon_deg,weight_kg`` are required, ``earliest_s,latest_s,priority`` optional (an
+Paths are relative to the folder. Ids (of drops, depots and drone types) are 1 to 64 characters:
+letters, digits, space, ``_``, ``.`` and ``-``, starting with a letter or digit
+(:data:`planner.scenario.ID_PATTERN`); names (of the scenario and of no-fly zones) are free text
+of at most 200 characters without control characters. Numbers are bounded to what makes sense
+(at most 1000 drones over every depot, a search time limit of at most 3600 s...).
+
+The drops CSV has a header naming its columns in any order: ``id,lat_deg,lon_deg,weight_kg``
+are required, ``earliest_s,latest_s,priority`` optional (an
 empty cell means unset), other columns are ignored; blank lines and lines starting with ``#``
 are skipped. The no-fly file is a GeoJSON FeatureCollection of Polygon or MultiPolygon features
 whose ``name`` property names the zone (``zone N`` after the 0-based feature index if absent).
@@ -60,6 +66,7 @@ from planner.io._toml_tables import (
     spec_of,
 )
 from planner.scenario import (
+    MAX_DRONES,
     Depot,
     DroneType,
     Drop,
@@ -73,6 +80,7 @@ from planner.scenario import (
 SCENARIO_FILE = "scenario.toml"
 DEM_SUFFIXES: tuple[str, ...] = (".hgt", ".tif", ".tiff")
 DEFAULT_BUFFER_M = 50.0
+MAX_BUFFER_M = 100_000.0
 
 _TOP = Spec(kinds={"name": "string", "drops": "string", "terrain": "any", "airspace": "any",
                    "wind": "any", "planner": "any", "depot": "any", "drone_type": "any"},
@@ -153,6 +161,7 @@ def _drone_types(doc: Mapping[str, Any], top: Where) -> dict[str, tuple[DroneTyp
 
 def _depots(doc: Mapping[str, Any], top: Where, types: Mapping[str, object]) -> tuple[Depot, ...]:
     depots: dict[str, Depot] = {}
+    total = 0
     for i, table in enumerate(_array(doc, "depot", top)):
         where = _entry(top, "depot", i, table)
         values = read_table(table, spec_of(Depot), where)
@@ -172,6 +181,10 @@ def _depots(doc: Mapping[str, Any], top: Where, types: Mapping[str, object]) -> 
         if depot.id in depots:
             raise where.error(f"duplicate depot id '{depot.id}': already defined on line "
                               f"{depots[depot.id].line}", "id")
+        total += sum(depot.drones.values())
+        if total > MAX_DRONES:
+            raise where.error(f"Expected at most {MAX_DRONES} drones over every depot, got "
+                              f"{total} up to this depot", "drones")
         depots[depot.id] = depot
     return tuple(depots.values())
 
@@ -206,6 +219,8 @@ def _airspace(doc: Mapping[str, Any], top: Where, root: Path
     if not 0 <= buffer_m < math.inf:
         raise where.error(f"Expected buffer_m to be a finite number >= 0, got {buffer_m}",
                           "buffer_m")
+    if buffer_m > MAX_BUFFER_M:
+        raise where.error(f"Expected buffer_m <= {MAX_BUFFER_M:g}, got {buffer_m:g}", "buffer_m")
     if "nofly" not in values:
         return (), buffer_m
     return read_nofly(_file(root, values["nofly"], where, "nofly", "no-fly")), buffer_m
@@ -230,13 +245,16 @@ def _check_weights(drops: tuple[Drop, ...], types: Mapping[str, tuple[DroneType,
                 path=drops_path, line=drop.line, item=f"drop '{drop.id}'", field="weight_kg")
 
 
-def load_scenario(folder: str | Path) -> Scenario:
+def load_scenario(folder: str | Path, *, strict: bool = False) -> Scenario:
     """Load and check a scenario folder.
 
     Parameters
     ----------
     folder
         The folder holding ``scenario.toml`` and the files it names.
+    strict
+        Refuse a drop heavier than every drone type can carry. By default such a drop loads
+        and the planner lists it as unserved, with the reason.
 
     Returns
     -------
@@ -249,8 +267,9 @@ def load_scenario(folder: str | Path) -> Scenario:
     ScenarioError
         For the first problem found, naming the file, the line or feature, the field and the
         reason (a missing folder or file, TOML syntax, an unknown or missing key, a value of the
-        wrong type or range, an unknown drone type, a depot without drones, duplicate ids, bad
-        CSV rows, drops heavier than every drone type can carry, bad GeoJSON geometry).
+        wrong type or range, an id outside the allowed characters, an unknown drone type, a depot
+        without drones, duplicate ids, bad CSV rows, with ``strict`` drops heavier than every
+        drone type can carry, bad GeoJSON geometry).
     """
     root = Path(folder)
     if not root.is_dir():
@@ -276,7 +295,8 @@ def load_scenario(folder: str | Path) -> Scenario:
             raise ScenarioError("drops file not found (the default when scenario.toml has no "
                                 "'drops' key)", path=drops_path)
     drops = read_drops(drops_path)
-    _check_weights(drops, types, drops_path)
+    if strict:
+        _check_weights(drops, types, drops_path)
     name = doc.get("name") or root.resolve().name
     return construct(Scenario, {
         "name": name, "root": root, "terrain": terrain, "nofly": nofly, "buffer_m": buffer_m,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,57 @@ def test_verify_rejects_unknown_file_type(tmp_path: Path,
     f.write_text("hello")
     assert main(["verify", str(f), "--scenario", str(TUTORIAL)]) == 2
     assert "mission.txt" in capsys.readouterr().err
+
+
+def _tutorial_with_heavy_parcel(tmp_path: Path) -> Path:
+    """The tutorial scenario with a 4.0 kg parcel (its only drone type carries 3.0 kg) on line 5."""
+    folder = tmp_path / "heavy"
+    shutil.copytree(TUTORIAL, folder)
+    tile = (REPO / "missions" / "district" / "terrain" / "N44W072.hgt").resolve()
+    toml = folder / "scenario.toml"
+    toml.write_text(toml.read_text().replace('"../district/terrain/N44W072.hgt"', f'"{tile}"'))
+    lines = (folder / "drops.csv").read_text().splitlines()
+    lines[3] = "P020,North Conway NH,44.04150,-71.12240,4.0,,,0"
+    (folder / "drops.csv").write_text("\n".join(lines[:5]) + "\n")
+    return folder
+
+
+def test_overweight_parcel_is_unserved_and_the_rest_planned(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A parcel heavier than every drone type is listed as unserved with its reason, the other
+    drops are planned, and the plan verifies."""
+    folder = _tutorial_with_heavy_parcel(tmp_path)
+    out = tmp_path / "out"
+    assert main(["plan", str(folder), "-o", str(out), "--no-progress", "--time-limit", "3"]) == 0
+    printed = capsys.readouterr().out
+    plan = read_plan_json(out / "plan.json")
+    reason = "4.0 kg exceeds the 3.0 kg payload of every drone type"
+    assert [(u.drop_id, u.reason) for u in plan.unserved] == [("P020", reason)]
+    assert set(plan.served_drop_ids) == {"P014", "P021"}
+    assert f"P020: {reason}" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["drops"], summary["served"], summary["unserved"]) == (3, 2, 1)
+    assert main(["verify", str(out), "--scenario", str(folder)]) == 0
+
+
+def test_strict_refuses_an_overweight_parcel(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """With --strict the whole drops list is refused (exit 2), naming file, line and field."""
+    folder = _tutorial_with_heavy_parcel(tmp_path)
+    code = main(["plan", str(folder), "-o", str(tmp_path / "out"), "--strict"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "drops.csv:4, drop 'P020', field 'weight_kg'" in err
+    assert "exceeds the max_payload_kg of every drone type" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("option", "value", "field"), [
+    ("--time-limit", "1e30", "--time-limit"), ("--time-limit", "nan", "--time-limit"),
+    ("--seed", "1000000000000000000000000000000", "--seed"), ("--seed", "-5", "--seed")])
+def test_out_of_range_options_are_rejected(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           option: str, value: str, field: str) -> None:
+    """A huge or invalid --seed or --time-limit is exit 2 naming the option, no traceback."""
+    code = main(["plan", str(TUTORIAL), "-o", str(tmp_path / "o"), option, value])
+    err = capsys.readouterr().err
+    assert code == 2 and f"field '{field}'" in err and "Traceback" not in err

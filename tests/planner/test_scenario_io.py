@@ -136,7 +136,42 @@ TOML_CASES = {
                                         "unknown drone type 'qaud'; did you mean 'quad'?"),
     "negative drone count": Case("scenario.toml", "drones = { quad = 2 }",
                                  "drones = { quad = -1 }", 26, "drones",
-                                 "Expected drones.quad to be an integer >= 0, got -1"),
+                                 "Expected drones.quad to be an integer in [0, 1000], got -1"),
+    "drone count of 10^30": Case("scenario.toml", "drones = { quad = 2 }",
+                                 "drones = { quad = 1000000000000000000000000000000 }", 26,
+                                 "drones", "Expected drones.quad to be an integer in [0, 1000]"),
+    "more than 1000 drones in all": Case("scenario.toml", "\n[[drone_type]]", _SECOND_DEPOT.replace(
+        '"littleton"', '"bethlehem"').replace("quad = 1", "quad = 999") + "\n[[drone_type]]",
+        32, "drones", "Expected at most 1000 drones over every depot, got 1001"),
+    "depot id with a slash": Case("scenario.toml", 'id = "littleton"', 'id = "../littleton"', 23,
+                                  "id", "Expected id to be 1 to 64 characters: letters, digits"),
+    "drone type id too long": Case("scenario.toml", 'id = "quad"', f'id = "{"q" * 65}"', 29, "id",
+                                   "Expected id to be 1 to 64 characters"),
+    "scenario name with a control character": Case("scenario.toml", 'name = "minimal"',
+                                                   'name = "mini\\u0007mal"', 2, "name",
+                                                   "Expected name without control characters"),
+    "scenario name too long": Case("scenario.toml", 'name = "minimal"', f'name = "{"m" * 201}"',
+                                   2, "name", "Expected name of at most 200 characters, got 201"),
+    "cruise speed of 10^9": Case("scenario.toml", "cruise_speed_m_s = 12.0",
+                                 "cruise_speed_m_s = 1e9", 36, "cruise_speed_m_s",
+                                 "Expected cruise_speed_m_s <= 100, got 1e+09"),
+    "battery of 10^30 Wh": Case("scenario.toml", "battery_wh = 100.0", "battery_wh = 1e30", 32,
+                                "battery_wh", "Expected battery_wh <= 1e+06"),
+    "a million parcels": Case("scenario.toml", "max_parcels = 2", "max_parcels = 1000000", 35,
+                              "max_parcels", "Expected max_parcels to be an integer in [1, 100]"),
+    "a hurricane": Case("scenario.toml", "speed_m_s = 3.0", "speed_m_s = 1e6", 15, "speed_m_s",
+                        "Expected speed_m_s <= 60"),
+    "wind direction of 10^9 degrees": Case("scenario.toml", "from_deg = 270.0",
+                                           "from_deg = 1e9", 16, "from_deg",
+                                           "Expected from_deg in [-360, 360]"),
+    "ceiling in space": Case("scenario.toml", "ceiling_agl_m = 120", "ceiling_agl_m = 1e9", 8,
+                             "ceiling_agl_m", "Expected ceiling_agl_m <= 10000"),
+    "buffer around the world": Case("scenario.toml", "buffer_m = 50", "buffer_m = 1e12", 12,
+                                    "buffer_m", "Expected buffer_m <= 100000"),
+    "time limit of a year": Case("scenario.toml", "seed = 1", "seed = 1\ntime_limit_s = 3.2e7",
+                                 21, "time_limit_s", "Expected time_limit_s <= 3600"),
+    "negative seed": Case("scenario.toml", "seed = 1", "seed = -1", 20, "seed",
+                          "Expected seed to be an integer in [0, 1000000000]"),
     "depot with zero drones": Case("scenario.toml", "drones = { quad = 2 }",
                                    "drones = { quad = 0 }", 26, "drones",
                                    "the depot has no drones"),
@@ -185,9 +220,19 @@ CSV_CASES = {
                         "Expected weight_kg > 0, got 0.0"),
     "negative weight": Case("drops.csv", "-71.83000,1.2,", "-71.83000,-1.2,", 5, "weight_kg",
                             "Expected weight_kg > 0, got -1.2"),
-    "weight above every drone type": Case("drops.csv", "-71.83000,1.2,", "-71.83000,2.0,", 5,
-                                          "weight_kg", "exceeds the max_payload_kg of every drone "
-                                          "type: Expected at most 1.5 kg (drone_type 'quad'"),
+    "weight of a car": Case("drops.csv", "-71.83000,1.2,", "-71.83000,1500,", 5, "weight_kg",
+                            "Expected weight_kg <= 1000, got 1500"),
+    "window a year away": Case("drops.csv", ",0,3600,", ",0,3.2e7,", 5, "latest_s",
+                               "Expected latest_s <= 604800"),
+    "priority of 10^30": Case("drops.csv", "3600,1", "3600,1000000000000000000000000000000", 5,
+                              "priority", "Expected priority to be an integer in [-1000000, "
+                              "1000000]"),
+    "drop id with a slash": Case("drops.csv", "D3,west", "a/b,west", 6, "id",
+                                 "Expected id to be 1 to 64 characters"),
+    "drop id starting with a dot": Case("drops.csv", "D3,west", "..,west", 6, "id",
+                                        "starting with a letter or digit, got '..'"),
+    "drop id of 100 characters": Case("drops.csv", "D3,west", "D" * 100 + ",west", 6, "id",
+                                      "Expected id to be 1 to 64 characters"),
     "duplicate drop id": Case("drops.csv", "D3,west", "D2,west", 6, "id",
                               "duplicate drop id 'D2': already used on line 5"),
     "empty drop id": Case("drops.csv", "D3,west", ",west", 6, "id",
@@ -251,6 +296,11 @@ GEOJSON_CASES = {
                                  "Expected a position [lon, lat]", feature=0),
     "name not a string": Case("nofly.geojson", '"name": "pair"', '"name": 7', None, "name",
                               "Expected a string, got 7", feature=1),
+    "name with a newline": Case("nofly.geojson", '"name": "pair"', '"name": "pa\\nir"', None,
+                                "name", "Expected name without control characters", feature=1),
+    "name of 300 characters": Case("nofly.geojson", '"name": "pair"', f'"name": "{"p" * 300}"',
+                                   None, "name", "Expected name of at most 200 characters",
+                                   feature=1),
 }
 
 
@@ -485,3 +535,35 @@ def test_check_depots_clear(offset_m: float, fails: bool) -> None:
         assert "scenario.toml:22, depot 'littleton'" in str(info.value)
     else:
         check_depots_clear(s)
+
+
+def test_overweight_drop_loads_unless_strict(tmp_path: Path) -> None:
+    """A parcel heavier than every drone type loads (the planner lists it as unserved); with
+    strict=True it is refused, naming the file, line, drop and the heaviest drone type."""
+    case = Case("drops.csv", "-71.83000,1.2,", "-71.83000,4.0,", 5, "weight_kg",
+                "exceeds the max_payload_kg of every drone type: Expected at most 1.5 kg "
+                "(drone_type 'quad'")
+    folder = _scenario_copy(tmp_path, case)
+    assert [d.weight_kg for d in load_scenario(folder).drops] == [0.8, 4.0, 0.5]
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(folder, strict=True)
+    _assert_error(info.value, case)
+    assert info.value.item == "drop 'D2'"
+
+
+def test_too_many_drops_is_refused(tmp_path: Path) -> None:
+    """A drops CSV of more than 10000 drops is refused, naming the first line past the limit."""
+    rows = "".join(f"X{i},44.30,-71.83,1\n" for i in range(10_001))
+    folder = _scenario_copy(tmp_path, Case("drops.csv", "<ALL>",
+                                           "id,lat_deg,lon_deg,weight_kg\n" + rows, 0, None, ""))
+    with pytest.raises(ScenarioError, match="Expected at most 10000 drops, got 10001") as info:
+        load_scenario(folder)
+    assert info.value.line == 10_002
+
+
+@pytest.mark.parametrize("folder", [*(p for p in MISSIONS.iterdir() if (p / "scenario.toml")
+                                      .is_file()), MINIMAL], ids=lambda p: p.name)
+def test_every_sample_scenario_keeps_the_id_and_bound_rules(folder: Path) -> None:
+    """Every scenario shipped (missions/ and tests/data) loads under the id and number rules."""
+    s = load_scenario(folder)
+    assert s.drops and s.depots
