@@ -56,7 +56,11 @@ def register(sub: Any) -> None:
     _plan_args(fly)
     fly.add_argument("--db", default="dropline.db", metavar="PATH",
                      help="SQLite flight log (default ./dropline.db); a run of the same plan "
-                          "left unfinished is resumed")
+                          "left unfinished is resumed, and a parcel any run of the plan "
+                          "delivered is not flown again")
+    fly.add_argument("--resend-delivered", action="store_true",
+                     help="fly every sortie again in a new run, even those whose parcels were "
+                          "delivered")
     fly.add_argument("--tlog-dir", metavar="DIR",
                      help="folder for one .tlog per flight (default: tlogs/ beside --db)")
     fly.add_argument("--speedup", type=float, default=1.0, metavar="X",
@@ -244,7 +248,7 @@ def fly_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     flight_log = FlightLog(args.db, tlog_dir=args.tlog_dir)
     manager = FleetManager(links, plan, options=options, flight_log=flight_log, dem=dem,
                            drone_types=None if scenario is None else scenario.drone_types,
-                           plan_path=str(path))
+                           plan_path=str(path), resend_delivered=args.resend_delivered)
     try:
         try:
             assignment = manager.connect(args.wait)
@@ -260,6 +264,8 @@ def fly_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             print(f"{name} flies as system {sysid}", file=out)
         if manager.run is not None and manager.run.resumed:
             print(f"resuming run {manager.run.id} of this plan", file=out)
+        for reason in manager.skipped.values():
+            print(f"{reason} (--resend-delivered flies it)", file=out)
         display = ProgressDisplay(manager, out, live=not args.no_progress)
         manager.on_alert(display.alert)
         manager.start()
@@ -312,6 +318,12 @@ def upload_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             sortie = min(mine, key=lambda s: (s.start_s, s.id))
             vlink = hub.link_of(sysid)
             assert vlink is not None
+            snap = hub.snapshot(sysid)
+            if snap is not None and snap.armed:
+                failures += 1
+                print(f"{name} (system {sysid}): NOT uploaded: it is flying (mode {snap.mode}); "
+                      f"upload once it has landed", file=out)
+                continue
             try:
                 prepare_vehicle(vlink, Target(sysid=sysid), sortie)
             except GroundControlError as exc:

@@ -56,6 +56,7 @@ def monitor_flight(w: VehicleWorker, sortie: Sortie, flight_id: int, *, resumed:
     tracker = fleet.trackers[sortie.id]
     limits = dataclasses.replace(w.opts.failsafe, reserve_pct=fleet.reserve_pct(sortie))
     monitor = FailsafeMonitor(sortie, sysid=w.sysid, limits=limits, time_scale=w.scale)
+    w.monitor = monitor
     last_nav = max((i for i, m in enumerate(sortie.mission) if m.is_nav), default=0)
     sysid = w.sysid
     events = w.link.subscribe(lambda m: m.get_srcSystem() == sysid
@@ -68,13 +69,16 @@ def monitor_flight(w: VehicleWorker, sortie: Sortie, flight_id: int, *, resumed:
         fleet._drop_events(tracker, tracker.start(clock()), flight_id)
         w._phase(Phase.FLYING, ready=False, message=None)
     seen_armed = False
-    rtl_wanted = rtl_done = False
+    rtl_pending = False
     lost = False
     phase = Phase.FLYING
+    unheard_since = clock()
     try:
         while not w._stopping():
             now = clock()
             snap = fleet.hub.snapshot(sysid)
+            if snap is not None:
+                unheard_since = now
             mode = None if snap is None else snap.mode
             lat = None if snap is None else snap.lat_deg
             lon = None if snap is None else snap.lon_deg
@@ -93,6 +97,9 @@ def monitor_flight(w: VehicleWorker, sortie: Sortie, flight_id: int, *, resumed:
                     fleet._drop_events(tracker, tracker.on_item_reached(now, int(msg.seq)),
                                        flight_id)
             if snap is None:
+                if (now - unheard_since) * w.scale > w.opts.lost_vehicle_s:
+                    lost = True
+                    break
                 fleet._stop.wait(_TICK_S)
                 continue
             fresh = snap.heartbeat_age_s <= max(_FRESH_S / w.scale, 0.5)
@@ -100,9 +107,9 @@ def monitor_flight(w: VehicleWorker, sortie: Sortie, flight_id: int, *, resumed:
                                                        lon_deg=lon), flight_id)
             for alert in monitor.check(snap, now, seq=progress.seq):
                 fleet._record_alert(alert, flight_id)
-                rtl_wanted = rtl_wanted or alert.action == "RTL"
-            if rtl_wanted and not rtl_done and fresh and snap.armed:
-                rtl_done = w.command_rtl(monitor, sortie, flight_id)
+                rtl_pending = rtl_pending or alert.action == "RTL"
+            if rtl_pending and fresh and snap.armed:
+                rtl_pending = not w.command_rtl(monitor, sortie, flight_id)
             if fresh and snap.armed:
                 seen_armed = True
             wanted = Phase.RETURNING if monitor.returning else Phase.FLYING
@@ -119,6 +126,7 @@ def monitor_flight(w: VehicleWorker, sortie: Sortie, flight_id: int, *, resumed:
             fleet._stop.wait(_TICK_S)
     finally:
         events.close()
+        w.monitor = None
     if w._stopping():
         return
     _finish(w, sortie, flight_id, monitor, progress, last_nav, lost)

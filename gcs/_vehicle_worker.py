@@ -133,6 +133,8 @@ class VehicleWorker:
         self.sorties = sorties
         self.opts = fleet.options
         self.scale = fleet.options.time_scale
+        #: The failsafe monitor of the flight in progress (None on the ground).
+        self.monitor: FailsafeMonitor | None = None
 
     # -- helpers ------------------------------------------------------------------------------
     def _phase(self, phase: Phase, **changes: Any) -> None:
@@ -167,6 +169,8 @@ class VehicleWorker:
                 continue
             resumed = self.fleet._resume_flights.get(sortie.id)
             if self.fleet._sortie_done(sortie.id):
+                continue
+            if resumed is None and not self.fleet._fly_new:
                 continue
             self._phase(Phase.WAITING, sortie_id=sortie.id)
             try:
@@ -292,13 +296,23 @@ class VehicleWorker:
                 writer[1]()
                 writer[0].close()
 
+    def operator_mode(self, mode: str) -> Callable[[], None]:
+        """Tell the flight's monitor an operator is switching to ``mode``; returns the undo."""
+        monitor = self.monitor
+        if monitor is None:
+            return lambda: None
+        log.info("%s: operator commands %s", self.name, mode)
+        return monitor.commanded(mode)
+
     def command_rtl(self, monitor: FailsafeMonitor, sortie: Sortie, flight_id: int) -> bool:
         """Switch to RTL; False (and an alert) if the vehicle did not confirm."""
+        undo = monitor.commanded("RTL")
         try:
             commands.set_mode(self.link, self.target, "RTL", self.opts.retry)
         except GroundControlError as exc:
+            undo()
+            monitor.returning = True  # the reserve check asked for it: keep asking
             self._alert(AlertKind.VEHICLE_FAILSAFE, Severity.CRITICAL, f"RTL not confirmed: {exc}",
                         sortie, flight_id)
             return False
-        monitor.commanded("RTL")
         return True

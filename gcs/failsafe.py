@@ -7,15 +7,26 @@ still ahead), raises an alert when the margin over the reserve gets thin and ask
 finishing the sortie would break the reserve. It also reports link loss and recovery, fence
 breaches, the vehicle's own failsafe messages and distance from the planned track.
 
+Every mode is watched, whoever chose it. In the mission modes (AUTO, GUIDED) the battery is
+checked against the rest of the sortie. In any other mode that is not a return (LOITER, BRAKE,
+ALT_HOLD...: an operator's hold, or the vehicle leaving the mission on its own) it is checked
+against the flight home from where the vehicle is, and RTL is asked for when that return would
+break the reserve. While returning (RTL, SMART_RTL, LAND) a broken reserve is still an alert.
+Commands of the ground station (:meth:`FailsafeMonitor.commanded`) only decide whether a mode
+change is "the vehicle left the mission"; none of them switches a check off, and a resume
+(AUTO) re-arms the reserve check that an earlier return had settled.
+
 :class:`FailsafeMonitor` is pure: snapshots in, :class:`Alert` values out; the fleet manager acts
 on ``Alert.action`` and records every alert.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from gcs._geo import distance_m
 from gcs._progress import SortieProgress
 from gcs.telemetry import VehicleSnapshot
 from planner.plan_model import Sortie
@@ -89,6 +100,10 @@ class FailsafeLimits:
             raise ValueError(f"Expected overdue_factor >= 1, got {self.overdue_factor}")
 
 
+#: Modes that fly the mission.
+MISSION_MODES = frozenset({"AUTO", "GUIDED"})
+#: Modes that bring the vehicle down: home (RTL, SMART_RTL) or where it is (LAND).
+RETURN_MODES = frozenset({"RTL", "SMART_RTL", "LAND"})
 #: Vehicle STATUSTEXTs that announce one of its own failsafes or a breach.
 _VEHICLE_FAILSAFE_WORDS = ("failsafe", "fence breached", "motor failure")
 
@@ -116,13 +131,17 @@ class FailsafeMonitor:
         self.time_scale = time_scale
         self.progress = SortieProgress(sortie)
         self.started_s: float | None = None
+        #: The vehicle is coming down: commanded RTL/LAND, seen in a return mode, or the
+        #: monitor asked for RTL. A resume (AUTO commanded) ends it.
         self.returning = False
         self._raised: set[AlertKind] = set()
         self._link_lost = False
         self._deviating = False
         self._breaches = 0
         self._texts: set[str] = set()
-        self.expected_modes = {"AUTO", "GUIDED"}
+        self._last_mode: str | None = None
+        #: Modes the ground station asked for during this flight (not "left the mission").
+        self.expected_modes: set[str] = set(MISSION_MODES)
 
     def _alert(self, kind: AlertKind, severity: Severity, message: str, now_s: float,
                action: str | None = None) -> Alert:
@@ -138,6 +157,24 @@ class FailsafeMonitor:
         d = self.progress.distance_along_m(seq, snap.lat_deg, snap.lon_deg)
         return self.sortie.metrics.energy_pct * self.progress.remaining_fraction(d)
 
+    def home_distance_m(self, snap: VehicleSnapshot) -> float:
+        """Horizontal distance from the vehicle to the sortie's launch point (0 unknown)."""
+        home = self.sortie.mission[0]
+        if snap.lat_deg is None or snap.lon_deg is None:
+            return 0.0
+        return distance_m(home.lat_deg, home.lon_deg, snap.lat_deg, snap.lon_deg)
+
+    def return_pct(self, snap: VehicleSnapshot) -> float:
+        """Battery percentage a flight home from where the vehicle is takes.
+
+        The planned energy per metre of planned track, times the straight distance home plus
+        the height to come down.
+        """
+        if self.progress.total_m <= 0:
+            return 0.0
+        path_m = self.home_distance_m(snap) + max(snap.alt_rel_m or 0.0, 0.0)
+        return self.sortie.metrics.energy_pct * path_m / self.progress.total_m
+
     def check(self, snap: VehicleSnapshot, now_s: float, *,
               seq: int | None = None) -> list[Alert]:
         """Every new alert the snapshot gives rise to (each condition once per episode).
@@ -150,10 +187,10 @@ class FailsafeMonitor:
         out = self._link(snap, now_s)
         if self._link_age_s(snap) > self.limits.link_lost_s:
             return out
+        out += self._mode(snap, now_s)
         out += self._battery(snap, seq, now_s)
         out += self._fence(snap, now_s)
         out += self._deviation(snap, seq, now_s)
-        out += self._mode(snap, now_s)
         out += self._overdue(now_s)
         return out
 
@@ -173,25 +210,51 @@ class FailsafeMonitor:
         return []
 
     def _battery(self, snap: VehicleSnapshot, seq: int | None, now_s: float) -> list[Alert]:
-        if snap.battery_pct is None or self.returning or not snap.armed:
+        if snap.battery_pct is None or not snap.armed:
             return []
-        needed = self.needed_pct(snap, seq)
-        margin = snap.battery_pct - needed - self.limits.reserve_pct
-        what = (f"battery {snap.battery_pct} %, the rest of the sortie needs {needed:.0f} % "
-                f"and the reserve is {self.limits.reserve_pct:.0f} %")
+        reserve = self.limits.reserve_pct
+        if self.returning or snap.mode in RETURN_MODES:
+            return self._battery_returning(snap, now_s)
+        if snap.mode in MISSION_MODES:
+            needed = self.needed_pct(snap, seq)
+            what = "the rest of the sortie needs"
+        else:
+            needed = self.return_pct(snap)
+            what = f"the return from here (mode {snap.mode}) needs"
+        margin = snap.battery_pct - needed - reserve
+        text = (f"battery {snap.battery_pct} %, {what} {needed:.0f} % and the reserve is "
+                f"{reserve:.0f} %")
         if margin < 0 and AlertKind.BATTERY_RESERVE not in self._raised:
             self._raised.add(AlertKind.BATTERY_RESERVE)
-            if needed < self.limits.landing_pct:
+            if snap.mode in MISSION_MODES and needed < self.limits.landing_pct:
                 return [self._alert(AlertKind.BATTERY_RESERVE, Severity.CRITICAL,
-                                    f"{what}: landing below the reserve", now_s)]
+                                    f"{text}: landing below the reserve", now_s)]
             self.returning = True
             return [self._alert(AlertKind.BATTERY_RESERVE, Severity.CRITICAL,
-                                f"{what}: returning to launch", now_s, action="RTL")]
+                                f"{text}: returning to launch", now_s, action="RTL")]
         if margin < self.limits.battery_alert_margin_pct and \
                 AlertKind.BATTERY_LOW not in self._raised:
             self._raised.add(AlertKind.BATTERY_LOW)
-            return [self._alert(AlertKind.BATTERY_LOW, Severity.WARNING, what, now_s)]
+            return [self._alert(AlertKind.BATTERY_LOW, Severity.WARNING, text, now_s)]
         return []
+
+    def _battery_returning(self, snap: VehicleSnapshot, now_s: float) -> list[Alert]:
+        """On the way down the reserve is still watched: breaking it is a critical alert."""
+        assert snap.battery_pct is not None
+        if AlertKind.BATTERY_RESERVE in self._raised:
+            return []
+        landing = snap.mode == "LAND"
+        needed = 0.0 if landing else self.return_pct(snap)
+        if snap.battery_pct - needed - self.limits.reserve_pct >= 0:
+            return []
+        self._raised.add(AlertKind.BATTERY_RESERVE)
+        away_km = self.home_distance_m(snap) / 1000.0
+        doing = (f"landing {away_km:.1f} km from launch" if landing else
+                 f"returning in mode {snap.mode}, {away_km:.1f} km out, the return needs "
+                 f"{needed:.0f} %")
+        return [self._alert(AlertKind.BATTERY_RESERVE, Severity.CRITICAL,
+                            f"battery {snap.battery_pct} % below the reserve of "
+                            f"{self.limits.reserve_pct:.0f} %: {doing}", now_s)]
 
     def _fence(self, snap: VehicleSnapshot, now_s: float) -> list[Alert]:
         if snap.fence_breach_count > self._breaches or (
@@ -236,13 +299,20 @@ class FailsafeMonitor:
         return []
 
     def _mode(self, snap: VehicleSnapshot, now_s: float) -> list[Alert]:
-        if not snap.armed or snap.mode in self.expected_modes or \
-                AlertKind.MODE_CHANGE in self._raised:
+        mode, last = snap.mode, self._last_mode
+        self._last_mode = mode
+        if mode in RETURN_MODES and snap.armed:
+            self.returning = True
+        elif mode in MISSION_MODES and last in RETURN_MODES:
+            self.returning = False  # sent back to the mission (by a GCS the product forwards)
+        if mode in self.expected_modes:
+            self._raised.discard(AlertKind.MODE_CHANGE)
+            return []
+        if not snap.armed or AlertKind.MODE_CHANGE in self._raised:
             return []
         self._raised.add(AlertKind.MODE_CHANGE)
-        self.returning = True
         return [self._alert(AlertKind.MODE_CHANGE, Severity.WARNING,
-                            f"vehicle left the mission: mode {snap.mode}", now_s)]
+                            f"vehicle left the mission: mode {mode}", now_s)]
 
     def _overdue(self, now_s: float) -> list[Alert]:
         if self.started_s is None or AlertKind.OVERDUE in self._raised:
@@ -256,8 +326,23 @@ class FailsafeMonitor:
                             f"flying for {flown:.0f} s, planned {self.progress.duration_s:.0f} s",
                             now_s)]
 
-    def commanded(self, mode: str) -> None:
-        """The ground station itself switched the vehicle to ``mode`` (not an alert)."""
+    def commanded(self, mode: str) -> Callable[[], None]:
+        """The ground station is switching the vehicle to ``mode`` (an operator or the monitor).
+
+        ``mode`` is then no "vehicle left the mission"; RTL and LAND start the return (battery
+        alerts stay on), AUTO resumes mission monitoring and re-arms the reserve check. Call
+        before sending the command; the function returned undoes this if the vehicle refused.
+        """
+        before = (set(self.expected_modes), self.returning, set(self._raised))
         self.expected_modes.add(mode)
-        if mode in ("RTL", "LAND", "SMART_RTL"):
+        if mode in RETURN_MODES:
             self.returning = True
+        elif mode in MISSION_MODES:
+            self.returning = False
+            self._raised -= {AlertKind.BATTERY_RESERVE, AlertKind.BATTERY_LOW,
+                             AlertKind.MODE_CHANGE}
+
+        def undo() -> None:
+            self.expected_modes, self.returning, self._raised = before
+
+        return undo

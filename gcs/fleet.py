@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -22,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from gcs import commands
 from gcs._vehicle_worker import VehicleWorker, prepare_vehicle
@@ -35,6 +37,7 @@ from gcs.telemetry import TelemetryHub
 from gcs.tracking import DropEvent, DropState, DropStatus, SortieTracker
 from gcs.transfer import DEFAULT_RETRY, Retry, Target
 from planner.errors import FleetError, GroundControlError
+from planner.io.planfile import plan_to_json
 from planner.plan_model import Plan, Sortie
 from planner.scenario import DroneType
 from planner.terrain import Dem
@@ -112,9 +115,29 @@ class VehicleStatus:
     message: str | None = None
 
 
+def _canonical_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A plan.json item with integers where MAVLink has them and floats elsewhere."""
+    return {"seq": int(item["seq"]), "command": int(item["command"]),
+            "frame": int(item["frame"]), "autocontinue": bool(item["autocontinue"]),
+            "params": [None if p is None else float(p) for p in item["params"]],
+            **{k: float(item[k]) for k in ("lat_deg", "lon_deg", "alt_m")}}
+
+
 def plan_key(plan: Plan) -> str:
-    """A digest identifying a plan's sorties and missions (to find its runs in a log)."""
-    text = repr((plan.scenario, [(s.id, s.vehicle, s.drop_ids, s.mission) for s in plan.sorties]))
+    """A digest identifying a plan's sorties and missions (to find its runs in a log).
+
+    Made from the canonical JSON of the plan's content (the ``plan.json`` values: commands and
+    frames as integers, floats exactly), so a plan in memory and the same plan read back from
+    its ``plan.json`` have the same key.
+    """
+    doc = json.loads(plan_to_json(plan))
+    content: dict[str, Any] = {"scenario": doc["scenario"], "sorties": [
+        {k: s[k] for k in ("id", "vehicle", "drop_ids", "mission", "fence", "rally")}
+        for s in doc["sorties"]]}
+    for sortie in content["sorties"]:
+        for name in ("mission", "fence", "rally"):
+            sortie[name] = [_canonical_item(item) for item in sortie[name]]
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -137,6 +160,11 @@ class FleetManager:
         The scenario's drone types, for each sortie's reserve and turnaround.
     plan_path
         Where the plan was read from (recorded in the log).
+    resend_delivered
+        Fly every sortie again, even those whose parcels a run of the same plan delivered
+        (a new run is opened). Without it a drop delivered in any run of the plan is never
+        flown again: a sortie whose every drop was delivered is skipped, and so is a sortie
+        with some delivered drops (its other drops fail with the reason).
     clock
         Monotonic clock (s).
     """
@@ -144,7 +172,7 @@ class FleetManager:
     def __init__(self, links: Sequence[Link], plan: Plan, *, options: FlyOptions | None = None,
                  flight_log: FlightLog | None = None, dem: Dem | None = None,
                  drone_types: Mapping[str, DroneType] | None = None,
-                 plan_path: str | None = None,
+                 plan_path: str | None = None, resend_delivered: bool = False,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.links = list(links)
         self.plan = plan
@@ -152,6 +180,7 @@ class FleetManager:
         self.flight_log = flight_log
         self.drone_types = dict(drone_types or {})
         self.plan_path = plan_path
+        self.resend_delivered = resend_delivered
         self.clock = clock
         self.hub = TelemetryHub(dem=dem, stream_rate_hz=self.options.stream_rate_hz,
                                 clock=clock)
@@ -170,6 +199,9 @@ class FleetManager:
         self._threads: list[threading.Thread] = []
         self._done_sorties: set[str] = set()
         self._resume_flights: dict[str, int] = {}
+        #: Sorties not flown because parcels of theirs were delivered: sortie id -> why.
+        self.skipped: dict[str, str] = {}
+        self._fly_new = True
         self._preflight_reports: dict[str, PreflightReport] = {}
         self._on_alert: list[Callable[[Alert], None]] = []
 
@@ -200,26 +232,89 @@ class FleetManager:
         fl = self.flight_log
         if fl is None:
             return
-        self.run = fl.start_run(plan_key=plan_key(self.plan), plan_name=self.plan.scenario,
-                                plan_path=self.plan_path)
-        if not self.run.resumed:
-            return
-        for flight in fl.flights(self.run.id):
+        key = plan_key(self.plan)
+        self.run = fl.start_run(plan_key=key, plan_name=self.plan.scenario,
+                                plan_path=self.plan_path, resume=not self.resend_delivered)
+        if self.run.resumed:
+            self._restore_run(fl, self.run.id)
+        if not self.resend_delivered:
+            self._skip_delivered(fl.delivered_drops(key))
+
+    def _restore_run(self, fl: FlightLog, run_id: int) -> None:
+        """Flights and drop states of an unfinished run: done, to monitor, or aborted."""
+        for flight in fl.flights(run_id):
             if flight.state in FLIGHT_DONE:
                 self._done_sorties.add(flight.sortie_id)
             elif flight.state == "flying":
                 self._resume_flights[flight.sortie_id] = flight.id
             else:
                 fl.set_flight_state(flight.id, "aborted", reason="interrupted before take-off")
-        for drop_id, (state, detail) in fl.drop_states(self.run.id).items():
+        for drop_id, (state, detail) in fl.drop_states(run_id).items():
             for tracker in self.trackers.values():
                 if drop_id in tracker.sortie.drop_ids:
                     tracker.restore(drop_id, DropState(state), reason=detail)
 
-    def start(self) -> None:
-        """Start one thread per assigned vehicle (call :meth:`connect` first)."""
+    def _skip_delivered(self, delivered: Mapping[str, int]) -> None:
+        """Sorties not flown or monitored yet whose parcels were delivered are not flown."""
+        now = self.clock()
+        for sortie in self.plan.sorties:
+            done = [d for d in sortie.drop_ids if d in delivered]
+            if not done or sortie.id in self._done_sorties or sortie.id in self._resume_flights:
+                continue
+            tracker = self.trackers[sortie.id]
+            events = []
+            for drop_id in done:
+                if tracker.status(drop_id).state != DropState.DELIVERED:
+                    events.append(DropEvent(
+                        drop_id=drop_id, sortie_id=sortie.id, state=DropState.DELIVERED,
+                        at_s=now, detail=f"delivered in run {delivered[drop_id]}"))
+                    tracker.restore(drop_id, DropState.DELIVERED,
+                                    reason=f"delivered in run {delivered[drop_id]}")
+            names = ", ".join(done)
+            rest = [d for d in sortie.drop_ids if d not in delivered]
+            if rest:
+                reason = (f"sortie {sortie.id} not flown: {names} delivered already and its "
+                          f"mission would release them again; plan {', '.join(rest)} again "
+                          f"or re-send the delivered parcels")
+                events += tracker.finish(now, completed=False, reason=reason)
+            else:
+                reason = f"sortie {sortie.id} not flown: every drop delivered already ({names})"
+            self.skipped[sortie.id] = reason
+            self._done_sorties.add(sortie.id)
+            self._drop_events(tracker, events, None)
+            log.info("%s", reason)
+
+    def close_unmonitored(self, reason: str) -> None:
+        """End a resumed run whose vehicles cannot be monitored (not heard after a restart).
+
+        Its flights still open fail with ``reason``, their undelivered drops too, and the run
+        ends.
+        """
+        if self.run is None:
+            self._open_run()
+        now = self.clock()
+        for sortie_id, flight_id in sorted(self._resume_flights.items()):
+            tracker = self.trackers[sortie_id]
+            self._drop_events(tracker, tracker.finish(now, completed=False, reason=reason),
+                              flight_id)
+            self._end_flight(flight_id, "failed", reason)
+        self._resume_flights.clear()
+        if self.flight_log is not None and self.run is not None:
+            self.flight_log.end_run(self.run.id, f"stopped: {reason}")
+
+    def will_fly(self, sortie_id: str) -> bool:
+        """False for a sortie finished earlier, or skipped for its delivered parcels."""
+        return sortie_id not in self._done_sorties
+
+    def start(self, *, fly_new: bool = True) -> None:
+        """Start one thread per assigned vehicle (call :meth:`connect` first).
+
+        Without ``fly_new`` only the flights of a resumed run still in the air are monitored
+        to their end; no new sortie takes off.
+        """
         if not self.assignment:
             raise FleetError("no vehicles assigned: call connect() first")
+        self._fly_new = fly_new
         by_vehicle: dict[str, list[Sortie]] = {}
         for sortie in self.plan.sorties:
             by_vehicle.setdefault(sortie.vehicle, []).append(sortie)
@@ -302,16 +397,44 @@ class FleetManager:
         for name, sid in self.assignment.items():
             if sysid is not None and sid != sysid:
                 continue
-            link = self.hub.link_of(sid)
-            if link is None:
-                continue
             try:
-                commands.set_mode(link, Target(sysid=sid), "RTL", self.options.retry)
+                self.command(sid, "RTL")
             except GroundControlError as exc:
                 log.warning("%s: RTL not confirmed: %s", name, exc)
                 continue
             done.append(sid)
         return done
+
+    def announce(self, sysid: int, mode: str) -> Callable[[], None]:
+        """An operator is switching ``sysid`` to ``mode``: its failsafe monitor is told first.
+
+        Returns the function that takes it back when the vehicle refuses. See
+        :meth:`gcs.failsafe.FailsafeMonitor.commanded`: a pause is a hold (battery checked
+        against the return from where the vehicle is), a resume goes back to mission
+        monitoring, RTL and LAND are returns (battery alerts stay on).
+        """
+        worker = next((w for w in self._workers if w.sysid == sysid), None)
+        if worker is None:
+            return lambda: None
+        return worker.operator_mode(mode)
+
+    def command(self, sysid: int, mode: str) -> None:
+        """Switch ``sysid`` to ``mode`` as an operator command, its monitor told first.
+
+        Raises
+        ------
+        GroundControlError
+            The vehicle is not heard or did not confirm the mode.
+        """
+        link = self.hub.link_of(sysid)
+        if link is None:
+            raise FleetError(f"vehicle {sysid} is not heard on any link")
+        undo = self.announce(sysid, mode)
+        try:
+            commands.set_mode(link, Target(sysid=sysid), mode, self.options.retry)
+        except GroundControlError:
+            undo()
+            raise
 
     def reserve_pct(self, sortie: Sortie) -> float:
         """Battery percentage that must be left on landing for ``sortie``."""

@@ -3,7 +3,8 @@
 Tables (SQLAlchemy Core):
 
 ``runs``
-    one execution of a plan (``plan_key`` identifies the plan's sorties and missions);
+    one execution of a plan (``plan_key`` identifies the plan's sorties and missions;
+    ``ended_at`` is empty while the run is unfinished: a restarted ground station resumes it);
 ``vehicles``
     which plan vehicle flew as which MAVLink system id, on which link;
 ``flights``
@@ -105,6 +106,7 @@ class RunRecord:
     plan_name: str
     started_at: float
     resumed: bool
+    plan_path: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,12 +182,23 @@ class FlightLog:
             if rows:
                 r = rows[0]
                 return RunRecord(id=r.id, plan_key=r.plan_key, plan_name=r.plan_name,
-                                 started_at=r.started_at, resumed=True)
+                                 started_at=r.started_at, resumed=True, plan_path=r.plan_path)
         now = self.clock()
         result = self._write(sa.insert(runs).values(plan_key=plan_key, plan_name=plan_name,
                                                     plan_path=plan_path, started_at=now))
         return RunRecord(id=int(result.inserted_primary_key[0]), plan_key=plan_key,
-                         plan_name=plan_name, started_at=now, resumed=False)
+                         plan_name=plan_name, started_at=now, resumed=False,
+                         plan_path=plan_path)
+
+    def unfinished_run(self) -> RunRecord | None:
+        """The latest run not ended (a ground station stopped while flying it), if any."""
+        rows = self._read(sa.select(runs).where(runs.c.ended_at.is_(None))
+                          .order_by(runs.c.id.desc()).limit(1))
+        if not rows:
+            return None
+        r = rows[0]
+        return RunRecord(id=r.id, plan_key=r.plan_key, plan_name=r.plan_name,
+                         started_at=r.started_at, resumed=True, plan_path=r.plan_path)
 
     def end_run(self, run_id: int, outcome: str) -> None:
         """The run is over (``outcome`` e.g. ``"all delivered"``)."""
@@ -274,6 +287,21 @@ class FlightLog:
         rows = self._read(sa.select(delivery_events).where(delivery_events.c.run_id == run_id)
                           .order_by(delivery_events.c.id))
         return [dict(r._mapping) for r in rows]
+
+    def delivered_drops(self, plan_key: str) -> dict[str, int]:
+        """Drops of a plan delivered in any of its runs: drop id -> the first such run."""
+        last = (sa.select(sa.func.max(delivery_events.c.id))
+                .join(runs, runs.c.id == delivery_events.c.run_id)
+                .where(runs.c.plan_key == plan_key)
+                .group_by(delivery_events.c.run_id, delivery_events.c.drop_id))
+        rows = self._read(sa.select(delivery_events.c.drop_id, delivery_events.c.run_id)
+                          .where(delivery_events.c.id.in_(last),
+                                 delivery_events.c.state == "delivered")
+                          .order_by(delivery_events.c.run_id))
+        out: dict[str, int] = {}
+        for r in rows:
+            out.setdefault(str(r.drop_id), int(r.run_id))
+        return out
 
     def drop_states(self, run_id: int) -> dict[str, tuple[str, str | None]]:
         """The last recorded state (and detail) of every drop of a run."""

@@ -5,6 +5,12 @@ device), keeps a :class:`gcs.telemetry.TelemetryHub` on them and publishes a ``v
 changed vehicle (at most twice a second each) with its track; the run in progress
 (:class:`web.fleet_run.FleetRun`) adds phases, drops (``drop`` events) and alerts (``alert``
 events, acknowledged by the crew). Every command is written to the audit log with its result.
+
+Every vehicle command goes through the run's failsafe monitor first (a pause is an operator
+hold, a resume goes back to the mission, RTL and land are returns: battery and reserve checks
+stay on in each). At start the last unfinished run of the flight log (the console stopped or
+was killed while flying) is loaded again: its flights still in the air are monitored to their
+end, and a parcel it delivered is never flown again unless the operator re-sends it.
 """
 
 from __future__ import annotations
@@ -15,13 +21,13 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from gcs import commands
 from gcs.binding import VehicleBinding
-from gcs.fleet import FlyOptions
+from gcs.fleet import FlyOptions, plan_key
 from gcs.link import Link
 from gcs.logs import FlightLog
 from gcs.logs import alerts as log_alerts
@@ -36,6 +42,9 @@ from web.db import Database
 from web.errors import Conflict, NotFound
 from web.events import EventBus
 from web.fleet_run import FleetRun, VehicleResult
+
+if TYPE_CHECKING:
+    from web.planning import PlanService
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +112,7 @@ class FleetService:
         self._seen_alerts = 0
         self._last_drops: dict[str, str] = {}
         self._last_status: dict[int, dict[str, Any]] = {}
+        self._resuming: threading.Thread | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -119,6 +129,65 @@ class FleetService:
             self.hub.attach(link)
         self._sub = self.hub.subscribe(self._on_snapshot, rate_hz=2.0)
         self._poller.start()
+
+    def _fly_options(self) -> FlyOptions:
+        return FlyOptions(time_scale=self.time_scale, reset_battery=self.reset_battery)
+
+    def resume(self, plans: PlanService) -> None:
+        """Load the last unfinished run of the flight log and monitor what it left flying.
+
+        Flights still in the air are monitored until the vehicle lands (or is no longer
+        heard) and closed with their final state; no new sortie takes off. The run shows on the
+        fleet and deliveries pages meanwhile.
+        """
+        record = self.flight_log.unfinished_run()
+        if record is None or record.plan_path is None:
+            return
+        plan_id = next((p.id for p in plans.all()
+                        if str(plans.plan_json_path(p.id)) == record.plan_path), None)
+        if plan_id is None:
+            log.warning("run %d: its plan %s is not in this console", record.id,
+                        record.plan_path)
+            return
+        try:
+            plan = plans.plan(plan_id)
+            scenario, dem = plans.scenario(plan_id)
+        except Exception as exc:  # a plan removed or broken since: say so, start anyway
+            log.error("run %d of plan %s cannot be resumed: %s", record.id, plan_id, exc)
+            return
+        if plan_key(plan) != record.plan_key:
+            log.warning("run %d: plan %s changed since; not resumed", record.id, plan_id)
+            return
+        run = FleetRun(plan_id=plan_id, plan=plan, scenario=scenario, dem=dem,
+                       links=self.links, options=self._fly_options(),
+                       flight_log=self.flight_log, plan_path=record.plan_path)
+        self.run = run
+        log.info("resuming run %d of plan %s", record.id, plan_id)
+        self._resuming = threading.Thread(target=self._resume_run, args=(run,), daemon=True,
+                                          name="fleet-resume")
+        self._resuming.start()
+
+    def _resume_run(self, run: FleetRun) -> None:
+        try:
+            try:
+                run.manager.connect(self.wait_s)
+            except GroundControlError as exc:
+                run.manager.close_unmonitored(f"vehicles not heard after a restart: {exc}")
+                run.finished = True
+            else:
+                run.manager.start(fly_new=False)
+            run.started = True
+            self.events.publish("run", {"type": "run", "plan_id": run.plan_id,
+                                        "state": "resumed"})
+        except Exception:
+            log.exception("resuming run of plan %s failed", run.plan_id)
+        finally:
+            self._resuming = None
+
+    def resuming(self) -> bool:
+        """True while the run of a restart is being loaded."""
+        thread = self._resuming
+        return thread is not None and thread.is_alive()
 
     def close(self) -> None:
         """Stop monitoring and close the links."""
@@ -168,7 +237,10 @@ class FleetService:
             "run": None if run is None else {
                 "plan_id": run.plan_id, "run_id": run.run_id, "started": run.started,
                 "finished": run.finished, "routes": run.routes(),
-                "assignment": run.manager.assignment},
+                "assignment": run.manager.assignment,
+                "resumed": run.manager.run is not None and run.manager.run.resumed,
+                "resend_delivered": run.manager.resend_delivered,
+                "skipped": dict(run.manager.skipped)},
             "drops": [] if run is None else run.drops(),
             "alerts": self.alerts(),
             "unconfirmed": [{"sysid": b.sysid, "link_url": b.link_url, "address": b.address}
@@ -179,19 +251,35 @@ class FleetService:
 
     # -- the run ------------------------------------------------------------------------------
     def upload(self, plan_id: str, plan: Plan, scenario: Scenario, dem: Dem,
-               plan_path: Path) -> list[VehicleResult]:
-        """Assign the plan's vehicles and upload and verify their first sorties."""
+               plan_path: Path, *, resend_delivered: bool = False) -> list[VehicleResult]:
+        """Assign the plan's vehicles and upload and verify their first sorties.
+
+        Sorties whose parcels a run of this plan delivered are not flown (nor uploaded) unless
+        ``resend_delivered``; a plan whose every parcel was delivered is refused.
+        """
         with self._lock:
+            if self.resuming():
+                raise Conflict("the run left by the last stop is being resumed; wait")
             if self.run is not None and self.run.started and not self.run.finished:
                 raise Conflict("a plan is being flown; wait until it is done")
             if not self.links:
                 raise Conflict("no vehicle link is open")
+            flying = [s.sysid for s in self.hub.snapshots() if s.armed]
+            if flying:
+                raise Conflict(f"vehicle {', '.join(map(str, flying))} is flying; upload once "
+                               f"it has landed")
+            served = [d for s in plan.sorties for d in s.drop_ids]
+            delivered = self.flight_log.delivered_drops(plan_key(plan))
+            if served and not resend_delivered and all(d in delivered for d in served):
+                raise Conflict(f"every parcel of plan {plan_id} was delivered already "
+                               f"({', '.join(served)}); re-send delivered parcels to fly "
+                               f"them again")
             if self.run is not None:
                 self.run.stop()
-            options = FlyOptions(time_scale=self.time_scale, reset_battery=self.reset_battery)
+            options = self._fly_options()
             self.run = FleetRun(plan_id=plan_id, plan=plan, scenario=scenario, dem=dem,
                                 links=self.links, options=options, flight_log=self.flight_log,
-                                plan_path=str(plan_path))
+                                plan_path=str(plan_path), resend_delivered=resend_delivered)
             self._seen_alerts = 0
             self._last_drops = {}
         return self.run.upload(self.wait_s)
@@ -218,7 +306,11 @@ class FleetService:
             (n for n, s in run.manager.assignment.items() if s == sysid), None)
         mode = MODE_COMMANDS[verb]
         try:
-            commands.set_mode(link, Target(sysid=sysid), mode)
+            if run is not None and name is not None:
+                # through the run: its failsafe monitor hears of the command first
+                run.manager.command(sysid, mode)
+            else:
+                commands.set_mode(link, Target(sysid=sysid), mode)
         except GroundControlError as exc:
             return VehicleResult(sysid=sysid, name=name, ok=False, detail=str(exc), error=exc)
         return VehicleResult(sysid=sysid, name=name, ok=True, detail=f"mode {mode} confirmed")

@@ -72,17 +72,19 @@ class FleetRun:
         Where flights are recorded.
     plan_path
         The plan's ``plan.json``.
+    resend_delivered
+        Fly parcels a run of this plan delivered again (see :class:`gcs.fleet.FleetManager`).
     """
 
     def __init__(self, *, plan_id: str, plan: Plan, scenario: Scenario, dem: Dem,
                  links: list[Link], options: FlyOptions, flight_log: FlightLog,
-                 plan_path: str) -> None:
+                 plan_path: str, resend_delivered: bool = False) -> None:
         self.plan_id = plan_id
         self.plan = plan
         self.options = options
         self.manager = FleetManager(links, plan, options=options, flight_log=flight_log,
                                     dem=dem, drone_types=scenario.drone_types,
-                                    plan_path=plan_path)
+                                    plan_path=plan_path, resend_delivered=resend_delivered)
         self.started = False
         self.finished = False
 
@@ -96,8 +98,8 @@ class FleetRun:
         assignment = self.manager.connect(wait_s)
 
         def one(name: str, sysid: int) -> VehicleResult:
-            mine = sorted((s for s in self.plan.sorties if s.vehicle == name),
-                          key=lambda s: (s.start_s, s.id))
+            mine = sorted((s for s in self.plan.sorties if s.vehicle == name
+                           and self.manager.will_fly(s.id)), key=lambda s: (s.start_s, s.id))
             link = self.manager.hub.link_of(sysid)
             if not mine or link is None:
                 return VehicleResult(sysid=sysid, name=name, ok=True, detail="nothing to fly")

@@ -136,6 +136,7 @@ def init_app(app: Flask) -> Services:
     fleet.start()
     if signer is not None:
         signer.start()
+    fleet.resume(plans)
     _private_data_dir(data_dir)
     app.extensions["dropline"] = found
     return found

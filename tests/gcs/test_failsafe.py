@@ -114,3 +114,87 @@ def test_limits_are_checked() -> None:
     """Impossible thresholds are refused with the expected range."""
     with pytest.raises(ValueError, match="reserve_pct"):
         FailsafeLimits(reserve_pct=120)
+
+
+#: Operator commands as the modes they send, and the mode the vehicle is then in.
+COMMANDS = {"pause": (["LOITER"], "LOITER"), "resume": (["LOITER", "AUTO"], "AUTO"),
+            "rtl": (["RTL"], "RTL"), "land": (["LAND"], "LAND"),
+            "left_on_its_own": ([], "LOITER"), "none": ([], "AUTO")}
+#: What the reserve check does after each: ask for RTL, or (already coming down) alert only.
+RESERVE_ACTION = {"pause": "RTL", "resume": "RTL", "rtl": None, "land": None,
+                  "left_on_its_own": "RTL", "none": "RTL"}
+
+
+def _after(sortie: Sortie, command: str) -> tuple[FailsafeMonitor, str]:
+    monitor = FailsafeMonitor(sortie, sysid=1, limits=FailsafeLimits(reserve_pct=20))
+    assert monitor.check(_flying(sortie, 3, battery_pct=95), 0.0, seq=3) == []
+    sent, mode = COMMANDS[command]
+    for m in sent:
+        monitor.commanded(m)
+    alerts = monitor.check(_flying(sortie, 3, battery_pct=95, mode=mode), 1.0, seq=3)
+    kinds = [a.kind for a in alerts]
+    assert (AlertKind.MODE_CHANGE in kinds) == (command == "left_on_its_own"), alerts
+    return monitor, mode
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize("fault", ["battery", "link", "fence"])
+def test_no_command_switches_a_protection_off(sortie: Sortie, command: str, fault: str) -> None:
+    """After every operator command (or the vehicle leaving AUTO on its own) each fault still
+    raises its alert, and a broken reserve still asks for RTL unless already coming down."""
+    monitor, mode = _after(sortie, command)
+    changes: dict[str, object] = {"battery": {"battery_pct": 8},
+                                  "link": {"heartbeat_age_s": 30.0},
+                                  "fence": {"fence_breached": True, "fence_breach_count": 1}}[fault]
+    alerts = monitor.check(_flying(sortie, 3, mode=mode, **changes), 2.0, seq=3)
+    got = {a.kind: a.action for a in alerts}
+    expected = {"battery": AlertKind.BATTERY_RESERVE, "link": AlertKind.LINK_LOST,
+                "fence": AlertKind.FENCE_BREACH}[fault]
+    assert expected in got, alerts
+    if fault == "battery":
+        assert got[expected] == RESERVE_ACTION[command]
+        assert all(a.severity == "critical" for a in alerts if a.kind == expected)
+
+
+def test_hold_checks_the_return_from_where_it_is(sortie: Sortie) -> None:
+    """In a hold the need is the flight home from the vehicle's place, not the rest of the
+    sortie: far out it is larger than near home."""
+    monitor = FailsafeMonitor(sortie, sysid=1)
+    points = monitor.progress.points
+
+    def at(i: int, **changes: object) -> VehicleSnapshot:
+        return _flying(sortie, i, mode="LOITER", lat_deg=points[i].lat_deg,
+                       lon_deg=points[i].lon_deg, alt_rel_m=points[i].alt_rel_m, **changes)
+
+    far = max(range(1, len(points)), key=lambda i: monitor.home_distance_m(at(i)))
+    out = monitor.return_pct(at(far))
+    near = monitor.return_pct(at(0))
+    assert 0.0 <= near < 0.5 < out < sortie.metrics.energy_pct
+    margin = 20 + out
+    monitor.commanded("LOITER")
+    assert monitor.check(at(far, battery_pct=round(margin + 10)), 0.0, seq=far) == []
+    broken = monitor.check(at(far, battery_pct=int(margin) - 1), 1.0, seq=far)
+    assert [(a.kind, a.action) for a in broken if a.kind == AlertKind.BATTERY_RESERVE] == \
+        [(AlertKind.BATTERY_RESERVE, "RTL")]
+
+
+def test_resume_after_a_return_rearms_the_reserve_check(sortie: Sortie) -> None:
+    """RTL (alert only below the reserve), then a resume: the reserve check asks for RTL again."""
+    monitor = FailsafeMonitor(sortie, sysid=1)
+    monitor.commanded("RTL")
+    low = monitor.check(_flying(sortie, 3, mode="RTL", battery_pct=10), 0.0, seq=3)
+    assert [(a.kind, a.action) for a in low] == [(AlertKind.BATTERY_RESERVE, None)]
+    monitor.commanded("AUTO")
+    assert not monitor.returning
+    again = monitor.check(_flying(sortie, 3, mode="AUTO", battery_pct=10), 1.0, seq=3)
+    assert [(a.kind, a.action) for a in again] == [(AlertKind.BATTERY_RESERVE, "RTL")]
+
+
+def test_a_refused_command_is_taken_back(sortie: Sortie) -> None:
+    """An RTL the vehicle refused leaves the monitor as before: the reserve still asks RTL."""
+    monitor = FailsafeMonitor(sortie, sysid=1)
+    undo = monitor.commanded("RTL")
+    undo()
+    assert not monitor.returning and "RTL" not in monitor.expected_modes
+    alerts = monitor.check(_flying(sortie, 3, battery_pct=10), 0.0, seq=3)
+    assert [(a.kind, a.action) for a in alerts] == [(AlertKind.BATTERY_RESERVE, "RTL")]

@@ -8,6 +8,7 @@ as ``forbidden`` and never reaches a vehicle.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from planner.errors import InputError
 from web.auth import User, current_session, current_user, login_required, require
-from web.errors import Forbidden, Unauthorized, status_of
+from web.errors import Conflict, Forbidden, Unauthorized, status_of
 from web.fleet import MODE_COMMANDS
 from web.fleet_run import VehicleResult
 from web.services import services
@@ -99,14 +100,38 @@ def events() -> Response:
 @bp.route("/api/fleet/upload", methods=["POST"])
 @commander("upload")
 def upload(user: User) -> Any:
-    """Upload and verify a planned plan's first sorties on the vehicles (``{"plan_id"}``)."""
-    plan_id = field(json_body(), "plan_id", str)
+    """Upload and verify a planned plan's first sorties on the vehicles (``{"plan_id"}``).
+
+    Parcels a run of the plan delivered are not flown again (their sorties are skipped, a plan
+    whose every parcel was delivered is refused with 409) unless ``"resend_delivered": true``,
+    which is audited as ``upload (re-send delivered)``.
+    """
+    body = json_body()
+    plan_id = field(body, "plan_id", str)
+    resend = bool(field(body, "resend_delivered", bool)) if "resend_delivered" in body \
+        else False
     svc = services()
     plan = svc.plans.plan(plan_id)
     scenario, dem = svc.plans.scenario(plan_id)
-    results = svc.fleet.upload(plan_id, plan, scenario, dem, svc.plans.plan_json_path(plan_id))
+    action = "upload (re-send delivered)" if resend else "upload"
+    try:
+        results = svc.fleet.upload(plan_id, plan, scenario, dem,
+                                   svc.plans.plan_json_path(plan_id), resend_delivered=resend)
+    except Conflict as exc:
+        svc.db.audit(username=user.username, action=action, target=f"plan {plan_id}",
+                     result="refused", detail=str(exc))
+        raise
     svc.deliveries.issue_tokens(plan_id)
-    return _answer(user, "upload", results)
+    run = svc.fleet.run
+    skipped = {} if run is None else dict(run.manager.skipped)
+    if skipped:
+        svc.db.audit(username=user.username, action=action, target=f"plan {plan_id}",
+                     result="skipped", detail="; ".join(skipped.values()))
+    response = _answer(user, action, results)
+    body_out = response.get_json()
+    body_out["skipped"] = skipped
+    response.set_data(json.dumps(body_out))
+    return response
 
 
 @bp.route("/api/fleet/start", methods=["POST"])
