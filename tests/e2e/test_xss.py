@@ -235,6 +235,11 @@ def test_payload_names_render_as_text(console: Console, browser: Any) -> None:
     page.wait_for_selector("#result:not([hidden])", timeout=120_000)
     assert page.locator(".card.sortie").count() >= 1
     assert page.locator("svg.profile").count() >= 1
+    # The map works under the policy: hillshade tiles shown, routes drawn on its canvas.
+    page.wait_for_selector("#map .leaflet-tile-loaded")
+    assert page.locator("#map .leaflet-overlay-pane canvas").count() == 1
+    drawn = "() => { let n = 0; window.__maps[0].eachLayer(() => { n += 1; }); return n; }"
+    assert page.evaluate(drawn) > 5
     texts = _hover_map(page)
     for card in page.locator(".card.sortie").all():
         card.click()
