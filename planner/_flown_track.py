@@ -14,10 +14,11 @@ DO_WINCH, or a DO_SET_SERVO / DO_SET_RELAY wired to a release), a NAV_LAND follo
 NAV_PAYLOAD_PLACE. The *drop phase* of a drop is what the vehicle flies there: every item flown
 entirely at the drop point (the descent, the hover, the release, the climb back, each a vertical
 move), and the part within :data:`DROP_RADIUS_M` horizontally of the drop point of a leg sloping
-into it (the leg ends at the drop point item itself, so the vehicle descends along it) or out of
-it (the leg starts at the drop height, so the vehicle climbs along it). The rest of such a leg
-is cruise. A drop's planned height is the altitude of its drop point item above the DEM (above
-home without one); zero for a landing or payload place with a DEM, unknown without one.
+into it (the leg ends at the drop point item itself, or at the drop point no higher than the
+drop, so the vehicle descends along it) or out of it (the leg starts at the drop point no higher
+than the drop, so the vehicle climbs along it). The rest of such a leg is cruise. A drop's
+planned height is the altitude of its drop point item above the DEM (above home without one);
+zero for a landing or payload place with a DEM, unknown without one.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ VERTICAL_MAX_M = 5.0
 #: Horizontal distance from a drop point within which a leg sloping into or out of it is drop
 #: phase, not cruise (see the module docstring).
 DROP_RADIUS_M = 100.0
-#: A leg starting this close to the drop height (metres) starts from the drop (climb-out).
+#: A leg ending or starting at most this far above the drop height (metres) descends into or
+#: climbs out of the drop.
 _AT_DROP_HEIGHT_M = 1.0
 _HORIZONTAL = frozenset({Cmd.NAV_WAYPOINT, Cmd.NAV_LOITER_TIME})
 _LANDING = frozenset({Cmd.NAV_LAND, Cmd.NAV_PAYLOAD_PLACE})
@@ -246,10 +248,11 @@ def _drop_point(track: PlannedTrack, mission: Sequence[MissionItem], seq: int,
     after = track.seq[k1 + 1] if k1 + 1 < len(track.seq) else len(mission)
     at_seqs = set(range(track.seq[k0] + 1, after))
     edge_seqs: set[int] = set()
-    if track.seq[k0] == seq and k0 >= 1:
-        edge_seqs.add(seq)  # the drop point item itself is reached by a horizontal leg
-    if after < len(mission) and abs(track.alt_amsl_m[k1] - drop_amsl) <= _AT_DROP_HEIGHT_M:
-        edge_seqs.add(after)  # the leg away starts at the drop height: it climbs out
+    low = drop_amsl + _AT_DROP_HEIGHT_M
+    if track.seq[k0] == seq or track.alt_amsl_m[k0] <= low:
+        edge_seqs.add(track.seq[k0])  # the leg there ends at the drop item or at its height
+    if after < len(mission) and track.alt_amsl_m[k1] <= low:
+        edge_seqs.add(after)  # the leg away starts at (or below) the drop height: it climbs
     lon, lat = float(track.lon_deg[kd]), float(track.lat_deg[kd])
     planned: float | None
     if mission[seq].command in _LANDING:
