@@ -137,7 +137,8 @@ def openapi_document() -> dict[str, Any]:
             "/api/fleet/upload": {"post": _op("upload and verify a plan on the vehicles",
                                               errors=(*_WRITE, "504"), body={
                 "type": "object", "required": ["plan_id"],
-                "properties": {"plan_id": {"type": "string"}}})},
+                "properties": {"plan_id": {"type": "string"},
+                               "resend_delivered": {"type": "boolean"}}})},
             "/api/fleet/start": {"post": _op("fly the uploaded plan", errors=_WRITE)},
             "/api/fleet/vehicles/{sysid}/{verb}": {"post": _op(
                 "pause, resume, RTL or land one vehicle", errors=(*_WRITE, "504"),

@@ -115,7 +115,8 @@
   function runState() {
     if (!run) { $("run-state").textContent = "no plan uploaded"; return; }
     $("run-state").textContent = `plan ${run.plan_id}` + (run.finished ? " · finished" :
-      run.started ? " · flying" : " · uploaded, ready to start");
+      run.started ? " · flying" : " · uploaded, ready to start") +
+      (run.resumed ? " · resumed after a restart" : "");
   }
 
   async function loadState() {
@@ -142,14 +143,22 @@
         el("option", {value: r.id}, `${r.name} · ${r.id}`)));
   }
 
+  // parcels a run of the plan delivered are skipped unless the operator re-sends them (audited)
+  const resend = el("input", {type: "checkbox", id: "resend-delivered",
+    disabled: !may.has("command")});
+  $("upload-plan").after(el("label", {title: "fly sorties whose parcels were delivered again"},
+    resend, " re-send delivered parcels"));
   $("upload-plan").onclick = async () => {
     const id = $("fleet-plan").value;
     if (!id) { message("choose a planned plan first", true); return; }
-    if (!(await confirmAction(`Upload plan ${id} to the vehicles and verify it?`))) return;
+    const again = resend.checked ? " and fly its delivered parcels AGAIN" : "";
+    if (!(await confirmAction(`Upload plan ${id} to the vehicles${again} and verify it?`))) return;
     message("uploading…", false);
     try {
-      const r = await api("POST", "/api/fleet/upload", {plan_id: id});
-      message(r.results.map((x) => `${x.name} (system ${x.sysid}): ${x.detail}`).join("\n"), false);
+      const r = await api("POST", "/api/fleet/upload", {plan_id: id, resend_delivered: resend.checked});
+      resend.checked = false;
+      message(r.results.map((x) => `${x.name} (system ${x.sysid}): ${x.detail}`)
+        .concat(Object.values(r.skipped || {})).join("\n"), false);
     } catch (e) {
       const lines = e.body && e.body.results ? e.body.results.map((x) => `${x.name}: ${x.detail}`) : [];
       message(lines.concat([e.message]).join("\n"), true);
