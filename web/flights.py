@@ -1,20 +1,27 @@
 """Recorded flights (the flight log) and their replay: the flown track from the flight's
 ``.tlog`` (:mod:`gcs.tlog_read`), the planned route and the plan against flown figures
-(:mod:`planner.flown`)."""
+(:mod:`planner.flown`).
+
+Each replay sample carries its altitude AMSL, above home (``alt_rel_m``: home from the plan's
+item 0, else the log's HOME_POSITION, else the first armed sample) and, when the flight's plan
+has a DEM, above the ground under it (``alt_agl_m``, else None); ``alt_reference`` says which
+of the two the page shows ("dem" or "home")."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 
 from gcs import logs
 from gcs.logs import FlightLog, FlightRecord
-from gcs.tlog_read import read_flight
+from gcs.tlog_read import TlogFlight, read_flight
 from planner.errors import InputError
-from planner.flown import compare_flight
+from planner.flown import FlownSample, compare_flight
 from planner.io.planfile import read_plan_json
 from planner.plan_model import Sortie
 from planner.scenario import Scenario
@@ -27,12 +34,47 @@ from web.planning import PlanService
 CACHED_REPLAYS = 16
 
 
-def flight_json(f: FlightRecord) -> dict[str, Any]:
-    """One flight row for the flights table."""
+def flight_json(f: FlightRecord, plan_name: str | None = None) -> dict[str, Any]:
+    """One flight row for the flights table; ``duration_s`` runs from take-off to the end
+    (None until both are known)."""
+    duration = None if f.takeoff_at is None or f.ended_at is None \
+        else round(max(0.0, f.ended_at - f.takeoff_at), 1)
     return {"id": f.id, "run_id": f.run_id, "sortie_id": f.sortie_id, "vehicle": f.vehicle,
             "sysid": f.sysid, "state": f.state, "started_at": f.started_at,
             "takeoff_at": f.takeoff_at, "ended_at": f.ended_at, "reason": f.reason,
+            "plan": plan_name, "duration_s": duration,
             "has_log": f.tlog_path is not None and Path(f.tlog_path).is_file()}
+
+
+def samples_json(samples: Sequence[FlownSample], *, t0_s: float, home_amsl_m: float | None,
+                 dem: Dem | None) -> list[dict[str, Any]]:
+    """Replay samples: time from ``t0_s``, position, altitudes AMSL, above home and (with a
+    DEM) above the ground, battery, mode, speed and mission item."""
+    lon = np.array([s.lon_deg for s in samples], dtype=float)
+    lat = np.array([s.lat_deg for s in samples], dtype=float)
+    ground = (np.full(lon.shape, np.nan) if dem is None or not samples
+              else np.asarray(dem.elevation_amsl_m(lon, lat), dtype=float))
+    out = []
+    for s, g in zip(samples, ground, strict=True):
+        agl = s.alt_amsl_m - float(g) if np.isfinite(g) else None
+        out.append({"t_s": round(s.t_s - t0_s, 2), "lat_deg": s.lat_deg, "lon_deg": s.lon_deg,
+                    "alt_amsl_m": round(s.alt_amsl_m, 1),
+                    "alt_rel_m": None if home_amsl_m is None
+                    else round(s.alt_amsl_m - home_amsl_m, 1),
+                    "alt_agl_m": None if agl is None else round(agl, 1),
+                    "battery_pct": s.battery_remaining_pct, "mode": s.mode,
+                    "groundspeed_m_s": round(s.ground_speed_m_s, 1),
+                    "mission_seq": s.mission_seq})
+    return out
+
+
+def _home_amsl_m(sortie: Sortie | None, flown: TlogFlight,
+                 samples: Sequence[FlownSample]) -> float | None:
+    if sortie is not None and sortie.mission:
+        return sortie.mission[0].alt_m
+    if flown.home is not None:
+        return flown.home[2]
+    return samples[0].alt_amsl_m if samples else None
 
 
 class FlightService:
@@ -53,8 +95,12 @@ class FlightService:
         self._cache: dict[tuple[int, str, int], dict[str, Any]] = {}
 
     def all(self) -> list[dict[str, Any]]:
-        """Every flight, newest first."""
-        return [flight_json(f) for f in reversed(self.log.flights())]
+        """Every flight, newest first, with the name of the plan it flew."""
+        with self.log.engine.connect() as conn:
+            names: dict[int, str] = {
+                row.id: row.plan_name
+                for row in conn.execute(sa.select(logs.runs.c.id, logs.runs.c.plan_name))}
+        return [flight_json(f, names.get(f.run_id)) for f in reversed(self.log.flights())]
 
     def get(self, flight_id: int) -> FlightRecord:
         """The flight with this id."""
@@ -100,15 +146,13 @@ class FlightService:
                 zones=() if scenario is None else scenario.nofly,
                 reached=[seq for _, seq in flown.reached]).as_dict()
         armed = [s for s in flown.samples if s.armed]
-        t0 = armed[0].t_s if armed else (flown.samples[0].t_s if flown.samples else 0.0)
+        shown = armed or list(flown.samples)
+        t0 = shown[0].t_s if shown else 0.0
         return {
             "flight": flight_json(flight),
-            "samples": [{"t_s": round(s.t_s - t0, 2), "lat_deg": s.lat_deg,
-                         "lon_deg": s.lon_deg, "alt_amsl_m": round(s.alt_amsl_m, 1),
-                         "battery_pct": s.battery_remaining_pct, "mode": s.mode,
-                         "groundspeed_m_s": round(s.ground_speed_m_s, 1),
-                         "mission_seq": s.mission_seq}
-                        for s in (armed or flown.samples)],
+            "alt_reference": "home" if dem is None else "dem",
+            "samples": samples_json(shown, t0_s=t0, dem=dem,
+                                    home_amsl_m=_home_amsl_m(sortie, flown, shown)),
             "planned_route": [] if sortie is None else track_latlon(sortie.mission),
             "figures": None if figures is None else _rounded(figures),
         }
