@@ -140,6 +140,13 @@ class Battery:
         self.consumed_wh = 0.0
 
 
+    def swap(self) -> None:
+        """A full pack of the same capacity in place of this one (the crew's swap)."""
+        self.consumed_mah = 0.0
+        self.consumed_wh = 0.0
+        self.pack_loss_mah = 0.0
+
+
 def _cell_voltage(soc: float) -> float:
     soc = min(max(soc, 0.0), 1.0)
     for (s0, v0), (s1, v1) in itertools.pairwise(_CELL_CURVE):

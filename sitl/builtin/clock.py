@@ -35,6 +35,12 @@ class SimClock:
             return 0.0
         return (time.monotonic() - self._wall0) * self.speedup
 
+    def slip(self, sim_s: float) -> None:
+        """Let simulated time fall ``sim_s`` seconds behind the wall for good (an overloaded
+        simulator runs slower rather than catching up in one burst)."""
+        if self._wall0 is not None and sim_s > 0:
+            self._wall0 += sim_s / self.speedup
+
     def wall_for(self, sim_s: float) -> float:
         """Wall seconds that ``sim_s`` simulated seconds take."""
         return sim_s / self.speedup

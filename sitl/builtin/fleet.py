@@ -32,6 +32,11 @@ from .vehicle import DEFAULT_SETTLE_S, STEP_S, SimVehicle
 
 log = logging.getLogger(__name__)
 
+#: Most wall seconds the simulation may lag behind its clock. Further behind (a machine too busy
+#: for the speedup), simulated time slips instead: the fleet runs slower than asked but keeps
+#: answering, rather than spending ever longer bursts catching up with its sockets unserved.
+MAX_LAG_WALL_S = 0.25
+
 
 def drone_type_params(drone: DroneType) -> dict[str, float]:
     """ArduCopter parameters that make a simulated copter fly like a scenario drone type."""
@@ -105,6 +110,16 @@ class SimVehicleHandle:
             self._vehicle.params.set("SIM_WIND_SPD", speed_m_s)
             self._vehicle.params.set("SIM_WIND_DIR", from_deg)
 
+    def param(self, name: str) -> float:
+        """The vehicle's present value of parameter ``name``."""
+        with self._fleet._lock:
+            return float(self._vehicle.params[name])
+
+    @property
+    def drone_type_id(self) -> str | None:
+        """The scenario drone type the vehicle flies as (None: the default SITL quad)."""
+        return self._fleet.drone_type_ids[self._index]
+
     def snapshot(self) -> VehicleState:
         """The vehicle's present state."""
         with self._fleet._lock:
@@ -140,7 +155,10 @@ class BuiltinFleet:
     params
         ArduCopter parameter overrides for every vehicle.
     drone_type
-        Scenario drone type: speeds, battery capacity and the current model follow it.
+        Scenario drone type of every vehicle: speeds, battery capacity and the current model
+        follow it.
+    drone_types
+        One drone type per vehicle instead (None for the default SITL quad), for a mixed fleet.
     wind
         Steady wind for every vehicle.
     spacing_m
@@ -148,6 +166,9 @@ class BuiltinFleet:
     homes
         Where each vehicle starts instead (latitude, longitude in degrees; one per vehicle),
         e.g. at the depots of a plan; ``home`` stays the origin of the local frame.
+    battery_swap
+        A vehicle that stands disarmed near its home for a minute gets a full pack, as a crew
+        swaps it during the turnaround (see :data:`sitl.builtin.vehicle.BATTERY_SWAP_NEAR_M`).
     settle_s
         Simulated time from boot to GPS/EKF ready (42 s as on SITL).
     finite_battery
@@ -161,11 +182,18 @@ class BuiltinFleet:
                  drone_type: DroneType | None = None, wind: Wind | None = None,
                  spacing_m: float = 10.0, settle_s: float = DEFAULT_SETTLE_S,
                  finite_battery: bool = False,
-                 homes: Sequence[tuple[float, float]] | None = None) -> None:
+                 homes: Sequence[tuple[float, float]] | None = None,
+                 drone_types: Sequence[DroneType | None] | None = None,
+                 battery_swap: bool = False) -> None:
         if vehicles < 1:
             raise ValueError(f"Expected at least 1 vehicle, got {vehicles}")
         if homes is not None and len(homes) != vehicles:
             raise ValueError(f"Expected one home per vehicle ({vehicles}), got {len(homes)}")
+        if drone_types is not None and len(drone_types) != vehicles:
+            raise ValueError(f"Expected one drone type per vehicle ({vehicles}), got "
+                             f"{len(drone_types)}")
+        if drone_types is not None and drone_type is not None:
+            raise ValueError("Expected drone_type or drone_types, not both")
         if not -90 <= home[0] <= 90 or not -180 <= home[1] <= 180:
             raise ValueError(f"Expected home as (lat, lon, alt), got {home}")
         self.clock = SimClock(speedup)
@@ -174,21 +202,25 @@ class BuiltinFleet:
         self.host = host
         self.udp = udp
         self.frame = LocalFrame(home[0], home[1])
-        overrides: dict[str, float] = {}
-        if drone_type is not None:
-            overrides.update(drone_type_params(drone_type))
-        overrides.update(params or {})
-        overrides["SIM_SPEEDUP"] = self.speedup
-        power = SimVehicle.power_for(drone_type)
+        types = list(drone_types) if drone_types is not None else [drone_type] * vehicles
+        #: The drone type id of each vehicle (None: the default SITL quad).
+        self.drone_type_ids: tuple[str | None, ...] = tuple(
+            None if t is None else t.id for t in types)
         ground = None if dem is None else self._ground_fn(dem)
         self._vehicles: list[SimVehicle] = []
-        for i in range(vehicles):
+        for i, kind in enumerate(types):
+            overrides: dict[str, float] = {}
+            if kind is not None:
+                overrides.update(drone_type_params(kind))
+            overrides.update(params or {})
+            overrides["SIM_SPEEDUP"] = self.speedup
             lat, lon = self.frame.to_latlon(0.0, i * spacing_m) if homes is None else homes[i]
             alt = home[2] if ground is None else ground(*self.frame.to_ne(lat, lon))
             self._vehicles.append(SimVehicle(
                 sysid=i + 1, start=(lat, lon, alt), frame=self.frame, params=overrides,
-                seed=seed, ground=ground, power=power if drone_type else PowerModel(),
-                wind=wind, settle_s=settle_s, finite_battery=finite_battery))
+                seed=seed, ground=ground, power=SimVehicle.power_for(kind) if kind else
+                PowerModel(), wind=wind, settle_s=settle_s, finite_battery=finite_battery,
+                battery_swap=battery_swap))
         self._endpoints = [Endpoint(v, host=host, port=base_port + 10 * i, udp=udp,
                                     seed=seed * 1000 + i) for i, v in enumerate(self._vehicles)]
         self._handles = [SimVehicleHandle(self, i) for i in range(vehicles)]
@@ -200,6 +232,8 @@ class BuiltinFleet:
         self._wake_w: socket.socket | None = None
         self.loop_error: BaseException | None = None
         self.cpu_s = 0.0
+        #: Simulated seconds lost to overload (see :data:`MAX_LAG_WALL_S`).
+        self.slipped_s = 0.0
 
     def _ground_fn(self, dem: Dem) -> Callable[[float, float], float]:
         frame = self.frame
@@ -319,6 +353,12 @@ class BuiltinFleet:
                         callback(selector)
                 now = self.clock.now_s()
                 with self._lock:
+                    behind_s = now - min(v.t for v in self._vehicles)
+                    max_lag_s = MAX_LAG_WALL_S * self.speedup
+                    if behind_s > max_lag_s:
+                        self.clock.slip(behind_s - max_lag_s)
+                        self.slipped_s += behind_s - max_lag_s
+                        now = self.clock.now_s()
                     for vehicle, endpoint in zip(self._vehicles, self._endpoints, strict=True):
                         vehicle.advance_to(now)
                         endpoint.deliver()

@@ -35,6 +35,11 @@ STEP_S = 0.05
 #: Simulated time from boot to GPS/EKF ready (s), as measured on SITL.
 DEFAULT_SETTLE_S = 42.0
 PREARM_PERIOD_S = 30.0
+#: Battery swap at the depot: a vehicle disarmed on the ground within this distance of its home
+#: (metres) gets a full pack once it has stood there disarmed for BATTERY_SWAP_S simulated seconds,
+#: as a crew would swap it during the turnaround.
+BATTERY_SWAP_NEAR_M = 30.0
+BATTERY_SWAP_S = 60.0
 #: Share of WPNAV_ACCEL / WPNAV_JERK the S-curves reach in practice (fitted to the traces).
 _ACCEL_SHARE = 0.7
 
@@ -73,13 +78,18 @@ class SimVehicle(VehicleActions):
         Simulated time from boot to GPS/EKF ready.
     finite_battery
         Model a finite pack whose voltage sags (SITL's default pack is infinite at 12.6 V).
+    battery_swap
+        Swap the pack for a full one after standing disarmed near home (see
+        :data:`BATTERY_SWAP_NEAR_M`, :data:`BATTERY_SWAP_S`); off, the pack is only refilled by
+        MAV_CMD_BATTERY_RESET or a reboot, as on SITL.
     """
 
     def __init__(self, *, sysid: int, start: tuple[float, float, float], frame: LocalFrame,
                  params: Mapping[str, float] | None = None, seed: int = 0,
                  ground: Callable[[float, float], float] | None = None,
                  power: PowerModel | None = None, wind: Wind | None = None,
-                 settle_s: float = DEFAULT_SETTLE_S, finite_battery: bool = False) -> None:
+                 settle_s: float = DEFAULT_SETTLE_S, finite_battery: bool = False,
+                 battery_swap: bool = False) -> None:
         overrides = dict(params or {})
         overrides["SYSID_THISMAV"] = sysid
         if wind is not None:
@@ -142,6 +152,9 @@ class SimVehicle(VehicleActions):
         self._announced_gps = False
         self._yaw_aligned = False
         self.distance_m = 0.0
+        self.battery_swap = battery_swap
+        self.battery_swaps = 0
+        self._swap_at_s: float | None = None
         self.gps_noise = [0.0, 0.0, 0.0]
         self.params.on_change(self._param_changed)
 
@@ -337,6 +350,7 @@ class SimVehicle(VehicleActions):
             return False, "Arm: Need Position Estimate"
         self.armed = True
         self.arm_time_s = self.t
+        self._swap_at_s = None
         self._disarm_timer_s = 0.0
         self._set_home_here()
         self.telemetry.on_arm()
@@ -364,7 +378,14 @@ class SimVehicle(VehicleActions):
         else:
             self.runner.task = None
         self.speed_override.clear()
+        if self.battery_swap and self.home_distance_m() <= BATTERY_SWAP_NEAR_M:
+            self._swap_at_s = self.t + BATTERY_SWAP_S
         return True
+
+    def home_distance_m(self) -> float:
+        """Horizontal distance from home (m)."""
+        hn, he = self.frame.to_ne(self.home[0], self.home[1])
+        return math.hypot(self.body.n_m - hn, self.body.e_m - he)
 
     def _set_home_here(self) -> None:
         noise = self.gps_noise
@@ -445,6 +466,11 @@ class SimVehicle(VehicleActions):
             # the motors need the same power from a sagging pack: more current
             current *= self.battery.full_voltage_v / max(self.battery.voltage_v, 1.0)
         self.battery.step(current, dt)
+        if self._swap_at_s is not None and not self.armed and self.t >= self._swap_at_s - 1e-9:
+            self._swap_at_s = None
+            self.battery.swap()
+            self.battery_swaps += 1
+            self.text(mav.MAV_SEVERITY_INFO, "Battery swapped: full pack")
 
     def _update_gripper(self, dt: float) -> None:
         if self._gripper_timer_s > 0:

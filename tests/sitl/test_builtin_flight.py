@@ -370,3 +370,29 @@ def test_reboot_resets_battery_and_settles_again(offline: Factory) -> None:
     assert gcs.arm().result == mav.MAV_RESULT_FAILED
     gcs.ready()
     assert gcs.arm().result == 0
+
+
+def test_battery_swapped_after_standing_disarmed_at_home(offline: Factory) -> None:
+    """With battery_swap, a vehicle back home and disarmed gets a full pack a minute later
+    (the crew's swap during the turnaround), announced by a STATUSTEXT; not before."""
+    from sitl.builtin.vehicle import BATTERY_SWAP_S
+
+    gcs = offline(battery_swap=True)
+    gcs.fly([HOME, TAKEOFF, RTL])
+    fly_to_end(gcs)
+    assert gcs.vehicle.battery.remaining_pct < 100
+    gcs.run(BATTERY_SWAP_S - 5.0)
+    assert gcs.vehicle.battery.remaining_pct < 100 and gcs.vehicle.battery_swaps == 0
+    gcs.run(6.0)
+    assert gcs.vehicle.battery.remaining_pct == 100 and gcs.vehicle.battery_swaps == 1
+    assert "Battery swapped: full pack" in gcs.texts()
+
+
+def test_no_battery_swap_away_from_home(offline: Factory) -> None:
+    """A vehicle landing away from its home keeps its pack (no crew there)."""
+    gcs = offline(battery_swap=True)
+    gcs.fly([HOME, TAKEOFF, wp(NORTH), (3, 21, 0, 0, 0, 0, *NORTH, 0.0)])
+    fly_to_end(gcs)
+    assert gcs.vehicle.home_distance_m() > 150
+    gcs.run(120.0)
+    assert gcs.vehicle.battery.remaining_pct < 100 and gcs.vehicle.battery_swaps == 0
