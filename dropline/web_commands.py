@@ -109,6 +109,7 @@ def _check(args: argparse.Namespace) -> None:
         raise InputError(f"expected at least {MIN_PASSWORD} characters",
                          field="DROPLINE_ADMIN_PASSWORD")
     signing_config(args)  # an unreadable key file is refused before anything starts
+    os.umask(0o077)  # the database, flight logs, plans and tiles: readable by the owner only
 
 
 def demo_hub(scenario: Scenario) -> Scenario:
@@ -173,7 +174,8 @@ def _serve(app: Any, host: str, port: int, generated: str | None) -> int:
         raise InputError(f"cannot listen on {host}:{port}: {exc}", field="--port") from exc
     print(f"dropline console: {server.url}/", flush=True)
     if generated is not None:
-        print(f"first login: admin / {generated}  (shown once; change it on the Users page)",
+        print(f"first login: admin / {generated}  (shown once; change it on the Account "
+              "page: click your name)",
               flush=True)
     elif os.environ.get("DROPLINE_ADMIN_PASSWORD"):
         print("first login: admin / the password in DROPLINE_ADMIN_PASSWORD", flush=True)

@@ -80,6 +80,8 @@ def copy_scenario(source: Path, target: Path) -> None:
     except InputError as exc:
         raise _relative(exc, source) from None
     shutil.copytree(source, target)
+    for path in [target, *target.rglob("*")]:  # private, like the rest of the data folder
+        path.chmod(0o700 if path.is_dir() else 0o600)
     outside = [*scenario.terrain.dem_paths, scenario.drops_path]
     for path in (p for p in outside if p is not None):
         rel = os.path.relpath(path, source)

@@ -13,6 +13,8 @@ log = logging.getLogger(__name__)
 
 #: Worker threads: each open page holds one for its event stream.
 DEFAULT_THREADS = 48
+#: Threads never given to event streams, so that logins and other requests are answered.
+RESERVED_THREADS = 16
 
 
 class WebServer:
@@ -25,7 +27,8 @@ class WebServer:
     host, port
         Where to listen.
     threads
-        Worker threads.
+        Worker threads; live event streams may hold all but :data:`RESERVED_THREADS` of them
+        (at least 1), further streams get 429.
     """
 
     def __init__(self, app: Flask, *, host: str = "127.0.0.1", port: int = 8080,
@@ -35,6 +38,10 @@ class WebServer:
                                           channel_timeout=300, ident="dropline")
         self.host = host
         self.port = int(self._server.effective_port)
+        services = app.extensions.get("dropline")
+        if services is not None:
+            streams = max(1, threads - RESERVED_THREADS)
+            services.events.max_streams = min(services.events.max_streams, streams)
         self._thread: threading.Thread | None = None
 
     @property

@@ -16,16 +16,29 @@ MAX_JSON_BYTES = 4 * 1024 * 1024
 
 
 def json_depth(value: Any) -> int:
-    """How deeply arrays and objects nest in ``value`` (0 for a scalar), without recursion."""
+    """How deeply arrays and objects nest in ``value`` (0 for a scalar), without recursion.
+
+    Raises
+    ------
+    InputError
+        A string or key that is not valid Unicode (a lone surrogate such as ``"\\ud800"``).
+    """
     deepest = 0
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, dict):
+            stack.extend((key, depth) for key in item)
             item = list(item.values())
         if isinstance(item, list):
             deepest = max(deepest, depth + 1)
             stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str) and not item.isascii():
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InputError("Expected valid Unicode text, got a lone surrogate "
+                                 "escape") from None
     return deepest
 
 
