@@ -11,6 +11,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from gcs import mavlink as mav
+from gcs.terrain import TerrainReport
 
 if TYPE_CHECKING:
     from gcs.link import LinkHealth
@@ -30,7 +31,7 @@ EKF_BAD = 0x80 | 0x400
 STATE_TYPES = frozenset({
     "HEARTBEAT", "GLOBAL_POSITION_INT", "VFR_HUD", "SYS_STATUS", "BATTERY_STATUS", "GPS_RAW_INT",
     "EKF_STATUS_REPORT", "MISSION_CURRENT", "HOME_POSITION", "FENCE_STATUS", "STATUSTEXT",
-    "MISSION_ITEM_REACHED"})
+    "MISSION_ITEM_REACHED", "TERRAIN_REPORT"})
 #: Messages whose change is published to subscribers at once (others ride along with these).
 URGENT_TYPES = frozenset({"GLOBAL_POSITION_INT", "MISSION_CURRENT", "MISSION_ITEM_REACHED",
                           "STATUSTEXT", "FENCE_STATUS", "HOME_POSITION"})
@@ -102,7 +103,8 @@ class VehicleState:
             home_lon_deg=v.get("home_lon_deg"), home_alt_amsl_m=v.get("home_alt_amsl_m"),
             fence_breached=bool(v.get("fence_breached", False)),
             fence_breach_count=v.get("fence_breach_count", 0), last_text=v.get("text"),
-            heartbeat_age_s=health.heartbeat_age_s, loss_rate=health.loss_rate)
+            heartbeat_age_s=health.heartbeat_age_s, loss_rate=health.loss_rate,
+            terrain=v.get("terrain"))
 
 
 def _heartbeat(v: dict[str, Any], m: Any) -> bool:
@@ -186,9 +188,21 @@ def _reached(v: dict[str, Any], m: Any) -> None:
     v["reached"] = int(m.seq)
 
 
+def _terrain(v: dict[str, Any], m: Any) -> bool:
+    """Keep the report about where the vehicle is (a TERRAIN_CHECK's answer is elsewhere)."""
+    report = TerrainReport.from_message(m)
+    lat, lon = v.get("lat_deg"), v.get("lon_deg")
+    if lat is not None and lon is not None and (m.lat or m.lon) and \
+            math.hypot(report.lat_deg - lat, report.lon_deg - lon) > 0.002:
+        return False
+    v["terrain"] = report
+    return True
+
+
 _HANDLERS: dict[str, Any] = {
     "HEARTBEAT": _heartbeat, "GLOBAL_POSITION_INT": _position, "VFR_HUD": _vfr_hud,
     "SYS_STATUS": _sys_status, "BATTERY_STATUS": _battery_status, "GPS_RAW_INT": _gps,
     "EKF_STATUS_REPORT": _ekf, "MISSION_CURRENT": _mission_current, "HOME_POSITION": _home,
     "FENCE_STATUS": _fence, "STATUSTEXT": _text, "MISSION_ITEM_REACHED": _reached,
+    "TERRAIN_REPORT": _terrain,
 }

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from gcs import mavlink as mav
 from gcs._vehicle_state import STATE_TYPES, URGENT_TYPES, VehicleState
 from gcs.link import Link, Message
+from gcs.terrain import TerrainReport, TerrainServer
 from planner.terrain import Dem
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,9 @@ class VehicleSnapshot:
     Positions are WGS84 degrees; ``alt_amsl_m`` above mean sea level, ``alt_rel_m`` above home,
     ``alt_agl_m`` above the terrain of the DEM (None without a DEM or outside it). Fields the
     vehicle has not reported yet are None. ``received_s`` is when the last message that changed
-    the state arrived; ``heartbeat_age_s`` and ``loss_rate`` describe the link.
+    the state arrived; ``heartbeat_age_s`` and ``loss_rate`` describe the link. ``terrain`` is
+    the vehicle's last TERRAIN_REPORT about where it is (terrain height there, its height above
+    it, tiles pending and loaded; None until one came).
     """
 
     sysid: int
@@ -77,6 +80,7 @@ class VehicleSnapshot:
     last_text: str | None
     heartbeat_age_s: float
     loss_rate: float
+    terrain: TerrainReport | None = None
 
     @property
     def has_position(self) -> bool:
@@ -245,12 +249,17 @@ class TelemetryHub:
         Rate of the rest of the telemetry (battery, mode, mission, GPS...; None: as positions).
     clock
         Monotonic clock in seconds.
+    serve_terrain
+        With a ``dem``, answer the vehicles' terrain requests from it (:mod:`gcs.terrain`).
     """
 
     def __init__(self, *, dem: Dem | None = None, stream_rate_hz: float = 4.0,
                  status_rate_hz: float | None = 2.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 serve_terrain: bool = True) -> None:
         self.dem = dem
+        #: Answers TERRAIN_REQUESTs from ``dem`` on every attached link (None without a DEM).
+        self.terrain = TerrainServer(dem) if dem is not None and serve_terrain else None
         self.stream_rate_hz = stream_rate_hz
         self.status_rate_hz = status_rate_hz
         self.clock = clock
@@ -267,6 +276,8 @@ class TelemetryHub:
             return
         self._attached.append(link)
         link.add_listener(lambda msg: self._on_message(link, msg))
+        if self.terrain is not None:
+            self.terrain.attach(link)
 
     @property
     def links(self) -> tuple[Link, ...]:
@@ -381,7 +392,9 @@ class TelemetryHub:
         return remove
 
     def close(self) -> None:
-        """Stop every subscription."""
+        """Stop every subscription (and the terrain server)."""
         for sub in list(self._subs):
             sub.close()
+        if self.terrain is not None:
+            self.terrain.close()
 
