@@ -74,7 +74,8 @@ class FlyOptions:
     ``turnaround_s`` overrides the drone type's turnaround (0 without drone types).
     ``reset_battery`` sends MAV_CMD_BATTERY_RESET after each turnaround, standing for the battery
     swap on simulators whose pack is never changed. ``reserve_pct`` applies to sorties whose drone
-    type is unknown.
+    type is unknown. ``vehicle_types`` gives the drone type id of system ids known to be of one
+    (a plan drone then only takes a vehicle of its type, :func:`gcs.assign.assign_vehicles`).
     """
 
     time_scale: float = 1.0
@@ -90,6 +91,7 @@ class FlyOptions:
     failsafe: FailsafeLimits = field(default_factory=FailsafeLimits)
     config: ConfigOptions = field(default_factory=ConfigOptions)
     retry: Retry = DEFAULT_RETRY
+    vehicle_types: Mapping[int, str] | None = None
 
     def __post_init__(self) -> None:
         if not self.time_scale > 0:
@@ -209,7 +211,7 @@ class FleetManager:
     def connect(self, timeout_s: float = 10.0) -> dict[str, int]:
         """Wait for the vehicles (up to ``timeout_s``) and assign them to the plan's vehicles."""
         names = sorted({s.vehicle for s in self.plan.sorties})
-        matched = match_fleet(self.hub, self.plan, timeout_s)
+        matched = match_fleet(self.hub, self.plan, timeout_s, types=self.options.vehicle_types)
         self._open_run()
         recorded = {} if self.flight_log is None or self.run is None else \
             self.flight_log.vehicles(self.run.id)
@@ -301,6 +303,23 @@ class FleetManager:
         self._resume_flights.clear()
         if self.flight_log is not None and self.run is not None:
             self.flight_log.end_run(self.run.id, f"stopped: {reason}")
+
+    def follow_vehicle_speed(self) -> float:
+        """Run on the assigned vehicles' clock: their ``SIM_SPEEDUP`` (1 for real vehicles).
+
+        Call after :meth:`connect` and before :meth:`start`. The fastest vehicle sets the time
+        scale of turnarounds, timeouts and monitoring, and the links' heartbeat goes out at
+        least once a second of its time (its GCS failsafe is not tripped). Returns the scale.
+        """
+        scale = max((commands.vehicle_speedup(link, Target(sysid=sysid))
+                     for sysid in self.assignment.values()
+                     if (link := self.hub.link_of(sysid)) is not None), default=1.0)
+        self.options = dataclasses.replace(self.options, time_scale=scale)
+        for tracker in self.trackers.values():
+            tracker.time_scale = scale
+        for link in self.links:
+            link.heartbeat_period_s = min(link.heartbeat_period_s, 1.0 / scale)
+        return scale
 
     def will_fly(self, sortie_id: str) -> bool:
         """False for a sortie finished earlier, or skipped for its delivered parcels."""
