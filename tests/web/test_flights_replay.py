@@ -22,11 +22,9 @@ HUB = {"id": "north_conway", "lat_deg": 44.061813, "lon_deg": -71.136854,
        "drones": {"heavy_octo": 1}}
 
 
-@pytest.fixture(scope="module")
-def flown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """A console plan of one drop, its sortie flown by the replay runner, and two flights of
-    that log in the console's flight log: one of the plan, one of no known plan."""
-    tmp = tmp_path_factory.mktemp("flights")
+def record_flights(tmp: Path) -> dict[str, Any]:
+    """A console app with a plan of one drop, its sortie flown by the replay runner, and two
+    flights of that log in the console's flight log: one of the plan, one of no known plan."""
     app = make_app(tmp / "data")
     plan_id = plan_done(Client(app, "operator"), edits={"depots": [HUB], "drop_ids": ["P014"]},
                         app=app)
@@ -48,10 +46,17 @@ def flown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         log.set_flight_state(flight, "flying")
         log.set_flight_state(flight, "completed")
         ids.append(flight)
+    return {"app": app, "dem": dem, "ids": ids, "home_amsl_m": mission.home[2]}
+
+
+@pytest.fixture(scope="module")
+def flown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The flights of :func:`record_flights`."""
+    found = record_flights(tmp_path_factory.mktemp("flights"))
     try:
-        yield {"app": app, "dem": dem, "ids": ids, "home_amsl_m": mission.home[2]}
+        yield found
     finally:
-        services(app).close()
+        services(found["app"]).close()
 
 
 def test_the_flights_list_names_plan_date_and_duration(flown: dict[str, Any]) -> None:

@@ -41,8 +41,12 @@ def scenarios() -> Any:
 @bp.route("/api/plans")
 @login_required
 def list_plans() -> Any:
-    """Every plan, newest first."""
-    return {"plans": [record_json(r) for r in services().plans.all()]}
+    """Every plan, newest first, and the one the Plan page opens (``default``): the console's
+    ``DEFAULT_PLAN`` (the demo's draft of the district) if it exists, else the newest."""
+    records = services().plans.all()
+    wanted = current_app.config.get("DEFAULT_PLAN")
+    default = next((r.id for r in records if r.id == wanted), records[0].id if records else None)
+    return {"plans": [record_json(r) for r in records], "default": default}
 
 
 @bp.route("/api/plans", methods=["POST"])
