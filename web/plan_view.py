@@ -132,12 +132,58 @@ def sortie_view(sortie: Sortie, index: int, scenario: Scenario, dem: Dem) -> dic
     }
 
 
+#: Kinds of unserved drops, most telling first: (key, title, hint, words of the planner's reason
+#: that mark the kind, all of which must appear).
+UNSERVED_KINDS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("nofly", "inside or walled in by no-fly zones",
+     "goes by road, or move the drop out of the zone", ("no-fly",)),
+    ("heavy_and_far", "too heavy for the longer-range types, out of range for the others",
+     "goes by road, or add a depot nearer", ("too heavy", "out of range")),
+    ("heavy", "too heavy for every drone type", "goes by road", ("too heavy",)),
+    ("range", "out of range from every depot",
+     "add a depot nearer or a longer-range drone type", ("out of range",)),
+    ("terrain", "no safe altitude over the terrain",
+     "goes by road, or a drone type with a higher ceiling", ("no safe altitude",)),
+)
+_OTHER = ("other", "not served for another reason", "see each drop's reason")
+
+
+def unserved_kind(reason: str) -> tuple[str, str, str]:
+    """The kind (key, title, hint) of an unserved drop from the planner's reason.
+
+    Examples
+    --------
+    >>> unserved_kind("out of range even alone: the shortest round trip, 70.1 km")[0]
+    'range'
+    >>> unserved_kind("too heavy: 2.50 kg is above the 2.00 kg payload of long_octo; "
+    ...               "out of range even alone: ...")[0]
+    'heavy_and_far'
+    """
+    for key, title, hint, words in UNSERVED_KINDS:
+        if all(w in reason for w in words):
+            return key, title, hint
+    return _OTHER
+
+
+def unserved_groups(plan: Plan) -> list[dict[str, Any]]:
+    """Unserved drops grouped by kind, in the order of :data:`UNSERVED_KINDS`, each group with
+    its title, a hint of what would serve them, and its drops with their full reasons."""
+    groups: dict[str, dict[str, Any]] = {}
+    order = [k[0] for k in UNSERVED_KINDS] + [_OTHER[0]]
+    for u in plan.unserved:
+        key, title, hint = unserved_kind(u.reason)
+        group = groups.setdefault(key, {"kind": key, "title": title, "hint": hint, "drops": []})
+        group["drops"].append({"drop_id": u.drop_id, "reason": u.reason})
+    return [groups[k] for k in order if k in groups]
+
+
 def plan_view(plan: Plan, scenario: Scenario, dem: Dem) -> dict[str, Any]:
     """Every sortie and unserved drop of a finished plan."""
     etas = [t for s in plan.sorties for t in s.metrics.drop_etas_s.values()]
     return {
         "sorties": [sortie_view(s, i, scenario, dem) for i, s in enumerate(plan.sorties)],
         "unserved": [{"drop_id": u.drop_id, "reason": u.reason} for u in plan.unserved],
+        "unserved_groups": unserved_groups(plan),
         "summary": {"drops": len(scenario.drops), "served": len(plan.served_drop_ids),
                     "sorties": len(plan.sorties),
                     "vehicles": len({s.vehicle for s in plan.sorties}),

@@ -14,8 +14,10 @@
     $("scenario").replaceChildren(...s.scenarios.map((n) =>
       el("option", {value: n, selected: n === s.sample}, n)));
     const p = await api("GET", "/api/plans");
+    const chosen = selectId || p.default;
     $("plans").replaceChildren(el("option", {value: ""}, "(choose a plan)"), ...p.plans.map((r) =>
-      el("option", {value: r.id, selected: r.id === selectId}, `${r.name} · ${r.id} · ${r.state}`)));
+      el("option", {value: r.id, selected: r.id === chosen}, `${r.name} · ${r.id} · ${r.state}`)));
+    return chosen;
   }
 
   function currentDepots() { return edits.depots || plan.scenario.depots; }
@@ -184,8 +186,10 @@
         .bindTooltip(s ? tip(d.id, " → ", s.id) : tip(d.id, ": unserved: ", unserved[d.id] || ""))
         .addTo(layers.result);
     }
-    $("unserved").replaceChildren(...result.unserved.map((u) =>
-      el("li", {}, el("b", {}, u.drop_id), ": " + u.reason)));
+    $("unserved").replaceChildren(...result.unserved_groups.map((g) =>
+      el("li", {class: "unserved-group", "data-kind": g.kind},
+        el("b", {}, `${g.title} (${g.drops.length})`), ": ", el("i", {}, g.hint),
+        el("ul", {}, ...g.drops.map((u) => el("li", {}, el("b", {}, u.drop_id), ": " + u.reason))))));
     const sum = result.summary;
     $("summary").textContent = `${sum.served} of ${sum.drops} drops in ${sum.sorties} sorties on ` +
       `${sum.vehicles} drones; makespan ${minutes(sum.makespan_s)}, ${sum.energy_wh} Wh`;
@@ -230,5 +234,5 @@
       loadLists(plan.id); openPlan(plan.id);
     },
   }, () => { if (plan) openPlan(plan.id); });
-  loadLists(null).then(() => live.start(null));
+  loadLists(null).then((first) => { if (first) openPlan(first); live.start(null); });
 })();
