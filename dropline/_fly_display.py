@@ -28,11 +28,16 @@ def describe_snapshot(snap: VehicleSnapshot) -> str:
     item = "" if snap.mission_seq is None else \
         f" item {snap.mission_seq}/{snap.mission_total if snap.mission_total else '?'}"
     ekf = "?" if snap.ekf_ok is None else ("ok" if snap.ekf_ok else "BAD")
+    t = snap.terrain
+    terrain = "" if t is None else \
+        (f" terrain {t.terrain_height_amsl_m:.0f} m AMSL, {t.current_height_m:.0f} m above it,"
+         if t.has_data else " terrain none here,") + \
+        f" {t.loaded_tiles} tiles loaded, {t.pending_tiles} pending,"
     return (f"system {snap.sysid:3d} {snap.mode:<9} {armed:<8} {where} "
             f"alt {_num(snap.alt_rel_m, '.0f', ' m')} rel, "
             f"{_num(snap.alt_agl_m, '.0f', ' m')} AGL, {_num(snap.groundspeed_m_s, '.1f', ' m/s')}"
             f", battery {_num(snap.battery_pct, 'd', ' %')}, GPS fix {snap.gps_fix_type} "
-            f"({snap.satellites} sats), EKF {ekf},{item} heartbeat "
+            f"({snap.satellites} sats), EKF {ekf},{item}{terrain} heartbeat "
             f"{snap.heartbeat_age_s:.1f} s ago, loss {snap.loss_rate:.0%} [{snap.link_url}]")
 
 

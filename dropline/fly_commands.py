@@ -63,8 +63,9 @@ def register(sub: Any) -> None:
                           "delivered")
     fly.add_argument("--tlog-dir", metavar="DIR",
                      help="folder for one .tlog per flight (default: tlogs/ beside --db)")
-    fly.add_argument("--speedup", type=float, default=1.0, metavar="X",
-                     help="simulated seconds per wall second of simulated vehicles (default 1)")
+    fly.add_argument("--speedup", type=float, default=None, metavar="X",
+                     help="simulated seconds per wall second of simulated vehicles (default: "
+                          "the vehicles' SIM_SPEEDUP parameter; 1 for real vehicles)")
     fly.add_argument("--turnaround", type=float, default=None, metavar="S",
                      help="seconds between sorties of a vehicle (default: the drone type's "
                           "with --scenario, else 0)")
@@ -98,6 +99,9 @@ def register(sub: Any) -> None:
                         help="show it again every --wait seconds until Ctrl-C (or --timeout)")
     status.add_argument("--timeout", type=float, default=None, metavar="S",
                         help="with --watch, stop after S seconds")
+    status.add_argument("--scenario", metavar="DIR",
+                        help="the scenario flown: its DEM gives heights above ground and is "
+                             "served to vehicles asking for terrain")
     _output_args(status)
     _key_file_arg(status)
     status.set_defaults(func=status_command)
@@ -229,17 +233,17 @@ def fly_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     out = out or sys.stdout
     plan, path = load_plan(args.plan)
     scenario, dem = _scenario(args.scenario)
-    speedup = _positive(args.speedup, "--speedup")
+    speedup = None if args.speedup is None else _positive(args.speedup, "--speedup")
     if args.turnaround is not None and not args.turnaround >= 0:
         raise InputError(f"expected --turnaround >= 0, got {args.turnaround}",
                          field="--turnaround")
     if not 0 <= args.reserve < 100:
         raise InputError(f"expected --reserve in [0, 100), got {args.reserve}", field="--reserve")
-    options = FlyOptions(time_scale=speedup, turnaround_s=args.turnaround,
+    options = FlyOptions(time_scale=speedup or 1.0, turnaround_s=args.turnaround,
                          reset_battery=args.reset_battery, reserve_pct=args.reserve)
     outputs = outputs_of(args)
     keys = signing_keys(args)
-    links = open_links(args.connect, heartbeat_period_s=min(1.0, 1.0 / speedup))
+    links = open_links(args.connect, heartbeat_period_s=min(1.0, 1.0 / (speedup or 5.0)))
     try:
         forwarder = _forwarder(links, outputs)
     except InputError:
@@ -262,6 +266,8 @@ def fly_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             return EXIT_NOT_DELIVERED
         for name, sysid in assignment.items():
             print(f"{name} flies as system {sysid}", file=out)
+        if speedup is None:
+            print(f"vehicles run at {manager.follow_vehicle_speed():g}x (SIM_SPEEDUP)", file=out)
         if manager.run is not None and manager.run.resumed:
             print(f"resuming run {manager.run.id} of this plan", file=out)
         for reason in manager.skipped.values():
@@ -345,11 +351,13 @@ def status_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     out = out or sys.stdout
     outputs = outputs_of(args)
     keys = signing_keys(args)
-    links = open_links(args.connect)
-    hub = TelemetryHub()
+    _, dem = _scenario(getattr(args, "scenario", None))
+    links = open_links(args.connect, heartbeat_period_s=0.2)
+    hub = TelemetryHub(dem=dem)
     for link in links:
         hub.attach(link)
     forwarder = None
+    paced: set[int] = set()
     snaps: tuple[Any, ...] = ()
     try:
         forwarder = _forwarder(links, outputs)
@@ -360,6 +368,7 @@ def status_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             if not signed and hub.vehicles:
                 sign_vehicles(hub, hub.vehicles, keys)
                 signed = True
+            _follow_speed(hub, paced)
             snaps = hub.snapshots()
             for snap in snaps:
                 print(describe_snapshot(snap), file=out, flush=True)
@@ -378,6 +387,17 @@ def status_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         print("error: no vehicle heard", file=sys.stderr)
         return EXIT_NO_VEHICLE
     return 0
+
+
+def _follow_speed(hub: TelemetryHub, paced: set[int]) -> None:
+    """Heartbeat every vehicle not yet ``paced`` at least once a second of its own clock."""
+    for sysid in hub.vehicles:
+        link = hub.link_of(sysid)
+        if sysid in paced or link is None:
+            continue
+        paced.add(sysid)
+        scale = commands.vehicle_speedup(link, Target(sysid=sysid))
+        link.heartbeat_period_s = min(link.heartbeat_period_s if scale > 1 else 1.0, 1.0 / scale)
 
 
 def _wait_for(hub: TelemetryHub, sysid: int | None, wait_s: float) -> list[int]:

@@ -22,10 +22,10 @@ import numpy as np
 from gcs import commands, transfer
 from gcs import mavlink as mav
 from gcs._tlog import TlogWriter
-from gcs.config import ConfigOptions, configure
+from gcs.config import ConfigOptions, configure, needs_terrain
 from gcs.failsafe import Alert, AlertKind, FailsafeMonitor, Severity
 from gcs.link import Link
-from gcs.preflight import Uploads, evaluate, wait_until_ready
+from gcs.preflight import Uploads, evaluate, terrain_check, wait_until_ready
 from gcs.transfer import DEFAULT_RETRY, Retry, Target
 from planner.errors import GroundControlError, PreflightFailed
 from planner.items import MissionItem, MissionType
@@ -260,8 +260,15 @@ class VehicleWorker:
         if sortie.fence:
             fence_enabled = commands.param_get(self.link, self.target, "FENCE_ENABLE",
                                                self.opts.retry) >= 1
+        terrain = None
+        if self.opts.config.terrain and needs_terrain(sortie):
+            terrain = terrain_check(self.link, self.sysid, sortie, clock=self.fleet.clock,
+                                    timeout_s=max(limits.terrain_wait_s / self.scale,
+                                                  limits.terrain_min_wait_s),
+                                    first_report_s=3.0 if snap and snap.terrain else 0.5,
+                                    stop=self._stopping)
         report = evaluate(snap, sortie, uploads=uploads, fence_enabled=fence_enabled,
-                          limits=limits)
+                          limits=limits, terrain=terrain)
         self.fleet._preflight_reports[sortie.id] = report
         if not report.ok:
             raise PreflightFailed(list(report.failures), sysid=self.sysid, sortie_id=sortie.id)

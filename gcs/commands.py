@@ -8,6 +8,7 @@ a STATUSTEXT (ArduPilot explains refused arming with "PreArm: ..." or "Arm: ..."
 
 from __future__ import annotations
 
+import math
 import struct
 import time
 from collections.abc import Sequence
@@ -170,3 +171,42 @@ def param_set(link: Link, target: Target, name: str, value: float,
                               sysid=target.sysid, detail=f"asked for {value:g}")
     raise LinkTimeout(f"PARAM_VALUE after setting {name}",
                       timeout_s=retry.tries * retry.timeout_s, sysid=target.sysid)
+
+
+#: Tries for a parameter the vehicle may not have (it does not answer for unknown ones).
+OPTIONAL_PARAM_RETRY = Retry(timeout_s=1.0, tries=2)
+
+
+def param_get_optional(link: Link, target: Target, name: str,
+                       retry: Retry = OPTIONAL_PARAM_RETRY) -> float | None:
+    """Read one parameter the vehicle may not have: its value, or None when unanswered."""
+    try:
+        return param_get(link, target, name, retry)
+    except LinkTimeout:
+        return None
+
+
+def vehicle_speedup(link: Link, target: Target, retry: Retry = OPTIONAL_PARAM_RETRY) -> float:
+    """How many times faster than the wall clock the vehicle runs: its ``SIM_SPEEDUP``.
+
+    Simulators (ArduPilot SITL, the built-in one) have the parameter; a real flight controller
+    has none and runs at 1x. Values that are not a positive number count as 1.
+    """
+    value = param_get_optional(link, target, "SIM_SPEEDUP", retry)
+    if value is None or not (value > 0 and math.isfinite(value)):
+        return 1.0
+    return float(value)
+
+
+#: SET_POSITION_TARGET type mask: position only (velocity, acceleration, yaw ignored).
+_POSITION_ONLY = 0x0DF8
+
+
+def goto(link: Link, target: Target, lat_deg: float, lon_deg: float, alt_rel_m: float) -> None:
+    """Fly to a point in GUIDED, ``alt_rel_m`` above home (SET_POSITION_TARGET_GLOBAL_INT).
+
+    Fire and forget: the vehicle acknowledges nothing; watch its position.
+    """
+    link.send(link.mav.set_position_target_global_int_encode(
+        0, target.sysid, target.compid, _D.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT, _POSITION_ONLY,
+        round(lat_deg * 1e7), round(lon_deg * 1e7), alt_rel_m, 0, 0, 0, 0, 0, 0, 0, 0))

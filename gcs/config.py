@@ -17,7 +17,10 @@ Parameters set (ArduCopter names):
 - ``BATT_FS_LOW_ACT``/``BATT_LOW_MAH`` and ``BATT_FS_CRT_ACT``/``BATT_CRT_MAH`` as the vehicle's
   own last line below the ground station's plan-aware battery monitor, ``FS_EKF_ACTION``;
 - ``RTL_ALT`` to the sortie's highest altitude above home, so a return never flies lower than the
-  mission did.
+  mission did;
+- ``TERRAIN_ENABLE`` 1, and ``TERRAIN_SPACING`` to the grid the ground station serves (where the
+  vehicle has the parameter), when the sortie's altitudes need terrain (:func:`needs_terrain`):
+  without terrain data ArduPilot flies relative altitudes over a flat world at home's height.
 """
 
 from __future__ import annotations
@@ -27,11 +30,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from gcs.commands import param_get, param_set
+from gcs.commands import param_get, param_get_optional, param_set
 from gcs.link import Link
 from gcs.transfer import DEFAULT_RETRY, Retry, Target
 from planner.errors import VehicleNotCapable
-from planner.items import RELATIVE_FRAMES, Cmd
+from planner.items import RELATIVE_FRAMES, TERRAIN_FRAMES, Cmd
 from planner.plan_model import Sortie
 
 FENCE_TYPE_POLYGON = 4
@@ -47,6 +50,8 @@ class ConfigOptions:
 
     ``battery_low_pct``/``battery_critical_pct`` set ``BATT_LOW_MAH``/``BATT_CRT_MAH`` as a share
     of ``BATT_CAPACITY`` (0 leaves the parameter alone); ``extra`` adds any other parameters.
+    ``terrain`` enables the vehicle's terrain database for sorties that need it, with the grid
+    spacing ``terrain_spacing_m`` (what :mod:`gcs.terrain` serves is what the vehicle asks for).
     """
 
     fence_action: int = 1
@@ -58,6 +63,8 @@ class ConfigOptions:
     battery_critical_pct: float = 5.0
     ekf_action: int = 1
     set_rtl_alt: bool = True
+    terrain: bool = True
+    terrain_spacing_m: int = 100
     extra: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -65,6 +72,9 @@ class ConfigOptions:
             value = getattr(self, name)
             if not 0 <= value < 100:
                 raise ValueError(f"Expected {name} in [0, 100), got {value}")
+        if not 10 <= self.terrain_spacing_m <= 1000:
+            raise ValueError(f"Expected terrain_spacing_m in [10, 1000], got "
+                             f"{self.terrain_spacing_m}")
         object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
 
 
@@ -113,6 +123,25 @@ def capability_problems(sortie: Sortie, current: Mapping[str, float]) -> list[st
         out.append("the sortie lowers parcels with a winch but WINCH_TYPE is 0: configure one "
                    "and reboot the vehicle")
     return out
+
+
+def needs_terrain(sortie: Sortie) -> bool:
+    """Whether the sortie's altitudes need the vehicle to know the terrain.
+
+    True when a NAV item is in a terrain frame, goes below home's altitude (a relative altitude
+    under 0: over a valley), or descends to the ground away from home (payload place, landing
+    drop): in each, a vehicle without terrain data flies against a flat world at home's height.
+    """
+    for item in sortie.mission[1:]:
+        if not item.is_nav:
+            continue
+        if item.frame in TERRAIN_FRAMES:
+            return True
+        if item.frame in RELATIVE_FRAMES and item.alt_m < 0:
+            return True
+        if item.command in (Cmd.NAV_PAYLOAD_PLACE, Cmd.NAV_LAND):
+            return True
+    return False
 
 
 def highest_rel_alt_m(sortie: Sortie) -> float | None:
@@ -173,6 +202,12 @@ def configure(link: Link, target: Target, sortie: Sortie, options: ConfigOptions
     if problems:
         raise VehicleNotCapable(problems, sysid=target.sysid, sortie_id=sortie.id)
     wanted = sortie_parameters(sortie, current, options)
+    opts = options or ConfigOptions()
+    if opts.terrain and needs_terrain(sortie):
+        wanted["TERRAIN_ENABLE"] = 1.0
+        if param_get_optional(link, target, "TERRAIN_SPACING",
+                              Retry(timeout_s=0.5, tries=2)) is not None:
+            wanted["TERRAIN_SPACING"] = float(opts.terrain_spacing_m)
     echoed = {name: param_set(link, target, name, value, retry)
               for name, value in wanted.items()}
     return VehicleConfig(sysid=target.sysid, sortie_id=sortie.id,

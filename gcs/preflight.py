@@ -18,7 +18,12 @@ Checks (names as reported):
 ``mission``, ``fence``, ``rally``
     each list was uploaded and its read-back matched;
 ``fence_enabled``
-    ``FENCE_ENABLE`` is 1 when the sortie has a geofence.
+    ``FENCE_ENABLE`` is 1 when the sortie has a geofence;
+``terrain``
+    when the sortie's altitudes need terrain (:func:`gcs.config.needs_terrain`): the vehicle
+    holds terrain data at every point along its legs and has no tiles pending
+    (:func:`terrain_check`, which sends TERRAIN_CHECKs there and waits, bounded, for the
+    TERRAIN_REPORTs).
 
 :func:`evaluate` is pure (snapshot and facts in, report out); :func:`wait_until_ready` waits for
 GPS/EKF to settle first.
@@ -31,18 +36,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gcs._geo import distance_m
+from gcs.link import Link, Message
 from gcs.telemetry import VehicleSnapshot
+from gcs.terrain import TerrainReport, leg_points_deg, send_checks
 from planner.plan_model import Sortie
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PreflightLimits:
-    """Thresholds of the checks (the reserve in percent of the battery)."""
+    """Thresholds of the checks (the reserve in percent of the battery).
+
+    ``terrain_wait_s`` bounds the wait for terrain along the legs, in vehicle seconds (at least
+    ``terrain_min_wait_s`` of the caller's clock).
+    """
 
     heartbeat_max_age_s: float = 3.0
     min_fix_type: int = 3
     home_max_distance_m: float = 50.0
     reserve_pct: float = 20.0
+    terrain_wait_s: float = 60.0
+    terrain_min_wait_s: float = 10.0
 
     def __post_init__(self) -> None:
         if not self.home_max_distance_m > 0:
@@ -119,7 +132,8 @@ def _battery_check(snap: VehicleSnapshot, sortie: Sortie, reserve_pct: float) ->
 
 
 def evaluate(snap: VehicleSnapshot | None, sortie: Sortie, *, uploads: Uploads,
-             fence_enabled: bool | None, limits: PreflightLimits | None = None) -> PreflightReport:
+             fence_enabled: bool | None, limits: PreflightLimits | None = None,
+             terrain: PreflightCheck | None = None) -> PreflightReport:
     """Run every check on what is known of the vehicle.
 
     Parameters
@@ -134,6 +148,8 @@ def evaluate(snap: VehicleSnapshot | None, sortie: Sortie, *, uploads: Uploads,
         The vehicle's ``FENCE_ENABLE`` (None when unknown).
     limits
         Thresholds (defaults of :class:`PreflightLimits` when None).
+    terrain
+        The result of :func:`terrain_check` (None when the sortie needs no terrain).
 
     Returns
     -------
@@ -167,6 +183,8 @@ def evaluate(snap: VehicleSnapshot | None, sortie: Sortie, *, uploads: Uploads,
         checks.append(_check("fence_enabled", fence_enabled is True,
                              "FENCE_ENABLE 1" if fence_enabled else
                              f"FENCE_ENABLE {'unknown' if fence_enabled is None else 0}"))
+    if terrain is not None:
+        checks.append(terrain)
     return PreflightReport(sysid=sysid, sortie_id=sortie.id, checks=tuple(checks))
 
 
@@ -188,3 +206,64 @@ def wait_until_ready(get: Callable[[], VehicleSnapshot | None], timeout_s: float
             return snap
         time.sleep(0.05)
     return snap
+
+
+def sortie_path_deg(sortie: Sortie) -> list[tuple[float, float]]:
+    """Home and every positioned NAV item of the sortie, in order (lat, lon degrees)."""
+    out = [(sortie.mission[0].lat_deg, sortie.mission[0].lon_deg)]
+    out += [(m.lat_deg, m.lon_deg) for m in sortie.mission[1:]
+            if m.is_nav and (m.lat_deg != 0.0 or m.lon_deg != 0.0)]
+    return out
+
+
+def terrain_check(link: Link, sysid: int, sortie: Sortie, *, timeout_s: float,
+                  first_report_s: float = 3.0, step_m: float = 1000.0,
+                  clock: Callable[[], float] = time.monotonic,
+                  stop: Callable[[], bool] = lambda: False) -> PreflightCheck:
+    """Whether the vehicle holds the terrain along the sortie's legs, nothing pending.
+
+    Sends a TERRAIN_CHECK at every point of the legs (their ends and every ``step_m`` between;
+    each check also makes the vehicle fetch that block, which the ground station's terrain
+    server answers) and again every second for the points without data, until every point was
+    reported with data and the last report has no tiles pending, or ``timeout_s`` passed. A
+    vehicle that sends no TERRAIN_REPORT within ``first_report_s`` has no terrain database to
+    ask: the check passes, saying so.
+    """
+    points = leg_points_deg(sortie_path_deg(sortie), step_m)
+    keys = {(round(lat * 1e7), round(lon * 1e7)): (lat, lon) for lat, lon in points}
+    loaded: set[tuple[int, int]] = set()
+    last: TerrainReport | None = None
+
+    def accept(msg: Message) -> bool:
+        return bool(msg.get_type() == "TERRAIN_REPORT" and msg.get_srcSystem() == sysid)
+
+    start = clock()
+    with link.subscribe(accept) as sub:
+        resend_at = start
+        while not stop():
+            now = clock()
+            if now >= resend_at:
+                send_checks(link, [p for k, p in keys.items() if k not in loaded])
+                resend_at = now + 1.0
+            if last is None and now - start > first_report_s:
+                return _check("terrain", True, "the vehicle sends no TERRAIN_REPORT: it keeps "
+                                               "no terrain to check")
+            if last is not None and len(loaded) == len(keys) and last.pending_tiles == 0:
+                return _check("terrain", True, f"terrain loaded at {len(keys)} points along "
+                                               f"the legs, {last.loaded_tiles} tiles, none "
+                                               f"pending ({now - start:.1f} s)")
+            if now - start > timeout_s:
+                break
+            msg = sub.get(min(0.2, max(resend_at - now, 0.01)))
+            if msg is None:
+                continue
+            last = TerrainReport.from_message(msg)
+            if last.has_data and (msg.lat, msg.lon) in keys:
+                loaded.add((msg.lat, msg.lon))
+    pending = "?" if last is None else str(last.pending_tiles)
+    return _check("terrain", False,
+                  f"the vehicle lacks terrain at {len(keys) - len(loaded)} of {len(keys)} "
+                  f"points along its legs, {pending} tiles pending after "
+                  f"{clock() - start:.0f} s: its altitudes need terrain (relative altitudes "
+                  f"below home or descents to the ground); is the ground station serving "
+                  f"the scenario's DEM (--scenario)?")

@@ -73,8 +73,9 @@ class TerrainReport:
 
     @property
     def has_data(self) -> bool:
-        """The vehicle holds terrain at the reported point."""
-        return self.spacing_m > 0
+        """The vehicle holds terrain at the reported point (a vehicle that does not know where
+        it is yet reports spacing but lat = lon = 0 and height 0)."""
+        return self.spacing_m > 0 and (self.lat_deg != 0.0 or self.lon_deg != 0.0)
 
     @classmethod
     def from_message(cls, msg: Message) -> TerrainReport:

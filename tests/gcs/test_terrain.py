@@ -189,3 +189,45 @@ def test_server_closes_cleanly(dem: Dem) -> None:
     server = TerrainServer(dem)
     server.close()
     assert server.stats.requests == 0
+
+
+def _answer_checks(vehicle: FakeVehicle, spacing_m: int, pending: int, stop: Any) -> None:
+    """Answer every TERRAIN_CHECK with a TERRAIN_REPORT until ``stop`` is set."""
+    assert vehicle.conn is not None
+    while not stop.is_set():
+        try:
+            data = vehicle.conn.recv(65536)
+        except (TimeoutError, OSError):
+            continue
+        for msg in vehicle.codec.parse_buffer(data) or []:
+            if msg.get_type() == "TERRAIN_CHECK":
+                vehicle.send(vehicle.codec.terrain_report_encode(
+                    msg.lat, msg.lon, spacing_m, 300.0 if spacing_m else 0.0, 20.0, pending,
+                    336))
+
+
+@pytest.mark.parametrize(("spacing_m", "pending", "ok"), [(100, 0, True), (0, 56, False)])
+def test_preflight_terrain_check_follows_the_reports(vehicle_and_hub: Any, spacing_m: int,
+                                                     pending: int, ok: bool) -> None:
+    """The preflight terrain check passes once every point along the legs has data and nothing
+    is pending, and refuses, saying why, when the vehicle keeps reporting tiles pending."""
+    import threading
+
+    from gcs.config import needs_terrain
+    from gcs.preflight import sortie_path_deg, terrain_check
+    from tests.gcs.fixtures import tutorial_case
+
+    vehicle, _, link = vehicle_and_hub
+    sortie = tutorial_case().plan.sorties[0]
+    assert len(sortie_path_deg(sortie)) >= 2
+    assert isinstance(needs_terrain(sortie), bool)
+    stop = threading.Event()
+    responder = threading.Thread(target=_answer_checks, args=(vehicle, spacing_m, pending, stop))
+    responder.start()
+    try:
+        check = terrain_check(link, 1, sortie, timeout_s=2.0)
+    finally:
+        stop.set()
+        responder.join()
+    assert check.ok is ok, check.detail
+    assert ("none pending" if ok else f"{pending} tiles pending") in check.detail
