@@ -134,8 +134,8 @@ class PlanService:
         plan_id = secrets.token_hex(8)
         folder = self.root / plan_id / "scenario"
         folder.parent.mkdir(parents=True, exist_ok=True)
-        scenario_edit.copy_scenario(self.missions_dir / scenario, folder)
         try:
+            scenario_edit.copy_scenario(self.missions_dir / scenario, folder)
             if edits:
                 scenario_edit.load(folder, edits)
         except InputError:

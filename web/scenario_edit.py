@@ -4,19 +4,26 @@ Edits are JSON, each key optional::
 
     {"depots": [{"id": "hub", "lat_deg": 44.3, "lon_deg": -71.8, "drones": {"heavy_octo": 2}}],
      "nofly": [{"name": "school", "polygon": [[-71.8, 44.3], [-71.79, 44.3], [-71.79, 44.31]]}],
-     "drop_ids": ["P001", "P002"], "time_limit_s": 10, "dem": "terrain/N44W072.hgt"}
+     "drop_ids": ["P001", "P002"], "time_limit_s": 10, "seed": 3, "strict": false,
+     "dem": "4f0c2a9e1b7d3e58"}
 
-``depots`` and ``nofly`` replace the folder's; ``drop_ids`` keeps only those drops. Every problem
-is an :class:`~planner.errors.InputError` naming the file (relative to the scenario folder) or the
-edited item and field.
+``depots`` and ``nofly`` replace the folder's; ``drop_ids`` keeps only those drops; ``strict``
+refuses a drops list with a parcel heavier than every drone type (by default it is planned as
+unserved). ``dem`` is the id of a DEM uploaded to the plan (set by the upload, never a path).
+Every problem is an :class:`~planner.errors.InputError` naming the file or the edited item and
+field. A file is named as the user knows it: an uploaded file by the name it was uploaded under,
+a scenario file relative to the scenario folder; no server path is ever shown.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
 import os
+import re
+import secrets
 import shutil
 import tomllib
 from collections.abc import Mapping
@@ -25,16 +32,30 @@ from typing import Any
 
 import shapely
 
-from planner.errors import InputError, ScenarioError
+from planner.errors import InputError, ScenarioError, TerrainError
 from planner.io.dem import load_dem
 from planner.io.scenario import load_scenario
-from planner.scenario import Depot, NoFlyZone, Scenario
+from planner.scenario import MAX_DRONES, MAX_SEED, Depot, NoFlyZone, Scenario
 from planner.terrain import Dem
 from planner.validate import check_scenario
 
 UPLOAD_KINDS = ("drops", "nofly", "dem")
 DEM_SUFFIXES = (".hgt", ".tif", ".tiff")
-EDIT_KEYS = frozenset({"depots", "nofly", "drop_ids", "time_limit_s", "dem"})
+EDIT_KEYS = frozenset({"depots", "nofly", "drop_ids", "time_limit_s", "seed", "strict", "dem"})
+#: Most cells of an uploaded GeoTIFF: an SRTM 1 arc-second tile (3601 x 3601) with room to spare.
+UPLOAD_MAX_DEM_CELLS = 16_000_000
+#: Longest time limit a plan of the console may ask for, in seconds.
+MAX_TIME_LIMIT_S = 600.0
+#: Most zones drawn on the map, and most vertices of one.
+MAX_ZONES = 1000
+MAX_ZONE_VERTICES = 10_000
+MAX_FILENAME_CHARS = 200
+UPLOAD_NAMES = ".upload_names.json"
+_DEM_ID = re.compile(r"[0-9a-f]{16}")
+_HGT_NAME = re.compile(r"[NS]\d{2}[EW]\d{3}\.hgt", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_ABSOLUTE = re.compile(r"(?<![\w.])/(?:[^\s/:'\"(),;]+/)+([^\s/:'\"(),;]*)")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def list_scenarios(missions_dir: Path) -> list[str]:
@@ -46,27 +67,55 @@ def list_scenarios(missions_dir: Path) -> list[str]:
 
 @functools.lru_cache(maxsize=4)
 def _dem_cached(files: tuple[tuple[Path, int, int], ...]) -> Dem:
-    return load_dem([path for path, _, _ in files])
+    return load_dem([path for path, _, _ in files], max_cells=UPLOAD_MAX_DEM_CELLS)
 
 
 def dem_for(paths: tuple[Path, ...]) -> Dem:
     """The elevation model of these files (kept while the files are unchanged)."""
     if not all(p.is_file() for p in paths):
-        return load_dem(list(paths))
+        return load_dem(list(paths), max_cells=UPLOAD_MAX_DEM_CELLS)
     return _dem_cached(tuple((p, p.stat().st_mtime_ns, p.stat().st_size) for p in paths))
 
 
-def _relative(exc: InputError, root: Path) -> InputError:
-    """The same error naming its file relative to the scenario folder."""
-    path = exc.path
-    if path is not None:
+def upload_names(folder: Path) -> dict[str, str]:
+    """The name each uploaded file of a scenario folder was uploaded under, by its path there."""
+    try:
+        names = json.loads((folder / UPLOAD_NAMES).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in names.items()} if isinstance(names, dict) else {}
+
+
+def _shown_name(path: str, root: Path, names: Mapping[str, str]) -> str:
+    """How the user knows a file: its upload name, else its path in the scenario folder."""
+    for base in (root, root.resolve()):
         try:
-            path = str(Path(path).resolve().relative_to(root.resolve()))
+            rel = Path(path).relative_to(base).as_posix()
         except ValueError:
-            path = Path(path).name
-    return type(exc)(exc.reason, path=path, line=exc.line, item=exc.item, field=exc.field) \
-        if type(exc) in (InputError, ScenarioError) else \
-        InputError(exc.reason, path=path, line=exc.line, item=exc.item, field=exc.field)
+            continue
+        return names.get(rel, rel)
+    return Path(path).name
+
+
+def _scrub(text: str, root: Path, names: Mapping[str, str]) -> str:
+    """``text`` with every server path replaced by the name the user knows."""
+    for rel, name in names.items():
+        for base in (root.resolve(), root):
+            text = text.replace(str(base / rel), name)
+    for base in (root.resolve(), root):
+        text = text.replace(f"{base}/", "")
+    return _ABSOLUTE.sub(r"\1", text)
+
+
+def _relative(exc: InputError, root: Path, names: Mapping[str, str] | None = None
+              ) -> InputError:
+    """The same error naming its file as the user knows it (upload name or scenario path)."""
+    names = upload_names(root) if names is None else names
+    path = None if exc.path is None else _shown_name(exc.path, root, names)
+    reason = _scrub(exc.reason, root, names)
+    item = None if exc.item is None else _scrub(exc.item, root, names)
+    cls = type(exc) if type(exc) in (InputError, ScenarioError, TerrainError) else InputError
+    return cls(reason, path=path, line=exc.line, item=item, field=exc.field)
 
 
 def copy_scenario(source: Path, target: Path) -> None:
@@ -98,9 +147,15 @@ def copy_scenario(source: Path, target: Path) -> None:
 
 def _number(value: object, where: str, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or \
-            not math.isfinite(value):
-        raise InputError(f"Expected a number, got {value!r}", item=where, field=name)
+            (isinstance(value, int) and abs(value) > 10**15) or not math.isfinite(value):
+        raise InputError(f"Expected a finite number, got {str(value)[:40]}", item=where,
+                         field=name)
     return float(value)
+
+
+def _blame(message: str, names: tuple[str, ...]) -> str | None:
+    """The first of ``names`` a validation message mentions."""
+    return next((w for w in _WORD.findall(message) if w in names), None)
 
 
 def _depots(value: object, scenario: Scenario) -> tuple[Depot, ...]:
@@ -110,14 +165,14 @@ def _depots(value: object, scenario: Scenario) -> tuple[Depot, ...]:
     for i, raw in enumerate(value):
         where = f"depot {i}"
         if not isinstance(raw, dict):
-            raise InputError(f"Expected an object, got {raw!r}", item=where)
+            raise InputError(f"Expected an object, got {str(raw)[:40]!r}", item=where)
         drones = raw.get("drones", {})
         if not isinstance(drones, dict):
-            raise InputError(f"Expected an object of counts, got {drones!r}", item=where,
-                             field="drones")
+            raise InputError(f"Expected an object of counts, got {str(drones)[:40]!r}",
+                             item=where, field="drones")
         for type_id in drones:
             if type_id not in scenario.drone_types:
-                raise InputError(f"no drone type {type_id!r} in the scenario (has "
+                raise InputError(f"no drone type {type_id[:64]!r} in the scenario (has "
                                  f"{', '.join(scenario.drone_types)})", item=where,
                                  field="drones")
         try:
@@ -126,17 +181,25 @@ def _depots(value: object, scenario: Scenario) -> tuple[Depot, ...]:
                              lon_deg=_number(raw.get("lon_deg"), where, "lon_deg"),
                              drones=drones))
         except ValueError as exc:
-            raise InputError(str(exc), item=where) from None
+            raise InputError(str(exc), item=where,
+                             field=_blame(str(exc), ("id", "lat_deg", "lon_deg", "drones"))
+                             ) from None
     if len({d.id for d in out}) != len(out):
         raise InputError("Expected unique depot ids", field="depots")
-    if not any(n > 0 for d in out for n in d.drones.values()):
+    total = sum(n for d in out for n in d.drones.values())
+    if total == 0:
         raise InputError("Expected at least one drone at some depot", field="depots")
+    if total > MAX_DRONES:
+        raise InputError(f"Expected at most {MAX_DRONES} drones over every depot, got {total}",
+                         field="depots")
     return tuple(out)
 
 
 def _zones(value: object) -> tuple[NoFlyZone, ...]:
     if not isinstance(value, list):
         raise InputError("Expected a list of zones", field="nofly")
+    if len(value) > MAX_ZONES:
+        raise InputError(f"Expected at most {MAX_ZONES} zones, got {len(value)}", field="nofly")
     out = []
     for i, raw in enumerate(value):
         where = f"zone {i}"
@@ -145,6 +208,9 @@ def _zones(value: object) -> tuple[NoFlyZone, ...]:
                 isinstance(p, list) and len(p) == 2 for p in ring):
             raise InputError("Expected at least 3 [lon, lat] vertices", item=where,
                              field="polygon")
+        if len(ring) > MAX_ZONE_VERTICES:
+            raise InputError(f"Expected at most {MAX_ZONE_VERTICES} vertices, got {len(ring)}",
+                             item=where, field="polygon")
         points = [(_number(p[0], where, "polygon"), _number(p[1], where, "polygon"))
                   for p in ring]
         if any(not (-180 <= lon <= 180 and -90 <= lat <= 90) for lon, lat in points):
@@ -157,16 +223,34 @@ def _zones(value: object) -> tuple[NoFlyZone, ...]:
             raise InputError(f"the polygon is not valid ({shapely.is_valid_reason(polygon)})",
                              item=where, field="polygon")
         name = raw.get("name") or f"zone {i}"
-        out.append(NoFlyZone(name=str(name), polygons=((tuple(points),),), feature_index=i))
+        try:
+            out.append(NoFlyZone(name=str(name), polygons=((tuple(points),),),
+                                 feature_index=i))
+        except ValueError as exc:
+            raise InputError(str(exc), item=where, field="name") from None
     return tuple(out)
+
+
+def _dem_path(folder: Path, dem_id: object) -> Path:
+    """The DEM uploaded to a plan under ``dem_id`` (an id, never a path)."""
+    if not isinstance(dem_id, str) or _DEM_ID.fullmatch(dem_id) is None:
+        raise InputError(f"Expected the id of a DEM uploaded to this plan (16 hex digits), got "
+                         f"{str(dem_id)[:40]!r}; upload the file instead of naming a path",
+                         field="dem")
+    files = sorted((folder / "uploads" / dem_id).glob("*")) if \
+        (folder / "uploads" / dem_id).is_dir() else []
+    if len(files) != 1 or not files[0].is_file() or files[0].is_symlink():
+        raise InputError(f"no DEM {dem_id!r} uploaded to this plan", field="dem")
+    return files[0]
 
 
 def apply_edits(scenario: Scenario, edits: Mapping[str, Any]) -> Scenario:
     """``scenario`` with the map edits applied (each checked)."""
     unknown = set(edits) - EDIT_KEYS
     if unknown:
-        raise InputError(f"unknown edit {sorted(unknown)[0]!r}; expected some of "
-                         f"{', '.join(sorted(EDIT_KEYS))}", field=sorted(unknown)[0])
+        key = sorted(unknown)[0]
+        raise InputError(f"unknown edit {key[:40]!r}; expected some of "
+                         f"{', '.join(sorted(EDIT_KEYS))}", field=key[:40])
     changes: dict[str, Any] = {}
     if "depots" in edits:
         changes["depots"] = _depots(edits["depots"], scenario)
@@ -179,28 +263,48 @@ def apply_edits(scenario: Scenario, edits: Mapping[str, Any]) -> Scenario:
         known = {d.id for d in scenario.drops}
         missing = [d for d in wanted if d not in known]
         if missing:
-            raise InputError(f"no drop {missing[0]!r} in the scenario", field="drop_ids")
+            raise InputError(f"no drop {missing[0][:64]!r} in the scenario", field="drop_ids")
         changes["drops"] = tuple(d for d in scenario.drops if d.id in set(wanted))
+    params = scenario.params
     if "time_limit_s" in edits:
         limit = _number(edits["time_limit_s"], "planner", "time_limit_s")
-        if not 0 < limit <= 600:
-            raise InputError(f"Expected 0 < time_limit_s <= 600, got {limit}",
+        if not 0 < limit <= MAX_TIME_LIMIT_S:
+            raise InputError(f"Expected 0 < time_limit_s <= {MAX_TIME_LIMIT_S:g}, got {limit:g}",
                              field="time_limit_s")
-        changes["params"] = dataclasses.replace(scenario.params, time_limit_s=limit)
+        params = dataclasses.replace(params, time_limit_s=limit)
+    if "seed" in edits:
+        seed = edits["seed"]
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            raise InputError(f"Expected an integer seed in [0, {MAX_SEED}], got "
+                             f"{str(seed)[:40]}", field="seed")
+        params = dataclasses.replace(params, seed=seed)
+    if "strict" in edits and not isinstance(edits["strict"], bool):
+        raise InputError(f"Expected true or false, got {str(edits['strict'])[:40]}",
+                         field="strict")
+    if params != scenario.params:
+        changes["params"] = params
     if "dem" in edits:
-        path = scenario.root / str(edits["dem"])
+        path = _dem_path(scenario.root, edits["dem"])
         changes["terrain"] = dataclasses.replace(scenario.terrain, dem_paths=(path,))
-    return dataclasses.replace(scenario, **changes)
-
-
-def load(folder: Path, edits: Mapping[str, Any]) -> tuple[Scenario, Dem]:
-    """The scenario of a plan folder with its edits, and its DEM, checked together."""
     try:
-        scenario = apply_edits(load_scenario(folder), edits)
+        return dataclasses.replace(scenario, **changes)
+    except ValueError as exc:
+        raise InputError(str(exc), field="depots" if "drones" in str(exc) else None) from None
+
+
+def load(folder: Path, edits: Mapping[str, Any],
+         names: Mapping[str, str] | None = None) -> tuple[Scenario, Dem]:
+    """The scenario of a plan folder with its edits, and its DEM, checked together.
+
+    ``names`` maps files of the folder to the names they were uploaded under (default: those
+    recorded in the folder), for error messages.
+    """
+    try:
+        scenario = apply_edits(load_scenario(folder, strict=edits.get("strict") is True), edits)
         dem = dem_for(tuple(scenario.terrain.dem_paths))
         check_scenario(scenario, dem)
     except InputError as exc:
-        raise _relative(exc, folder) from None
+        raise _relative(exc, folder, names) from None
     return scenario, dem
 
 
@@ -208,12 +312,47 @@ def _named_file(folder: Path, kind: str) -> Path:
     """Where the scenario's drops or no-fly file lives (as ``scenario.toml`` names it)."""
     doc = tomllib.loads((folder / "scenario.toml").read_text())
     if kind == "drops":
-        return folder / str(doc.get("drops", "drops.csv"))
-    nofly = doc.get("airspace", {}).get("nofly")
-    if not nofly:
-        raise InputError("scenario.toml names no no-fly file; draw zones on the map instead",
-                         field="airspace.nofly")
-    return folder / str(nofly)
+        target = folder / str(doc.get("drops", "drops.csv"))
+    else:
+        nofly = doc.get("airspace", {}).get("nofly")
+        if not nofly:
+            raise InputError("scenario.toml names no no-fly file; draw zones on the map instead",
+                             field="airspace.nofly")
+        target = folder / str(nofly)
+    inside = Path(os.path.normpath(target))
+    if not inside.is_relative_to(folder):
+        raise InputError(f"the scenario's {kind} file lies outside its folder; it cannot be "
+                         "replaced by an upload", field="kind")
+    return inside
+
+
+def upload_name(filename: object) -> str:
+    """The name of an uploaded file as shown back to the user: its last path component, checked
+    to hold no control characters and to be a plausible file name."""
+    if not isinstance(filename, str):
+        raise InputError("Expected a file name", field="file")
+    name = re.split(r"[/\\]", filename)[-1].strip()
+    if _CONTROL.search(name) is not None:
+        raise InputError("Expected a file name without control characters (such as NUL), got "
+                         f"{name[:60]!r}", field="file")
+    if not name or name in (".", "..") or len(name) > MAX_FILENAME_CHARS:
+        raise InputError(f"Expected a file name of 1 to {MAX_FILENAME_CHARS} characters, got "
+                         f"{name[:60]!r}", field="file")
+    return name
+
+
+def _dem_target(folder: Path, name: str) -> tuple[Path, str]:
+    """A fresh place for an uploaded DEM, and its id."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in DEM_SUFFIXES:
+        raise InputError(f"Expected a {', '.join(DEM_SUFFIXES)} file", path=name)
+    if suffix == ".hgt" and _HGT_NAME.fullmatch(name) is None:
+        raise InputError("cannot tell the tile's corner from the name; expected an SRTM name "
+                         "like N44W072.hgt (latitude then longitude of the south-west corner)",
+                         path=name)
+    dem_id = secrets.token_hex(8)
+    stored = name.upper().replace(".HGT", ".hgt") if suffix == ".hgt" else f"dem{suffix}"
+    return folder / "uploads" / dem_id / stored, dem_id
 
 
 def upload(folder: Path, edits: dict[str, Any], kind: str, filename: str,
@@ -221,32 +360,38 @@ def upload(folder: Path, edits: dict[str, Any], kind: str, filename: str,
     """Put an uploaded drops CSV, no-fly GeoJSON or DEM into a plan's scenario folder.
 
     The file is kept only if the scenario still loads with it; otherwise the previous file is
-    restored and the error (file, line or feature, field, reason) raised. Returns the edits,
-    changed for a DEM.
+    restored and the error (file, line or feature, field, reason) raised, naming the file by
+    the name it was uploaded under. A DEM is stored under a new id, which the returned edits
+    name; the client never gives a path.
     """
     if kind not in UPLOAD_KINDS:
-        raise InputError(f"Expected one of {', '.join(UPLOAD_KINDS)}, got {kind!r}",
+        raise InputError(f"Expected one of {', '.join(UPLOAD_KINDS)}, got {str(kind)[:40]!r}",
                          field="kind")
+    name = upload_name(filename)
     if not data:
-        raise InputError("the uploaded file is empty", path=filename)
+        raise InputError("the uploaded file is empty", path=name)
     new_edits = dict(edits)
     if kind == "dem":
-        name = Path(filename).name
-        if Path(name).suffix.lower() not in DEM_SUFFIXES or name.startswith("."):
-            raise InputError(f"Expected a {', '.join(DEM_SUFFIXES)} file", path=name)
-        target = folder / "uploads" / name
-        new_edits["dem"] = f"uploads/{name}"
+        target, dem_id = _dem_target(folder, name)
+        new_edits["dem"] = dem_id
     else:
         target = _named_file(folder, kind)
+    rel = target.relative_to(folder).as_posix()
+    names = {**upload_names(folder), rel: name}
     backup = target.read_bytes() if target.exists() else None
+    if target.is_symlink():  # a file shared with the scenario it was copied from
+        target.unlink()
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
     try:
-        load(folder, new_edits)
+        load(folder, new_edits, names)
     except InputError:
-        if backup is None:
+        if kind == "dem":
+            shutil.rmtree(target.parent, ignore_errors=True)
+        elif backup is None:
             target.unlink()
         else:
             target.write_bytes(backup)
         raise
+    (folder / UPLOAD_NAMES).write_text(json.dumps(names, indent=1))
     return new_edits

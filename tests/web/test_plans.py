@@ -51,16 +51,16 @@ def test_unknown_scenario_and_unknown_plan(app: Flask) -> None:
     ("drops", "drops.csv", b"id,lat_deg,lon_deg,weight_kg\nA,44.05,-71.12,1\nB,abc,-71.1,1\n",
      {"file": "drops.csv", "line": 3, "field": "lat_deg", "item": "drop 'B'"}),
     ("drops", "drops.csv", b"id,lat_deg,weight_kg\nA,44.05,1\n", {"file": "drops.csv"}),
-    ("drops", "drops.csv", b"id,lat_deg,lon_deg,weight_kg\nA,44.05,-71.12,99\n",
-     {"file": "drops.csv", "line": 2, "field": "weight_kg"}),
+    ("drops", "orders.csv", b"id,lat_deg,lon_deg,weight_kg\nA,44.05,-71.12,1999\n",
+     {"file": "orders.csv", "line": 2, "field": "weight_kg"}),
     ("drops", "drops.csv", b"id,lat_deg,lon_deg,weight_kg\nA,40.05,-71.12,1\n",
      {"file": "drops.csv", "line": 2, "field": "lat_deg"}),
     ("nofly", "zones.geojson", b'{"type": "FeatureCollection", "features": [{"type": '
      b'"Feature", "properties": {"name": "z"}, "geometry": {"type": "Point", '
      b'"coordinates": [0, 0]}}]}',
-     {"file": "nofly.geojson", "item": "feature 0 ('z')", "field": "geometry"}),
-    ("nofly", "zones.geojson", b"{not json", {"file": "nofly.geojson", "line": 1}),
-    ("dem", "N44W072.hgt", b"\x00" * 100, {"file": "uploads/N44W072.hgt"}),
+     {"file": "zones.geojson", "item": "feature 0 ('z')", "field": "geometry"}),
+    ("nofly", "zones.geojson", b"{not json", {"file": "zones.geojson", "line": 1}),
+    ("dem", "N44W072.hgt", b"\x00" * 100, {"file": "N44W072.hgt"}),
     ("dem", "terrain.txt", b"x", {"file": "terrain.txt"}),
     ("maps", "x.csv", b"x", {"field": "kind"}),
 ])

@@ -97,7 +97,11 @@ def upload(plan_id: str) -> Any:
     sent = request.files.get("file")
     if sent is None or not sent.filename:
         raise InputError("Expected a file in the 'file' form field", field="file")
-    record = services().plans.upload(plan_id, kind, sent.filename, sent.read())
+    try:
+        data = sent.read()
+    finally:
+        sent.close()
+    record = services().plans.upload(plan_id, kind, sent.filename, data)
     return record_json(record)
 
 
