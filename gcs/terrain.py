@@ -29,7 +29,7 @@ import logging
 import math
 import queue
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -161,7 +161,8 @@ class TerrainServer:
         self._queue: queue.Queue[tuple[Link, Message] | None] = queue.Queue()
         self._queued: set[tuple[str, int, int, int, int]] = set()
         self._lock = threading.Lock()
-        self._links: list[Link] = []
+        self._links: list[tuple[Link, Callable[[Message], None]]] = []
+        self._closed = False
         self._vehicles: set[tuple[str, int]] = set()
         self._requests = self._sent = self._missing = 0
         self._thread = threading.Thread(target=self._serve, daemon=True, name="terrain-server")
@@ -169,11 +170,14 @@ class TerrainServer:
 
     def attach(self, link: Link) -> None:
         """Answer the vehicles of ``link`` from now on."""
+        def listener(msg: Message) -> None:
+            self._on_message(link, msg)
+
         with self._lock:
-            if link in self._links:
+            if self._closed or any(known is link for known, _ in self._links):
                 return
-            self._links.append(link)
-        link.add_listener(lambda msg: self._on_message(link, msg))
+            self._links.append((link, listener))
+        link.add_listener(listener)
 
     @property
     def stats(self) -> TerrainStats:
@@ -240,7 +244,12 @@ class TerrainServer:
                      lat_e7 * 1e-7, lon_e7 * 1e-7)
 
     def close(self) -> None:
-        """Stop answering."""
+        """Stop answering (and listening to the links)."""
+        with self._lock:
+            self._closed = True
+            links, self._links = self._links, []
+        for link, listener in links:
+            link.remove_listener(listener)
         self._queue.put(None)
         self._thread.join(timeout=2.0)
 
