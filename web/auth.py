@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import g, redirect, request, session, url_for
+from flask import current_app, g, redirect, request, session, url_for
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from planner.errors import InputError
@@ -357,10 +357,9 @@ def current_user() -> User | None:
     """The user logged in on this request's session (a live server-side session of an
     enabled account)."""
     if "user" not in g:
-        from web.services import services
-
+        users: Users = current_app.extensions["dropline"].users
         token = session.get("sid")
-        g.user = services().users.session_user(token) if isinstance(token, str) else None
+        g.user = users.session_user(token) if isinstance(token, str) else None
     user: User | None = g.user
     return user
 

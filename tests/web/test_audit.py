@@ -62,7 +62,8 @@ def test_the_audit_log_pages_and_filters(app: Flask) -> None:
     assert len(ops) == 115 and {r["username"] for r in ops} == {"operator"}
     logins = admin.get("/api/audit?action=login").json["audit"]
     assert [r["username"] for r in logins] == ["admin"]
-    for bad in ("limit=0", "limit=501", "limit=x", "before=-1", "before=" + "9" * 30):
+    for bad in ("limit=0", "limit=501", "limit=x", "limit=\u00b2", "before=-1",
+                "before=" + "9" * 30):
         r = admin.get("/api/audit?" + bad)
         assert r.status_code == 400 and r.json["field"] in bad, (bad, r.json)
 
