@@ -13,7 +13,7 @@ from gcs.failsafe import AlertKind, FailsafeLimits
 from gcs.fleet import FleetManager, FlyOptions
 from gcs.link import Link
 from tests.gcs import fixtures
-from tests.gcs.fixtures import SPEEDUP, ReleaseRecorder, one_sortie, tutorial_case
+from tests.gcs.fixtures import ReleaseRecorder, one_sortie, tutorial_case
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.sitl, pytest.mark.slow]
@@ -24,6 +24,8 @@ COMMANDS = {"pause": ["LOITER"], "resume": ["LOITER", "AUTO"], "rtl": ["RTL"],
             "land": ["LAND"]}
 #: Whether the broken reserve makes the ground station command RTL after each command.
 RTL_AFTER = {"pause": True, "resume": True, "rtl": False, "land": False}
+#: Slower than other fleet tests: a LAND from cruise height must not touch down before the sag.
+SPEEDUP = 10.0
 
 
 def _airborne(fleet: Any) -> bool:
@@ -38,7 +40,7 @@ def test_protection_acts_after_every_command(fleet_sim: Any, command: str, fault
     alerts when already coming down), and the operator's own commands raise no mode alert."""
     case = tutorial_case(3)
     plan = one_sortie(case)
-    fleet = fleet_sim(case, 1)
+    fleet = fleet_sim(case, 1, speedup=SPEEDUP)
     links = [Link(u, heartbeat_period_s=1.0 / SPEEDUP).open() for u in fleet.connection_strings]
     manager = FleetManager(links, plan, options=FlyOptions(
         time_scale=SPEEDUP, failsafe=FailsafeLimits(link_lost_s=5.0, reserve_pct=20.0)),

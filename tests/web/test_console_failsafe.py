@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.gcs.fixtures import SPEEDUP, FleetCase, ReleaseRecorder, start_fleet
+from tests.gcs.fixtures import FleetCase, ReleaseRecorder, start_fleet
 from tests.waiting import wait_until
 from tests.web.helpers import REPO, Client, make_app, plan_done, services
 from web import create_app
@@ -26,6 +26,8 @@ VERBS = {"pause": ["pause"], "resume": ["pause", "resume"], "rtl": ["rtl"], "lan
 #: The mode the vehicle is in after each verb.
 MODES = {"pause": "LOITER", "resume": "AUTO", "rtl": "RTL", "land": "LAND"}
 RTL_AFTER = {"pause": True, "resume": True, "rtl": False, "land": False, "upload": True}
+#: Slower than other fleet tests: a LAND from cruise height must not touch down before the sag.
+SPEEDUP = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,7 @@ def console(planned: dict[str, Any], tmp_path: Path) -> Iterator[dict[str, Any]]
     """A copy of the planned console on one fresh simulated copter at the hub."""
     data = tmp_path / "data"
     shutil.copytree(planned["data"], data)
-    fleet = start_fleet(planned["case"], 1)
+    fleet = start_fleet(planned["case"], 1, speedup=SPEEDUP)
     app = create_app({"DATA_DIR": str(data), "MISSIONS_DIR": str(REPO / "missions"),
                       "SAMPLE_SCENARIO": "tutorial", "CONNECT": fleet.connection_strings,
                       "TIME_SCALE": SPEEDUP, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
