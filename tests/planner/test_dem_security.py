@@ -147,3 +147,15 @@ def test_sidecar_files_are_not_read(tmp_path: Path) -> None:
         "</PAMDataset>")
     dem = load_dem([path])
     assert dem.tiles[0].heights_m.shape == (4, 4)
+
+
+def test_external_overviews_are_not_opened(tmp_path: Path) -> None:
+    """An external .ovr beside a GeoTIFF is neither opened nor listed: only the file is read."""
+    path = tmp_path / "dem.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=1, dtype="float32",
+                       crs="EPSG:4326", transform=Affine(1e-3, 0, -72.0, 0, -1e-3, 45.0)) as dst:
+        dst.write(np.full((64, 64), 300.0, dtype="float32"), 1)
+    for sidecar in ("dem.tif.ovr", "dem.tif.msk", "dem.ovr"):  # would fail if opened
+        (tmp_path / sidecar).write_bytes(b"II*\x00" + b"\xff" * 64)
+    dem = load_dem([path])
+    assert float(dem.tiles[0].heights_m.max()) == 300.0
