@@ -130,9 +130,14 @@ def _answer(status: int, body: dict[str, Any],
     return response
 
 
+def retry_after(exc: TooManyRequests) -> dict[str, str]:
+    """The ``Retry-After`` header (whole seconds, at least 1) of a 429 answer."""
+    return {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+
+
 def _headers(exc: Exception) -> dict[str, str]:
     if isinstance(exc, TooManyRequests):
-        return {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+        return retry_after(exc)
     return {}
 
 

@@ -67,3 +67,22 @@ def test_unknown_users_take_as_long_as_known_ones(tmp_path: Path) -> None:
         assert 0.6 < unknown / known < 1.6, (unknown, known)
     finally:
         services(app).close()
+
+
+def test_the_login_form_answers_429_with_retry_after(app: Flask) -> None:
+    """Too many failed logins through the form: the form is shown again with 429 and a
+    Retry-After header in whole seconds, like the API's answer."""
+    c = Client(app, None)
+    token = c.get("/login").get_data(as_text=True).split(
+        'name="csrf_token" value="')[1].split('"')[0]
+    statuses = [c.http.post("/login", data={"username": "crew", "password": "nope",
+                                             "csrf_token": token}).status_code
+                for _ in range(5)]
+    assert statuses == [401] * 5
+    r = c.http.post("/login", data={"username": "crew", "password": PASSWORD,
+                                     "csrf_token": token})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    assert 'name="username"' in r.get_data(as_text=True)
+    api = c.post("/api/login", json={"username": "crew", "password": PASSWORD})
+    assert api.status_code == 429
+    assert abs(int(api.headers["Retry-After"]) - int(r.headers["Retry-After"])) <= 1

@@ -9,7 +9,7 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 
 from planner.errors import InputError
 from web.auth import ROLES, User, current_session, current_user, login_required, require
-from web.errors import TooManyRequests, Unauthorized
+from web.errors import TooManyRequests, Unauthorized, retry_after
 from web.services import services
 from web.views._util import field, json_body
 
@@ -77,9 +77,12 @@ def login() -> Any:
     username = request.form.get("username", "")
     try:
         log_in(username, request.form.get("password", ""))
-    except (Unauthorized, TooManyRequests) as exc:
+    except Unauthorized as exc:
         return render_template("login.html", error=exc.message,
                                next=request.form.get("next")), exc.status
+    except TooManyRequests as exc:
+        return render_template("login.html", error=exc.message,
+                               next=request.form.get("next")), exc.status, retry_after(exc)
     return redirect(_safe_next(request.form.get("next")))
 
 
