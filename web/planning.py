@@ -224,15 +224,21 @@ class PlanService:
             shutil.rmtree(out, ignore_errors=True)
             write_plan_files(out, result.plan, scenario)
         except DroplineError as exc:
-            self._finish(plan_id, "failed", str(exc), None)
+            self._finish(plan_id, "failed", self._shown(plan_id, str(exc)), None)
             return
         except Exception as exc:
             log.exception("plan %s failed", plan_id)
-            self._finish(plan_id, "failed", f"internal error: {exc!r}", None)
+            self._finish(plan_id, "failed",
+                         self._shown(plan_id, f"internal error: {type(exc).__name__}: {exc}"),
+                         None)
             return
         with self._lock:
             self._plans[plan_id] = result.plan
         self._finish(plan_id, "done", None, out)
+
+    def _shown(self, plan_id: str, message: str) -> str:
+        """A failure message as users may see it: files by the names they know, no paths."""
+        return scenario_edit.scrub_paths(message, self.root / plan_id / "scenario")
 
     def _finish(self, plan_id: str, state: str, error: str | None, out: Path | None) -> None:
         self.db.write(sa.update(tables.plans).where(tables.plans.c.id == plan_id).values(

@@ -107,6 +107,20 @@ def _scrub(text: str, root: Path, names: Mapping[str, str]) -> str:
     return _ABSOLUTE.sub(r"\1", text)
 
 
+def scrub_paths(text: str, folder: Path) -> str:
+    """``text`` naming files as the user knows them, never by a server path.
+
+    Parameters
+    ----------
+    text
+        A message that may name files by their paths on the server.
+    folder
+        The plan's scenario folder: its files are named by their upload names or their paths
+        in the folder; any other absolute path by its last part.
+    """
+    return _scrub(text, folder, upload_names(folder))
+
+
 def _relative(exc: InputError, root: Path, names: Mapping[str, str] | None = None
               ) -> InputError:
     """The same error naming its file as the user knows it (upload name or scenario path)."""
