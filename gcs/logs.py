@@ -18,11 +18,13 @@ Tables (SQLAlchemy Core):
 Every write is its own transaction, committed before the call returns, with SQLite in WAL mode
 and ``synchronous=FULL``: a process killed mid-flight loses nothing written so far, and a new
 :class:`FlightLog` on the same file finds the flights still ``flying`` to resume monitoring them.
-Times are Unix seconds.
+Times are Unix seconds. The database and the ``.tlog`` files are created readable by their
+owner only (0600), the folders made for them 0700.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +34,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from gcs._tlog import private_dir, private_file
 from gcs.failsafe import Alert
 from gcs.tracking import DropEvent
 
@@ -141,7 +144,7 @@ class FlightLog:
     Parameters
     ----------
     path
-        The database file (created with its tables when missing).
+        The database file (created with its tables, mode 0600, when missing).
     tlog_dir
         Folder for ``.tlog`` files (default: ``tlogs`` beside the database).
     clock
@@ -151,7 +154,8 @@ class FlightLog:
     def __init__(self, path: str | Path, *, tlog_dir: str | Path | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
+        os.close(private_file(self.path))  # 0600; SQLite gives -wal and -shm the same mode
         self.tlog_dir = Path(tlog_dir) if tlog_dir is not None else self.path.parent / "tlogs"
         self.clock = clock
         self.engine = sa.create_engine(f"sqlite:///{self.path}")
