@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +51,20 @@ log = logging.getLogger(__name__)
 #: Flight mode each vehicle command switches to.
 MODE_COMMANDS = {"pause": "LOITER", "resume": "AUTO", "rtl": "RTL", "land": "LAND"}
 TRACK_POINTS = 2000
+#: Telemetry the console asks for, per wall second; in vehicle time never below 1 Hz, so that a
+#: simulator sped up N times sends about N times less per simulated second than in real time.
+WALL_STREAM_RATE_HZ = 4.0
+
+
+def stream_rate_hz(time_scale: float) -> float:
+    """Position stream rate (Hz of vehicle time) for vehicles running ``time_scale`` times faster.
+
+    Examples
+    --------
+    >>> stream_rate_hz(1.0), stream_rate_hz(2.0), stream_rate_hz(20.0)
+    (4.0, 2.0, 1.0)
+    """
+    return max(1.0, WALL_STREAM_RATE_HZ / time_scale)
 
 
 def snapshot_json(snap: VehicleSnapshot) -> dict[str, Any]:
@@ -85,12 +99,16 @@ class FleetService:
         Vehicle seconds per wall second (a simulator's speedup; 1 for real vehicles).
     reset_battery
         Reset simulated batteries after each turnaround (simulators only).
+    vehicle_types
+        Drone type id of each system id known to be of one (a simulated fleet's): plan drones
+        are only matched to vehicles of their type.
     """
 
     def __init__(self, connect: Sequence[str], database: Database, data_dir: Path,
                  events: EventBus, *, time_scale: float = 1.0, reset_battery: bool = False,
-                 wait_s: float = 10.0) -> None:
+                 wait_s: float = 10.0, vehicle_types: Mapping[int, str] | None = None) -> None:
         self.urls = list(connect)
+        self.vehicle_types = dict(vehicle_types or {})
         self.db = database
         self.events = events
         self.time_scale = time_scale
@@ -100,7 +118,7 @@ class FleetService:
         #: link wait for an operator (gcs.binding).
         self.binding = VehicleBinding(confirm_listening=True)
         self.flight_log = FlightLog(data_dir / "flights.db", tlog_dir=data_dir / "tlogs")
-        self.hub = TelemetryHub(stream_rate_hz=4.0)
+        self.hub = TelemetryHub(stream_rate_hz=stream_rate_hz(time_scale))
         self.links: list[Link] = []
         self.link_errors: dict[str, str] = {}
         self.run: FleetRun | None = None
@@ -131,7 +149,9 @@ class FleetService:
         self._poller.start()
 
     def _fly_options(self) -> FlyOptions:
-        return FlyOptions(time_scale=self.time_scale, reset_battery=self.reset_battery)
+        return FlyOptions(time_scale=self.time_scale, reset_battery=self.reset_battery,
+                          vehicle_types=self.vehicle_types or None,
+                          stream_rate_hz=stream_rate_hz(self.time_scale))
 
     def resume(self, plans: PlanService) -> None:
         """Load the last unfinished run of the flight log and monitor what it left flying.

@@ -28,6 +28,10 @@ from web.plan_view import track_latlon
 
 log = logging.getLogger(__name__)
 
+#: Vehicles uploaded to at once: more share the ground station's time so thinly that a
+#: simulator running many times faster than real time may give up waiting for the next item.
+UPLOAD_WORKERS = 4
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VehicleResult:
@@ -114,7 +118,8 @@ class FleetRun:
                                  detail=f"sortie {s.id}: mission {len(s.mission)}, fence "
                                         f"{len(s.fence)}, rally {len(s.rally)} items verified")
 
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(assignment))) as pool:
+        workers = max(1, min(UPLOAD_WORKERS, len(assignment)))
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
             futures = [pool.submit(one, n, s) for n, s in assignment.items()]
             return [f.result() for f in futures]
 

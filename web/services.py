@@ -119,7 +119,8 @@ def init_app(app: Flask) -> Services:
     fleet = FleetService(app.config["CONNECT"], database, data_dir, events,
                          time_scale=float(app.config["TIME_SCALE"]),
                          reset_battery=bool(app.config["RESET_BATTERY"]),
-                         wait_s=float(app.config["FLEET_WAIT_S"]))
+                         wait_s=float(app.config["FLEET_WAIT_S"]),
+                         vehicle_types=app.config.get("VEHICLE_TYPES"))
     fleet.binding.on_flag = lambda flag: _audit_flag(database, flag)
     keys = _signing_keys(app, data_dir)
     signer = None if keys is None else FleetSigner(fleet.hub, keys)

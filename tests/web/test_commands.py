@@ -51,6 +51,7 @@ def test_demo_prints_url_and_first_login(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         lines = [proc.stdout.readline() for _ in range(3)]
+        assert "14 simulated copters at 5 depots" in lines[0], lines
         text = "".join(lines)
         url = re.search(r"dropline console: (http://\S+)/", text)
         password = re.search(r"first login: admin / (\S+)", text)
@@ -61,9 +62,13 @@ def test_demo_prints_url_and_first_login(tmp_path: Path) -> None:
         r = session.post(url.group(1) + "/api/login", headers={"X-CSRFToken": token},
                          json={"username": "admin", "password": password.group(1)})
         assert r.status_code == 200
-        plans = session.get(url.group(1) + "/api/plans").json()["plans"]
+        listing = session.get(url.group(1) + "/api/plans").json()
+        plans = listing["plans"]
         assert [p["name"] for p in plans] == ["district"]
-        assert plans[0]["edits"]["depots"][0]["id"] == "littleton"
+        assert plans[0]["state"] == "draft" and "depots" not in plans[0]["edits"]
+        assert listing["default"] == plans[0]["id"]
+        draft = session.get(url.group(1) + f"/api/plans/{plans[0]['id']}").json()
+        assert len(draft["scenario"]["depots"]) == 5 and len(draft["scenario"]["drops"]) == 49
         session.close()
     finally:
         proc.send_signal(signal.SIGINT)
