@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from planner.scenario import MAX_DRONES, MAX_SEED
+from web.scenario_edit import MAX_TIME_LIMIT_S, MAX_ZONE_VERTICES, MAX_ZONES
+
 _ERROR = {"description": "error", "content": {"application/json": {
     "schema": {"$ref": "#/components/schemas/Error"}}}}
 
@@ -39,13 +42,52 @@ _WRITE = ("400", "401", "403", "404", "409")
 #: The faults of the built-in simulator (an attached simulator lists its own).
 SIM_FAULTS = ("loss", "latency", "duplicate", "reorder", "link_ok", "cut", "battery", "gps",
               "motor")
+#: Largest audit page (``web.views.api.AUDIT_PAGE_MAX``; a test keeps them equal).
+AUDIT_PAGE_MAX = 500
 _VERB = {"name": "verb", "in": "path", "required": True,
          "schema": {"type": "string", "enum": ["pause", "resume", "rtl", "land"]}}
+#: Largest id a path segment takes (a 64-bit database integer).
+_MAX_ID = 2**63 - 1
+_ID = {"type": "integer", "minimum": 0, "maximum": _MAX_ID}
+_ROLE = {"type": "string", "enum": ["operator", "crew", "engineer", "admin"]}
+_DEM_ID = {"type": "string", "pattern": "^[0-9a-f]{16}$",
+           "description": "the id of a DEM uploaded to this plan (POST .../uploads with kind "
+                          "dem sets it; it is never a path, and PUT .../edits keeps the "
+                          "plan's own)"}
+_EDITS = {
+    "type": "object", "additionalProperties": False,
+    "description": "map edits, each optional; depots and nofly replace the scenario's",
+    "properties": {
+        "depots": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["id", "lat_deg", "lon_deg"], "properties": {
+                "id": {"type": "string"},
+                "lat_deg": {"type": "number", "minimum": -90, "maximum": 90},
+                "lon_deg": {"type": "number", "minimum": -180, "maximum": 180},
+                "drones": {"type": "object", "description": f"drones per drone type of the "
+                           f"scenario; at most {MAX_DRONES} over every depot",
+                           "additionalProperties": {"type": "integer", "minimum": 0,
+                                                    "maximum": MAX_DRONES}}}}},
+        "nofly": {"type": "array", "maxItems": MAX_ZONES, "items": {
+            "type": "object", "required": ["polygon"], "properties": {
+                "name": {"type": "string"},
+                "polygon": {"type": "array", "minItems": 3, "maxItems": MAX_ZONE_VERTICES,
+                            "description": "[lon_deg, lat_deg] vertices",
+                            "items": {"type": "array", "minItems": 2, "maxItems": 2,
+                                      "items": {"type": "number"}}}}}},
+        "drop_ids": {"type": "array", "items": {"type": "string"},
+                     "description": "plan only these drops of the scenario"},
+        "time_limit_s": {"type": "number", "exclusiveMinimum": True, "minimum": 0,
+                         "maximum": MAX_TIME_LIMIT_S},
+        "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED,
+                 "description": "the planner's random seed"},
+        "strict": {"type": "boolean", "description": "refuse a drops list with a parcel "
+                   "heavier than every drone type (by default it is planned as unserved)"},
+        "dem": _DEM_ID}}
+_QUERY_INT = {"type": "string", "pattern": "^[0-9]+$"}
 
 
 def openapi_document() -> dict[str, Any]:
     """The whole document, as a dict ready for JSON."""
-    obj = {"type": "object"}
     return {
         "openapi": "3.0.3",
         "info": {"title": "dropline console API", "version": "1",
@@ -64,18 +106,19 @@ def openapi_document() -> dict[str, Any]:
                 "plan_id": {"name": "plan_id", "in": "path", "required": True,
                             "schema": {"type": "string"}},
                 "flight_id": {"name": "flight_id", "in": "path", "required": True,
-                              "schema": {"type": "integer", "minimum": 0}},
+                              "schema": _ID},
                 "sysid": {"name": "sysid", "in": "path", "required": True,
                           "schema": {"type": "integer", "minimum": 0, "maximum": 255}},
                 "alert_id": {"name": "alert_id", "in": "path", "required": True,
-                             "schema": {"type": "integer", "minimum": 0}},
+                             "schema": _ID},
                 "user_id": {"name": "user_id", "in": "path", "required": True,
-                            "schema": {"type": "integer", "minimum": 0}},
+                            "schema": _ID},
                 "token": {"name": "token", "in": "path", "required": True,
                           "schema": {"type": "string"}},
                 "verb": _VERB}},
         "security": [{"session": []}],
         "paths": {
+            "/api/openapi.json": {"get": _op("this document", errors=(), public=True)},
             "/api/csrf": {"get": _op("a CSRF token for this session", errors=(), public=True)},
             "/api/login": {"post": _op("log in", body={
                 "type": "object", "required": ["username", "password"],
@@ -88,8 +131,7 @@ def openapi_document() -> dict[str, Any]:
                                "type": "object", "required": ["username", "password", "role"],
                                "properties": {"username": {"type": "string"},
                                               "password": {"type": "string"},
-                                              "role": {"type": "string", "enum": [
-                                                  "operator", "crew", "engineer", "admin"]}}})},
+                                              "role": _ROLE}})},
             "/api/me/password": {"post": _op(
                 "change one's own password (other sessions end)", errors=("400", "401", "429"),
                 body={"type": "object", "required": ["current_password", "new_password"],
@@ -99,7 +141,7 @@ def openapi_document() -> dict[str, Any]:
                 "patch": _op("change a user's role or disable/enable it", errors=_WRITE,
                              params=("user_id",), body={
                                  "type": "object",
-                                 "properties": {"role": {"type": "string"},
+                                 "properties": {"role": _ROLE,
                                                 "disabled": {"type": "boolean"}}}),
                 "delete": _op("delete a user and end its sessions", errors=_WRITE,
                               params=("user_id",))},
@@ -110,22 +152,26 @@ def openapi_document() -> dict[str, Any]:
             "/api/audit": {"get": {**_op("the audit log, newest first, a page at a time",
                                          errors=("400", "401", "403")),
                                    "parameters": [
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
-                                                            "maximum": 500}},
-                {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                {"name": "user", "in": "query", "schema": {"type": "string"}},
-                {"name": "action", "in": "query", "schema": {"type": "string"}}]}},
+                {"name": "limit", "in": "query", "description": "rows per page (default 100)",
+                 "schema": {"type": "integer", "minimum": 1, "maximum": AUDIT_PAGE_MAX}},
+                {"name": "before", "in": "query", "description": "the next_before of the "
+                 "previous page: rows older than it",
+                 "schema": {"type": "integer", "minimum": 1, "maximum": _MAX_ID}},
+                {"name": "user", "in": "query", "description": "one user's rows",
+                 "schema": {"type": "string"}},
+                {"name": "action", "in": "query", "description": "rows whose action starts "
+                 "with it", "schema": {"type": "string"}}]}},
             "/api/scenarios": {"get": _op("scenario folders to plan from")},
             "/api/plans": {"get": _op("every plan"),
                            "post": _op("a new plan from a scenario", ok="201", errors=_WRITE,
                                        body={"type": "object", "required": ["scenario"],
                                              "properties": {"scenario": {"type": "string"},
-                                                            "edits": obj}})},
+                                                            "edits": _EDITS}})},
             "/api/plans/{plan_id}": {"get": _op("a plan with its scenario and sorties",
                                                 errors=("401", "404"), params=("plan_id",))},
             "/api/plans/{plan_id}/edits": {"put": _op(
-                "replace depots, zones, drop choice, time limit", errors=_WRITE,
-                params=("plan_id",), body=obj)},
+                "replace depots, zones, drop choice, time limit, seed, strict",
+                errors=_WRITE, params=("plan_id",), body=_EDITS)},
             "/api/plans/{plan_id}/uploads": {"post": _op(
                 "upload a drops CSV, no-fly GeoJSON or DEM", errors=_WRITE, params=("plan_id",),
                 multipart={"type": "object", "required": ["kind", "file"], "properties": {
@@ -133,7 +179,21 @@ def openapi_document() -> dict[str, Any]:
                     "file": {"type": "string", "format": "binary"}}})},
             "/api/plans/{plan_id}/run": {"post": _op("start planning", ok="202", errors=(
                 *_WRITE, "422"), params=("plan_id",))},
-            "/api/fleet": {"get": _op("vehicles, tracks, run, drops and alerts")},
+            "/api/plans/{plan_id}/files/{name}": {"get": {**_op(
+                "a file of a planned plan", errors=("401", "404", "409"),
+                ok_type="application/octet-stream"), "parameters": [
+                {"$ref": "#/components/parameters/plan_id"},
+                {"name": "name", "in": "path", "required": True,
+                 "description": "plan.json, routes.geojson or sorties/<sortie>.plan|.waypoints",
+                 "schema": {"type": "string"}}]}},
+            "/api/fleet": {"get": _op("vehicles, tracks, run, drops and alerts; vehicles "
+                                      "waiting to be accepted (unconfirmed) and warnings "
+                                      "about the links (link_flags)")},
+            "/api/events": {"get": {**_op(
+                "live events (Server-Sent Events) after Last-Event-ID", errors=("401", "429"),
+                ok_type="text/event-stream"), "parameters": [
+                {"name": "Last-Event-ID", "in": "header", "schema": _QUERY_INT},
+                {"name": "last_event_id", "in": "query", "schema": _QUERY_INT}]}},
             "/api/fleet/upload": {"post": _op("upload and verify a plan on the vehicles",
                                               errors=(*_WRITE, "504"), body={
                 "type": "object", "required": ["plan_id"],
@@ -143,6 +203,9 @@ def openapi_document() -> dict[str, Any]:
             "/api/fleet/vehicles/{sysid}/{verb}": {"post": _op(
                 "pause, resume, RTL or land one vehicle", errors=(*_WRITE, "504"),
                 params=("sysid", "verb"))},
+            "/api/fleet/vehicles/{sysid}/accept": {"post": _op(
+                "accept a vehicle waiting to be confirmed (a new system id first heard on a "
+                "listening link); audited", errors=_WRITE, params=("sysid",))},
             "/api/fleet/all/{verb}": {"post": _op("the same command to every vehicle",
                                                   errors=(*_WRITE, "504"), params=("verb",))},
             "/api/alerts/{alert_id}/ack": {"post": _op("acknowledge an alert", errors=_WRITE,

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The console on a real HTTP server and a requests session logged in as admin."""
-    app = make_app(Path(tmp_path_factory.mktemp("fuzz")))
+    app = make_app(Path(tmp_path_factory.mktemp("fuzz")), SSE_MAX_S=0.5)  # events end soon
     for server in serve(app):
         session = requests.Session()
         token = session.get(f"{server.url}/api/csrf").json()["csrf_token"]
