@@ -7,6 +7,7 @@ Both start N simulated copters that a ground station reaches over MAVLink at
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
@@ -74,20 +75,20 @@ def make_backend(name: str, **options: Any) -> SitlBackend:
                      field="backend")
 
 
-def unavailable_reason(name: str) -> str | None:
+def unavailable_reason(name: str, *, binary: str | Path | None = None) -> str | None:
     """Why backend ``name`` cannot run on this machine, or None when it can.
 
-    The built-in simulator always can; real SITL needs ``ARDUPILOT_SITL_BIN`` to name a usable
-    ``arducopter`` program.
+    The built-in simulator always can; real SITL needs a usable ``arducopter`` program
+    (``binary``, else ``ARDUPILOT_SITL_BIN``) with ArduPilot's ``copter.parm`` beside it.
     """
     if name == "builtin":
         return None
     if name == "ardupilot":
-        from sitl.ardupilot.binary import ENV_VAR, resolve_binary
-        if not os.environ.get(ENV_VAR):
+        from sitl.ardupilot.binary import ENV_VAR, resolve_binary, resolve_copter_parm
+        if binary is None and not os.environ.get(ENV_VAR):
             return f"{ENV_VAR} is not set (path of an 'arducopter' SITL program built by ArduPilot)"
         try:
-            resolve_binary(None)
+            resolve_copter_parm(resolve_binary(binary))
         except SitlBinaryError as exc:
             return str(exc)
         return None

@@ -11,6 +11,16 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DROPLINE_SHARED") or REPO.parent / "shared")
 
 
+#: The real ArduCopter SITL program and ArduPilot's ``copter.parm`` beside it.
+ARDUPILOT_BIN = SHARED / "ardupilot" / "bin" / "arducopter"
+
+
+def ardupilot_binary() -> Path:
+    """The real SITL program the tests use: ``$ARDUPILOT_SITL_BIN``, else the shared one."""
+    named = os.environ.get("ARDUPILOT_SITL_BIN")
+    return Path(named) if named else ARDUPILOT_BIN
+
+
 def needs(path: Path) -> pytest.MarkDecorator:
     """Skip, saying why, when the reference file or folder ``path`` is not there."""
     return pytest.mark.skipif(

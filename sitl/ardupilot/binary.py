@@ -14,6 +14,8 @@ from planner.errors import SitlBinaryError
 
 #: Environment variable naming the ``arducopter`` SITL program.
 ENV_VAR = "ARDUPILOT_SITL_BIN"
+#: ArduPilot's default parameter file for SITL copters (``Tools/autotest/default_params``).
+COPTER_PARM = "copter.parm"
 
 
 def resolve_binary(path: str | Path | None = None, *,
@@ -58,3 +60,30 @@ def resolve_binary(path: str | Path | None = None, *,
         raise SitlBinaryError("not executable (chmod +x it, or check the mount options)",
                               path=candidate, field=field)
     return candidate.resolve()
+
+
+def resolve_copter_parm(binary: Path, path: str | Path | None = None) -> Path:
+    """ArduPilot's ``copter.parm``: ``path`` when given, else the one beside ``binary``.
+
+    SITL needs it (frame class, RC calibration, simulated sensors): without it the vehicle
+    never passes "PreArm: Motors: Check frame class and type". ArduPilot's ``sim_vehicle.py``
+    passes it first in ``--defaults``.
+
+    Raises
+    ------
+    SitlBinaryError
+        When the file is not there.
+    """
+    if path is not None and str(path) != "":
+        candidate = Path(path).expanduser()
+        if not candidate.is_file():
+            raise SitlBinaryError("no such parameter file; expected ArduPilot's copter.parm",
+                                  path=candidate, field="--defaults-file")
+        return candidate.resolve()
+    beside = binary.parent / COPTER_PARM
+    if not beside.is_file():
+        raise SitlBinaryError(
+            f"no {COPTER_PARM} beside the SITL program: pass --defaults-file PATH (ArduPilot's "
+            f"Tools/autotest/default_params/{COPTER_PARM}) or copy it next to the program",
+            path=beside, field="--defaults-file")
+    return beside.resolve()

@@ -1,11 +1,16 @@
 """Start, watch and stop real ArduPilot SITL instances (``arducopter``) as child processes.
 
 Each instance ``i`` runs in its own folder ``WORKDIR/instance{i}`` (``eeprom.bin``, ``logs/``,
-``sitl.log`` with its output) with ``-I i``, ``--sysid i+1``, ``--serial0 tcp:0`` and a
-``--defaults`` file written there. SITL reads such paths relative to its working directory, so
-only file names are passed. SITL exits when its parent does, so the launcher stays the parent of
-every instance for its whole life; instances run in their own session so that a Ctrl-C in the
-terminal reaches the launcher only, which then shuts them down (SIGTERM, then SIGKILL).
+``sitl.log`` with its output) with ``-I first_instance+i``, ``--sysid i+1``, ``--serial0 tcp:0``
+(the simulation starts without waiting for a client, and SERIAL1/2 open at once) and
+``--defaults copter.parm,[extra files,]dropline.parm``: ArduPilot's own SITL copter defaults first,
+as ``sim_vehicle.py`` passes them, then the project's file. SITL reads such paths relative to its
+working directory, so the files are copied there and only their names are passed. SITL binds its
+TCP ports on every interface (ArduPilot offers no listen address); run it on a host or network
+namespace whose other interfaces are not reachable. SITL exits when its parent does, so the
+launcher stays the parent of every instance for its whole life; instances run in their own
+session so that a Ctrl-C in the terminal reaches the launcher only, which then shuts them down
+(SIGTERM, then SIGKILL).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from planner.errors import SitlLaunchError
 from planner.scenario import DroneType
 from sitl.ardupilot import state as state_file
 from sitl.ardupilot._process import start_ticks, terminate_child
-from sitl.ardupilot.binary import resolve_binary
+from sitl.ardupilot.binary import resolve_binary, resolve_copter_parm
 from sitl.ardupilot.health import Heartbeat, port_listening, read_heartbeat
 from sitl.ardupilot.params import instance_parameters, write_param_file
 
@@ -86,6 +91,8 @@ class ArduPilotSitl:
         SITL ``--speedup`` (every vehicle timer runs on simulated time).
     binary
         The ``arducopter`` program; None reads ``ARDUPILOT_SITL_BIN``.
+    copter_parm
+        ArduPilot's ``copter.parm``, loaded first; None takes the one beside the program.
     workdir
         Folder for the instance folders and the state file; None makes a temporary one that
         :meth:`stop` removes.
@@ -100,10 +107,13 @@ class ArduPilotSitl:
     drone_type
         Fly like this scenario drone type (speeds, battery capacity).
     defaults_files
-        Further parameter files (for example ArduPilot's ``copter.parm``), copied into every
-        instance folder and loaded before the project's own defaults.
+        Further parameter files, copied into every instance folder and loaded after
+        ``copter_parm`` and before the project's own defaults.
     wipe
         Start from the defaults, forgetting parameters and missions saved by an earlier run.
+    first_instance
+        SITL instance number (``-I``) of the first vehicle; it places the UDP RC-input port
+        (5501 + 10 * I) and other fixed ports, so concurrent launchers need distinct ranges.
     extra_args
         More ``arducopter`` arguments, passed as they are.
     health_timeout_s
@@ -118,11 +128,13 @@ class ArduPilotSitl:
     def __init__(self, *, vehicles: int = 1,
                  home: tuple[float, float, float] = (-35.363261, 149.165230, 584.0),
                  heading_deg: float = 0.0, speedup: float = 1.0,
-                 binary: str | Path | None = None, workdir: str | Path | None = None,
+                 binary: str | Path | None = None, copter_parm: str | Path | None = None,
+                 workdir: str | Path | None = None,
                  model: str = "+", base_port: int = SITL_BASE_PORT, host: str = "127.0.0.1",
                  params: Mapping[str, float] | None = None,
                  drone_type: DroneType | None = None,
                  defaults_files: Sequence[str | Path] = (), wipe: bool = True,
+                 first_instance: int = 0,
                  extra_args: Sequence[str] = (), health_timeout_s: float = 60.0,
                  health_port_offset: int = HEALTH_PORT_OFFSET,
                  stop_timeout_s: float = 5.0) -> None:
@@ -136,7 +148,12 @@ class ArduPilotSitl:
         if not (1024 <= base_port <= 65535 - 10 * vehicles):
             raise ValueError(f"Expected base_port in 1024..{65535 - 10 * vehicles}, "
                              f"got {base_port}")
+        if not (isinstance(first_instance, int) and 0 <= first_instance <= 250 - vehicles):
+            raise ValueError(f"Expected first_instance in 0..{250 - vehicles}, "
+                             f"got {first_instance!r}")
         self.binary = resolve_binary(binary)
+        self.copter_parm = resolve_copter_parm(self.binary, copter_parm)
+        self.first_instance = first_instance
         self.vehicles = vehicles
         self.home = (float(lat), float(lon), float(alt))
         self.heading_deg = float(heading_deg)
@@ -150,6 +167,10 @@ class ArduPilotSitl:
         for path in self.defaults_files:
             if not path.is_file():
                 raise ValueError(f"Expected a parameter file, got {path} (no such file)")
+        names = [p.name for p in (self.copter_parm, *self.defaults_files)] + [DEFAULTS_NAME]
+        if len(set(names)) != len(names):
+            raise ValueError(f"Expected parameter files with distinct names, got "
+                             f"{', '.join(names)} (each is copied into the instance folder)")
         self.wipe = wipe
         self.extra_args = list(extra_args)
         self.health_timeout_s = health_timeout_s
@@ -179,13 +200,14 @@ class ArduPilotSitl:
     def command(self, index: int) -> list[str]:
         """The full command line instance ``index`` is started with."""
         lat, lon, alt = self.home
-        defaults = [p.name for p in self.defaults_files] + [DEFAULTS_NAME]
-        argv = [str(self.binary), "-I", str(index), "--model", self.model,
+        defaults = [p.name for p in (self.copter_parm, *self.defaults_files)] + [DEFAULTS_NAME]
+        # --base-port after -I: it then sets the port itself (-I adds 10 * I only to the
+        # default base port), so instance numbers and TCP ports are chosen independently.
+        argv = [str(self.binary), "-I", str(self.first_instance + index),
+                "--base-port", str(self._port(index)), "--model", self.model,
                 "--home", f"{lat:.8f},{lon:.8f},{alt:.2f},{self.heading_deg:g}",
                 "--speedup", f"{self.speedup:g}", "--defaults", ",".join(defaults),
                 "--sysid", str(index + 1), "--serial0", "tcp:0"]
-        if self.base_port != SITL_BASE_PORT:
-            argv += ["--base-port", str(self._port(index))]
         if self.wipe:
             argv.append("--wipe")
         return argv + self.extra_args
@@ -280,7 +302,7 @@ class ArduPilotSitl:
     def _spawn(self, index: int) -> _Instance:
         folder = self.instance_folder(index)
         (folder / "logs").mkdir(parents=True, exist_ok=True)
-        for path in self.defaults_files:
+        for path in (self.copter_parm, *self.defaults_files):
             shutil.copyfile(path, folder / path.name)
         write_param_file(folder / DEFAULTS_NAME, instance_parameters(
             sysid=index + 1, drone_type=self.drone_type, params=self.params))

@@ -1,5 +1,5 @@
-"""The real-SITL launcher's process management, against a fake ``arducopter`` (and real SITL
-when ``ARDUPILOT_SITL_BIN`` is set)."""
+"""The real-SITL launcher's process management, against a fake ``arducopter``, and the real
+program of the shared reference data (``../shared/ardupilot/bin``, or ``ARDUPILOT_SITL_BIN``)."""
 
 from __future__ import annotations
 
@@ -16,16 +16,20 @@ from typing import Any
 
 import pytest
 
+from gcs.mavlink import dialect
 from planner.errors import SitlBinaryError, SitlLaunchError
 from sitl.ardupilot import ArduPilotSitl, read_heartbeat, read_state, resolve_binary
 from sitl.ardupilot import params as params_module
 from sitl.ardupilot._process import pid_alive
 from sitl.ardupilot.params import PROJECT_PARAMETERS, SITL_PACK_VOLTAGE_V
+from sitl.backend import unavailable_reason
 from tests.planner.factories import drone_type
+from tests.shared_data import ardupilot_binary
 from tests.sitl.fake_sitl import write_fake
 from tests.sitl.ports import free_base_port
 
 REPO = Path(__file__).resolve().parents[2]
+TUTORIAL = REPO / "missions" / "tutorial"
 HOME = (44.0618, -71.1369, 160.0)
 GRIPPER = {"GRIP_ENABLE": 1, "GRIP_TYPE": 1, "SERVO8_FUNCTION": 28, "SIM_GRPS_ENABLE": 1,
            "SIM_GRPS_PIN": 8}
@@ -216,22 +220,59 @@ def test_poll_reports_an_instance_that_died(fake_bin: Path, tmp_path: Path,
 
 def test_extra_defaults_load_first_and_drone_type_sets_speeds(fake_bin: Path,
                                                               tmp_path: Path) -> None:
-    """Extra parameter files are copied in and listed before the project's file, which wins;
-    a drone type sets WPNAV speeds and the battery capacity."""
-    copter = tmp_path / "copter.parm"
-    copter.write_text("FRAME_CLASS 1\nGRIP_ENABLE 0\n")
+    """ArduPilot's copter.parm (beside the program) comes first, extra parameter files next,
+    the project's file last, which wins; a drone type sets WPNAV speeds and the battery
+    capacity."""
+    site = tmp_path / "site.parm"
+    site.write_text("FRAME_TYPE 1\nGRIP_ENABLE 0\nRTL_ALT 2500\n")
     dt = drone_type(cruise_speed_m_s=12.0, climb_rate_m_s=3.0, descent_rate_m_s=2.0,
                     battery_wh=500.0)
     with ArduPilotSitl(vehicles=1, home=HOME, binary=fake_bin, workdir=tmp_path / "w",
-                       base_port=free_base_port(1), defaults_files=[copter], drone_type=dt,
+                       base_port=free_base_port(1), defaults_files=[site], drone_type=dt,
                        params={"fence_enable": 1}) as sitl:
         rec = fake_record(sitl, 0)
+        assert (sitl.instance_folder(0) / "copter.parm").read_text() == \
+            (fake_bin.parent / "copter.parm").read_text()
     argv = rec["argv"]
-    assert argv[argv.index("--defaults") + 1] == "copter.parm,dropline.parm"
+    assert argv[argv.index("--defaults") + 1] == "copter.parm,site.parm,dropline.parm"
     p = rec["params"]
-    assert p["FRAME_CLASS"] == 1 and p["GRIP_ENABLE"] == 1 and p["FENCE_ENABLE"] == 1
+    assert p["FRAME_CLASS"] == 1 and p["FRAME_TYPE"] == 1 and p["RTL_ALT"] == 2500
+    assert p["GRIP_ENABLE"] == 1 and p["FENCE_ENABLE"] == 1
     assert (p["WPNAV_SPEED"], p["WPNAV_SPEED_UP"], p["WPNAV_SPEED_DN"]) == (1200, 300, 200)
     assert p["BATT_CAPACITY"] == round(500.0 / SITL_PACK_VOLTAGE_V * 1000)
+
+
+def test_copter_parm_given_explicitly_or_missing(tmp_path: Path) -> None:
+    """Without copter.parm beside the program the launcher refuses to start, naming the option
+    that gives it; given with ``copter_parm`` it is loaded first under its own name."""
+    (tmp_path / "bin").mkdir()
+    fake = write_fake(tmp_path / "bin", copter_parm=False)
+    with pytest.raises(SitlBinaryError) as info:
+        ArduPilotSitl(binary=fake, workdir=tmp_path / "w")
+    assert "--defaults-file" in str(info.value) and "copter.parm" in str(info.value)
+    with pytest.raises(SitlBinaryError, match="no such parameter file"):
+        ArduPilotSitl(binary=fake, copter_parm=tmp_path / "nope.parm", workdir=tmp_path / "w")
+    mine = tmp_path / "my-copter.parm"
+    mine.write_text("FRAME_CLASS 1\n")
+    with ArduPilotSitl(home=HOME, binary=fake, copter_parm=mine, workdir=tmp_path / "w",
+                       base_port=free_base_port(1)) as sitl:
+        argv = fake_record(sitl, 0)["argv"]
+    assert argv[argv.index("--defaults") + 1] == "my-copter.parm,dropline.parm"
+
+
+def test_first_instance_sets_instance_numbers_not_ports(fake_bin: Path, tmp_path: Path) -> None:
+    """``first_instance`` numbers the instances (-I) while the TCP ports stay base + 10 * i."""
+    base = free_base_port(2)
+    with ArduPilotSitl(vehicles=2, home=HOME, binary=fake_bin, workdir=tmp_path / "w",
+                       base_port=base, first_instance=17) as sitl:
+        recs = [fake_record(sitl, i) for i in range(2)]
+    for i, rec in enumerate(recs):
+        argv = rec["argv"]
+        assert argv[argv.index("-I") + 1] == str(17 + i)
+        assert argv.index("--base-port") > argv.index("-I")
+        assert rec["base_port"] == base + 10 * i and rec["sysid"] == i + 1
+    with pytest.raises(ValueError, match="first_instance"):
+        ArduPilotSitl(vehicles=2, binary=fake_bin, first_instance=249)
 
 
 def test_custom_base_port_is_passed_per_instance(fake_bin: Path, tmp_path: Path) -> None:
@@ -270,24 +311,68 @@ def test_instances_exit_when_the_launcher_is_killed(fake_bin: Path, tmp_path: Pa
             proc.stdout.close()
 
 
-def test_real_sitl_boots_with_project_parameters(tmp_path: Path) -> None:
-    """Real arducopter instances answer on their ports with their own sysid and the gripper
-    parameters of the defaults file."""
-    binary = os.environ.get("ARDUPILOT_SITL_BIN")
-    if not binary:
-        reason = "ARDUPILOT_SITL_BIN is not set: real ArduPilot SITL tests skipped"
-        print(reason)
+@pytest.mark.sitl
+def test_real_sitl_cli_starts_armable_vehicles_at_the_scenario_home(tmp_path: Path) -> None:
+    """``dropline sitl start --scenario`` runs the real program with copter.parm and the
+    project's parameters: each instance answers with its own sysid, sits at the depot at the
+    DEM's height, becomes armable in GUIDED, and 'sitl stop' ends the launcher and instances."""
+    binary = ardupilot_binary()
+    reason = unavailable_reason("ardupilot", binary=binary)
+    if reason is not None:
+        print(f"real SITL skipped: {reason}")
         pytest.skip(reason)
+    from dropline.sim_commands import sim_inputs
+    from tests.sitl.flying import EKF_READY_FLAGS
     from tests.sitl.mavclient import MavClient
-    with ArduPilotSitl(vehicles=2, home=HOME, speedup=5, binary=binary, workdir=tmp_path / "w",
-                       base_port=free_base_port(2)) as sitl:
-        assert all(h.healthy for h in sitl.health())
-        for i, url in enumerate(sitl.connection_strings):
+    lat, lon, alt = sim_inputs(None, str(TUTORIAL), None).home
+    base = free_base_port(2)
+    workdir = tmp_path / "w"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dropline.cli", "sitl", "start", "--binary", str(binary),
+         "--instances", "2", "--scenario", str(TUTORIAL), "--speedup", "10", "--workdir",
+         str(workdir), "--base-port", str(base), "--first-instance", "20"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        urls = [proc.stdout.readline().strip() for _ in range(2)]
+        assert urls == [f"tcp:127.0.0.1:{base}", f"tcp:127.0.0.1:{base + 10}"], urls
+        state = read_state(workdir)
+        assert state is not None and state.launcher_pid == proc.pid
+        for i, url in enumerate(urls):
+            argv = (workdir / f"instance{i}" / "sitl.log").read_text()
+            assert "Loaded defaults from copter.parm,dropline.parm" in argv
             with MavClient(url, target_system=i + 1) as client:
                 assert client.wait_heartbeat(10).get_srcSystem() == i + 1
-                for name, value in GRIPPER.items():
-                    assert client.param_get(name) == value
-                assert client.param_get("BATT_CAPACITY") == 3300
+                assert client.param_get("FRAME_CLASS") == 1
+                for name, value in {**GRIPPER, "BATT_CAPACITY": 3300}.items():
+                    assert client.param_get(name) == value, name
+                client.request_streams(4)
+                client.set_message_interval(dialect.MAVLINK_MSG_ID_EKF_STATUS_REPORT, 4)
+                client.expect("EKF_STATUS_REPORT", 30,
+                              lambda m: m.flags & EKF_READY_FLAGS == EKF_READY_FLAGS)
+                pos = client.expect("GLOBAL_POSITION_INT", 5)
+                assert abs(pos.lat / 1e7 - lat) < 1e-5 and abs(pos.lon / 1e7 - lon) < 1e-5
+                assert abs(pos.alt / 1000 - alt) < 1.0
+                ack = client.set_mode("GUIDED", timeout_s=5)
+                assert ack is not None and ack.result == dialect.MAV_RESULT_ACCEPTED
+                ack = client.arm(timeout_s=5)
+                assert ack is not None and ack.result == dialect.MAV_RESULT_ACCEPTED, \
+                    client.texts[-5:]
+                client.disarm(timeout_s=5)
+        pids = [r.pid for r in state.instances]
+        stop = subprocess.run([sys.executable, "-m", "dropline.cli", "sitl", "stop",
+                               "--workdir", str(workdir)], cwd=REPO, capture_output=True,
+                              text=True, timeout=60)
+        assert stop.returncode == 0, stop.stderr
+        assert proc.wait(timeout=30) == 0
+        assert not any(pid_alive(p) for p in pids)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
 
 
 @pytest.mark.parametrize("name", ["builtin", "ardupilot"])
