@@ -71,10 +71,16 @@ def register(sub: Any) -> None:
         "start", help="start arducopter SITL instances and run until stopped",
         description="Start N real ArduPilot SITL copters ('arducopter' built by ArduPilot; "
                     "never downloaded or built here), each with -I i, --sysid i+1, its own "
-                    "folder WORKDIR/instance<i> and a defaults file with the gripper, battery "
-                    "and fence parameters. Runs until Ctrl-C, SIGTERM or 'dropline sitl stop'.")
+                    "folder WORKDIR/instance<i>, ArduPilot's copter.parm and then a defaults "
+                    "file with the gripper, battery and fence parameters. SERIAL0 of instance "
+                    "i is TCP BASE+10i (SITL listens on every interface). Terrain comes from "
+                    "the ground station: fly with 'dropline fly ... --scenario DIR'. Runs until "
+                    "Ctrl-C, SIGTERM or 'dropline sitl stop'.")
     start.add_argument("--binary", metavar="PATH",
                        help="the arducopter program (default: $ARDUPILOT_SITL_BIN)")
+    start.add_argument("--defaults-file", metavar="FILE",
+                       help="ArduPilot's copter.parm, loaded first (default: the one beside "
+                            "the program)")
     start.add_argument("--instances", type=int, default=1, metavar="N")
     start.add_argument("--home", metavar="LAT,LON,ALT[,HDG]",
                        help="home of every instance (default: the scenario's first depot)")
@@ -85,15 +91,19 @@ def register(sub: Any) -> None:
                        help="SERIAL0 TCP port of instance 0 (default 5760)")
     start.add_argument("--model", default="+", help="SITL frame model (default +)")
     start.add_argument("--defaults", action="append", default=[], metavar="FILE",
-                       help="extra parameter file loaded first (e.g. ArduPilot's copter.parm); "
-                            "repeatable")
+                       help="extra parameter file loaded after copter.parm and before the "
+                            "project's parameters; repeatable")
     start.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                        help="extra parameter for every instance; repeatable")
     start.add_argument("--scenario", metavar="DIR",
-                       help="take the drone type's speeds and battery from this scenario")
+                       help="take the drone type's speeds and battery from this scenario, and "
+                            "home (altitude from its DEM) from its first depot")
     start.add_argument("--drone-type", metavar="ID")
     start.add_argument("--keep-eeprom", action="store_true",
                        help="keep parameters and missions saved by an earlier run (no --wipe)")
+    start.add_argument("--first-instance", type=int, default=0, metavar="I",
+                       help="SITL instance number (-I) of the first vehicle; places SITL's "
+                            "fixed UDP ports (RC input 5501+10I); default 0")
     start.add_argument("--timeout", type=float, default=60.0, metavar="S",
                        help="seconds each instance has to pass its health check (default 60)")
     start.set_defaults(func=sitl_start_command)
@@ -398,7 +408,8 @@ def sitl_start_command(args: argparse.Namespace) -> int:
     try:
         sitl = ArduPilotSitl(
             vehicles=args.instances, home=inputs.home, heading_deg=inputs.heading_deg,
-            speedup=args.speedup, binary=args.binary, workdir=args.workdir, model=args.model,
+            speedup=args.speedup, binary=args.binary, copter_parm=args.defaults_file,
+            workdir=args.workdir, model=args.model, first_instance=args.first_instance,
             base_port=args.base_port, params=_parse_params(args.param),
             drone_type=inputs.drone_type, defaults_files=args.defaults,
             wipe=not args.keep_eeprom, health_timeout_s=args.timeout)
