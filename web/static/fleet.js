@@ -112,6 +112,33 @@
     $("alerts").replaceChildren(...Object.values(alerts).sort((a, b) => b.id - a.id).map(alertItem));
   }
 
+  // new system ids heard on a listening link wait for an operator; spoofed packets are flagged
+  let unconfirmedShown = "";
+  function unconfirmedItem(u) {
+    const where = u.address ? `${u.link_url} from ${u.address}` : u.link_url;
+    return el("li", {id: "unconfirmed-" + u.sysid}, `system ${u.sysid} on ${where} `,
+      el("button", {class: "command accept", "data-sysid": u.sysid, disabled: !may.has("command"),
+        onclick: async () => {
+          await command(`Accept system ${u.sysid} heard on ${where} as a vehicle`,
+                        `/api/fleet/vehicles/${u.sysid}/accept`);
+          await loadTrust();
+        }}, "Accept"));
+  }
+  function drawTrust(s) {
+    const shown = JSON.stringify(s.unconfirmed);
+    if (shown !== unconfirmedShown) {  // else keep the buttons under the pointer
+      unconfirmedShown = shown;
+      $("unconfirmed-vehicles").hidden = s.unconfirmed.length === 0;
+      $("unconfirmed").replaceChildren(...s.unconfirmed.map(unconfirmedItem));
+    }
+    const flags = s.link_flags.filter((f) => f.kind !== "unconfirmed");
+    $("link-flags").replaceChildren(...flags.map((f) => el("p", {class: "alert-warning link-flag"},
+      `${f.message} (${f.count} packet${f.count === 1 ? "" : "s"})`)));
+  }
+  async function loadTrust() {
+    try { drawTrust(await api("GET", "/api/fleet")); } catch (e) { /* the next poll retries */ }
+  }
+
   function runState() {
     if (!run) { $("run-state").textContent = "no plan uploaded"; return; }
     $("run-state").textContent = `plan ${run.plan_id}` + (run.finished ? " · finished" :
@@ -132,7 +159,7 @@
     }
     $("links").replaceChildren(...s.links.filter((l) => !l.open).map((l) =>
       el("p", {class: "error"}, `link ${l.url}: ${l.error}`)));
-    drawRoutes(); dropSummary(); drawAlerts(); runState();
+    drawRoutes(); dropSummary(); drawAlerts(); runState(); drawTrust(s);
     return s.last_event_id;
   }
 
@@ -179,4 +206,5 @@
     run: () => { loadState(); },
   }, () => { loadState(); });
   loadPlans().then(loadState).then((lastId) => live.start(lastId));
+  setInterval(loadTrust, 3000);  // no event tells of a new system id or a flag
 })();
