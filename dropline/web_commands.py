@@ -11,7 +11,9 @@ minute after a vehicle disarms at its depot (:mod:`sitl.builtin.vehicle`). The s
 vehicles listen on TCP ``--sim-base-port + 10*i`` (free ports are picked when not given; a
 given port in use is refused). Fault injection into the simulated copters is on the fleet page
 (engineers and admins). ``serve`` starts only the console, connected to the ``--connect``
-vehicles.
+vehicles; without ``--speedup`` it follows each vehicle's ``SIM_SPEEDUP`` (1 for real ones).
+Both serve the sample district's terrain to vehicles asking for it until a plan is uploaded,
+then the plan's.
 """
 
 from __future__ import annotations
@@ -64,9 +66,10 @@ def register(sub: Any) -> None:
     serve.add_argument("--connect", action="append", default=[], metavar="CONN",
                        help="MAVLink connection to vehicles (tcp:HOST:PORT, udpin:0.0.0.0:14550, "
                             "/dev/ttyUSB0,57600); repeatable")
-    serve.add_argument("--speedup", type=float, default=1.0, metavar="X",
+    serve.add_argument("--speedup", type=float, default=None, metavar="X",
                        help="vehicle seconds per wall second when the vehicles are simulators "
-                            "(default 1)")
+                            "(default: each vehicle's SIM_SPEEDUP parameter; 1 for real "
+                            "vehicles)")
     serve.add_argument("--secure-cookies", action="store_true",
                        help="mark session cookies Secure (behind HTTPS)")
     serve.set_defaults(func=serve_command)
@@ -108,7 +111,7 @@ def signing_config(args: argparse.Namespace) -> dict[str, Any]:
 def _check(args: argparse.Namespace) -> None:
     if not 0 <= args.port <= 65535:
         raise InputError(f"expected a port in 0..65535, got {args.port}", field="--port")
-    if not (args.speedup > 0 and math.isfinite(args.speedup)):
+    if args.speedup is not None and not (args.speedup > 0 and math.isfinite(args.speedup)):
         raise InputError(f"expected --speedup > 0, got {args.speedup}", field="--speedup")
     from web.auth import MIN_PASSWORD
 

@@ -169,13 +169,17 @@ class FleetManager:
         with some delivered drops (its other drops fail with the reason).
     clock
         Monotonic clock (s).
+    serve_terrain
+        Answer the vehicles' terrain requests from ``dem`` (False when another hub on the same
+        links serves them already).
     """
 
     def __init__(self, links: Sequence[Link], plan: Plan, *, options: FlyOptions | None = None,
                  flight_log: FlightLog | None = None, dem: Dem | None = None,
                  drone_types: Mapping[str, DroneType] | None = None,
                  plan_path: str | None = None, resend_delivered: bool = False,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 serve_terrain: bool = True) -> None:
         self.links = list(links)
         self.plan = plan
         self.options = options or FlyOptions()
@@ -185,7 +189,7 @@ class FleetManager:
         self.resend_delivered = resend_delivered
         self.clock = clock
         self.hub = TelemetryHub(dem=dem, stream_rate_hz=self.options.stream_rate_hz,
-                                clock=clock)
+                                clock=clock, serve_terrain=serve_terrain)
         for link in self.links:
             self.hub.attach(link)
         self.trackers = {s.id: SortieTracker(s, time_scale=self.options.time_scale,

@@ -260,6 +260,7 @@ class TelemetryHub:
         self.dem = dem
         #: Answers TERRAIN_REQUESTs from ``dem`` on every attached link (None without a DEM).
         self.terrain = TerrainServer(dem) if dem is not None and serve_terrain else None
+        self._serve_terrain = serve_terrain
         self.stream_rate_hz = stream_rate_hz
         self.status_rate_hz = status_rate_hz
         self.clock = clock
@@ -278,6 +279,20 @@ class TelemetryHub:
         link.add_listener(lambda msg: self._on_message(link, msg))
         if self.terrain is not None:
             self.terrain.attach(link)
+
+    def use_dem(self, dem: Dem) -> None:
+        """Heights above ground from ``dem`` from now on, and (when serving terrain) the
+        vehicles' terrain requests answered from it on every attached link."""
+        self.dem = dem
+        if not self._serve_terrain:
+            return
+        with self._lock:
+            server = self.terrain
+            if server is None:
+                server = self.terrain = TerrainServer(dem)
+        server.dem = dem
+        for link in self._attached:
+            server.attach(link)
 
     @property
     def links(self) -> tuple[Link, ...]:

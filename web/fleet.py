@@ -11,6 +11,13 @@ hold, a resume goes back to the mission, RTL and land are returns: battery and r
 stay on in each). At start the last unfinished run of the flight log (the console stopped or
 was killed while flying) is loaded again: its flights still in the air are monitored to their
 end, and a parcel it delivered is never flown again unless the operator re-sends it.
+
+Vehicles asking for terrain (ArduPilot's TERRAIN_REQUEST) are answered from the console's DEM
+from the moment they are heard (:meth:`FleetService.use_dem`: the sample scenario's at start,
+the uploaded plan's after). Without a configured ``time_scale`` each vehicle's speed-up is read
+from its ``SIM_SPEEDUP`` (1 for real vehicles) as soon as it is heard: the link's heartbeat goes
+out at least once a second of the vehicle's time, telemetry is asked for per wall second, and a
+run's timeouts and monitoring follow it.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +38,7 @@ from gcs.fleet import FlyOptions, plan_key
 from gcs.link import Link
 from gcs.logs import FlightLog
 from gcs.logs import alerts as log_alerts
-from gcs.telemetry import TelemetryHub, VehicleSnapshot
+from gcs.telemetry import TelemetryHub, VehicleSnapshot, request_streams
 from gcs.transfer import Target
 from planner.errors import GroundControlError, InputError
 from planner.plan_model import Plan
@@ -54,6 +61,9 @@ TRACK_POINTS = 2000
 #: Telemetry the console asks for, per wall second; in vehicle time never below 1 Hz, so that a
 #: simulator sped up N times sends about N times less per simulated second than in real time.
 WALL_STREAM_RATE_HZ = 4.0
+#: Heartbeat period (wall s) of links to vehicles whose speed-up is not read yet: a vehicle
+#: running up to 5 times faster than real time hears one a second of its own time.
+UNKNOWN_SPEED_HEARTBEAT_S = 0.2
 
 
 def stream_rate_hz(time_scale: float) -> float:
@@ -67,13 +77,26 @@ def stream_rate_hz(time_scale: float) -> float:
     return max(1.0, WALL_STREAM_RATE_HZ / time_scale)
 
 
+def terrain_json(snap: VehicleSnapshot) -> dict[str, Any]:
+    """The vehicle's terrain report: ground height (m AMSL) and its height above it where it
+    is (None where it has no terrain), tiles pending and loaded (None before any report)."""
+    t = snap.terrain
+    here = t is not None and t.has_data
+    return {"terrain_amsl_m": round(t.terrain_height_amsl_m, 1) if t is not None and here
+            else None,
+            "terrain_agl_m": round(t.current_height_m, 1) if t is not None and here else None,
+            "terrain_pending": None if t is None else t.pending_tiles,
+            "terrain_loaded": None if t is None else t.loaded_tiles}
+
+
 def snapshot_json(snap: VehicleSnapshot) -> dict[str, Any]:
     """The figures of a vehicle the fleet page shows."""
     def r(value: float | None, digits: int = 1) -> float | None:
         return None if value is None else round(value, digits)
 
-    return {"sysid": snap.sysid, "link_url": snap.link_url, "lat_deg": snap.lat_deg,
-            "lon_deg": snap.lon_deg, "alt_rel_m": r(snap.alt_rel_m), "alt_agl_m": r(snap.alt_agl_m),
+    return {**terrain_json(snap), "sysid": snap.sysid, "link_url": snap.link_url,
+            "lat_deg": snap.lat_deg, "lon_deg": snap.lon_deg, "alt_rel_m": r(snap.alt_rel_m),
+            "alt_agl_m": r(snap.alt_agl_m),
             "groundspeed_m_s": r(snap.groundspeed_m_s), "heading_deg": r(snap.heading_deg, 0),
             "battery_pct": snap.battery_pct, "mode": snap.mode, "armed": snap.armed,
             "mission_seq": snap.mission_seq, "mission_total": snap.mission_total,
@@ -96,17 +119,23 @@ class FleetService:
     events
         Where live events are published.
     time_scale
-        Vehicle seconds per wall second (a simulator's speedup; 1 for real vehicles).
+        Vehicle seconds per wall second (a simulator's speedup; 1 for real vehicles); None:
+        each vehicle's ``SIM_SPEEDUP``, read when it is first heard.
     reset_battery
         Reset simulated batteries after each turnaround (simulators only).
     vehicle_types
         Drone type id of each system id known to be of one (a simulated fleet's): plan drones
         are only matched to vehicles of their type.
+    dem_source
+        Loads the terrain served to vehicles (and giving heights above ground) until a plan's
+        is used; called once, from a thread of its own, when a link is open.
     """
 
     def __init__(self, connect: Sequence[str], database: Database, data_dir: Path,
-                 events: EventBus, *, time_scale: float = 1.0, reset_battery: bool = False,
-                 wait_s: float = 10.0, vehicle_types: Mapping[int, str] | None = None) -> None:
+                 events: EventBus, *, time_scale: float | None = 1.0,
+                 reset_battery: bool = False, wait_s: float = 10.0,
+                 vehicle_types: Mapping[int, str] | None = None,
+                 dem_source: Callable[[], Dem | None] | None = None) -> None:
         self.urls = list(connect)
         self.vehicle_types = dict(vehicle_types or {})
         self.db = database
@@ -118,7 +147,12 @@ class FleetService:
         #: link wait for an operator (gcs.binding).
         self.binding = VehicleBinding(confirm_listening=True)
         self.flight_log = FlightLog(data_dir / "flights.db", tlog_dir=data_dir / "tlogs")
-        self.hub = TelemetryHub(stream_rate_hz=stream_rate_hz(time_scale))
+        self.hub = TelemetryHub(stream_rate_hz=stream_rate_hz(time_scale or 1.0))
+        self.dem_source = dem_source
+        #: Vehicle seconds per wall second of each vehicle heard (given, or its SIM_SPEEDUP).
+        self.speedups: dict[int, float] = {}
+        self._plan_dem = False
+        self._paced = threading.Thread(target=self._pace_loop, daemon=True, name="fleet-pace")
         self.links: list[Link] = []
         self.link_errors: dict[str, str] = {}
         self.run: FleetRun | None = None
@@ -135,7 +169,8 @@ class FleetService:
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> None:
         """Open every link (a failure is reported on the fleet page) and start publishing."""
-        heartbeat_s = min(1.0, 1.0 / self.time_scale)
+        heartbeat_s = UNKNOWN_SPEED_HEARTBEAT_S if self.time_scale is None else \
+            min(1.0, 1.0 / self.time_scale)
         for url in self.urls:
             try:
                 link = Link(url, heartbeat_period_s=heartbeat_s, binding=self.binding).open()
@@ -147,11 +182,70 @@ class FleetService:
             self.hub.attach(link)
         self._sub = self.hub.subscribe(self._on_snapshot, rate_hz=2.0)
         self._poller.start()
+        self._paced.start()
+        if self.links and self.dem_source is not None:
+            threading.Thread(target=self._load_dem, daemon=True, name="fleet-dem").start()
+
+    def _load_dem(self) -> None:
+        assert self.dem_source is not None
+        try:
+            dem = self.dem_source()
+        except Exception:  # no terrain is no reason to stop the console
+            log.exception("no terrain for the vehicles")
+            return
+        with self._lock:
+            if dem is not None and not self._plan_dem and not self._stop.is_set():
+                self.hub.use_dem(dem)
+                log.info("serving terrain to the vehicles")
+
+    def use_dem(self, dem: Dem) -> None:
+        """Serve ``dem`` to vehicles asking for terrain (and give heights above it) from now on:
+        a plan's, when it is uploaded."""
+        with self._lock:
+            self._plan_dem = True
+            self.hub.use_dem(dem)
+
+    # -- speed-up -----------------------------------------------------------------------------
+    def _pace_loop(self) -> None:
+        while not self._stop.wait(0.25):
+            for sysid in self.hub.vehicles:
+                if sysid in self.speedups or self._stop.is_set():
+                    continue
+                try:
+                    self._pace(sysid)
+                except Exception:
+                    log.exception("speed-up of vehicle %d not read", sysid)
+                    self.speedups[sysid] = 1.0
+
+    def _pace(self, sysid: int) -> None:
+        """Read the vehicle's speed-up (unless configured), heartbeat it at least once a second
+        of its time and ask for telemetry per wall second."""
+        link = self.hub.link_of(sysid)
+        if link is None:
+            return
+        if self.time_scale is not None:
+            self.speedups[sysid] = self.time_scale
+            return
+        scale = commands.vehicle_speedup(link, Target(sysid=sysid))
+        self.speedups[sysid] = scale
+        fastest = max(s for v, s in self.speedups.items() if self.hub.link_of(v) is link)
+        link.heartbeat_period_s = min(1.0, 1.0 / fastest)
+        self.hub.stream_rate_hz = stream_rate_hz(max(self.speedups.values()))
+        request_streams(link, sysid, stream_rate_hz(scale), self.hub.status_rate_hz)
+        log.info("vehicle %d runs at %gx (SIM_SPEEDUP)", sysid, scale)
+
+    def speedup(self) -> float:
+        """The configured time scale, else the fastest vehicle's speed-up read so far (1
+        before any)."""
+        if self.time_scale is not None:
+            return self.time_scale
+        return max(self.speedups.values(), default=1.0)
 
     def _fly_options(self) -> FlyOptions:
-        return FlyOptions(time_scale=self.time_scale, reset_battery=self.reset_battery,
+        scale = self.speedup()
+        return FlyOptions(time_scale=scale, reset_battery=self.reset_battery,
                           vehicle_types=self.vehicle_types or None,
-                          stream_rate_hz=stream_rate_hz(self.time_scale))
+                          stream_rate_hz=stream_rate_hz(scale))
 
     def resume(self, plans: PlanService) -> None:
         """Load the last unfinished run of the flight log and monitor what it left flying.
@@ -178,9 +272,11 @@ class FleetService:
         if plan_key(plan) != record.plan_key:
             log.warning("run %d: plan %s changed since; not resumed", record.id, plan_id)
             return
+        self.use_dem(dem)
         run = FleetRun(plan_id=plan_id, plan=plan, scenario=scenario, dem=dem,
                        links=self.links, options=self._fly_options(),
-                       flight_log=self.flight_log, plan_path=record.plan_path)
+                       flight_log=self.flight_log, plan_path=record.plan_path,
+                       follow_speed=self.time_scale is None)
         self.run = run
         log.info("resuming run %d of plan %s", record.id, plan_id)
         self._resuming = threading.Thread(target=self._resume_run, args=(run,), daemon=True,
@@ -195,6 +291,7 @@ class FleetService:
                 run.manager.close_unmonitored(f"vehicles not heard after a restart: {exc}")
                 run.finished = True
             else:
+                run.follow_speed()
                 run.manager.start(fly_new=False)
             run.started = True
             self.events.publish("run", {"type": "run", "plan_id": run.plan_id,
@@ -218,6 +315,7 @@ class FleetService:
             self.run.stop()
         for link in self.links:
             link.close()
+        self.hub.close()
         self.flight_log.close()
 
     # -- telemetry ----------------------------------------------------------------------------
@@ -229,6 +327,7 @@ class FleetService:
                 point = [round(snap.lat_deg, 7), round(snap.lon_deg, 7)]
                 if not track or track[-1] != point:
                     track.append(point)
+        data["speedup"] = self.speedups.get(snap.sysid)
         run = self.run
         if run is not None:
             data.update(run.vehicles().get(snap.sysid, {}))
@@ -246,6 +345,7 @@ class FleetService:
         vehicles = []
         for snap in self.hub.snapshots():
             data = snapshot_json(snap)
+            data["speedup"] = self.speedups.get(snap.sysid)
             data.update(statuses.get(snap.sysid, {}))
             vehicles.append(data)
         with self._lock:
@@ -297,9 +397,11 @@ class FleetService:
             if self.run is not None:
                 self.run.stop()
             options = self._fly_options()
+            self.use_dem(dem)
             self.run = FleetRun(plan_id=plan_id, plan=plan, scenario=scenario, dem=dem,
                                 links=self.links, options=options, flight_log=self.flight_log,
-                                plan_path=str(plan_path), resend_delivered=resend_delivered)
+                                plan_path=str(plan_path), resend_delivered=resend_delivered,
+                                follow_speed=self.time_scale is None)
             self._seen_alerts = 0
             self._last_drops = {}
         return self.run.upload(self.wait_s)

@@ -78,17 +78,25 @@ class FleetRun:
         The plan's ``plan.json``.
     resend_delivered
         Fly parcels a run of this plan delivered again (see :class:`gcs.fleet.FleetManager`).
+    follow_speed
+        Once vehicles are matched, run on their clock (their ``SIM_SPEEDUP``) rather than
+        ``options.time_scale``.
+
+    The console's own hub serves terrain on the links, so the run's does not.
     """
 
     def __init__(self, *, plan_id: str, plan: Plan, scenario: Scenario, dem: Dem,
                  links: list[Link], options: FlyOptions, flight_log: FlightLog,
-                 plan_path: str, resend_delivered: bool = False) -> None:
+                 plan_path: str, resend_delivered: bool = False,
+                 follow_speed: bool = False) -> None:
         self.plan_id = plan_id
         self.plan = plan
         self.options = options
         self.manager = FleetManager(links, plan, options=options, flight_log=flight_log,
                                     dem=dem, drone_types=scenario.drone_types,
-                                    plan_path=plan_path, resend_delivered=resend_delivered)
+                                    plan_path=plan_path, resend_delivered=resend_delivered,
+                                    serve_terrain=False)
+        self.follows_speed = follow_speed
         self.started = False
         self.finished = False
 
@@ -100,6 +108,7 @@ class FleetRun:
     def upload(self, wait_s: float) -> list[VehicleResult]:
         """Assign vehicles and upload and verify each one's first sortie, all at once."""
         assignment = self.manager.connect(wait_s)
+        self.follow_speed()
 
         def one(name: str, sysid: int) -> VehicleResult:
             mine = sorted((s for s in self.plan.sorties if s.vehicle == name
@@ -122,6 +131,14 @@ class FleetRun:
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
             futures = [pool.submit(one, n, s) for n, s in assignment.items()]
             return [f.result() for f in futures]
+
+    def follow_speed(self) -> None:
+        """With ``follow_speed``, take the matched vehicles' speed-up as the run's time scale
+        (heartbeat, timeouts, monitoring, ETAs)."""
+        if self.follows_speed and self.manager.assignment:
+            scale = self.manager.follow_vehicle_speed()
+            self.options = self.manager.options
+            log.info("plan %s flies at %gx (the vehicles' SIM_SPEEDUP)", self.plan_id, scale)
 
     def start(self) -> None:
         """Fly every vehicle's sortie queue."""

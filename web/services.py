@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +74,32 @@ def _tile_dem(app: Flask) -> Dem | None:
         return None
 
 
+def _once(load: Callable[[], Dem | None]) -> Callable[[], Dem | None]:
+    """``load`` called at most once (from any thread), its DEM kept."""
+    lock = threading.Lock()
+    kept: list[Dem | None] = []
+
+    def get() -> Dem | None:
+        with lock:
+            if not kept:
+                kept.append(load())
+            return kept[0]
+
+    return get
+
+
+def _fleet_dem(app: Flask, plans: PlanService, map_dem: Callable[[], Dem | None]) -> Dem | None:
+    """The terrain served to vehicles before a plan is uploaded: the default plan's scenario's
+    (``DEFAULT_PLAN``), else the map's (``TILE_DEM``, else the sample scenario's)."""
+    wanted = app.config.get("DEFAULT_PLAN")
+    if wanted:
+        try:
+            return plans.scenario(str(wanted))[1]
+        except Exception as exc:  # a plan removed or broken: the map's terrain then
+            log.warning("no terrain of the default plan %s: %s", wanted, exc)
+    return map_dem()
+
+
 def _private_data_dir(data_dir: Path) -> None:
     """Keep the data folder and the console's own files readable by their owner only."""
     data_dir.chmod(0o700)
@@ -116,11 +144,14 @@ def init_app(app: Flask) -> Services:
     check_sqlite_file(data_dir / "flights.db")
     database = Database(app.config["DATABASE_URL"])
     plans = PlanService(database, data_dir, Path(app.config["MISSIONS_DIR"]), events)
+    map_dem = _once(lambda: _tile_dem(app))
+    scale = app.config.get("TIME_SCALE")
     fleet = FleetService(app.config["CONNECT"], database, data_dir, events,
-                         time_scale=float(app.config["TIME_SCALE"]),
+                         time_scale=None if scale is None else float(scale),
                          reset_battery=bool(app.config["RESET_BATTERY"]),
                          wait_s=float(app.config["FLEET_WAIT_S"]),
-                         vehicle_types=app.config.get("VEHICLE_TYPES"))
+                         vehicle_types=app.config.get("VEHICLE_TYPES"),
+                         dem_source=lambda: _fleet_dem(app, plans, map_dem))
     fleet.binding.on_flag = lambda flag: _audit_flag(database, flag)
     keys = _signing_keys(app, data_dir)
     signer = None if keys is None else FleetSigner(fleet.hub, keys)
@@ -132,7 +163,7 @@ def init_app(app: Flask) -> Services:
         events=events, plans=plans, fleet=fleet,
         deliveries=DeliveryService(database, plans, fleet),
         flights=FlightService(fleet.flight_log, plans),
-        tiles=TileService(lambda: _tile_dem(app), data_dir / "tiles"),
+        tiles=TileService(map_dem, data_dir / "tiles"),
         simulator=app.config.get("SIMULATOR"), signer=signer)
     fleet.start()
     if signer is not None:
