@@ -324,7 +324,10 @@ def test_real_sitl_cli_starts_armable_vehicles_at_the_scenario_home(tmp_path: Pa
     from dropline.sim_commands import sim_inputs
     from tests.sitl.flying import EKF_READY_FLAGS
     from tests.sitl.mavclient import MavClient
-    lat, lon, alt = sim_inputs(None, str(TUTORIAL), None).home
+    inputs = sim_inputs(None, str(TUTORIAL), None)
+    lat, lon, alt = inputs.home
+    assert inputs.drone_type is not None
+    flown_as = params_module.drone_type_parameters(inputs.drone_type)
     base = free_base_port(2)
     workdir = tmp_path / "w"
     proc = subprocess.Popen(
@@ -344,7 +347,7 @@ def test_real_sitl_cli_starts_armable_vehicles_at_the_scenario_home(tmp_path: Pa
             with MavClient(url, target_system=i + 1) as client:
                 assert client.wait_heartbeat(10).get_srcSystem() == i + 1
                 assert client.param_get("FRAME_CLASS") == 1
-                for name, value in {**GRIPPER, "BATT_CAPACITY": 3300}.items():
+                for name, value in {**GRIPPER, **flown_as}.items():
                     assert client.param_get(name) == value, name
                 client.request_streams(4)
                 client.set_message_interval(dialect.MAVLINK_MSG_ID_EKF_STATUS_REPORT, 4)
