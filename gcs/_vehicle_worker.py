@@ -27,7 +27,7 @@ from gcs.failsafe import Alert, AlertKind, FailsafeMonitor, Severity
 from gcs.link import Link
 from gcs.preflight import Uploads, evaluate, terrain_check, wait_until_ready
 from gcs.transfer import DEFAULT_RETRY, Retry, Target
-from planner.errors import GroundControlError, PreflightFailed
+from planner.errors import CommandRejected, GroundControlError, PreflightFailed
 from planner.items import MissionItem, MissionType
 from planner.plan_model import Sortie
 
@@ -37,6 +37,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _D = mav.dialect
 _F32 = struct.Struct("<f")
+
+
+#: How long (vehicle seconds) an arm refused by the vehicle is asked again, and the least
+#: wall time that is at any speed-up.
+ARM_RETRY_VEHICLE_S = 10.0
+ARM_RETRY_MIN_S = 2.0
+#: The least wall time the GPS/EKF readiness wait lasts at any speed-up: a simulator starved of
+#: CPU runs slower than its SIM_SPEEDUP (real SITL needs about 42 simulated seconds to settle).
+READY_MIN_WAIT_S = 60.0
 
 
 class SortieFailed(Exception):
@@ -254,7 +263,8 @@ class VehicleWorker:
         limits = dataclasses.replace(self.opts.preflight,
                                      reserve_pct=self.fleet.reserve_pct(sortie))
         snap = wait_until_ready(lambda: self.fleet.hub.snapshot(self.sysid),
-                                self.opts.ready_timeout_s / self.scale, limits=limits,
+                                max(self.opts.ready_timeout_s / self.scale,
+                                    READY_MIN_WAIT_S), limits=limits,
                                 clock=self.fleet.clock, stop=self._stopping)
         fence_enabled = None
         if sortie.fence:
@@ -278,7 +288,7 @@ class VehicleWorker:
 
         self._phase(Phase.ARMING)
         commands.set_mode(self.link, self.target, "GUIDED", self.opts.retry)
-        commands.arm(self.link, self.target, retry=self.opts.retry)
+        self._arm()
         try:
             commands.mission_start(self.link, self.target, self.opts.retry)
         except GroundControlError:
@@ -287,6 +297,23 @@ class VehicleWorker:
             except GroundControlError as exc:
                 log.warning("%s: disarm after a failed start: %s", self.name, exc)
             raise
+
+    def _arm(self) -> None:
+        """Arm, asking again while the vehicle refuses for ``ARM_RETRY_VEHICLE_S``.
+
+        ArduCopter re-runs its pre-arm checks at its own pace: right after an upload it can
+        refuse once (a polygon fence not loaded from storage yet: "Arm: Fences enabled, but
+        none selected") and accept a moment later.
+        """
+        end = self.fleet.clock() + max(ARM_RETRY_VEHICLE_S / self.scale, ARM_RETRY_MIN_S)
+        while True:
+            try:
+                commands.arm(self.link, self.target, retry=self.opts.retry)
+                return
+            except CommandRejected:
+                if self.fleet.clock() >= end or self._stopping():
+                    raise
+                self.fleet._stop.wait(0.2)
 
     # -- monitoring ---------------------------------------------------------------------------
     def _monitor(self, sortie: Sortie, flight_id: int, *, resumed: bool,
