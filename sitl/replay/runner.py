@@ -104,7 +104,8 @@ def _free_port() -> int:
 def _backend(mission: Mission, options: ReplayOptions, scenario: Scenario | None,
              dem: Dem | None, folder: Path) -> Any:
     params: dict[str, float] = {}
-    if any(m.command == Cmd.DO_WINCH for m in mission.sortie.mission):
+    winch = any(m.command == Cmd.DO_WINCH for m in mission.sortie.mission)
+    if winch:
         params["WINCH_TYPE"] = 1
     common: dict[str, Any] = dict(vehicles=1, home=mission.home, speedup=options.speedup,
                                   base_port=_free_port(), drone_type=mission.drone_type,
@@ -113,6 +114,10 @@ def _backend(mission: Mission, options: ReplayOptions, scenario: Scenario | None
         common.update(dem=dem, wind=None if scenario is None else scenario.wind,
                       seed=options.seed)
     else:
+        if winch:
+            # ArduCopter's PWM winch is unhealthy ("PreArm: winch unhealthy") until a servo
+            # output drives it (SERVOn_FUNCTION 88); output 9 is free (the gripper has 8).
+            params["SERVO9_FUNCTION"] = 88
         common.update(workdir=folder / "sitl")
     return make_backend(options.backend, **common)
 
