@@ -26,10 +26,11 @@ from gcs.fleet import FleetManager, FlyOptions
 from gcs.link import Link
 from gcs.logs import FlightLog
 from gcs.tlog_read import TlogFlight, read_flight
+from planner._verify_energy import dorling_power_w
 from planner.errors import DroplineError
 from planner.flown import FlownFigures, compare_flight
 from planner.items import Cmd
-from planner.scenario import Scenario
+from planner.scenario import DroneType, Scenario
 from planner.terrain import Dem
 from sitl.backend import make_backend
 from sitl.replay.missions import Mission
@@ -101,6 +102,24 @@ def _free_port() -> int:
     raise OSError("no free loopback port found")
 
 
+#: Electrical power of ArduCopter SITL's own quad (``--model +``) in flight: about 28 A hover
+#: and 30 A cruise at its constant 12.6 V (``shared/ardupilot/NOTES.md``).
+SITL_QUAD_POWER_W = 30.0 * 12.6
+SITL_PACK_VOLTAGE_V = 12.6
+
+
+def sitl_capacity_mah(drone_type: DroneType, payload_kg: float) -> int:
+    """``BATT_CAPACITY`` that makes real SITL's quad run out when ``drone_type`` would.
+
+    SITL flies its own airframe whatever the drone type (only speeds and battery follow it), so
+    a pack of the drone type's energy would last a heavy octocopter's SITL stand-in far longer
+    and a small quad's far shorter than planned. Sized to the drone type's endurance at its
+    hover power instead, the battery percentage the ground station watches follows the plan.
+    """
+    endurance_h = drone_type.battery_wh / dorling_power_w(drone_type, payload_kg)
+    return round(SITL_QUAD_POWER_W * endurance_h / SITL_PACK_VOLTAGE_V * 1000.0)
+
+
 def _backend(mission: Mission, options: ReplayOptions, scenario: Scenario | None,
              dem: Dem | None, folder: Path) -> Any:
     params: dict[str, float] = {}
@@ -118,6 +137,8 @@ def _backend(mission: Mission, options: ReplayOptions, scenario: Scenario | None
             # ArduCopter's PWM winch is unhealthy ("PreArm: winch unhealthy") until a servo
             # output drives it (SERVOn_FUNCTION 88); output 9 is free (the gripper has 8).
             params["SERVO9_FUNCTION"] = 88
+        if mission.drone_type is not None:
+            params["BATT_CAPACITY"] = sitl_capacity_mah(mission.drone_type, mission.payload_kg)
         common.update(workdir=folder / "sitl")
     return make_backend(options.backend, **common)
 
