@@ -96,8 +96,8 @@ def test_demo_day_flies_every_served_drop_twice_on_one_data_folder(tmp_path: Pat
     again = start_demo(data, SPEEDUP)
     try:
         assert again.first_login is None and again.plan_id == demo.plan_id
-        second = fly_day(again, password, flight_timeout_s=300.0, drop_ids=["P014"])
+        second = fly_day(again, password, flight_timeout_s=300.0, drop_ids=["P016"])
     finally:
         again.close()
     assert second.batteries_before_pct == [100] * len(again.vehicles)
-    assert second.served == second.delivered == 1, second
+    assert second.served == second.delivered == 1, second.drop_states
