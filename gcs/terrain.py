@@ -116,20 +116,6 @@ def tile_heights_m(dem: Dem, lat_e7: int, lon_e7: int, spacing_m: float,
     return [int(h) for h in np.clip(np.rint(heights), *_INT16)]
 
 
-def block_heights_m(dem: Dem, lat_e7: int, lon_e7: int, spacing_m: float) -> NDArray[np.float64]:
-    """Heights (m AMSL, NaN outside the DEM) of a whole block's 28 x 32 points, row = north.
-
-    The points of :func:`tile_points_deg`, all looked up at once: tile ``b`` is rows
-    ``4 * (b // 8)`` and columns ``4 * (b % 8)`` onwards.
-    """
-    rows, cols = np.mgrid[0:TILE_ROWS * TILE_POINTS, 0:TILE_COLS * TILE_POINTS]
-    dlat_e7 = rows * float(spacing_m) / M_PER_DEG_E7
-    mid_lat = np.radians((lat_e7 + dlat_e7 / 2.0) * 1e-7)
-    dlon_e7 = cols * float(spacing_m) / (M_PER_DEG_E7 * np.maximum(np.cos(mid_lat), 0.01))
-    heights = dem.elevation_amsl_m((lon_e7 + dlon_e7) * 1e-7, (lat_e7 + dlat_e7) * 1e-7)
-    return np.asarray(heights, dtype=np.float64)
-
-
 def mask_bits(mask: int) -> list[int]:
     """The tile numbers (0..55) set in a TERRAIN_REQUEST mask."""
     return [b for b in range(TILE_ROWS * TILE_COLS) if mask >> b & 1]
@@ -179,7 +165,6 @@ class TerrainServer:
         self._closed = False
         self._vehicles: set[tuple[str, int]] = set()
         self._requests = self._sent = self._missing = 0
-        self._blocks: dict[tuple[int, int, int], NDArray[np.float64]] = {}
         self._thread = threading.Thread(target=self._serve, daemon=True, name="terrain-server")
         self._thread.start()
 
@@ -243,19 +228,11 @@ class TerrainServer:
         if spacing <= 0:
             return
         sent = missing = 0
-        block = self._blocks.get((lat_e7, lon_e7, spacing))
-        if block is None:  # vehicles ask for the same blocks again and again: keep them
-            block = block_heights_m(self.dem, lat_e7, lon_e7, spacing)
-            if len(self._blocks) >= 256:
-                self._blocks.clear()
-            self._blocks[(lat_e7, lon_e7, spacing)] = block
         for bit in mask_bits(mask):
-            row, col = TILE_POINTS * (bit // TILE_COLS), TILE_POINTS * (bit % TILE_COLS)
-            tile = block[row:row + TILE_POINTS, col:col + TILE_POINTS]
-            if not np.all(np.isfinite(tile)):
+            heights = tile_heights_m(self.dem, lat_e7, lon_e7, spacing, bit)
+            if heights is None:
                 missing += 1
                 continue
-            heights = [int(h) for h in np.clip(np.rint(tile), *_INT16).ravel()]
             link.send(link.mav.terrain_data_encode(lat_e7, lon_e7, spacing, bit, heights))
             sent += 1
         with self._lock:

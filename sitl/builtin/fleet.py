@@ -151,9 +151,7 @@ class BuiltinFleet:
     host
         Interface to listen on.
     dem
-        Terrain model giving each vehicle's start (``--home``) altitude when given. The ground
-        the vehicles fly over is only what a ground station serves them (TERRAIN_DATA), flat at
-        the start altitude elsewhere, as on ArduPilot SITL.
+        Terrain model; ground heights (and the start altitudes) come from it when given.
     params
         ArduCopter parameter overrides for every vehicle.
     drone_type
@@ -220,7 +218,7 @@ class BuiltinFleet:
             alt = home[2] if ground is None else ground(*self.frame.to_ne(lat, lon))
             self._vehicles.append(SimVehicle(
                 sysid=i + 1, start=(lat, lon, alt), frame=self.frame, params=overrides,
-                seed=seed, power=SimVehicle.power_for(kind) if kind else
+                seed=seed, ground=ground, power=SimVehicle.power_for(kind) if kind else
                 PowerModel(), wind=wind, settle_s=settle_s, finite_battery=finite_battery,
                 battery_swap=battery_swap))
         self._endpoints = [Endpoint(v, host=host, port=base_port + 10 * i, udp=udp,

@@ -37,10 +37,6 @@ WP_SETTLE_S = 0.9
 RTL_START_S = 1.0
 #: Descents aim this far below the ground so that touchdown happens at full descent speed.
 _BELOW_GROUND_M = 2.0
-#: Home is set this far above where the vehicle stands (SITL: --home 640.00 reads back 640.09).
-HOME_ALT_OFFSET_M = 0.09
-#: Flying into the ground faster than this (m/s down) is a hit; slower, the ground stops it.
-_HIT_SPEED_M_S = 0.05
 
 
 class Task:
@@ -402,53 +398,3 @@ class Wait(Task):
         self.left_s -= dt_s
         if self.left_s <= 0:
             self.done = True
-
-
-# -- the simulated ground -----------------------------------------------------------------------
-def ground_contact(v: SimVehicle, dt_s: float) -> bool:
-    """Before a flight step: True while the vehicle lies where it flew into the ground.
-
-    A vehicle that descended into the ground ("SIM Hit ground at ...") is down there: the land
-    detector confirms it after :data:`LAND_DETECT_S` and the motors disarm, as on SITL.
-    """
-    if v.ground_hit_s is None:
-        v.body.checkpoint()
-        return False
-    if not v.armed:
-        v.ground_hit_s = None
-        return False
-    if v.t - v.ground_hit_s >= LAND_DETECT_S - 1e-9:
-        v.ground_hit_s = None
-        v.landed()
-        v.disarm(reason="landed")
-    return True
-
-
-def settle_on_ground(v: SimVehicle) -> None:
-    """After a flight step: the simulated ground stops the vehicle.
-
-    Descending into it is a hit (see :func:`ground_contact`); flying level or climbing into
-    rising ground stops the vehicle where it met it, short of its target (no text, as on SITL).
-    A vehicle standing disarmed follows the ground when its terrain changes.
-    """
-    body = v.body
-    if body.on_ground:
-        if not v.armed:
-            ground = v.ground_alt_m(body.n_m, body.e_m)
-            if abs(body.alt_m - ground) > 1e-3:
-                body.place(body.n_m, body.e_m, ground)
-        return
-    if not v.flying or v.ground_hit_s is not None:
-        return
-    ground = v.ground_alt_m(body.n_m, body.e_m)
-    if body.alt_m >= ground:
-        return
-    if body.vu < -_HIT_SPEED_M_S:
-        speed = -body.vu
-        body.place(body.n_m, body.e_m, ground)
-        v.touch_down(speed)
-        v.ground_hit_s = v.t
-        return
-    body.restore()
-    if body.alt_m < v.ground_alt_m(body.n_m, body.e_m):  # the ground rose under it
-        body.place(body.n_m, body.e_m, v.ground_alt_m(body.n_m, body.e_m))

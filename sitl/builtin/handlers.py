@@ -168,14 +168,6 @@ def _position_target_global_int(v: SimVehicle, msg: Any) -> None:
     guided_goto(v, msg.lat_int / 1e7, msg.lon_int / 1e7, msg.alt, msg.coordinate_frame)
 
 
-def _terrain_data(v: SimVehicle, msg: Any) -> None:
-    v.terrain.receive(msg)
-
-
-def _terrain_check(v: SimVehicle, msg: Any) -> None:
-    v.telemetry.terrain_check(int(msg.lat), int(msg.lon))
-
-
 def _setup_signing(v: SimVehicle, msg: Any) -> None:
     key = bytes(msg.secret_key)
     v.signing_key = None if not any(key) else key
@@ -201,8 +193,6 @@ _HANDLERS = {
     "SET_MODE": _set_mode,
     "SET_POSITION_TARGET_GLOBAL_INT": _position_target_global_int,
     "SETUP_SIGNING": _setup_signing,
-    "TERRAIN_DATA": _terrain_data,
-    "TERRAIN_CHECK": _terrain_check,
     "COMMAND_LONG": handle_command,
     "COMMAND_INT": handle_command,
 }

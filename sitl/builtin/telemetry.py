@@ -33,8 +33,7 @@ STREAMS: dict[int, tuple[str, ...]] = {
     mav.MAV_DATA_STREAM_RC_CHANNELS: ("SERVO_OUTPUT_RAW", "RC_CHANNELS"),
     mav.MAV_DATA_STREAM_EXTRA1: ("ATTITUDE",),
     mav.MAV_DATA_STREAM_EXTRA2: ("VFR_HUD",),
-    mav.MAV_DATA_STREAM_EXTRA3: ("SYSTEM_TIME", "WIND", "BATTERY_STATUS", "EKF_STATUS_REPORT",
-                                 "TERRAIN_REQUEST"),
+    mav.MAV_DATA_STREAM_EXTRA3: ("SYSTEM_TIME", "WIND", "BATTERY_STATUS", "EKF_STATUS_REPORT"),
 }
 _HALF_RATE = frozenset({"MISSION_CURRENT"})
 
@@ -62,7 +61,6 @@ class Telemetry:
             "RC_CHANNELS": self.rc_channels, "WIND": self.wind,
             "AUTOPILOT_VERSION": self.autopilot_version,
             "GPS_GLOBAL_ORIGIN": self.gps_global_origin,
-            "TERRAIN_REQUEST": self.terrain, "TERRAIN_REPORT": self.terrain_report,
         }
 
     # -- rates --------------------------------------------------------------------------------
@@ -133,9 +131,7 @@ class Telemetry:
             if t + 1e-9 >= when:
                 if name == "FENCE_STATUS" and v.params["FENCE_ENABLE"] < 1:
                     continue
-                msg = self.builders[name]()
-                if msg is not None:
-                    v.send(msg)
+                v.send(self.builders[name]())
                 interval = self.interval_of(name)
                 when += interval
                 due[name] = when if when > t else t + interval
@@ -149,9 +145,7 @@ class Telemetry:
         name = self.name_of(msg_id)
         if name is None or name not in self.builders:
             return False
-        msg = self.builders[name]()
-        if msg is not None:
-            self.v.send(msg)
+        self.v.send(self.builders[name]())
         return True
 
     def on_arm(self) -> None:
@@ -375,38 +369,3 @@ class Telemetry:
         version = (4 << 24) | (7 << 16) | (0 << 8)
         return mav.MAVLink_autopilot_version_message(
             caps, version, 0, 0, 0, [0] * 8, [0] * 8, [0] * 8, 0, 0, self.v.sysid, [0] * 18)
-
-    # -- terrain ------------------------------------------------------------------------------
-    def _gps_fix(self) -> bool:
-        v = self.v
-        return not v.gps_lost and v.t >= v.ready_at_s - v.settle_s * 0.5
-
-    def _terrain_position(self) -> tuple[int, int, float] | None:
-        return self._gps_latlon_e7() if self._gps_fix() else None
-
-    def _home_e7(self) -> tuple[int, int] | None:
-        v = self.v
-        return (round(v.home[0] * 1e7), round(v.home[1] * 1e7)) if v.home_set else None
-
-    def terrain(self) -> None:
-        """The EXTRA3 terrain slot (MSG_TERRAIN): TERRAIN_REPORT and, when due, one
-        TERRAIN_REQUEST for the tiles the vehicle lacks (sent directly; nothing returned)."""
-        self.v.terrain.stream(position=self._terrain_position(), home_e7=self._home_e7())
-
-    def terrain_report(self) -> Any:
-        """TERRAIN_REPORT about where the vehicle is (None with TERRAIN_ENABLE 0)."""
-        terrain = self.v.terrain
-        if not terrain.enabled:
-            return None
-        position = self._terrain_position()
-        lat, lon = (0, 0) if position is None else position[:2]
-        return terrain.report(lat, lon, position=position, home_e7=self._home_e7(),
-                              extrapolate=True)
-
-    def terrain_check(self, lat_e7: int, lon_e7: int) -> None:
-        """TERRAIN_CHECK: a TERRAIN_REPORT about that point; its block is queued for download."""
-        terrain = self.v.terrain
-        if not terrain.enabled:
-            return
-        self.v.send(terrain.report(lat_e7, lon_e7, position=self._terrain_position(),
-                                   home_e7=self._home_e7(), extrapolate=False))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gcs.mavlink import COPTER_MODE_NAMES, COPTER_MODES
@@ -28,7 +28,6 @@ from .mission import FENCE, MISSION, RALLY, StoredItem, fence_storage_total, hom
 from .params import ParamStore
 from .physics import Body, Limits
 from .telemetry import Telemetry
-from .terrain import Terrain
 from .transfer import ItemTransfer
 
 #: Simulation step (s of simulated time).
@@ -68,6 +67,9 @@ class SimVehicle(VehicleActions):
         Parameter overrides (ArduCopter names and units).
     seed
         Seed of the GPS noise.
+    ground
+        Terrain height AMSL at a (north, east) point of ``frame``; flat at the start altitude
+        when None.
     power
         Current model of the airframe.
     wind
@@ -84,6 +86,7 @@ class SimVehicle(VehicleActions):
 
     def __init__(self, *, sysid: int, start: tuple[float, float, float], frame: LocalFrame,
                  params: Mapping[str, float] | None = None, seed: int = 0,
+                 ground: Callable[[float, float], float] | None = None,
                  power: PowerModel | None = None, wind: Wind | None = None,
                  settle_s: float = DEFAULT_SETTLE_S, finite_battery: bool = False,
                  battery_swap: bool = False) -> None:
@@ -99,10 +102,9 @@ class SimVehicle(VehicleActions):
         self.settle_s = settle_s
         self.rng = random.Random(seed * 7919 + sysid)
         n0, e0 = frame.to_ne(start[0], start[1])
-        #: Terrain the ground station served; the simulated ground (SITL's rule, see
-        #: :mod:`sitl.builtin.terrain`): flat at the start altitude where there is none.
-        self.terrain = Terrain(self, (round(start[0] * 1e7), round(start[1] * 1e7)), start[2])
-        self.body = Body(n0, e0, start[2])
+        self._flat_alt_m = start[2]
+        self._ground = ground
+        self.body = Body(n0, e0, self.ground_alt_m(n0, e0))
         self.power = power or PowerModel()
         self.battery = Battery(capacity_mah=self.params["BATT_CAPACITY"],
                                voltage_v=self.params["SIM_BATT_VOLTAGE"], finite=finite_battery)
@@ -150,8 +152,6 @@ class SimVehicle(VehicleActions):
         self._announced_gps = False
         self._yaw_aligned = False
         self.distance_m = 0.0
-        #: Simulated time the vehicle flew into the ground (None: it did not).
-        self.ground_hit_s: float | None = None
         self.battery_swap = battery_swap
         self.battery_swaps = 0
         self._swap_at_s: float | None = None
@@ -231,9 +231,10 @@ class SimVehicle(VehicleActions):
 
     # -- geometry -----------------------------------------------------------------------------
     def ground_alt_m(self, n_m: float, e_m: float) -> float:
-        """Simulated ground AMSL at a local point (from the terrain served, else flat)."""
-        lat, lon = self.frame.to_latlon(n_m, e_m)
-        return self.terrain.ground_alt_m(round(lat * 1e7), round(lon * 1e7))
+        """Terrain height AMSL at a local point."""
+        if self._ground is None:
+            return self._flat_alt_m
+        return self._ground(n_m, e_m)
 
     def home_alt_m(self) -> float:
         """Home altitude AMSL."""
@@ -387,8 +388,9 @@ class SimVehicle(VehicleActions):
         return math.hypot(self.body.n_m - hn, self.body.e_m - he)
 
     def _set_home_here(self) -> None:
-        lat, lon = self.frame.to_latlon(self.body.n_m, self.body.e_m)
-        self.home = (lat, lon, self.body.alt_m + flight.HOME_ALT_OFFSET_M)
+        noise = self.gps_noise
+        lat, lon = self.frame.to_latlon(self.body.n_m + noise[0], self.body.e_m + noise[1])
+        self.home = (lat, lon, self.body.alt_m + noise[2])
         self.home_set = True
         self.missions[MISSION] = [home_item(*self.home), *self.missions[MISSION][1:]]
 
@@ -415,9 +417,7 @@ class SimVehicle(VehicleActions):
         self._update_noise()
         for transfer in self.transfers.values():
             transfer.update()
-        if not flight.ground_contact(self, dt):
-            self._update_flight(dt)
-        flight.settle_on_ground(self)
+        self._update_flight(dt)
         self._update_battery(dt)
         self._update_gripper(dt)
         self._update_arming(dt)

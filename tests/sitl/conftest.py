@@ -101,16 +101,6 @@ class OfflineGcs:
         self._vehicle_out = codec(sysid, 1)
         self._gcs_in = codec(*gcs)
         self.log: list[tuple[float, Any]] = []
-        self.dem: Any = None
-
-    def serve_terrain(self, dem: Any) -> None:
-        """Answer the vehicle's TERRAIN_REQUESTs from ``dem`` from now on (the ground station's
-        terrain server, :mod:`gcs.terrain`), and ask for the EXTRA3 stream that carries them."""
-        from gcs.mavlink import dialect as mav
-
-        self.dem = dem
-        self.send(mav.MAVLink_request_data_stream_message(
-            self.sysid, 1, mav.MAV_DATA_STREAM_EXTRA3, 4, 1))
 
     @property
     def t(self) -> float:
@@ -131,26 +121,10 @@ class OfflineGcs:
 
     def _collect(self) -> None:
         v = self.vehicle
-        requests = []
         for m in v.outbox:
             for d in self._gcs_in.parse_buffer(m.pack(self._vehicle_out)) or []:
                 self.log.append((v.t, d))
-                if self.dem is not None and d.get_type() == "TERRAIN_REQUEST":
-                    requests.append(d)
         v.outbox.clear()
-        for request in requests:
-            self._answer_terrain(request)
-
-    def _answer_terrain(self, request: Any) -> None:
-        from gcs.mavlink import dialect as mav
-        from gcs.terrain import mask_bits, tile_heights_m
-
-        for bit in mask_bits(request.mask):
-            heights = tile_heights_m(self.dem, request.lat, request.lon, request.grid_spacing,
-                                     bit)
-            if heights is not None:
-                self.send(mav.MAVLink_terrain_data_message(request.lat, request.lon,
-                                                           request.grid_spacing, bit, heights))
 
     def run(self, seconds: float) -> None:
         """Advance ``seconds`` of simulated time."""
