@@ -46,7 +46,7 @@ class EventBus:
         How many streams may be open on the server, per login session and per account.
     """
 
-    def __init__(self, keep: int = 5000, *, max_streams: int = 32, per_session: int = 4,
+    def __init__(self, keep: int = 5000, *, max_streams: int = 32, per_session: int = 8,
                  per_user: int = 16) -> None:
         self._events: deque[Event] = deque(maxlen=keep)
         self._cond = threading.Condition()

@@ -139,7 +139,7 @@ def init_app(app: Flask) -> Services:
     data_dir = Path(app.config["DATA_DIR"])
     _private_data_dir(data_dir)
     events = EventBus(max_streams=int(app.config.get("SSE_MAX_STREAMS", 32)),
-                      per_session=int(app.config.get("SSE_PER_SESSION", 4)),
+                      per_session=int(app.config.get("SSE_PER_SESSION", 8)),
                       per_user=int(app.config.get("SSE_PER_USER", 16)))
     check_sqlite_file(data_dir / "flights.db")
     database = Database(app.config["DATABASE_URL"])

@@ -64,11 +64,11 @@ def test_admin_manages_a_user_and_reads_the_audit_log(console: tuple[Flask, str]
     assert page.locator("#audit tbody tr").count() == 50
     newest = page.locator("#audit tbody tr").first.text_content()
     page.click("#audit-older")
-    page.wait_for_function("!document.querySelector('#audit tbody').textContent.includes("
-                           f"{newest!r})")
+    page.wait_for_function("() => !document.querySelector('#audit tbody').textContent"
+                           f".includes({newest!r})")
     page.fill("#audit-filter input[name=action]", "user")
     page.click("#audit-filter button[type=submit]")
-    page.wait_for_function("document.querySelectorAll('#audit tbody tr').length === 3")
+    page.wait_for_function("() => document.querySelectorAll('#audit tbody tr').length === 3")
     assert "user disable" in page.locator("#audit tbody").text_content()
 
     _row(page, "pilot").locator("button.delete").click()
