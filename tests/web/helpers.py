@@ -3,6 +3,7 @@ test clients that send the CSRF token, and a real HTTP server on a free port."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -83,3 +84,17 @@ def serve(app: Flask) -> Iterator[WebServer]:
         yield server
     finally:
         server.close()
+
+
+def new_plan(c: Client, scenario: str = "tutorial", edits: dict[str, Any] | None = None) -> str:
+    """Create a plan of ``scenario`` (with ``edits``) through the API; its id."""
+    r = c.post("/api/plans", json={"scenario": scenario, "edits": edits or {}})
+    assert r.status_code == 201, r.json
+    return str(r.json["id"])
+
+
+def upload(c: Client, plan_id: str, kind: str, name: str, data: bytes) -> Any:
+    """Upload ``data`` as the file ``name`` of ``kind`` to a plan; the response."""
+    return c.post(f"/api/plans/{plan_id}/uploads", data={"kind": kind,
+                                                         "file": (io.BytesIO(data), name)},
+                  content_type="multipart/form-data")

@@ -4,7 +4,6 @@ id never by path, and every number bounded (400 naming the field, never 500)."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import warnings
@@ -17,23 +16,11 @@ import rasterio
 from affine import Affine
 from flask import Flask
 
-from tests.web.helpers import Client, services
+from tests.web.helpers import Client, new_plan, services, upload
 
 HEAVY_DROPS = (b"id,lat_deg,lon_deg,weight_kg\n"
                b"A1,44.06875,-71.12162,0.4\nA2,44.04150,-71.12240,4.0\n")
 DEPOT = {"id": "hub", "lat_deg": 44.061813, "lon_deg": -71.136854}
-
-
-def _new(c: Client, edits: dict[str, Any] | None = None) -> str:
-    r = c.post("/api/plans", json={"scenario": "tutorial", "edits": edits or {}})
-    assert r.status_code == 201, r.json
-    return str(r.json["id"])
-
-
-def _upload(c: Client, plan_id: str, kind: str, name: str, data: bytes) -> Any:
-    return c.post(f"/api/plans/{plan_id}/uploads", data={"kind": kind,
-                                                         "file": (io.BytesIO(data), name)},
-                  content_type="multipart/form-data")
 
 
 def _data_dir(app: Flask) -> Path:
@@ -62,8 +49,8 @@ def test_overweight_parcel_uploads_and_is_planned_unserved(app: Flask) -> None:
     """A drops CSV with a parcel heavier than every drone type uploads; planning lists it as
     unserved with the reason and plans the rest."""
     c = Client(app, "operator")
-    plan_id = _new(c)
-    r = _upload(c, plan_id, "drops", "today.csv", HEAVY_DROPS)
+    plan_id = new_plan(c)
+    r = upload(c, plan_id, "drops", "today.csv", HEAVY_DROPS)
     assert r.status_code == 200, r.json
     assert c.post(f"/api/plans/{plan_id}/run").status_code == 202
     services(app).plans.wait(plan_id, 120.0)
@@ -78,8 +65,8 @@ def test_overweight_parcel_uploads_and_is_planned_unserved(app: Flask) -> None:
 def test_strict_edit_refuses_an_overweight_parcel(app: Flask) -> None:
     """With the strict edit the upload is refused, naming the uploaded file, line and field."""
     c = Client(app, "operator")
-    plan_id = _new(c, {"strict": True})
-    r = _upload(c, plan_id, "drops", "today.csv", HEAVY_DROPS)
+    plan_id = new_plan(c, edits={"strict": True})
+    r = upload(c, plan_id, "drops", "today.csv", HEAVY_DROPS)
     assert r.status_code == 400
     assert (r.json["file"], r.json["line"], r.json["field"]) == ("today.csv", 3, "weight_kg")
     _no_server_path(app, r.json)
@@ -102,8 +89,8 @@ def test_upload_errors_name_the_uploaded_file(app: Flask, kind: str, name: str, 
                                               expected: dict[str, Any]) -> None:
     """Every upload error names the file by its upload name, never by a server path."""
     c = Client(app, "operator")
-    plan_id = _new(c)
-    r = _upload(c, plan_id, kind, name, data)
+    plan_id = new_plan(c)
+    r = upload(c, plan_id, kind, name, data)
     assert r.status_code == 400, r.json
     for key, value in expected.items():
         assert r.json[key] == value, r.json
@@ -113,11 +100,11 @@ def test_upload_errors_name_the_uploaded_file(app: Flask, kind: str, name: str, 
 def test_later_errors_still_name_the_uploaded_file(app: Flask) -> None:
     """After a good upload, an edit that breaks it names the file by its upload name."""
     c = Client(app, "operator")
-    plan_id = _new(c)
+    plan_id = new_plan(c)
     drops = b"id,lat_deg,lon_deg,weight_kg\nA1,44.06875,-71.12162,0.4\n"
-    assert _upload(c, plan_id, "drops", "mine.csv", drops).status_code == 200
+    assert upload(c, plan_id, "drops", "mine.csv", drops).status_code == 200
     far = _geotiff(np.full((50, 50), 300.0), -71.30, 44.30, 0.001)
-    r = _upload(c, plan_id, "dem", "north.tif", far)
+    r = upload(c, plan_id, "dem", "north.tif", far)
     assert r.status_code == 400
     assert r.json["file"] in ("mine.csv", "scenario.toml"), r.json
     assert "outside the elevation model" in r.json["reason"]
@@ -128,13 +115,13 @@ def test_vrt_named_tif_cannot_read_the_secret_key(app: Flask) -> None:
     """A VRT named .tif whose band is the server's secret_key is refused; no byte of it leaks,
     and no file is left behind."""
     c = Client(app, "operator")
-    plan_id = _new(c)
+    plan_id = new_plan(c)
     secret = _data_dir(app) / "secret_key"
     vrt = f"""<VRTDataset rasterXSize="8" rasterYSize="2"><SRS>EPSG:4326</SRS>
 <GeoTransform>-71.2, 0.01, 0, 44.1, 0, -0.01</GeoTransform>
 <VRTRasterBand dataType="Byte" band="1" subClass="VRTRawRasterBand">
 <SourceFilename relativeToVRT="0">{secret}</SourceFilename></VRTRasterBand></VRTDataset>"""
-    r = _upload(c, plan_id, "dem", "terrain.tif", vrt.encode())
+    r = upload(c, plan_id, "dem", "terrain.tif", vrt.encode())
     assert r.status_code == 400
     key = secret.read_text().strip()
     assert key[:8] not in json.dumps(r.json)
@@ -150,8 +137,8 @@ def test_tiff_bomb_upload_is_refused(app: Flask, tmp_path: Path) -> None:
                        sparse_ok=True, transform=Affine(1e-4, 0, -72.0, 0, -1e-4, 45.0)):
         pass
     c = Client(app, "operator")
-    plan_id = _new(c)
-    r = _upload(c, plan_id, "dem", "terrain.tif", path.read_bytes())
+    plan_id = new_plan(c)
+    r = upload(c, plan_id, "dem", "terrain.tif", path.read_bytes())
     assert r.status_code == 400
     assert "100000000 cells" in r.json["reason"] and r.json["file"] == "terrain.tif"
 
@@ -159,9 +146,9 @@ def test_tiff_bomb_upload_is_refused(app: Flask, tmp_path: Path) -> None:
 def test_good_dem_upload_is_named_by_id(app: Flask) -> None:
     """An uploaded GeoTIFF is stored under an id that the plan's edits name, never a path."""
     c = Client(app, "operator")
-    plan_id = _new(c)
+    plan_id = new_plan(c)
     dem = _geotiff(np.full((250, 300), 300.0), -71.30, 44.20, 0.0012)  # < 500 KB: in memory
-    r = _upload(c, plan_id, "dem", "../../valley.tif", dem)
+    r = upload(c, plan_id, "dem", "../../valley.tif", dem)
     assert r.status_code == 200, r.json
     dem_id = r.json["edits"]["dem"]
     assert re.fullmatch(r"[0-9a-f]{16}", dem_id)
@@ -187,8 +174,8 @@ def test_dem_edit_must_be_an_uploaded_id(app: Flask, dem: object) -> None:
 def test_odd_upload_names_are_400(app: Flask, name: str) -> None:
     """Upload names with NUL, newlines, nothing but separators or too long are 400, not 500."""
     c = Client(app, "operator")
-    plan_id = _new(c)
-    r = _upload(c, plan_id, "drops", name, HEAVY_DROPS)
+    plan_id = new_plan(c)
+    r = upload(c, plan_id, "drops", name, HEAVY_DROPS)
     assert r.status_code == 400, r.json
     assert r.json["field"] == "file"
 
@@ -219,7 +206,7 @@ def test_numbers_ids_and_names_are_bounded(app: Flask, edits: dict[str, Any],
     r = c.post("/api/plans", json={"scenario": "tutorial", "edits": edits})
     assert r.status_code == 400, r.json
     assert r.json["field"] == field, r.json
-    plan_id = _new(c)
+    plan_id = new_plan(c)
     r = c.put(f"/api/plans/{plan_id}/edits", json=edits)
     assert r.status_code == 400 and r.json["field"] == field, r.json
 
@@ -227,6 +214,6 @@ def test_numbers_ids_and_names_are_bounded(app: Flask, edits: dict[str, Any],
 def test_seed_edit_is_used(app: Flask) -> None:
     """A seed in the plan request reaches the planner's parameters."""
     c = Client(app, "operator")
-    plan_id = _new(c, {"seed": 42, "time_limit_s": 5})
+    plan_id = new_plan(c, edits={"seed": 42, "time_limit_s": 5})
     scenario, _ = services(app).plans.scenario(plan_id)
     assert (scenario.params.seed, scenario.params.time_limit_s) == (42, 5.0)

@@ -3,28 +3,15 @@ the page's sortie data and the downloads."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
 from flask import Flask
 
-from tests.web.helpers import Client, plan_done, services
+from tests.web.helpers import Client, new_plan, plan_done, services, upload
 
 GOOD_DROPS = (b"id,lat_deg,lon_deg,weight_kg\n"
               b"A1,44.06875,-71.12162,0.4\nA2,44.04150,-71.12240,1.0\n")
-
-
-def _new(c: Client, scenario: str = "tutorial") -> str:
-    r = c.post("/api/plans", json={"scenario": scenario})
-    assert r.status_code == 201, r.json
-    return str(r.json["id"])
-
-
-def _upload(c: Client, plan_id: str, kind: str, name: str, data: bytes) -> object:
-    return c.post(f"/api/plans/{plan_id}/uploads", data={"kind": kind,
-                                                         "file": (io.BytesIO(data), name)},
-                  content_type="multipart/form-data")
 
 
 def test_scenarios_are_the_mission_folders(app: Flask) -> None:
@@ -43,7 +30,7 @@ def test_unknown_scenario_and_unknown_plan(app: Flask) -> None:
     assert c.get("/api/plans/nope").status_code == 404
     assert c.post("/api/plans/nope/run").status_code == 404
     assert c.put("/api/plans/nope/edits", json={}).status_code == 404
-    assert _upload(c, "nope", "drops", "d.csv", GOOD_DROPS).status_code == 404  # type: ignore[attr-defined]
+    assert upload(c, "nope", "drops", "d.csv", GOOD_DROPS).status_code == 404  # type: ignore[attr-defined]
     assert c.get("/api/plans/nope/files/plan.json").status_code == 404
 
 
@@ -68,8 +55,8 @@ def test_bad_uploads_name_file_line_and_feature(app: Flask, kind: str, name: str
                                                 expected: dict[str, object]) -> None:
     """A bad drops CSV, no-fly GeoJSON or DEM is 400 with where and why, and is not kept."""
     c = Client(app, "operator")
-    plan_id = _new(c)
-    r = _upload(c, plan_id, kind, name, data)
+    plan_id = new_plan(c)
+    r = upload(c, plan_id, kind, name, data)
     assert r.status_code == 400, r.json  # type: ignore[attr-defined]
     body = r.json  # type: ignore[attr-defined]
     for key, value in expected.items():
@@ -81,8 +68,8 @@ def test_bad_uploads_name_file_line_and_feature(app: Flask, kind: str, name: str
 def test_empty_upload_and_missing_file(app: Flask) -> None:
     """An empty file or no file at all is 400."""
     c = Client(app, "operator")
-    plan_id = _new(c)
-    assert _upload(c, plan_id, "drops", "drops.csv", b"").status_code == 400  # type: ignore[attr-defined]
+    plan_id = new_plan(c)
+    assert upload(c, plan_id, "drops", "drops.csv", b"").status_code == 400  # type: ignore[attr-defined]
     r = c.post(f"/api/plans/{plan_id}/uploads", data={"kind": "drops"},
                content_type="multipart/form-data")
     assert r.status_code == 400 and r.json["field"] == "file"
@@ -91,8 +78,8 @@ def test_empty_upload_and_missing_file(app: Flask) -> None:
 def test_good_upload_replaces_the_drops(app: Flask) -> None:
     """A good drops CSV becomes the plan's drops."""
     c = Client(app, "operator")
-    plan_id = _new(c)
-    assert _upload(c, plan_id, "drops", "mine.csv", GOOD_DROPS).status_code == 200  # type: ignore[attr-defined]
+    plan_id = new_plan(c)
+    assert upload(c, plan_id, "drops", "mine.csv", GOOD_DROPS).status_code == 200  # type: ignore[attr-defined]
     drops = c.get(f"/api/plans/{plan_id}").json["scenario"]["drops"]
     assert [d["id"] for d in drops] == ["A1", "A2"]
 
@@ -118,7 +105,7 @@ def test_bad_edits_name_the_item_and_field(app: Flask, edits: dict[str, object],
                                            expected: dict[str, object]) -> None:
     """Map edits are checked: a bad depot, zone, drop choice or limit is 400 with where."""
     c = Client(app, "operator")
-    plan_id = _new(c)
+    plan_id = new_plan(c)
     r = c.put(f"/api/plans/{plan_id}/edits", json=edits)
     assert r.status_code == 400, r.json
     for key, value in expected.items():
@@ -173,7 +160,7 @@ def test_unserved_drops_carry_their_reason(app: Flask) -> None:
 def test_downloads_need_a_finished_plan(app: Flask) -> None:
     """Files of a draft plan are 409; a plan being planned cannot be edited (409)."""
     c = Client(app, "operator")
-    plan_id = _new(c)
+    plan_id = new_plan(c)
     assert c.get(f"/api/plans/{plan_id}/files/plan.json").status_code == 409
     assert c.post(f"/api/plans/{plan_id}/run").status_code == 202
     r = c.put(f"/api/plans/{plan_id}/edits", json={})
