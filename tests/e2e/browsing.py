@@ -101,3 +101,24 @@ def confirm(page: Any, answer: str = "ok") -> None:
     """Answer the console's confirm dialog (``ok`` or ``cancel``)."""
     page.wait_for_selector("#confirm[open]")
     page.click(f"#confirm-{answer}")
+
+
+def start_depot_fleet(scenario_dir: Path, vehicles: int, speedup: float,
+                      depot_id: str | None = None, drone_type: str = "heavy_octo") -> Any:
+    """Started simulated copters of ``drone_type`` standing at a depot of a scenario (the first
+    depot unless ``depot_id`` names one), on the ground of its DEM."""
+    from planner.io.dem import load_dem
+    from planner.io.scenario import load_scenario
+    from sitl.builtin import BuiltinFleet
+    from tests.sitl.ports import free_base_port
+
+    scenario = load_scenario(scenario_dir)
+    depot = next(d for d in scenario.depots if depot_id in (None, d.id))
+    dem = load_dem(scenario.terrain.dem_paths)
+    ground_m = float(dem.elevation_amsl_m(depot.lon_deg, depot.lat_deg))
+    fleet = BuiltinFleet(vehicles=vehicles, home=(depot.lat_deg, depot.lon_deg, ground_m),
+                         speedup=speedup, base_port=free_base_port(vehicles), dem=dem,
+                         drone_type=scenario.drone_types[drone_type], wind=scenario.wind,
+                         settle_s=2.0)
+    fleet.start()
+    return fleet

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.browsing import ARTIFACTS, Watched
+from tests.e2e.browsing import ARTIFACTS, Watched, start_depot_fleet
 from tests.e2e.browsing import confirm as _confirm
 from tests.web.helpers import make_app, serve, services
 
@@ -25,22 +25,9 @@ DROPS = "P016, P025, P036"
 
 def _start_fleet() -> Any:
     """Three simulated copters of the hub's drone type standing at the hub."""
-    from planner.io.dem import load_dem
-    from planner.io.scenario import load_scenario
-    from sitl.builtin import BuiltinFleet
     from tests.gcs.fixtures import DISTRICT
-    from tests.sitl.ports import free_base_port
 
-    scenario = load_scenario(DISTRICT)
-    depot = next(d for d in scenario.depots if d.id == HUB)
-    dem = load_dem(scenario.terrain.dem_paths)
-    ground_m = float(dem.elevation_amsl_m(depot.lon_deg, depot.lat_deg))
-    fleet = BuiltinFleet(vehicles=3, home=(depot.lat_deg, depot.lon_deg, ground_m),
-                         speedup=SPEEDUP, base_port=free_base_port(3), dem=dem,
-                         drone_type=scenario.drone_types["heavy_octo"], wind=scenario.wind,
-                         settle_s=2.0)
-    fleet.start()
-    return fleet
+    return start_depot_fleet(DISTRICT, 3, SPEEDUP, depot_id=HUB)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from urllib.parse import quote
 import pytest
 from flask import Flask
 
-from tests.e2e.browsing import ARTIFACTS, Watched, confirm
+from tests.e2e.browsing import ARTIFACTS, Watched, confirm, start_depot_fleet
 from tests.web.helpers import REPO, Client, make_app, serve, services
 
 pytestmark = pytest.mark.slow
@@ -69,21 +69,7 @@ def _write_scenario(missions: Path, name: str, *, payload_ids: bool) -> None:
 
 def _start_fleet() -> Any:
     """One simulated copter of the tutorial's drone type standing at its hub."""
-    from planner.io.dem import load_dem
-    from planner.io.scenario import load_scenario
-    from sitl.builtin import BuiltinFleet
-    from tests.sitl.ports import free_base_port
-
-    scenario = load_scenario(REPO / "missions" / "tutorial")
-    depot = scenario.depots[0]
-    dem = load_dem(scenario.terrain.dem_paths)
-    ground_m = float(dem.elevation_amsl_m(depot.lon_deg, depot.lat_deg))
-    fleet = BuiltinFleet(vehicles=1, home=(depot.lat_deg, depot.lon_deg, ground_m),
-                         speedup=SPEEDUP, base_port=free_base_port(1), dem=dem,
-                         drone_type=scenario.drone_types["heavy_octo"], wind=scenario.wind,
-                         settle_s=2.0)
-    fleet.start()
-    return fleet
+    return start_depot_fleet(REPO / "missions" / "tutorial", 1, SPEEDUP)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
