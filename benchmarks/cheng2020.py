@@ -24,8 +24,8 @@ from typing import Any
 
 from benchmarks._check_energy_trips import check
 from planner.errors import RoutingInfeasibleError
-from planner.routing.cheng import parse_cheng
-from planner.routing.trips import TRIP_OBJECTIVES, TripParams, TripProgress, solve_trips
+from planner.routing.trips.cheng import parse_cheng
+from planner.routing.trips.solve import TRIP_OBJECTIVES, TripParams, TripProgress, solve_trips
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "cheng2020"

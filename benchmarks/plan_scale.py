@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 
 from planner.io.dem import load_dem
-from planner.legs import LegCatalog
+from planner.legs.catalogue import LegCatalog
+from planner.legs.profile import band_violations
 from planner.pipeline import build_scene, make_plan
-from planner.profile import band_violations
 from planner.routing import Objective
 from tests.nofly_reference import ReferenceGraph
 from tests.synth import synthetic_scenario

@@ -11,7 +11,7 @@ rejects, or none at all, is reported as infeasible and left out of the mean gap.
 
 Cheng et al. (2020), Set A type 1 (``--set cheng``):
 
-- ``ours``: ``planner.routing.trips`` (exact energy, trip enumeration, CP-SAT selection and
+- ``ours``: ``planner.routing.trips.solve`` (exact energy, trip enumeration, CP-SAT selection and
   scheduling);
 - ``ortools``: OR-Tools routing (``ortools.constraint_solver``), one vehicle per potential trip,
   ``ceil(n / K) + 1`` of them per drone, chained per drone (a trip starts after the previous one
@@ -47,7 +47,7 @@ from typing import Any
 
 from benchmarks._check_energy_trips import check as check_trips
 from benchmarks.cheng2020 import DATA, best_known, solve_file
-from planner.routing.cheng import (
+from planner.routing.trips.cheng import (
     CAPACITY_KG,
     ENERGY_LIMIT_KWH,
     K_W_PER_KG15,

@@ -11,7 +11,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from dropline import commands, fly_commands, replay_commands, sim_commands, web_commands
+from dropline.commands import fly as fly_commands
+from dropline.commands import plan as commands
+from dropline.commands import replay as replay_commands
+from dropline.commands import sim as sim_commands
+from dropline.commands import web as web_commands
 from planner.errors import DroplineError, InputError, VerificationError
 
 EXIT_OK = 0

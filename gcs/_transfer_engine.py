@@ -17,8 +17,9 @@ from typing import Any
 
 from gcs import _rtt
 from gcs import mavlink as mav
+from gcs.errors import LinkTimeout, MissionTransferError
 from gcs.link import Link, Message
-from planner.errors import DroplineError, LinkTimeout, MissionTransferError
+from planner.errors import DroplineError
 
 _D = mav.dialect
 _RESULT_NAMES = {int(k): str(v.name) for k, v in _D.enums["MAV_MISSION_RESULT"].items()}

@@ -2,7 +2,7 @@
 
 A command is sent as COMMAND_LONG; when no COMMAND_ACK comes within the timeout it is sent again
 with the ``confirmation`` field counting up, as the MAVLink command protocol asks. A refusal
-raises :class:`~planner.errors.CommandRejected` with the vehicle's own reason when it gave one in
+raises :class:`~gcs.errors.CommandRejected` with the vehicle's own reason when it gave one in
 a STATUSTEXT (ArduPilot explains refused arming with "PreArm: ..." or "Arm: ...").
 """
 
@@ -14,9 +14,9 @@ import time
 from collections.abc import Sequence
 
 from gcs import mavlink as mav
+from gcs.errors import CommandRejected, LinkTimeout
 from gcs.link import Link, Message
 from gcs.transfer import DEFAULT_RETRY, Retry, Target
-from planner.errors import CommandRejected, LinkTimeout
 
 _D = mav.dialect
 _CMD_NAMES = {int(k): str(v.name) for k, v in _D.enums["MAV_CMD"].items()}

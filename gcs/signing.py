@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from gcs import mavlink as mav
+from gcs.errors import SigningError
 from gcs.link import Link, Message
-from planner.errors import InputError, SigningError
+from planner.errors import InputError
 
 log = logging.getLogger(__name__)
 _D = mav.dialect

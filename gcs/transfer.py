@@ -23,8 +23,8 @@ from typing import Any
 from gcs import mavlink as mav
 from gcs._transfer_engine import Download, Upload, for_us
 from gcs._transfer_engine import result_name as result_name
+from gcs.errors import LinkTimeout, MissionTransferError
 from gcs.link import Link, Message
-from planner.errors import LinkTimeout, MissionTransferError
 from planner.items import Cmd, MissionItem, MissionType
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Compile an evaluated sortie into MAVLink mission, geofence and rally items.
 
-Mission layout (what ArduCopter flies and :mod:`planner.verify` re-checks):
+Mission layout (what ArduCopter flies and :mod:`planner.verify.verifier` re-checks):
 
 0. home: NAV_WAYPOINT, frame GLOBAL, at the depot, altitude = ground AMSL;
 1. NAV_TAKEOFF to the first leg's start altitude;
@@ -21,10 +21,10 @@ import shapely
 
 from planner.geo import FloatArray, LocalProjection
 from planner.items import Cmd, Frame, MissionItem, MissionType
-from planner.legs import LegCatalog
+from planner.legs.catalogue import LegCatalog
 from planner.plan_model import Sortie, SortieMetrics
 from planner.scenario import DroneType, Scenario
-from planner.sortie_eval import SortieEval
+from planner.sorties.evaluate import SortieEval
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

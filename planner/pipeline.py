@@ -1,7 +1,7 @@
 """The planning pipeline: scenario + DEM in, verified plan out.
 
 Stages: projection, no-fly zone map and distance matrix, servability (every drop's solo sorties,
-or why it has none), the simple sortie construction, routing (:mod:`planner.route_plan`: search,
+or why it has none), the simple sortie construction, routing (:mod:`planner.sorties.route`: search,
 exact checks and repair, scheduling; the better of the two constructions wins), mission
 compilation, independent verification. Pure: the caller loads files and passes a progress
 callback and a clock if it wants them.
@@ -17,24 +17,24 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
-from planner._route_problem import Group, RouteInput
 from planner.compile import CompileContext, compile_sortie
 from planner.errors import VerificationError
 from planner.geo import FloatArray, LocalProjection
-from planner.legs import LegCatalog
-from planner.nofly import ZoneMap, build_zone_map
+from planner.legs.catalogue import LegCatalog
+from planner.legs.nofly import ZoneMap, build_zone_map
 from planner.plan_model import Plan, Sortie, Unserved
-from planner.route_plan import (
+from planner.routing import OBJECTIVES, Objective
+from planner.scenario import Scenario
+from planner.sorties._problem import Group, RouteInput
+from planner.sorties.build import Option, solo_options
+from planner.sorties.route import (
     Construction,
     best_construction,
     route_sorties,
     simple_construction,
 )
-from planner.routing import OBJECTIVES, Objective
-from planner.scenario import Scenario
-from planner.sorties import Option, solo_options
 from planner.terrain import Dem
-from planner.verify import format_violations, verify_plan
+from planner.verify.verifier import format_violations, verify_plan
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class CandidateSummary:
     """The figures of one sortie construction the pipeline compared.
 
     ``makespan_s`` is the last release; ``notes`` how it was made (see
-    :class:`planner.route_plan.Construction`).
+    :class:`planner.sorties.route.Construction`).
     """
 
     method: str

@@ -1,6 +1,6 @@
 """Simulated and real ArduPilot SITL vehicles, and replay."""
 
-from .backend import SitlBackend as SitlBackend
-from .backend import make_backend as make_backend
-from .backend import unavailable_reason as unavailable_reason
-from .builtin import BuiltinFleet as BuiltinFleet
+from sitl.backend import SitlBackend as SitlBackend
+from sitl.backend import make_backend as make_backend
+from sitl.backend import unavailable_reason as unavailable_reason
+from sitl.builtin import BuiltinFleet as BuiltinFleet

@@ -11,7 +11,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
-from planner.errors import InputError, SitlBinaryError
+from planner.errors import InputError
+from sitl.errors import SitlBinaryError
 
 #: Backend names :func:`make_backend` knows.
 BACKENDS: tuple[str, ...] = ("builtin", "ardupilot")

@@ -1,7 +1,7 @@
 """Brute-force reference for no-fly routing, and seeded random no-fly instances.
 
 The reference builds the full visibility graph over every vertex of the merged buffered polygons
-of a :class:`planner.nofly.ZoneMap` plus the two query points, with no pruning, decides
+of a :class:`planner.legs.nofly.ZoneMap` plus the two query points, with no pruning, decides
 visibility with exact GEOS predicates (a segment is blocked when its interior meets a polygon
 interior) and runs Dijkstra. It is slow and simple on purpose: tests and benchmarks compare the
 fast planner against it.

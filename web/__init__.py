@@ -1,3 +1,3 @@
 """The web console: plan, fly and watch a delivery fleet in the browser."""
 
-from .app import create_app as create_app
+from web.app import create_app as create_app

@@ -7,7 +7,7 @@ result; user-controlled text bounded to :data:`AUDIT_TEXT_MAX` characters, refus
 aggregated beyond :data:`REFUSED_PER_MINUTE` a user and minute), ``plans`` (a scenario choice
 with its uploads and edits, and the state of its planner job), ``parcels`` (the unguessable
 tracking token of each drop of a flown plan) and ``alert_acks``. Flights, alerts and delivery
-events stay in the flight log of :mod:`gcs.logs`.
+events stay in the flight log of :mod:`gcs.fleet.logs`.
 
 SQLite in the data folder by default; any SQLAlchemy URL (``DATABASE_URL``) works. The schema is
 set up idempotently (``create_all`` plus a version row, version 1 databases gain the new

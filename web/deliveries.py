@@ -12,11 +12,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gcs import logs
+from gcs.fleet import logs
 from web import db as tables
 from web.db import Database
 from web.errors import NotFound
-from web.fleet import FleetService
+from web.fleet_service import FleetService
 from web.planning import PlanService
 
 TOKEN_BYTES = 24

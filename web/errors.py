@@ -18,15 +18,8 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from planner.errors import (
-    CommandRejected,
-    DroplineError,
-    FleetError,
-    InfeasibleError,
-    InputError,
-    LinkTimeout,
-    VerificationError,
-)
+from gcs.errors import CommandRejected, FleetError, LinkTimeout
+from planner.errors import DroplineError, InfeasibleError, InputError, VerificationError
 
 log = logging.getLogger(__name__)
 

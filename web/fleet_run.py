@@ -14,12 +14,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from gcs.fleet import FleetManager, FlyOptions, prepare_vehicle
+from gcs.errors import GroundControlError
+from gcs.fleet.logs import FlightLog
+from gcs.fleet.manager import FleetManager, FlyOptions, prepare_vehicle
+from gcs.fleet.tracking import DropStatus
 from gcs.link import Link
-from gcs.logs import FlightLog
-from gcs.tracking import DropStatus
 from gcs.transfer import Target
-from planner.errors import GroundControlError
 from planner.plan_model import Plan
 from planner.scenario import Scenario
 from planner.terrain import Dem

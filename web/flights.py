@@ -1,6 +1,6 @@
 """Recorded flights (the flight log) and their replay: the flown track from the flight's
-``.tlog`` (:mod:`gcs.tlog_read`), the planned route and the plan against flown figures
-(:mod:`planner.flown`).
+``.tlog`` (:mod:`gcs.tlog.reader`), the planned route and the plan against flown figures
+(:mod:`planner.flown.figures`).
 
 Each replay sample carries its altitude AMSL, above home (``alt_rel_m``: home from the plan's
 item 0, else the log's HOME_POSITION, else the first armed sample) and, when the flight's plan
@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from gcs import logs
-from gcs.logs import FlightLog, FlightRecord
-from gcs.tlog_read import TlogFlight, read_flight
+from gcs.fleet import logs
+from gcs.fleet.logs import FlightLog, FlightRecord
+from gcs.tlog.reader import TlogFlight, read_flight
 from planner.errors import InputError
-from planner.flown import FlownSample, compare_flight
+from planner.flown.figures import FlownSample, compare_flight
 from planner.io.planfile import read_plan_json
 from planner.plan_model import Sortie
 from planner.scenario import Scenario

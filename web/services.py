@@ -20,7 +20,7 @@ from web.auth import LoginLimiter, Users
 from web.db import Database, check_sqlite_file, restrict_file
 from web.deliveries import DeliveryService
 from web.events import EventBus
-from web.fleet import FleetService
+from web.fleet_service import FleetService
 from web.flights import FlightService
 from web.planning import PlanService
 from web.simulator import SimulatorControl

@@ -2,24 +2,24 @@
 exact-energy trip solver (trip enumeration with the nonlinear payload-aware energy, CP-SAT).
 """
 
-from .check import check as check
-from .check import from_trips as from_trips
-from .model import OBJECTIVES as OBJECTIVES
-from .model import Client as Client
-from .model import Depot as Depot
-from .model import Objective as Objective
-from .model import RoutingProblem as RoutingProblem
-from .model import Solution as Solution
-from .model import Trip as Trip
-from .model import VehicleRoute as VehicleRoute
-from .model import VehicleType as VehicleType
-from .pyvrp_solver import solve as solve
-from .trips import TRIP_OBJECTIVES as TRIP_OBJECTIVES
-from .trips import DroneClass as DroneClass
-from .trips import PlannedTrip as PlannedTrip
-from .trips import TripCustomer as TripCustomer
-from .trips import TripParams as TripParams
-from .trips import TripPlan as TripPlan
-from .trips import TripProblem as TripProblem
-from .trips import TripProgress as TripProgress
-from .trips import solve_trips as solve_trips
+from planner.routing.check import check as check
+from planner.routing.check import from_trips as from_trips
+from planner.routing.model import OBJECTIVES as OBJECTIVES
+from planner.routing.model import Client as Client
+from planner.routing.model import Depot as Depot
+from planner.routing.model import Objective as Objective
+from planner.routing.model import RoutingProblem as RoutingProblem
+from planner.routing.model import Solution as Solution
+from planner.routing.model import Trip as Trip
+from planner.routing.model import VehicleRoute as VehicleRoute
+from planner.routing.model import VehicleType as VehicleType
+from planner.routing.pyvrp_solver import solve as solve
+from planner.routing.trips.solve import TRIP_OBJECTIVES as TRIP_OBJECTIVES
+from planner.routing.trips.solve import DroneClass as DroneClass
+from planner.routing.trips.solve import PlannedTrip as PlannedTrip
+from planner.routing.trips.solve import TripCustomer as TripCustomer
+from planner.routing.trips.solve import TripParams as TripParams
+from planner.routing.trips.solve import TripPlan as TripPlan
+from planner.routing.trips.solve import TripProblem as TripProblem
+from planner.routing.trips.solve import TripProgress as TripProgress
+from planner.routing.trips.solve import solve_trips as solve_trips

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from planner.errors import SitlBinaryError
+from sitl.errors import SitlBinaryError
 
 #: Environment variable naming the ``arducopter`` SITL program.
 ENV_VAR = "ARDUPILOT_SITL_BIN"

@@ -27,13 +27,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from planner.errors import SitlLaunchError
 from planner.scenario import DroneType
 from sitl.ardupilot import state as state_file
 from sitl.ardupilot._process import start_ticks, terminate_child
 from sitl.ardupilot.binary import resolve_binary, resolve_copter_parm
 from sitl.ardupilot.health import Heartbeat, port_listening, read_heartbeat
 from sitl.ardupilot.params import instance_parameters, write_param_file
+from sitl.errors import SitlLaunchError
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from planner.errors import SimulatorError
 from sitl.ardupilot._process import same_process, start_ticks, terminate_pid
+from sitl.errors import SimulatorError
 
 STATE_NAME = "sitl-state.json"
 

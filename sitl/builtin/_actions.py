@@ -8,15 +8,14 @@ from typing import TYPE_CHECKING, cast
 
 from gcs.mavlink import COPTER_MODES
 from gcs.mavlink import dialect as mav
-
-from . import flight
-from .failsafe import Failsafes
-from .mission import MISSION, RALLY
-from .state import VehicleState
-from .telemetry import Telemetry
+from sitl.builtin import flight
+from sitl.builtin.failsafe import Failsafes
+from sitl.builtin.mission import MISSION, RALLY
+from sitl.builtin.state import VehicleState
+from sitl.builtin.telemetry import Telemetry
 
 if TYPE_CHECKING:
-    from .vehicle import SimVehicle
+    from sitl.builtin.vehicle import SimVehicle
 
 MODE = COPTER_MODES
 

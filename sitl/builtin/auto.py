@@ -13,13 +13,12 @@ import math
 from typing import TYPE_CHECKING
 
 from gcs.mavlink import dialect as mav
-
-from . import flight
-from .mission import StoredItem
-from .physics import corner_speed_m_s
+from sitl.builtin import flight
+from sitl.builtin.mission import StoredItem
+from sitl.builtin.physics import corner_speed_m_s
 
 if TYPE_CHECKING:
-    from .vehicle import SimVehicle
+    from sitl.builtin.vehicle import SimVehicle
 
 STOPPED, RUNNING, COMPLETE = "stopped", "running", "complete"
 

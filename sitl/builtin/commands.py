@@ -11,11 +11,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from gcs.mavlink import dialect as mav
-
-from . import flight
+from sitl.builtin import flight
 
 if TYPE_CHECKING:
-    from .vehicle import SimVehicle
+    from sitl.builtin.vehicle import SimVehicle
 
 ACCEPTED = mav.MAV_RESULT_ACCEPTED
 FAILED = mav.MAV_RESULT_FAILED
@@ -94,7 +93,7 @@ def _arm_disarm(v: SimVehicle, cmd: _Cmd) -> None:
 
 
 def _mission_start(v: SimVehicle, cmd: _Cmd) -> None:
-    from .vehicle import MODE
+    from sitl.builtin.vehicle import MODE
 
     at = len(v.outbox)
     first = int(cmd.p[0])
@@ -114,7 +113,7 @@ def _mission_start(v: SimVehicle, cmd: _Cmd) -> None:
 
 
 def _takeoff(v: SimVehicle, cmd: _Cmd) -> None:
-    from .vehicle import MODE
+    from sitl.builtin.vehicle import MODE
 
     if v.mode != MODE["GUIDED"] or not v.armed or not v.body.on_ground:
         _ack(v, cmd, FAILED)
@@ -127,7 +126,7 @@ def _takeoff(v: SimVehicle, cmd: _Cmd) -> None:
 
 def _mode_command(mode_name: str) -> Callable[[SimVehicle, _Cmd], None]:
     def run(v: SimVehicle, cmd: _Cmd) -> None:
-        from .vehicle import MODE
+        from sitl.builtin.vehicle import MODE
 
         at = len(v.outbox)
         _ack(v, cmd, ACCEPTED if v.set_mode(MODE[mode_name]) else FAILED, at)
@@ -138,7 +137,7 @@ def _mode_command(mode_name: str) -> Callable[[SimVehicle, _Cmd], None]:
 def guided_goto(v: SimVehicle, lat_deg: float, lon_deg: float, alt_m: float,
                 frame: int) -> bool:
     """GUIDED target; the altitude is in ``frame`` (relative, terrain or AMSL)."""
-    from .vehicle import MODE
+    from sitl.builtin.vehicle import MODE
 
     if v.mode != MODE["GUIDED"] or not v.armed or v.body.on_ground:
         return False
@@ -155,7 +154,7 @@ def guided_goto(v: SimVehicle, lat_deg: float, lon_deg: float, alt_m: float,
 
 
 def _reposition(v: SimVehicle, cmd: _Cmd) -> None:
-    from .vehicle import MODE
+    from sitl.builtin.vehicle import MODE
 
     if v.mode != MODE["GUIDED"] and int(cmd.p[1]) & 1 and v.armed:
         v.set_mode(MODE["GUIDED"])
@@ -171,7 +170,7 @@ def _change_speed(v: SimVehicle, cmd: _Cmd) -> None:
 
 
 def _set_home(v: SimVehicle, cmd: _Cmd) -> None:
-    from .mission import home_item
+    from sitl.builtin.mission import home_item
 
     if cmd.p[0] >= 1:
         lat, lon = v.position_deg()
@@ -207,7 +206,7 @@ def _set_mission_current(v: SimVehicle, cmd: _Cmd) -> None:
 
 
 def _pause_continue(v: SimVehicle, cmd: _Cmd) -> None:
-    from .vehicle import MODE
+    from sitl.builtin.vehicle import MODE
 
     if v.mode != MODE["AUTO"] or not v.armed:
         _ack(v, cmd, FAILED)

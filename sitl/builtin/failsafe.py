@@ -13,12 +13,11 @@ import math
 from typing import TYPE_CHECKING
 
 from gcs.mavlink import dialect as mav
-
-from .geo import distance_to_polygon_edge_m, point_in_polygon
-from .mission import FENCE, fence_circles, fence_polygons
+from sitl.builtin.geo import distance_to_polygon_edge_m, point_in_polygon
+from sitl.builtin.mission import FENCE, fence_circles, fence_polygons
 
 if TYPE_CHECKING:
-    from .vehicle import SimVehicle
+    from sitl.builtin.vehicle import SimVehicle
 
 ALT_MAX, CIRCLE, POLYGON, ALT_MIN = 1, 2, 4, 8
 _NAMES = ((ALT_MAX, "Max Alt"), (ALT_MIN, "Min Alt"), (CIRCLE, "Circle"), (POLYGON, "Polygon"))
@@ -178,7 +177,7 @@ class Failsafes:
             v.text(mav.MAV_SEVERITY_NOTICE, "Fence breach cleared")
 
     def _fence_action(self, fresh: int, depth: float) -> None:
-        from .vehicle import MODE
+        from sitl.builtin.vehicle import MODE
 
         v = self.v
         action = int(v.params["FENCE_ACTION"])
@@ -244,7 +243,7 @@ class Failsafes:
 
     def _do_action(self, action: int, kind: str, first_text: str | None = None) -> None:
         """ArduCopter's do_failsafe_action with the announcement texts."""
-        from .vehicle import MODE
+        from sitl.builtin.vehicle import MODE
 
         v = self.v
         if not v.flying:
@@ -270,7 +269,7 @@ class Failsafes:
 
     # -- GCS heartbeat and EKF ----------------------------------------------------------------
     def _update_gcs(self) -> None:
-        from .vehicle import MODE
+        from sitl.builtin.vehicle import MODE
 
         v = self.v
         p = v.params
@@ -296,7 +295,7 @@ class Failsafes:
         self._do_action(action, "GCS")
 
     def _update_ekf(self, dt: float) -> None:
-        from .vehicle import MODE, POSITION_MODES
+        from sitl.builtin.vehicle import MODE, POSITION_MODES
 
         v = self.v
         bad = v.gps_lost and v.armed and v.flying

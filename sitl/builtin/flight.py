@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from .physics import Limits
+from sitl.builtin.physics import Limits
 
 if TYPE_CHECKING:
-    from .vehicle import SimVehicle
+    from sitl.builtin.vehicle import SimVehicle
 
 #: Motor spool-up and take-off checks before the first climb after arming (s).
 SPOOL_UP_S = 3.0

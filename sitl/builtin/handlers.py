@@ -8,13 +8,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gcs.mavlink import dialect as mav
-
-from .commands import handle_command, handle_set_mode
-from .mission import FENCE, MISSION, RALLY, IncomingItem
-from .transfer import item_float_message, item_int_message
+from sitl.builtin.commands import handle_command, handle_set_mode
+from sitl.builtin.mission import FENCE, MISSION, RALLY, IncomingItem
+from sitl.builtin.transfer import item_float_message, item_int_message
 
 if TYPE_CHECKING:
-    from .vehicle import SimVehicle
+    from sitl.builtin.vehicle import SimVehicle
 
 _TYPES = (MISSION, FENCE, RALLY)
 
@@ -163,7 +162,7 @@ def _set_mode(v: SimVehicle, msg: Any) -> None:
 def _position_target_global_int(v: SimVehicle, msg: Any) -> None:
     if msg.type_mask & 0b111 == 0b111:
         return
-    from .commands import guided_goto
+    from sitl.builtin.commands import guided_goto
 
     guided_goto(v, msg.lat_int / 1e7, msg.lon_int / 1e7, msg.alt, msg.coordinate_frame)
 

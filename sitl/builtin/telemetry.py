@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from gcs.mavlink import dialect as mav
 
 if TYPE_CHECKING:
-    from .vehicle import SimVehicle
+    from sitl.builtin.vehicle import SimVehicle
 
 #: Unix time of boot (fixed, so that runs are reproducible).
 EPOCH_US = 1_735_689_600_000_000
@@ -172,7 +172,7 @@ class Telemetry:
 
     def heartbeat(self) -> Any:
         """HEARTBEAT with ArduCopter's base mode bits."""
-        from .vehicle import MODE, POSITION_MODES
+        from sitl.builtin.vehicle import MODE, POSITION_MODES
 
         v = self.v
         base = 81
@@ -280,8 +280,8 @@ class Telemetry:
 
     def mission_current(self) -> Any:
         """MISSION_CURRENT with total (items without home) and mission_state."""
-        from .auto import COMPLETE, RUNNING
-        from .vehicle import MODE
+        from sitl.builtin.auto import COMPLETE, RUNNING
+        from sitl.builtin.vehicle import MODE
 
         v = self.v
         total = len(v.missions[0]) - 1

@@ -14,8 +14,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from gcs.mavlink import dialect as mav
-
-from .mission import (
+from sitl.builtin.mission import (
     FENCE,
     MAX_ITEMS,
     MISSION,

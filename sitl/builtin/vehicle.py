@@ -16,19 +16,18 @@ from typing import Any
 from gcs.mavlink import COPTER_MODE_NAMES, COPTER_MODES
 from gcs.mavlink import dialect as mav
 from planner.scenario import DroneType, Wind
-
-from . import flight
-from ._actions import VehicleActions
-from .auto import COMPLETE, RUNNING, MissionRunner
-from .battery import Battery, PowerModel
-from .failsafe import Failsafes
-from .geo import LocalFrame
-from .handlers import handle_message
-from .mission import FENCE, MISSION, RALLY, StoredItem, fence_storage_total, home_item
-from .params import ParamStore
-from .physics import Body, Limits
-from .telemetry import Telemetry
-from .transfer import ItemTransfer
+from sitl.builtin import flight
+from sitl.builtin._actions import VehicleActions
+from sitl.builtin.auto import COMPLETE, RUNNING, MissionRunner
+from sitl.builtin.battery import Battery, PowerModel
+from sitl.builtin.failsafe import Failsafes
+from sitl.builtin.geo import LocalFrame
+from sitl.builtin.handlers import handle_message
+from sitl.builtin.mission import FENCE, MISSION, RALLY, StoredItem, fence_storage_total, home_item
+from sitl.builtin.params import ParamStore
+from sitl.builtin.physics import Body, Limits
+from sitl.builtin.telemetry import Telemetry
+from sitl.builtin.transfer import ItemTransfer
 
 #: Simulation step (s of simulated time).
 STEP_S = 0.05

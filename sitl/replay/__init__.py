@@ -1,11 +1,11 @@
 """Replay and regression: fly missions in SITL, read flight logs, report plan versus flown."""
 
-from .logplay import play_log as play_log
-from .missions import Mission as Mission
-from .missions import load_missions as load_missions
-from .runner import MissionResult as MissionResult
-from .runner import ReplayOptions as ReplayOptions
-from .runner import fly_missions as fly_missions
-from .tolerances import Tolerances as Tolerances
-from .tolerances import ToleranceSet as ToleranceSet
-from .tolerances import load_tolerances as load_tolerances
+from sitl.replay.logplay import play_log as play_log
+from sitl.replay.missions import Mission as Mission
+from sitl.replay.missions import load_missions as load_missions
+from sitl.replay.runner import MissionResult as MissionResult
+from sitl.replay.runner import ReplayOptions as ReplayOptions
+from sitl.replay.runner import fly_missions as fly_missions
+from sitl.replay.tolerances import Tolerances as Tolerances
+from sitl.replay.tolerances import ToleranceSet as ToleranceSet
+from sitl.replay.tolerances import load_tolerances as load_tolerances

@@ -10,7 +10,7 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
-from planner.flown import FlownFigures
+from planner.flown.figures import FlownFigures
 from planner.scenario import NoFlyZone
 from planner.terrain import Dem
 from sitl.replay.plots import plot_mission

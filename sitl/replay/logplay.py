@@ -3,7 +3,7 @@
 Every message of the log goes out as it was recorded (same bytes, system ids, sequence numbers)
 to every output, at its recorded time divided by ``speed``: a log recorded at 1x plays in real
 time at ``speed=1``. The *log* clock is the recording's timestamps; the *vehicle* clock is the
-vehicle's own time since boot (as :mod:`gcs.tlog_read` reads it), which plays a flight recorded
+vehicle's own time since boot (as :mod:`gcs.tlog.reader` reads it), which plays a flight recorded
 from a simulator at any speedup as the vehicle lived it. Messages the ground station sent
 (system 255, as recorded in ArduPilot SITL traces) are left out unless ``include_gcs``, so that
 a console sees a vehicle and not another ground station's commands.
@@ -24,7 +24,7 @@ from typing import Any
 
 from gcs import mavlink as mav
 from gcs.forward import OutputSpec
-from gcs.tlog_read import BOOT_TIMED
+from gcs.tlog.reader import BOOT_TIMED
 from planner.errors import InputError
 
 __all__ = ["CLOCKS", "PlayStats", "play_log", "timeline"]

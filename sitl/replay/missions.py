@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from planner.errors import InputError
-from planner.flown import planned_energy_steps
+from planner.flown.figures import planned_energy_steps
 from planner.io.planfile import read_plan_json
 from planner.io.qgc import read_qgc_plan
 from planner.io.wpl import read_wpl

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from planner.flown import FlownSample, PlannedTrack, planned_track
+from planner.flown.figures import FlownSample, PlannedTrack, planned_track
 from planner.scenario import NoFlyZone
 from planner.terrain import Dem
 from sitl.replay.runner import MissionResult, safe_name

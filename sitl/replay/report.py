@@ -2,7 +2,7 @@
 
 ``report.json`` (``"format": "dropline-replay-report"``, ``"version": 1``) holds the run's
 settings, whether it passed, and per mission its source, log, figures
-(:meth:`planner.flown.FlownFigures.as_dict`), breaches and error. The JUnit file has one
+(:meth:`planner.flown.figures.FlownFigures.as_dict`), breaches and error. The JUnit file has one
 ``testsuite`` per mission and one ``testcase`` per checked figure group (:data:`CHECKS`), a
 ``failure`` for each breach and an ``error`` when the mission could not be flown, so that CI
 systems show which mission broke which figure.

@@ -5,8 +5,8 @@ the scenario's terrain, in its wind, as its drone type, loaded with its parcels;
 ``arducopter`` instance with home there) on its own ports, and its own ground station: the fleet
 manager configures, uploads, verifies, arms and monitors the flight to landing exactly as
 ``dropline fly`` does, logging it to ``<report>/missions/<name>/`` (SQLite and ``.tlog``). The
-``.tlog`` is then read back (:mod:`gcs.tlog_read`) and compared with the mission
-(:func:`planner.flown.compare_flight`). Up to ``parallel`` missions fly at once.
+``.tlog`` is then read back (:mod:`gcs.tlog.reader`) and compared with the mission
+(:func:`planner.flown.figures.compare_flight`). Up to ``parallel`` missions fly at once.
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from gcs.fleet import FleetManager, FlyOptions
+from gcs.fleet.logs import FlightLog
+from gcs.fleet.manager import FleetManager, FlyOptions
 from gcs.link import Link
-from gcs.logs import FlightLog
-from gcs.tlog_read import TlogFlight, read_flight
-from planner._verify_energy import dorling_power_w
+from gcs.tlog.reader import TlogFlight, read_flight
 from planner.errors import DroplineError
-from planner.flown import FlownFigures, compare_flight
+from planner.flown.figures import FlownFigures, compare_flight
 from planner.items import Cmd
 from planner.scenario import DroneType, Scenario
 from planner.terrain import Dem
+from planner.verify._energy import dorling_power_w
 from sitl.backend import make_backend
 from sitl.replay.missions import Mission
 from sitl.replay.tolerances import Breach, ToleranceSet, check

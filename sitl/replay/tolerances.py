@@ -26,7 +26,7 @@ keys it overrides::
     energy_ratio_max = 1.8
 
 The ``agl_*`` limits apply to the cruise legs only; a drop's phase (its descent, hover and climb
-back, see :mod:`planner.flown`) is held to its own planned drop height less
+back, see :mod:`planner.flown.figures`) is held to its own planned drop height less
 ``drop_agl_below_plan_m`` (figure ``drop_agl_min_m[<drop>]``), so that a drop planned low passes
 and a drop flown lower than planned fails.
 
@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError
-from planner.flown import FINAL_STATES, FlownFigures
+from planner.flown.figures import FINAL_STATES, FlownFigures
 from planner.io._toml_tables import ROOT, TomlLines, Where, construct, read_table, spec_of
 
 __all__ = ["Breach", "ToleranceSet", "Tolerances", "check", "load_tolerances"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from dropline.web_commands import Demo, start_demo
+from dropline.commands.web import Demo, start_demo
 from web.server import WebServer
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from dropline.cli import main
-from dropline.web_commands import demo_vehicles, start_demo, start_demo_fleet
-from gcs.assign import NEAR_DEPOT_M
+from dropline.commands.web import demo_vehicles, start_demo, start_demo_fleet
+from gcs.fleet.assign import NEAR_DEPOT_M
 from planner.io.scenario import load_scenario
 from sitl.builtin.vehicle import BATTERY_SWAP_NEAR_M
 from tests.dropline.demo_day import fly_day

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dropline.commands import OBJECTIVES, add_plan_arguments, plan_command, print_report
+from dropline.commands.plan import OBJECTIVES, add_plan_arguments, plan_command, print_report
 from planner.io.planfile import read_plan_json
 
 REPO = Path(__file__).resolve().parents[2]

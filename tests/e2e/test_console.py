@@ -33,7 +33,7 @@ def _start_fleet() -> Any:
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Three simulated copters at the hub and the console serving them on a free port."""
-    from dropline.sim_control import FleetSimulator
+    from dropline.commands.sim_control import FleetSimulator
 
     fleet = _start_fleet()
     app = make_app(tmp_path_factory.mktemp("e2e"), CONNECT=fleet.connection_strings,

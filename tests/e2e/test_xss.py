@@ -85,7 +85,7 @@ class Console:
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     """A console on payload scenarios with one simulated copter, served on a free port."""
-    from dropline.sim_control import FleetSimulator
+    from dropline.commands.sim_control import FleetSimulator
 
     root = tmp_path_factory.mktemp("xss")
     missions = root / "missions"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from gcs import mavlink as mav
-from gcs.assign import assign_vehicles
 from gcs.binding import SpoofFlag, VehicleBinding
+from gcs.fleet.assign import assign_vehicles
 from gcs.link import Link
 from gcs.telemetry import TelemetryHub
 from tests.gcs.test_forward import free_udp_port

@@ -16,6 +16,7 @@ import pytest
 from dropline.cli import main
 from gcs import commands
 from gcs import mavlink as mav
+from gcs.errors import LinkTimeout, SigningError
 from gcs.forward import Forwarder, OutputSpec
 from gcs.link import Link
 from gcs.signing import (
@@ -28,7 +29,7 @@ from gcs.signing import (
     read_key_file,
 )
 from gcs.transfer import Retry, Target
-from planner.errors import InputError, LinkTimeout, SigningError
+from planner.errors import InputError
 from planner.io.planfile import write_plan_json
 from tests.gcs import fixtures
 from tests.gcs.fixtures import SPEEDUP, tutorial_case

@@ -213,8 +213,8 @@ def test_preflight_terrain_check_follows_the_reports(vehicle_and_hub: Any, spaci
     is pending, and refuses, saying why, when the vehicle keeps reporting tiles pending."""
     import threading
 
-    from gcs.config import needs_terrain
-    from gcs.preflight import sortie_path_deg, terrain_check
+    from gcs.fleet.config import needs_terrain
+    from gcs.fleet.preflight import sortie_path_deg, terrain_check
     from tests.gcs.fixtures import tutorial_case
 
     vehicle, _, link = vehicle_and_hub

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from gcs import commands
+from gcs.errors import CommandRejected
 from gcs.link import Link
 from gcs.telemetry import TelemetryHub
 from gcs.terrain import send_checks
 from gcs.transfer import Retry, Target
-from planner.errors import CommandRejected
 from planner.io.dem import load_dem
 from planner.terrain import Dem
 from tests.gcs.fixtures import DISTRICT

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import gcs.mavlink  # noqa: F401  (fixes the dialect before pymavlink is imported below)
-from gcs.tlog_read import read_flight
+from gcs.tlog.reader import read_flight
 from planner.errors import InputError
-from planner.flown import compare_flight
+from planner.flown.figures import compare_flight
 from tests.shared_data import needs
 from tests.sitl.conftest import TRACES
 from tests.sitl.test_traces import (

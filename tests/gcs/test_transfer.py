@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from gcs.errors import LinkTimeout, MissionTransferError
 from gcs.link import Link
 from gcs.transfer import (
     Retry,
@@ -19,7 +20,6 @@ from gcs.transfer import (
     upload,
     upload_verified,
 )
-from planner.errors import LinkTimeout, MissionTransferError
 from planner.io.dem import load_dem
 from planner.io.scenario import load_scenario
 from planner.items import Cmd, Frame, MissionItem, MissionType

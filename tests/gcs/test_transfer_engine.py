@@ -14,8 +14,8 @@ import pytest
 
 from gcs import mavlink as mav
 from gcs._rtt import INITIAL_RTO_S, MIN_RTO_S, RttEstimator
+from gcs.errors import LinkTimeout, MissionTransferError
 from gcs.transfer import Retry, Target, download, upload
-from planner.errors import LinkTimeout, MissionTransferError
 from planner.items import Cmd, Frame, MissionItem
 
 _D = mav.dialect

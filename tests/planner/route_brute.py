@@ -1,7 +1,7 @@
 """Brute-force optima of tiny plans, for the routing tests.
 
 Every sortie (set of drops, order, depot and drone type) is evaluated with the exact model
-(:func:`planner.sortie_eval.evaluate_sortie` along the catalogued legs, with the pipeline's energy
+(:func:`planner.sorties.evaluate_sortie` along the catalogued legs, with the pipeline's energy
 margin); then every partition of the drops into sorties, every choice of group and order and
 every assignment and sequence on the drones is tried. Nothing here comes from the router.
 """
@@ -13,10 +13,10 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from planner.legs import LegCatalog
+from planner.legs.catalogue import LegCatalog
 from planner.pipeline import ENERGY_MARGIN_FRACTION, build_scene
 from planner.scenario import Scenario
-from planner.sortie_eval import SortieEval, evaluate_sortie
+from planner.sorties.evaluate import SortieEval, evaluate_sortie
 from planner.terrain import Dem
 
 

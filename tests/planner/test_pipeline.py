@@ -16,9 +16,9 @@ from planner.items import Cmd, Frame
 from planner.pipeline import make_plan
 from planner.plan_model import Plan
 from planner.scenario import Depot, Drop, NoFlyZone, PlannerParams, Scenario, TerrainConfig
-from planner.sortie_eval import SortieEval
+from planner.sorties.evaluate import SortieEval
 from planner.terrain import Dem
-from planner.verify import sortie_energy_wh
+from planner.verify.verifier import sortie_energy_wh
 from tests.planner.factories import LAT0, LON0, drone_type, hills_dem, square
 
 REPO = Path(__file__).resolve().parents[2]
@@ -114,15 +114,15 @@ def test_planned_energy_agrees_with_the_verifier_on_the_district() -> None:
 
 def test_heavier_first_costs_less_than_lighter_first(flat: Dem) -> None:
     """Dropping the heavy parcel first saves energy: the load on board falls at each release."""
-    from planner.sortie_eval import evaluate_sortie
-    from planner.sorties import budget_wh
+    from planner.sorties.build import budget_wh
+    from planner.sorties.evaluate import evaluate_sortie
 
     drops = [Drop(id="near", lat_deg=LAT0 + 0.02, lon_deg=LON0, weight_kg=2.5),
              Drop(id="far", lat_deg=LAT0 + 0.04, lon_deg=LON0, weight_kg=0.2)]
     sc = scenario_of(drops)
     result = make_plan(sc, flat)
     assert len(result.plan.sorties) == 1
-    from planner.legs import LegCatalog
+    from planner.legs.catalogue import LegCatalog
     from planner.pipeline import build_scene
 
     scene = build_scene(sc)

@@ -20,7 +20,7 @@ from planner.scenario import (
     TerrainConfig,
     Wind,
 )
-from planner.verify import verify_plan
+from planner.verify.verifier import verify_plan
 from tests.planner.factories import LAT0, LON0, drone_type, hills_dem, square
 
 offset = st.floats(-0.08, 0.08)

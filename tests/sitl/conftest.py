@@ -48,8 +48,8 @@ def builtin_fleet() -> Iterator[Callable[..., Any]]:
     ``settle_s`` says otherwise); the base port is a free one unless given. Every fleet is
     stopped after the test.
     """
-    from planner.errors import SimulatorError
     from sitl.builtin import BuiltinFleet
+    from sitl.errors import SimulatorError
 
     fleets: list[Any] = []
 

@@ -24,9 +24,8 @@ import pytest
 from gcs.mavlink import dialect as mav
 from gcs.mavlink import read_tlog
 from planner.items import MissionItem
-
-from .conftest import TRACE_HOME, TRACES
-from .mavclient import MavClient
+from tests.sitl.conftest import TRACE_HOME, TRACES
+from tests.sitl.mavclient import MavClient
 
 pytestmark = [pytest.mark.sitl]
 

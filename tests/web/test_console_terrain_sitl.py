@@ -19,9 +19,9 @@ import pytest
 import requests
 
 from gcs import commands
+from gcs.errors import CommandRejected, GroundControlError
 from gcs.link import Link
 from gcs.transfer import Target
-from planner.errors import CommandRejected, GroundControlError
 from planner.io.dem import load_dem
 from tests.gcs.fixtures import DISTRICT
 from tests.gcs.test_terrain_sitl import ARDUCOPTER, BIN, HUB, _arm

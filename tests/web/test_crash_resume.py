@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from gcs.logs import FlightLog
+from gcs.fleet.logs import FlightLog
 from tests.gcs.fixtures import SPEEDUP, FleetCase, start_fleet
 from tests.waiting import poll, wait_until
 from tests.web.helpers import PASSWORD, REPO, Client, make_app, plan_done, services

@@ -22,11 +22,11 @@ import sqlalchemy as sa
 
 from dropline.cli import main
 from gcs import commands
-from gcs.assign import assign_vehicles
+from gcs.errors import FleetError, LinkTimeout
+from gcs.fleet.assign import assign_vehicles
 from gcs.link import Link
 from gcs.signing import KeyStore, enable_signing
 from gcs.transfer import Retry, Target
-from planner.errors import FleetError, LinkTimeout
 from tests.gcs.conftest import sim as sim
 from tests.gcs.test_binding import heartbeat, send
 from tests.gcs.test_forward import free_udp_port

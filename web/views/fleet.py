@@ -17,8 +17,8 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from planner.errors import InputError
 from web.auth import User, current_session, current_user, login_required, require
 from web.errors import Conflict, Forbidden, Unauthorized, status_of
-from web.fleet import MODE_COMMANDS
 from web.fleet_run import VehicleResult
+from web.fleet_service import MODE_COMMANDS
 from web.services import services
 from web.views._util import field, json_body
 

@@ -1,0 +1,1 @@
+"""The work behind each ``dropline`` command group, one module per group."""

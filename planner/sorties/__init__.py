@@ -1,0 +1,36 @@
+"""Sorties of a scenario: build, evaluate, schedule and route them along catalogued legs."""
+
+from planner.sorties.build import Option as Option
+from planner.sorties.build import assign_groups as assign_groups
+from planner.sorties.build import budget_wh as budget_wh
+from planner.sorties.build import build_sorties as build_sorties
+from planner.sorties.build import solo_options as solo_options
+from planner.sorties.evaluate import SortieEval as SortieEval
+from planner.sorties.evaluate import evaluate_sortie as evaluate_sortie
+from planner.sorties.route import FIRST_FACTOR as FIRST_FACTOR
+from planner.sorties.route import ITERATION_OFFSET as ITERATION_OFFSET
+from planner.sorties.route import ITERATION_RATE as ITERATION_RATE
+from planner.sorties.route import ITERATION_SHARE as ITERATION_SHARE
+from planner.sorties.route import LOOSEN as LOOSEN
+from planner.sorties.route import POLISH_EVALUATIONS_PER_S as POLISH_EVALUATIONS_PER_S
+from planner.sorties.route import ROUND_SHARES as ROUND_SHARES
+from planner.sorties.route import SECOND_ROUND_MAX_CLIENTS as SECOND_ROUND_MAX_CLIENTS
+from planner.sorties.route import SECOND_ROUND_REJECTED as SECOND_ROUND_REJECTED
+from planner.sorties.route import TIGHTEN_MARGIN as TIGHTEN_MARGIN
+from planner.sorties.route import TRIPS_SHARE as TRIPS_SHARE
+from planner.sorties.route import Construction as Construction
+from planner.sorties.route import Group as Group
+from planner.sorties.route import RouteInput as RouteInput
+from planner.sorties.route import best_construction as best_construction
+from planner.sorties.route import iteration_budget as iteration_budget
+from planner.sorties.route import reevaluator as reevaluator
+from planner.sorties.route import route_sorties as route_sorties
+from planner.sorties.route import simple_construction as simple_construction
+from planner.sorties.route import tick as tick
+from planner.sorties.schedule import BALANCE_ROUNDS as BALANCE_ROUNDS
+from planner.sorties.schedule import Scheduled as Scheduled
+from planner.sorties.schedule import last_release_s as last_release_s
+from planner.sorties.schedule import schedule as schedule
+from planner.sorties.schedule import schedule_assigned as schedule_assigned
+from planner.sorties.schedule import schedule_balanced as schedule_balanced
+from planner.sorties.schedule import windows_fit as windows_fit

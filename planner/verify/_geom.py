@@ -1,0 +1,208 @@
+"""Geometric checks of a replayed track: DEM coverage, height above ground, no-fly zones.
+
+Moves are sampled along their WGS84 geodesic no coarser than half the DEM resolution, ends
+included. Zones are tested in the verifier's own azimuthal equidistant projection centred on the
+scenario's depots, without any buffer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyproj
+import shapely
+
+from planner.items import Cmd
+from planner.plan_model import Sortie
+from planner.scenario import DroneType, Scenario
+from planner.terrain import Dem, FloatArray
+from planner.verify._base import AGL_TOL_M, Violation, sample_geodesic, violation, where
+from planner.verify._track import Move, Release, Track
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scene:
+    """The verifier's metric projection and the scenario's unbuffered zones in it."""
+
+    fwd: pyproj.Transformer
+    inv: pyproj.Transformer
+    zones: tuple[tuple[str, shapely.Geometry], ...]
+
+    def to_xy(self, lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Project WGS84 degrees to metres."""
+        x, y = self.fwd.transform(lon, lat)
+        return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+    def to_lonlat(self, x: float, y: float) -> tuple[float, float]:
+        """Unproject one point to WGS84 degrees."""
+        lon, lat = self.inv.transform(x, y)
+        return float(lon), float(lat)
+
+    def polygon(self, ring_lonlat: list[tuple[float, float]]) -> shapely.Polygon:
+        """A polygon from one ring of (lon, lat) pairs."""
+        arr = np.asarray(ring_lonlat, dtype=np.float64).reshape(-1, 2)
+        x, y = self.to_xy(arr[:, 0], arr[:, 1])
+        return shapely.Polygon(np.column_stack([x, y]))
+
+
+def make_scene(scenario: Scenario) -> Scene:
+    """Projection centred on the mean of the depots, and every zone projected and prepared."""
+    lat0 = float(np.mean([d.lat_deg for d in scenario.depots]))
+    lon0 = float(np.mean([d.lon_deg for d in scenario.depots]))
+    crs = pyproj.CRS.from_proj4(f"+proj=aeqd +lat_0={lat0} +lon_0={lon0} +datum=WGS84 +units=m")
+    fwd = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    inv = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    scene = Scene(fwd=fwd, inv=inv, zones=())
+    zones = []
+    for zone in scenario.nofly:
+        parts = []
+        for rings in zone.polygons:
+            shell, *holes = (scene.polygon(list(r)).exterior for r in rings)
+            parts.append(shapely.Polygon(shell, holes))
+        geom = shapely.make_valid(shapely.union_all(parts))
+        shapely.prepare(geom)
+        zones.append((zone.name, geom))
+    return Scene(fwd=fwd, inv=inv, zones=tuple(zones))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Profile:
+    """Samples of one move: position, ground, altitude AMSL and height above ground."""
+
+    lon_deg: FloatArray
+    lat_deg: FloatArray
+    x_m: FloatArray
+    y_m: FloatArray
+    ground_m: FloatArray
+    amsl_m: FloatArray
+    agl_m: FloatArray
+
+
+def profile(move: Move, dem: Dem, scene: Scene, step_m: float) -> Profile:
+    """Sample ``move`` (two samples when it is vertical)."""
+    if move.vertical:
+        lon = np.array([move.lon0_deg, move.lon1_deg])
+        lat = np.array([move.lat0_deg, move.lat1_deg])
+    else:
+        lon, lat = sample_geodesic(move.lon0_deg, move.lat0_deg, move.lon1_deg, move.lat1_deg,
+                                   step_m)
+    ground = dem.elevation_amsl_m(lon, lat)
+    if move.terrain_follow and not move.vertical:
+        agl = np.linspace(move.amsl0_m - ground[0], move.amsl1_m - ground[-1], lon.size)
+        amsl = ground + agl
+    else:
+        amsl = np.linspace(move.amsl0_m, move.amsl1_m, lon.size)
+        agl = amsl - ground
+    x, y = scene.to_xy(lon, lat)
+    return Profile(lon_deg=lon, lat_deg=lat, x_m=x, y_m=y, ground_m=ground, amsl_m=amsl,
+                   agl_m=agl)
+
+
+def check_heights(sortie: Sortie, moves: tuple[Move, ...], profiles: list[Profile],
+                  scenario: Scenario) -> list[Violation]:
+    """Coverage and the AGL band along every move.
+
+    Horizontal moves stay in [clearance - tol, ceiling + tol]; vertical moves above the ground
+    and below the ceiling.
+    """
+    out: list[Violation] = []
+    clearance = scenario.terrain.clearance_agl_m
+    ceiling = scenario.terrain.ceiling_agl_m
+    for move, prof in zip(moves, profiles, strict=True):
+        i = move.item_index
+        span = (f"on the {move.phase} move from {where(move.lat0_deg, move.lon0_deg)} to "
+                f"{where(move.lat1_deg, move.lon1_deg)}")
+        nan = np.isnan(prof.ground_m) | np.isnan(prof.agl_m)
+        if nan.any():
+            k = int(np.argmax(nan))
+            out.append(violation(sortie, i, "coverage",
+                                  f"{where(prof.lat_deg[k], prof.lon_deg[k])} {span} is outside "
+                                  f"the elevation model"))
+            if nan.all():
+                continue
+        agl = np.where(nan, np.nan, prof.agl_m)
+        lo, lo_name = ((-AGL_TOL_M, "the ground") if move.vertical
+                       else (clearance - AGL_TOL_M, f"the clearance {clearance:.1f} m AGL"))
+        k = int(np.nanargmin(agl))
+        if agl[k] < lo:
+            out.append(violation(sortie, i, "agl_low",
+                                  f"height above ground {agl[k]:.1f} m at "
+                                  f"{where(prof.lat_deg[k], prof.lon_deg[k])} {span} is below "
+                                  f"{lo_name} (tolerance {AGL_TOL_M} m)"))
+        k = int(np.nanargmax(agl))
+        if agl[k] > ceiling + AGL_TOL_M:
+            out.append(violation(sortie, i, "agl_high",
+                                  f"height above ground {agl[k]:.1f} m at "
+                                  f"{where(prof.lat_deg[k], prof.lon_deg[k])} {span} is above "
+                                  f"the ceiling {ceiling:.1f} m AGL (tolerance {AGL_TOL_M} m)"))
+    return out
+
+
+def check_releases(sortie: Sortie, releases: tuple[Release, ...], drone: DroneType,
+                   dem: Dem) -> list[Violation]:
+    """Airborne releases happen at the drone type's drop height (winch line long enough)."""
+    out: list[Violation] = []
+    for rel in releases:
+        if not rel.airborne:
+            continue
+        agl = rel.amsl_m - float(dem.elevation_amsl_m(rel.lon_deg, rel.lat_deg)[()])
+        if np.isnan(agl):
+            continue  # reported as coverage on the move that got there
+        at = where(rel.lat_deg, rel.lon_deg)
+        want = drone.drop_alt_agl_m
+        if agl < want - AGL_TOL_M or agl > want + AGL_TOL_M:
+            kind = "agl_low" if agl < want else "agl_high"
+            out.append(violation(sortie, rel.item_index, kind,
+                                  f"release at {agl:.1f} m above ground at {at}; expected "
+                                  f"drop_alt_agl_m {want:.1f} m of drone type {drone.id} "
+                                  f"(tolerance {AGL_TOL_M} m)"))
+        if rel.command == Cmd.DO_WINCH and rel.winch_length_m < agl - AGL_TOL_M:
+            out.append(violation(sortie, rel.item_index, "structure",
+                                  f"winch line {rel.winch_length_m:.1f} m does not reach the "
+                                  f"ground {agl:.1f} m below {at}"))
+    return out
+
+
+def check_nofly(sortie: Sortie, track: Track, profiles: list[Profile],
+                scene: Scene) -> list[Violation]:
+    """No position inside a zone and no move through a zone's interior.
+
+    A move that starts or ends inside a zone is reported through that position only.
+    """
+    out: list[Violation] = []
+
+    def inside(lon: float, lat: float) -> set[int]:
+        x, y = scene.to_xy(np.array([lon]), np.array([lat]))
+        return {z for z, (_, geom) in enumerate(scene.zones)
+                if shapely.contains_xy(geom, x[0], y[0])}
+
+    here = inside(track.home_lon_deg, track.home_lat_deg)
+    home = where(track.home_lat_deg, track.home_lon_deg)
+    for z in sorted(here):
+        out.append(violation(sortie, 0, "nofly",
+                              f"home {home} is inside no-fly zone '{scene.zones[z][0]}'"))
+    reported = {(0, z) for z in here}
+    for move, prof in zip(track.moves, profiles, strict=True):
+        i = move.item_index
+        end = inside(move.lon1_deg, move.lat1_deg)
+        for z in sorted(end):
+            if (i, z) not in reported:
+                reported.add((i, z))
+                out.append(violation(sortie, i, "nofly",
+                                      f"position {where(move.lat1_deg, move.lon1_deg)} is "
+                                      f"inside no-fly zone '{scene.zones[z][0]}'"))
+        if not move.vertical:
+            line = shapely.LineString(np.column_stack([prof.x_m, prof.y_m]))
+            for z, (name, geom) in enumerate(scene.zones):
+                if z in here or z in end or not shapely.relate_pattern(geom, line, "T********"):
+                    continue
+                x, y = shapely.get_coordinates(shapely.intersection(geom, line))[0]
+                lon, lat = scene.to_lonlat(x, y)
+                out.append(violation(
+                    sortie, i, "nofly",
+                    f"the {move.phase} move from {where(move.lat0_deg, move.lon0_deg)} to "
+                    f"{where(move.lat1_deg, move.lon1_deg)} enters no-fly zone '{name}' at "
+                    f"{where(lat, lon)}"))
+        here = end
+    return out

@@ -1,0 +1,284 @@
+"""The independent plan verifier: the safety net before a plan is written as flyable.
+
+It re-checks compiled missions alone, from their items, the scenario and the elevation model,
+without any of the planner's routing, profiling or energy code: it replays each mission the way
+ArduCopter flies it (see :mod:`planner.verify._track`), measures on the WGS84 ellipsoid, tests
+zones in its own projection without buffers, and integrates the energy itself. It returns every
+violation it finds instead of stopping at the first.
+
+Checks: mission structure, no-fly zones, the height band above ground (sampled at half the DEM
+resolution along every move), DEM coverage, energy against the usable battery, payload and parcel
+limits, releases at their drops, every drop served once or listed as unserved, geofence and rally
+points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from planner.errors import VerificationError
+from planner.plan_model import Plan, Sortie
+from planner.scenario import Drop, Scenario
+from planner.terrain import Dem
+from planner.verify._base import (
+    ENERGY_REL_TOL,
+    VIOLATION_KINDS,
+    Violation,
+    violation,
+)
+from planner.verify._drops import check_accounting, check_release_positions
+from planner.verify._energy import EnergyResult, integrate
+from planner.verify._fence import check_fence, check_rally
+from planner.verify._geom import (
+    Profile,
+    Scene,
+    check_heights,
+    check_nofly,
+    check_releases,
+    make_scene,
+    profile,
+)
+from planner.verify._track import Track, replay
+
+__all__ = ["VIOLATION_KINDS", "Violation", "ensure_verified", "format_violations",
+           "sortie_energy_wh", "verify_plan", "verify_sortie"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Context:
+    scenario: Scenario
+    dem: Dem
+    scene: Scene
+    drops: Mapping[str, Drop]
+    step_m: float
+
+    @classmethod
+    def of(cls, scenario: Scenario, dem: Dem) -> _Context:
+        return cls(scenario=scenario, dem=dem, scene=make_scene(scenario),
+                   drops={d.id: d for d in scenario.drops}, step_m=dem.resolution_m / 2.0)
+
+
+def _sortie_bad(sortie: Sortie, kind: str, text: str, index: int | None = None) -> Violation:
+    return violation(sortie, index, kind, text)
+
+
+def _replayed(sortie: Sortie, ctx: _Context) -> tuple[Track, list[Profile]] | list[Violation]:
+    """Replay the sortie, or say why it cannot be replayed."""
+    scenario = ctx.scenario
+    depot = next((d for d in scenario.depots if d.id == sortie.depot_id), None)
+    drone = scenario.drone_types.get(sortie.drone_type_id)
+    out = []
+    if depot is None:
+        out.append(_sortie_bad(sortie, "structure", f"depot '{sortie.depot_id}' is not in the "
+                                                    f"scenario"))
+    if drone is None:
+        out.append(_sortie_bad(sortie, "structure", f"drone type '{sortie.drone_type_id}' is "
+                                                    f"not in the scenario"))
+    if depot is None or drone is None:
+        return out
+    track = replay(sortie, depot, drone, ctx.dem)
+    return track, [profile(m, ctx.dem, ctx.scene, ctx.step_m) for m in track.moves]
+
+
+def _energy(sortie: Sortie, ctx: _Context, track: Track, profiles: list[Profile],
+            payload_kg_by_drop: Mapping[str, float]) -> EnergyResult:
+    drone = ctx.scenario.drone_types[sortie.drone_type_id]
+    weights = [payload_kg_by_drop.get(d, 0.0) for d in sortie.drop_ids]
+    return integrate(track, profiles, drone, ctx.scenario.wind, sum(weights), weights)
+
+
+def _check_energy(sortie: Sortie, ctx: _Context, result: EnergyResult) -> list[Violation]:
+    drone = ctx.scenario.drone_types[sortie.drone_type_id]
+    out = [_sortie_bad(sortie, "energy", why, index) for index, why in result.unflyable]
+    usable = drone.battery_wh * (1.0 - drone.reserve_fraction)
+    if out or not result.energy_wh > usable * (1.0 + ENERGY_REL_TOL):
+        return out
+    index = next(i for i, wh in result.steps if wh > usable * (1.0 + ENERGY_REL_TOL))
+    out.append(_sortie_bad(
+        sortie, "energy",
+        f"the flight needs {result.energy_wh:.1f} Wh, more than the {usable:.1f} Wh usable "
+        f"(battery {drone.battery_wh:.1f} Wh of drone type {drone.id} less the "
+        f"{100 * drone.reserve_fraction:.0f} % reserve); the reserve is reached here", index))
+    return out
+
+
+def _check_load(sortie: Sortie, ctx: _Context,
+                payload_kg_by_drop: Mapping[str, float]) -> list[Violation]:
+    drone = ctx.scenario.drone_types[sortie.drone_type_id]
+    out = []
+    for drop_id in sortie.drop_ids:
+        if drop_id not in payload_kg_by_drop or drop_id not in ctx.drops:
+            out.append(_sortie_bad(sortie, "drop_unknown",
+                                   f"drop '{drop_id}' is not a drop of the scenario"))
+    payload = sum(payload_kg_by_drop.get(d, 0.0) for d in sortie.drop_ids)
+    if payload > drone.max_payload_kg + 1e-9:
+        out.append(_sortie_bad(sortie, "payload",
+                               f"payload {payload:.3f} kg of drops {', '.join(sortie.drop_ids)} "
+                               f"is above the {drone.max_payload_kg:.3f} kg limit of drone type "
+                               f"{drone.id}"))
+    if len(sortie.drop_ids) > drone.max_parcels:
+        out.append(_sortie_bad(sortie, "parcels",
+                               f"{len(sortie.drop_ids)} parcels is above the limit of "
+                               f"{drone.max_parcels} of drone type {drone.id}"))
+    depot = next(d for d in ctx.scenario.depots if d.id == sortie.depot_id)
+    if depot.drones.get(drone.id, 0) < 1:
+        out.append(_sortie_bad(sortie, "structure",
+                               f"depot {depot.id} has no drone of type {drone.id}"))
+    return out
+
+
+def _verify_sortie(sortie: Sortie, ctx: _Context, payload_kg_by_drop: Mapping[str, float],
+                   check_geofence: bool = True) -> list[Violation]:
+    replayed = _replayed(sortie, ctx)
+    if isinstance(replayed, list):
+        return replayed
+    track, profiles = replayed
+    drone = ctx.scenario.drone_types[sortie.drone_type_id]
+    out = list(track.violations)
+    out += _check_load(sortie, ctx, payload_kg_by_drop)
+    out += check_heights(sortie, track.moves, profiles, ctx.scenario)
+    out += check_releases(sortie, track.releases, drone, ctx.dem)
+    out += check_nofly(sortie, track, profiles, ctx.scene)
+    out += check_release_positions(sortie, ctx.drops, track)
+    out += _check_energy(sortie, ctx, _energy(sortie, ctx, track, profiles, payload_kg_by_drop))
+    if check_geofence:
+        out += check_fence(sortie, track, profiles, ctx.scene)
+        rtl = [m for m in track.moves if m.phase == "rtl"]
+        out += check_rally(sortie, ctx.scenario, ctx.scene,
+                           home=(track.home_lon_deg, track.home_lat_deg, track.home_amsl_m),
+                           arrival_amsl_m=rtl[0].amsl0_m if rtl else None)
+    return out
+
+
+def verify_plan(plan: Plan, scenario: Scenario, dem: Dem, *,
+                check_geofence: bool = True) -> list[Violation]:
+    """Re-check every sortie of a plan and the accounting of its drops.
+
+    Parameters
+    ----------
+    plan
+        The compiled plan.
+    scenario
+        The scenario the plan was made for.
+    dem
+        The elevation model of the scenario.
+    check_geofence
+        Check the fence and rally items too; off only for mission-only files (``.waypoints``)
+        that cannot carry them.
+
+    Returns
+    -------
+    list[Violation]
+        Every violation found, sortie by sortie, then the plan-level ones; empty when the plan
+        may be flown.
+    """
+    ctx = _Context.of(scenario, dem)
+    weights = {d.id: d.weight_kg for d in scenario.drops}
+    out: list[Violation] = []
+    for sortie in plan.sorties:
+        out += _verify_sortie(sortie, ctx, weights, check_geofence)
+    out += check_accounting(plan, scenario)
+    return out
+
+
+def verify_sortie(sortie: Sortie, scenario: Scenario, dem: Dem, *,
+                  payload_kg_by_drop: Mapping[str, float]) -> list[Violation]:
+    """Re-check one sortie alone (every check but the plan-wide drop accounting).
+
+    Parameters
+    ----------
+    sortie
+        The compiled sortie.
+    scenario
+        The scenario it belongs to.
+    dem
+        The elevation model of the scenario.
+    payload_kg_by_drop
+        Parcel weight of each drop id.
+
+    Returns
+    -------
+    list[Violation]
+        Every violation found in the sortie.
+    """
+    return _verify_sortie(sortie, _Context.of(scenario, dem), payload_kg_by_drop)
+
+
+def sortie_energy_wh(sortie: Sortie, scenario: Scenario, dem: Dem, *,
+                     payload_kg_by_drop: Mapping[str, float]) -> float:
+    """Energy in Wh the verifier computes for a sortie from take-off to touchdown.
+
+    Parameters
+    ----------
+    sortie
+        The compiled sortie.
+    scenario
+        The scenario it belongs to (drone type, wind).
+    dem
+        The elevation model (terrain-frame altitudes, landings).
+    payload_kg_by_drop
+        Parcel weight of each drop id.
+
+    Returns
+    -------
+    float
+        The energy, ``inf`` when the wind makes a move impossible, NaN when the depot or drone
+        type is unknown or a needed ground height lies outside the elevation model.
+    """
+    ctx = _Context.of(scenario, dem)
+    replayed = _replayed(sortie, ctx)
+    if isinstance(replayed, list):
+        return float("nan")
+    track, profiles = replayed
+    return _energy(sortie, ctx, track, profiles, payload_kg_by_drop).energy_wh
+
+
+def format_violations(violations: Sequence[Violation]) -> str:
+    """Violations as text for the command line, one per line.
+
+    Parameters
+    ----------
+    violations
+        What :func:`verify_plan` or :func:`verify_sortie` returned.
+
+    Returns
+    -------
+    str
+        ``"no violations"``, or a count line followed by one ``[kind] message`` line each.
+
+    Examples
+    --------
+    >>> v = Violation(sortie_id="s1", item_index=4, kind="agl_low", message="sortie s1: too low")
+    >>> print(format_violations([v]))
+    1 violation:
+      [agl_low] sortie s1: too low
+    >>> format_violations([])
+    'no violations'
+    """
+    if not violations:
+        return "no violations"
+    head = f"{len(violations)} violation{'s' if len(violations) != 1 else ''}:"
+    return "\n".join([head, *(f"  [{v.kind}] {v.message}" for v in violations)])
+
+
+def ensure_verified(plan: Plan, scenario: Scenario, dem: Dem) -> None:
+    """Raise unless the verifier accepts the plan.
+
+    Parameters
+    ----------
+    plan
+        The compiled plan.
+    scenario
+        The scenario the plan was made for.
+    dem
+        The elevation model of the scenario.
+
+    Raises
+    ------
+    VerificationError
+        With every violation as a line, when there is at least one.
+    """
+    violations = verify_plan(plan, scenario, dem)
+    if violations:
+        raise VerificationError([f"[{v.kind}] {v.message}" for v in violations])

@@ -1,0 +1,511 @@
+"""The live fleet in the console: links to the vehicles, their telemetry, commands and alerts.
+
+:class:`FleetService` opens every configured connection (``tcp:``, ``udp:``, ``udpin:``, a serial
+device), keeps a :class:`gcs.telemetry.TelemetryHub` on them and publishes a ``vehicle`` event per
+changed vehicle (at most twice a second each) with its track; the run in progress
+(:class:`web.fleet_run.FleetRun`) adds phases, drops (``drop`` events) and alerts (``alert``
+events, acknowledged by the crew). Every command is written to the audit log with its result.
+
+Every vehicle command goes through the run's failsafe monitor first (a pause is an operator
+hold, a resume goes back to the mission, RTL and land are returns: battery and reserve checks
+stay on in each). At start the last unfinished run of the flight log (the console stopped or
+was killed while flying) is loaded again: its flights still in the air are monitored to their
+end, and a parcel it delivered is never flown again unless the operator re-sends it.
+
+Vehicles asking for terrain (ArduPilot's TERRAIN_REQUEST) are answered from the console's DEM
+from the moment they are heard (:meth:`FleetService.use_dem`: the sample scenario's at start,
+the uploaded plan's after). Without a configured ``time_scale`` each vehicle's speed-up is read
+from its ``SIM_SPEEDUP`` (1 for real vehicles) as soon as it is heard: the link's heartbeat goes
+out at least once a second of the vehicle's time, telemetry is asked for per wall second, and a
+run's timeouts and monitoring follow it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from gcs import commands
+from gcs.binding import VehicleBinding
+from gcs.errors import GroundControlError
+from gcs.fleet.logs import FlightLog
+from gcs.fleet.logs import alerts as log_alerts
+from gcs.fleet.manager import FlyOptions, plan_key
+from gcs.link import Link
+from gcs.telemetry import TelemetryHub, VehicleSnapshot, request_streams
+from gcs.transfer import Target
+from planner.errors import InputError
+from planner.plan_model import Plan
+from planner.scenario import Scenario
+from planner.terrain import Dem
+from web import db as tables
+from web.db import Database
+from web.errors import Conflict, NotFound
+from web.events import EventBus
+from web.fleet_run import FleetRun, VehicleResult
+
+if TYPE_CHECKING:
+    from web.planning import PlanService
+
+log = logging.getLogger(__name__)
+
+#: Flight mode each vehicle command switches to.
+MODE_COMMANDS = {"pause": "LOITER", "resume": "AUTO", "rtl": "RTL", "land": "LAND"}
+TRACK_POINTS = 2000
+#: Telemetry the console asks for, per wall second; in vehicle time never below 1 Hz, so that a
+#: simulator sped up N times sends about N times less per simulated second than in real time.
+WALL_STREAM_RATE_HZ = 4.0
+#: Heartbeat period (wall s) of links to vehicles whose speed-up is not read yet: a vehicle
+#: running up to 5 times faster than real time hears one a second of its own time.
+UNKNOWN_SPEED_HEARTBEAT_S = 0.2
+
+
+def stream_rate_hz(time_scale: float) -> float:
+    """Position stream rate (Hz of vehicle time) for vehicles running ``time_scale`` times faster.
+
+    Examples
+    --------
+    >>> stream_rate_hz(1.0), stream_rate_hz(2.0), stream_rate_hz(20.0)
+    (4.0, 2.0, 1.0)
+    """
+    return max(1.0, WALL_STREAM_RATE_HZ / time_scale)
+
+
+def terrain_json(snap: VehicleSnapshot) -> dict[str, Any]:
+    """The vehicle's terrain report: ground height (m AMSL) and its height above it where it
+    is (None where it has no terrain), tiles pending and loaded (None before any report)."""
+    t = snap.terrain
+    here = t is not None and t.has_data
+    return {"terrain_amsl_m": round(t.terrain_height_amsl_m, 1) if t is not None and here
+            else None,
+            "terrain_agl_m": round(t.current_height_m, 1) if t is not None and here else None,
+            "terrain_pending": None if t is None else t.pending_tiles,
+            "terrain_loaded": None if t is None else t.loaded_tiles}
+
+
+def snapshot_json(snap: VehicleSnapshot) -> dict[str, Any]:
+    """The figures of a vehicle the fleet page shows."""
+    def r(value: float | None, digits: int = 1) -> float | None:
+        return None if value is None else round(value, digits)
+
+    return {**terrain_json(snap), "sysid": snap.sysid, "link_url": snap.link_url,
+            "lat_deg": snap.lat_deg, "lon_deg": snap.lon_deg, "alt_rel_m": r(snap.alt_rel_m),
+            "alt_agl_m": r(snap.alt_agl_m),
+            "groundspeed_m_s": r(snap.groundspeed_m_s), "heading_deg": r(snap.heading_deg, 0),
+            "battery_pct": snap.battery_pct, "mode": snap.mode, "armed": snap.armed,
+            "mission_seq": snap.mission_seq, "mission_total": snap.mission_total,
+            "heartbeat_age_s": round(snap.heartbeat_age_s, 1),
+            "loss_rate": round(snap.loss_rate, 3),
+            "gps_fix_type": snap.gps_fix_type, "last_text": snap.last_text}
+
+
+class FleetService:
+    """Links, telemetry, the run in progress and the commands of the console.
+
+    Parameters
+    ----------
+    connect
+        Connection strings of the vehicles.
+    database
+        The console database (audit log, alert acknowledgements).
+    data_dir
+        Flight log (``flights.db``) and ``.tlog`` files go here.
+    events
+        Where live events are published.
+    time_scale
+        Vehicle seconds per wall second (a simulator's speedup; 1 for real vehicles); None:
+        each vehicle's ``SIM_SPEEDUP``, read when it is first heard.
+    reset_battery
+        Reset simulated batteries after each turnaround (simulators only).
+    vehicle_types
+        Drone type id of each system id known to be of one (a simulated fleet's): plan drones
+        are only matched to vehicles of their type.
+    dem_source
+        Loads the terrain served to vehicles (and giving heights above ground) until a plan's
+        is used; called once, from a thread of its own, when a link is open.
+    """
+
+    def __init__(self, connect: Sequence[str], database: Database, data_dir: Path,
+                 events: EventBus, *, time_scale: float | None = 1.0,
+                 reset_battery: bool = False, wait_s: float = 10.0,
+                 vehicle_types: Mapping[int, str] | None = None,
+                 dem_source: Callable[[], Dem | None] | None = None) -> None:
+        self.urls = list(connect)
+        self.vehicle_types = dict(vehicle_types or {})
+        self.db = database
+        self.events = events
+        self.time_scale = time_scale
+        self.reset_battery = reset_battery
+        self.wait_s = wait_s
+        #: Vehicles belong to the link (and address) first heard on; new ones on a listening
+        #: link wait for an operator (gcs.binding).
+        self.binding = VehicleBinding(confirm_listening=True)
+        self.flight_log = FlightLog(data_dir / "flights.db", tlog_dir=data_dir / "tlogs")
+        self.hub = TelemetryHub(stream_rate_hz=stream_rate_hz(time_scale or 1.0))
+        self.dem_source = dem_source
+        #: Vehicle seconds per wall second of each vehicle heard (given, or its SIM_SPEEDUP).
+        self.speedups: dict[int, float] = {}
+        self._plan_dem = False
+        self._paced = threading.Thread(target=self._pace_loop, daemon=True, name="fleet-pace")
+        self.links: list[Link] = []
+        self.link_errors: dict[str, str] = {}
+        self.run: FleetRun | None = None
+        self._tracks: dict[int, deque[list[float]]] = {}
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._sub: Any = None
+        self._poller = threading.Thread(target=self._poll_loop, daemon=True, name="fleet-poll")
+        self._seen_alerts = 0
+        self._last_drops: dict[str, str] = {}
+        self._last_status: dict[int, dict[str, Any]] = {}
+        self._resuming: threading.Thread | None = None
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open every link (a failure is reported on the fleet page) and start publishing."""
+        heartbeat_s = UNKNOWN_SPEED_HEARTBEAT_S if self.time_scale is None else \
+            min(1.0, 1.0 / self.time_scale)
+        for url in self.urls:
+            try:
+                link = Link(url, heartbeat_period_s=heartbeat_s, binding=self.binding).open()
+            except (OSError, ValueError) as exc:
+                self.link_errors[url] = str(exc)
+                log.error("cannot open %s: %s", url, exc)
+                continue
+            self.links.append(link)
+            self.hub.attach(link)
+        self._sub = self.hub.subscribe(self._on_snapshot, rate_hz=2.0)
+        self._poller.start()
+        self._paced.start()
+        if self.links and self.dem_source is not None:
+            threading.Thread(target=self._load_dem, daemon=True, name="fleet-dem").start()
+
+    def _load_dem(self) -> None:
+        assert self.dem_source is not None
+        try:
+            dem = self.dem_source()
+        except Exception:  # no terrain is no reason to stop the console
+            log.exception("no terrain for the vehicles")
+            return
+        with self._lock:
+            if dem is not None and not self._plan_dem and not self._stop.is_set():
+                self.hub.use_dem(dem)
+                log.info("serving terrain to the vehicles")
+
+    def use_dem(self, dem: Dem) -> None:
+        """Serve ``dem`` to vehicles asking for terrain (and give heights above it) from now on:
+        a plan's, when it is uploaded."""
+        with self._lock:
+            self._plan_dem = True
+            self.hub.use_dem(dem)
+
+    # -- speed-up -----------------------------------------------------------------------------
+    def _pace_loop(self) -> None:
+        while not self._stop.wait(0.25):
+            for sysid in self.hub.vehicles:
+                if sysid in self.speedups or self._stop.is_set():
+                    continue
+                try:
+                    self._pace(sysid)
+                except Exception:
+                    log.exception("speed-up of vehicle %d not read", sysid)
+                    self.speedups[sysid] = 1.0
+
+    def _pace(self, sysid: int) -> None:
+        """Read the vehicle's speed-up (unless configured), heartbeat it at least once a second
+        of its time and ask for telemetry per wall second."""
+        link = self.hub.link_of(sysid)
+        if link is None:
+            return
+        if self.time_scale is not None:
+            self.speedups[sysid] = self.time_scale
+            return
+        scale = commands.vehicle_speedup(link, Target(sysid=sysid))
+        self.speedups[sysid] = scale
+        fastest = max(s for v, s in self.speedups.items() if self.hub.link_of(v) is link)
+        link.heartbeat_period_s = min(1.0, 1.0 / fastest)
+        self.hub.stream_rate_hz = stream_rate_hz(max(self.speedups.values()))
+        request_streams(link, sysid, stream_rate_hz(scale), self.hub.status_rate_hz)
+        log.info("vehicle %d runs at %gx (SIM_SPEEDUP)", sysid, scale)
+
+    def speedup(self) -> float:
+        """The configured time scale, else the fastest vehicle's speed-up read so far (1
+        before any)."""
+        if self.time_scale is not None:
+            return self.time_scale
+        return max(self.speedups.values(), default=1.0)
+
+    def _fly_options(self) -> FlyOptions:
+        scale = self.speedup()
+        return FlyOptions(time_scale=scale, reset_battery=self.reset_battery,
+                          vehicle_types=self.vehicle_types or None,
+                          stream_rate_hz=stream_rate_hz(scale))
+
+    def resume(self, plans: PlanService) -> None:
+        """Load the last unfinished run of the flight log and monitor what it left flying.
+
+        Flights still in the air are monitored until the vehicle lands (or is no longer
+        heard) and closed with their final state; no new sortie takes off. The run shows on the
+        fleet and deliveries pages meanwhile.
+        """
+        record = self.flight_log.unfinished_run()
+        if record is None or record.plan_path is None:
+            return
+        plan_id = next((p.id for p in plans.all()
+                        if str(plans.plan_json_path(p.id)) == record.plan_path), None)
+        if plan_id is None:
+            log.warning("run %d: its plan %s is not in this console", record.id,
+                        record.plan_path)
+            return
+        try:
+            plan = plans.plan(plan_id)
+            scenario, dem = plans.scenario(plan_id)
+        except Exception as exc:  # a plan removed or broken since: say so, start anyway
+            log.error("run %d of plan %s cannot be resumed: %s", record.id, plan_id, exc)
+            return
+        if plan_key(plan) != record.plan_key:
+            log.warning("run %d: plan %s changed since; not resumed", record.id, plan_id)
+            return
+        self.use_dem(dem)
+        run = FleetRun(plan_id=plan_id, plan=plan, scenario=scenario, dem=dem,
+                       links=self.links, options=self._fly_options(),
+                       flight_log=self.flight_log, plan_path=record.plan_path,
+                       follow_speed=self.time_scale is None)
+        self.run = run
+        log.info("resuming run %d of plan %s", record.id, plan_id)
+        self._resuming = threading.Thread(target=self._resume_run, args=(run,), daemon=True,
+                                          name="fleet-resume")
+        self._resuming.start()
+
+    def _resume_run(self, run: FleetRun) -> None:
+        try:
+            try:
+                run.manager.connect(self.wait_s)
+            except GroundControlError as exc:
+                run.manager.close_unmonitored(f"vehicles not heard after a restart: {exc}")
+                run.finished = True
+            else:
+                run.follow_speed()
+                run.manager.start(fly_new=False)
+            run.started = True
+            self.events.publish("run", {"type": "run", "plan_id": run.plan_id,
+                                        "state": "resumed"})
+        except Exception:
+            log.exception("resuming run of plan %s failed", run.plan_id)
+        finally:
+            self._resuming = None
+
+    def resuming(self) -> bool:
+        """True while the run of a restart is being loaded."""
+        thread = self._resuming
+        return thread is not None and thread.is_alive()
+
+    def close(self) -> None:
+        """Stop monitoring and close the links."""
+        self._stop.set()
+        if self._sub is not None:
+            self._sub.close()
+        if self.run is not None:
+            self.run.stop()
+        for link in self.links:
+            link.close()
+        self.hub.close()
+        self.flight_log.close()
+
+    # -- telemetry ----------------------------------------------------------------------------
+    def _on_snapshot(self, snap: VehicleSnapshot) -> None:
+        data = snapshot_json(snap)
+        if snap.lat_deg is not None and snap.lon_deg is not None:
+            with self._lock:
+                track = self._tracks.setdefault(snap.sysid, deque(maxlen=TRACK_POINTS))
+                point = [round(snap.lat_deg, 7), round(snap.lon_deg, 7)]
+                if not track or track[-1] != point:
+                    track.append(point)
+        data["speedup"] = self.speedups.get(snap.sysid)
+        run = self.run
+        if run is not None:
+            data.update(run.vehicles().get(snap.sysid, {}))
+        self.events.publish("vehicle", {"type": "vehicle", "vehicle": data})
+
+    def vehicle_ids(self) -> tuple[int, ...]:
+        """System ids of every vehicle heard."""
+        return self.hub.vehicles
+
+    def state(self) -> dict[str, Any]:
+        """Everything the fleet page shows, with the id of the last event it includes."""
+        last_id = self.events.last_id
+        run = self.run
+        statuses = {} if run is None else run.vehicles()
+        vehicles = []
+        for snap in self.hub.snapshots():
+            data = snapshot_json(snap)
+            data["speedup"] = self.speedups.get(snap.sysid)
+            data.update(statuses.get(snap.sysid, {}))
+            vehicles.append(data)
+        with self._lock:
+            tracks = {str(k): list(v) for k, v in self._tracks.items()}
+        return {
+            "last_event_id": last_id, "vehicles": vehicles, "tracks": tracks,
+            "links": [{"url": u, "open": u not in self.link_errors,
+                       "error": self.link_errors.get(u)} for u in self.urls],
+            "run": None if run is None else {
+                "plan_id": run.plan_id, "run_id": run.run_id, "started": run.started,
+                "finished": run.finished, "routes": run.routes(),
+                "assignment": run.manager.assignment,
+                "resumed": run.manager.run is not None and run.manager.run.resumed,
+                "resend_delivered": run.manager.resend_delivered,
+                "skipped": dict(run.manager.skipped)},
+            "drops": [] if run is None else run.drops(),
+            "alerts": self.alerts(),
+            "unconfirmed": [{"sysid": b.sysid, "link_url": b.link_url, "address": b.address}
+                            for b in self.binding.unconfirmed()],
+            "link_flags": [{"sysid": f.sysid, "kind": f.kind, "message": f.message,
+                            "count": f.count} for f in self.binding.flags()],
+        }
+
+    # -- the run ------------------------------------------------------------------------------
+    def upload(self, plan_id: str, plan: Plan, scenario: Scenario, dem: Dem,
+               plan_path: Path, *, resend_delivered: bool = False) -> list[VehicleResult]:
+        """Assign the plan's vehicles and upload and verify their first sorties.
+
+        Sorties whose parcels a run of this plan delivered are not flown (nor uploaded) unless
+        ``resend_delivered``; a plan whose every parcel was delivered is refused.
+        """
+        with self._lock:
+            if self.resuming():
+                raise Conflict("the run left by the last stop is being resumed; wait")
+            if self.run is not None and self.run.started and not self.run.finished:
+                raise Conflict("a plan is being flown; wait until it is done")
+            if not self.links:
+                raise Conflict("no vehicle link is open")
+            flying = [s.sysid for s in self.hub.snapshots() if s.armed]
+            if flying:
+                raise Conflict(f"vehicle {', '.join(map(str, flying))} is flying; upload once "
+                               f"it has landed")
+            served = [d for s in plan.sorties for d in s.drop_ids]
+            delivered = self.flight_log.delivered_drops(plan_key(plan))
+            if served and not resend_delivered and all(d in delivered for d in served):
+                raise Conflict(f"every parcel of plan {plan_id} was delivered already "
+                               f"({', '.join(served)}); re-send delivered parcels to fly "
+                               f"them again")
+            if self.run is not None:
+                self.run.stop()
+            options = self._fly_options()
+            self.use_dem(dem)
+            self.run = FleetRun(plan_id=plan_id, plan=plan, scenario=scenario, dem=dem,
+                                links=self.links, options=options, flight_log=self.flight_log,
+                                plan_path=str(plan_path), resend_delivered=resend_delivered,
+                                follow_speed=self.time_scale is None)
+            self._seen_alerts = 0
+            self._last_drops = {}
+        return self.run.upload(self.wait_s)
+
+    def start_run(self) -> FleetRun:
+        """Fly the uploaded plan."""
+        run = self.run
+        if run is None or not run.manager.assignment:
+            raise Conflict("upload a plan to the vehicles first")
+        run.start()
+        self.events.publish("run", {"type": "run", "plan_id": run.plan_id, "state": "started"})
+        return run
+
+    def command(self, verb: str, sysid: int) -> VehicleResult:
+        """Switch one vehicle to the mode of ``verb`` (pause, resume, rtl, land)."""
+        if verb not in MODE_COMMANDS:
+            raise InputError(f"Expected one of {', '.join(MODE_COMMANDS)}, got {verb!r}",
+                             field="command")
+        link = self.hub.link_of(sysid)
+        if link is None:
+            raise NotFound(f"no vehicle {sysid} is heard")
+        run = self.run
+        name = None if run is None else next(
+            (n for n, s in run.manager.assignment.items() if s == sysid), None)
+        mode = MODE_COMMANDS[verb]
+        try:
+            if run is not None and name is not None:
+                # through the run: its failsafe monitor hears of the command first
+                run.manager.command(sysid, mode)
+            else:
+                commands.set_mode(link, Target(sysid=sysid), mode)
+        except GroundControlError as exc:
+            return VehicleResult(sysid=sysid, name=name, ok=False, detail=str(exc), error=exc)
+        return VehicleResult(sysid=sysid, name=name, ok=True, detail=f"mode {mode} confirmed")
+
+    def accept(self, sysid: int) -> VehicleResult:
+        """An operator accepts vehicle ``sysid`` that waits to be confirmed (first heard on a
+        listening link): from now on it is a vehicle, commands and plans may use it."""
+        try:
+            bind = self.binding.accept(sysid)
+        except KeyError:
+            raise NotFound(f"no vehicle {sysid} is heard") from None
+        where = bind.link_url if bind.address is None else f"{bind.link_url} from {bind.address}"
+        return VehicleResult(sysid=sysid, name=None, ok=True, detail=f"accepted on {where}")
+
+    # -- alerts -------------------------------------------------------------------------------
+    def alerts(self) -> list[dict[str, Any]]:
+        """Alerts of the present run, newest last, with their acknowledgement."""
+        run = self.run
+        if run is None or run.run_id is None:
+            return []
+        acks = {r.alert_id: r for r in self.db.rows(sa.select(tables.alert_acks))}
+        out = []
+        for a in self.flight_log.alerts(run.run_id):
+            ack = acks.get(a["id"])
+            out.append({"id": a["id"], "sysid": a["sysid"], "sortie_id": a["sortie_id"],
+                        "at": a["at"], "kind": a["kind"], "severity": a["severity"],
+                        "message": a["message"], "action": a["action"],
+                        "acked_by": None if ack is None else ack.username})
+        return out
+
+    def acknowledge(self, alert_id: int, username: str) -> dict[str, Any]:
+        """Mark an alert as seen by ``username``."""
+        with self.flight_log.engine.connect() as conn:
+            found = conn.execute(sa.select(log_alerts.c.id)
+                                 .where(log_alerts.c.id == alert_id)).first()
+        if found is None:
+            raise NotFound(f"no alert {alert_id}")
+        with self.db.transaction() as conn:
+            done = conn.execute(sa.select(tables.alert_acks.c.alert_id)
+                                .where(tables.alert_acks.c.alert_id == alert_id)).first()
+            if done is None:
+                conn.execute(sa.insert(tables.alert_acks).values(
+                    alert_id=alert_id, username=username, at=time.time()))
+        self.events.publish("ack", {"type": "ack", "alert_id": alert_id, "by": username})
+        return {"id": alert_id, "acked_by": username}
+
+    # -- the poller ---------------------------------------------------------------------------
+    def _poll_loop(self) -> None:
+        while not self._stop.wait(0.5):
+            try:
+                self._poll()
+            except Exception:
+                log.exception("fleet poll failed")
+
+    def _poll(self) -> None:
+        run = self.run
+        if run is None:
+            return
+        for d in run.drops():
+            if self._last_drops.get(d["drop_id"]) != d["state"]:
+                self._last_drops[d["drop_id"]] = d["state"]
+                self.events.publish("drop", {"type": "drop", "drop": d})
+        for sysid, status in run.vehicles().items():
+            if self._last_status.get(sysid) != status:
+                self._last_status[sysid] = status
+                self.events.publish("status", {"type": "status", "sysid": sysid,
+                                               "status": status})
+        alerts = self.alerts()
+        for a in alerts[self._seen_alerts:]:
+            self.events.publish("alert", {"type": "alert", "alert": a})
+        self._seen_alerts = len(alerts)
+        if run.started and not run.finished and run.poll():
+            self.events.publish("run", {"type": "run", "plan_id": run.plan_id,
+                                        "state": "finished",
+                                        "all_delivered": run.manager.all_delivered})
