@@ -12,8 +12,8 @@ from gcs.fleet.manager import FleetManager as FleetManager
 from gcs.fleet.manager import FlyOptions as FlyOptions
 from gcs.link import Link as Link
 from gcs.link import LinkHealth as LinkHealth
+from gcs.snapshot import VehicleSnapshot as VehicleSnapshot
 from gcs.telemetry import TelemetryHub as TelemetryHub
-from gcs.telemetry import VehicleSnapshot as VehicleSnapshot
 from gcs.transfer import Retry as Retry
 from gcs.transfer import Target as Target
 from gcs.transfer import download as download

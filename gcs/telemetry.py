@@ -3,9 +3,9 @@
 A :class:`TelemetryHub` listens to one or more :class:`~gcs.link.Link` objects and keeps, per
 vehicle (MAVLink system id, unique across links), the latest position, altitudes, speed, battery,
 mode, mission progress, GPS/EKF state and link health. :meth:`TelemetryHub.snapshot` returns it
-as a frozen :class:`VehicleSnapshot`; :meth:`TelemetryHub.subscribe` calls a function with a fresh
-snapshot of each vehicle whenever it changed, at most ``rate_hz`` times a second per vehicle, from
-a thread of its own (so a slow subscriber never holds up the links).
+as a frozen :class:`~gcs.snapshot.VehicleSnapshot`; :meth:`TelemetryHub.subscribe` calls a
+function with a fresh snapshot of each vehicle whenever it changed, at most ``rate_hz`` times a
+second per vehicle, from a thread of its own (so a slow subscriber never holds up the links).
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from gcs import mavlink as mav
-from gcs._vehicle_state import STATE_TYPES, URGENT_TYPES, VehicleState
+from gcs._telemetry_state import TelemetryState
 from gcs.link import Link, Message
-from gcs.terrain import TerrainReport, TerrainServer
+from gcs.snapshot import STATE_TYPES, URGENT_TYPES, VehicleSnapshot
+from gcs.terrain import TerrainServer
 from planner.terrain import Dem
 
 log = logging.getLogger(__name__)
@@ -28,64 +28,6 @@ _D = mav.dialect
 #: Messages asked for with SET_MESSAGE_INTERVAL on top of the data streams (ArduPilot sends
 #: them only when asked).
 INTERVAL_MESSAGES = ("BATTERY_STATUS", "EKF_STATUS_REPORT", "FENCE_STATUS")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VehicleSnapshot:
-    """What one vehicle last reported, at ``time_s`` (the ground station's monotonic clock).
-
-    Positions are WGS84 degrees; ``alt_amsl_m`` above mean sea level, ``alt_rel_m`` above home,
-    ``alt_agl_m`` above the terrain of the DEM (None without a DEM or outside it). Fields the
-    vehicle has not reported yet are None. ``received_s`` is when the last message that changed
-    the state arrived; ``heartbeat_age_s`` and ``loss_rate`` describe the link. ``terrain`` is
-    the vehicle's last TERRAIN_REPORT about where it is (terrain height there, its height above
-    it, tiles pending and loaded; None until one came).
-    """
-
-    sysid: int
-    link_url: str
-    time_s: float
-    received_s: float
-    position_age_s: float | None
-    boot_time_s: float | None
-    lat_deg: float | None
-    lon_deg: float | None
-    alt_amsl_m: float | None
-    alt_rel_m: float | None
-    alt_agl_m: float | None
-    groundspeed_m_s: float | None
-    climb_m_s: float | None
-    heading_deg: float | None
-    battery_pct: int | None
-    battery_consumed_mah: float | None
-    battery_voltage_v: float | None
-    battery_current_a: float | None
-    mode: str
-    armed: bool
-    system_status: int
-    mission_seq: int | None
-    mission_total: int | None
-    mission_state: int | None
-    last_reached_seq: int | None
-    gps_fix_type: int
-    satellites: int
-    ekf_flags: int | None
-    ekf_ok: bool | None
-    prearm_ok: bool | None
-    home_lat_deg: float | None
-    home_lon_deg: float | None
-    home_alt_amsl_m: float | None
-    fence_breached: bool
-    fence_breach_count: int
-    last_text: str | None
-    heartbeat_age_s: float
-    loss_rate: float
-    terrain: TerrainReport | None = None
-
-    @property
-    def has_position(self) -> bool:
-        """True once a GLOBAL_POSITION_INT has been heard."""
-        return self.lat_deg is not None and self.lon_deg is not None
 
 
 def request_streams(link: Link, sysid: int, rate_hz: float = 4.0,
@@ -265,7 +207,7 @@ class TelemetryHub:
         self.status_rate_hz = status_rate_hz
         self.clock = clock
         self._lock = threading.Lock()
-        self._states: dict[int, VehicleState] = {}
+        self._states: dict[int, TelemetryState] = {}
         self._links: dict[int, Link] = {}
         self._subs: list[SnapshotSubscription] = []
         self._hooks: dict[int, list[Callable[[Message], None]]] = {}
@@ -316,7 +258,7 @@ class TelemetryHub:
                     msg.autopilot == _D.MAV_AUTOPILOT_INVALID:
                 return
             with self._lock:
-                state = self._states.setdefault(sysid, VehicleState(sysid, link.url))
+                state = self._states.setdefault(sysid, TelemetryState(sysid, link.url))
                 self._links.setdefault(sysid, link)
         for hook in self._hooks.get(sysid, ()):
             hook(msg)
@@ -332,7 +274,7 @@ class TelemetryHub:
         for sub in list(self._subs):
             sub.mark(sysid, urgent=urgent)
 
-    def _keep_streams(self, link: Link, state: VehicleState) -> None:
+    def _keep_streams(self, link: Link, state: TelemetryState) -> None:
         """Ask for streams at first sight and again whenever positions stop coming."""
         if self.stream_rate_hz <= 0:
             return

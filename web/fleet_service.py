@@ -39,7 +39,8 @@ from gcs.fleet.logs import FlightLog
 from gcs.fleet.logs import alerts as log_alerts
 from gcs.fleet.manager import FlyOptions, plan_key
 from gcs.link import Link
-from gcs.telemetry import TelemetryHub, VehicleSnapshot, request_streams
+from gcs.snapshot import VehicleSnapshot
+from gcs.telemetry import TelemetryHub, request_streams
 from gcs.transfer import Target
 from planner.errors import InputError
 from planner.plan_model import Plan

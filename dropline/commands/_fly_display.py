@@ -13,7 +13,7 @@ from typing import IO
 from gcs.fleet.failsafe import Alert
 from gcs.fleet.manager import FleetManager, VehicleStatus
 from gcs.fleet.tracking import DropState
-from gcs.telemetry import VehicleSnapshot
+from gcs.snapshot import VehicleSnapshot
 
 
 def _num(value: float | None, fmt: str, unit: str) -> str:

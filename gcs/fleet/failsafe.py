@@ -28,7 +28,7 @@ from enum import StrEnum
 
 from gcs.fleet.progress import SortieProgress
 from gcs.geo import distance_m
-from gcs.telemetry import VehicleSnapshot
+from gcs.snapshot import VehicleSnapshot
 from planner.plan_model import Sortie
 
 

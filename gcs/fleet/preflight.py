@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 from gcs.geo import distance_m
 from gcs.link import Link, Message
-from gcs.telemetry import VehicleSnapshot
+from gcs.snapshot import VehicleSnapshot
 from gcs.terrain import TerrainReport, leg_points_deg, send_checks
 from planner.plan_model import Sortie
 

@@ -174,7 +174,7 @@ class ReleaseRecorder:
 
 def make_snapshot(**changes: Any) -> Any:
     """A healthy, disarmed vehicle snapshot at the tutorial hub, with ``changes`` applied."""
-    from gcs.telemetry import VehicleSnapshot
+    from gcs.snapshot import VehicleSnapshot
 
     values: dict[str, Any] = dict(
         sysid=1, link_url="test", time_s=0.0, received_s=0.0, position_age_s=0.1,

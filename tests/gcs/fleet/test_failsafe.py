@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gcs.fleet.failsafe import AlertKind, FailsafeLimits, FailsafeMonitor
-from gcs.telemetry import VehicleSnapshot
+from gcs.snapshot import VehicleSnapshot
 from planner.plan_model import Sortie
 from tests.gcs.fixtures import make_snapshot, tutorial_case
 

@@ -15,7 +15,8 @@ from gcs.fleet.failsafe import Alert, AlertKind, Severity
 from gcs.fleet.logs import FlightLog
 from gcs.fleet.tracking import DropEvent, DropState
 from gcs.link import Link
-from gcs.telemetry import BURST, JITTER_ALLOWANCE, TelemetryHub, VehicleSnapshot
+from gcs.snapshot import VehicleSnapshot
+from gcs.telemetry import BURST, JITTER_ALLOWANCE, TelemetryHub
 from gcs.tlog.writer import TlogWriter
 from tests.gcs.fixtures import tutorial_case
 from tests.waiting import poll

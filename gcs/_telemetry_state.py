@@ -1,7 +1,7 @@
-"""The mutable per-vehicle telemetry state behind :class:`gcs.telemetry.VehicleSnapshot`.
+"""The mutable per-vehicle telemetry state behind :class:`gcs.snapshot.VehicleSnapshot`.
 
-One :class:`VehicleState` per system id is updated from the link's reader thread with every
-message the vehicle sends; :meth:`VehicleState.snapshot` turns it into an immutable snapshot.
+One :class:`TelemetryState` per system id is updated from the link's reader thread with every
+message the vehicle sends; :meth:`TelemetryState.snapshot` turns it into an immutable snapshot.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from gcs import mavlink as mav
+from gcs.snapshot import VehicleSnapshot
 from gcs.terrain import TerrainReport
 
 if TYPE_CHECKING:
     from gcs.link import LinkHealth
-    from gcs.telemetry import VehicleSnapshot
     from planner.terrain import Dem
 
 _D = mav.dialect
@@ -27,17 +27,8 @@ EKF_NEEDED = 0x01 | 0x02 | 0x04 | 0x08 | 0x10 | 0x20
 #: Flags that mean the estimate is not usable: constant-position mode, uninitialised.
 EKF_BAD = 0x80 | 0x400
 
-#: Message types that change a snapshot.
-STATE_TYPES = frozenset({
-    "HEARTBEAT", "GLOBAL_POSITION_INT", "VFR_HUD", "SYS_STATUS", "BATTERY_STATUS", "GPS_RAW_INT",
-    "EKF_STATUS_REPORT", "MISSION_CURRENT", "HOME_POSITION", "FENCE_STATUS", "STATUSTEXT",
-    "MISSION_ITEM_REACHED", "TERRAIN_REPORT"})
-#: Messages whose change is published to subscribers at once (others ride along with these).
-URGENT_TYPES = frozenset({"GLOBAL_POSITION_INT", "MISSION_CURRENT", "MISSION_ITEM_REACHED",
-                          "STATUSTEXT", "FENCE_STATUS", "HOME_POSITION"})
 
-
-class VehicleState:
+class TelemetryState:
     """Latest values heard from one vehicle (thread-safe)."""
 
     def __init__(self, sysid: int, link_url: str) -> None:
@@ -70,8 +61,6 @@ class VehicleState:
 
     def snapshot(self, now_s: float, health: LinkHealth, dem: Dem | None) -> VehicleSnapshot:
         """The present state as an immutable snapshot."""
-        from gcs.telemetry import VehicleSnapshot
-
         with self.lock:
             v = dict(self.v)
             received_s = self.received_s
