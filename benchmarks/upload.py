@@ -120,7 +120,8 @@ def run_ours(sim: SimProcess, items: Sequence[Any], loss: float,
              latency_s: float = 0.0) -> dict[str, Any]:
     """One verified upload at ``loss``: the two steps of
     :func:`gcs.transfer.upload_verified` (upload, then read-back and compare), timed apart."""
-    from gcs.transfer import Target, differences, download, upload
+    from gcs.storage import differences
+    from gcs.transfer import Target, download, upload
     from planner.errors import DroplineError
     from planner.items import MissionType
 
@@ -167,7 +168,8 @@ def clear_vehicle(sim: SimProcess) -> None:
 def vehicle_holds(sim: SimProcess, items: Sequence[Any]) -> tuple[bool, bool]:
     """Whether the vehicle's mission equals ``items`` (read on a clean link): exactly (every
     1e-7 degree), and within 2e-7 degrees (MAVProxy truncates degrees x 1e7 towards zero)."""
-    from gcs.transfer import Target, differences, download
+    from gcs.storage import differences
+    from gcs.transfer import Target, download
     from planner.items import MissionType
 
     link = open_link(sim.urls[0])

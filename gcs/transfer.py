@@ -5,16 +5,16 @@ for each item (MISSION_REQUEST, or MISSION_REQUEST_INT) and acks the whole list;
 has a timeout and retries; every MISSION_ACK result becomes a clear error naming the item. After an
 upload, :func:`upload_verified` reads the list back and compares it item by item with ArduPilot's
 normalisations (home replaced by the real home, frames 6/5/11 returned as 3/0/10, positionless
-commands returned with frame 0, NAV_LAND param4, float32 precision). Uploads and downloads run
-on the vehicle's measured round trip (:mod:`gcs._transfer_engine`): under 30 % packet loss a
-100-item mission uploads and verifies in about a second where a fixed-timer client, waiting on
-the vehicle's 1 s re-requests, takes minutes (``benchmarks/upload.py``).
+commands returned with frame 0, NAV_LAND param4, float32 precision: :mod:`gcs.storage`).
+Uploads and downloads run on the vehicle's measured round trip (:mod:`gcs._transfer_engine`):
+under 30 % packet loss a 100-item mission uploads and verifies in about a second where a
+fixed-timer client, waiting on the vehicle's 1 s re-requests, takes minutes
+(``benchmarks/upload.py``).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,16 +25,10 @@ from gcs._transfer_engine import Download, Upload, for_us
 from gcs._transfer_engine import result_name as result_name
 from gcs.errors import LinkTimeout, MissionTransferError
 from gcs.link import Link, Message
-from planner.items import Cmd, MissionItem, MissionType
+from gcs.storage import differences
+from planner.items import MissionItem
 
 log = logging.getLogger(__name__)
-
-
-#: Commands whose position fields mean nothing: ArduPilot returns them with frame 0.
-POSITIONLESS: frozenset[int] = frozenset({
-    Cmd.NAV_RETURN_TO_LAUNCH, Cmd.NAV_DELAY, Cmd.DO_GRIPPER, Cmd.DO_WINCH, Cmd.DO_JUMP,
-    Cmd.DO_CHANGE_SPEED})
-_FRAME_BACK = {6: 3, 5: 0, 11: 10}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -182,55 +176,6 @@ def set_current(link: Link, target: Target, seq: int, retry: Retry = DEFAULT_RET
                 return
     raise LinkTimeout(f"MISSION_CURRENT {seq}", timeout_s=retry.tries * retry.timeout_s,
                       sysid=target.sysid)
-
-
-def differences(sent: Sequence[MissionItem], got: Sequence[MissionItem],
-                mission_type: int) -> list[str]:
-    """How a read-back list differs from what was sent, after ArduPilot's normalisations."""
-    out: list[str] = []
-    if len(sent) != len(got):
-        out.append(f"{len(got)} items read back, {len(sent)} sent")
-    for i, (a, b) in enumerate(zip(sent, got, strict=False)):
-        if mission_type == MissionType.MISSION and i == 0:
-            continue  # home: the vehicle returns its real home
-        out += [f"item {i}: {what}" for what in _item_differences(a, b)]
-    return out
-
-
-def _item_differences(a: MissionItem, b: MissionItem) -> list[str]:
-    out = []
-    if a.command != b.command:
-        out.append(f"command {b.command}, sent {a.command}")
-        return out
-    positionless = a.command in POSITIONLESS
-    frame_a = 0 if positionless else _FRAME_BACK.get(a.frame, a.frame)
-    frame_b = 0 if positionless else _FRAME_BACK.get(b.frame, b.frame)
-    if frame_a != frame_b and a.mission_type == MissionType.MISSION:
-        out.append(f"frame {b.frame}, sent {a.frame}")
-    params = ("param1", "param2", "param3", "param4")
-    for name in params:
-        if a.command == Cmd.NAV_LAND and name == "param4":
-            continue
-        if not _close32(getattr(a, name), getattr(b, name)):
-            out.append(f"{name} {getattr(b, name)!r}, sent {getattr(a, name)!r}")
-    if not positionless:
-        if round(a.lat_deg * 1e7) != round(b.lat_deg * 1e7) or \
-                round(a.lon_deg * 1e7) != round(b.lon_deg * 1e7):
-            out.append(f"position ({b.lat_deg:.7f}, {b.lon_deg:.7f}), sent "
-                       f"({a.lat_deg:.7f}, {a.lon_deg:.7f})")
-        # ArduPilot stores mission altitudes in whole centimetres (truncated) and rally
-        # altitudes in whole metres
-        alt_tol_m = 1.0 if a.mission_type == MissionType.RALLY else 0.0101
-        if abs(a.alt_m - b.alt_m) > alt_tol_m:
-            out.append(f"alt {b.alt_m!r}, sent {a.alt_m!r}")
-    return out
-
-
-def _close32(x: float, y: float) -> bool:
-    """Equal as float32 values (NaN equals NaN)."""
-    if math.isnan(x) or math.isnan(y):
-        return math.isnan(x) and math.isnan(y)
-    return abs(x - y) <= 1e-6 * max(1.0, abs(x))
 
 
 def upload_verified(link: Link, target: Target, items: Sequence[MissionItem],

@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
-import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from gcs import commands, transfer
 from gcs import mavlink as mav
@@ -26,9 +22,10 @@ from gcs.fleet.config import ConfigOptions, configure, needs_terrain
 from gcs.fleet.failsafe import Alert, AlertKind, FailsafeMonitor, Severity
 from gcs.fleet.preflight import Uploads, evaluate, terrain_check, wait_until_ready
 from gcs.link import Link
+from gcs.storage import as_stored
 from gcs.tlog.writer import TlogWriter
 from gcs.transfer import DEFAULT_RETRY, Retry, Target
-from planner.items import MissionItem, MissionType
+from planner.items import MissionType
 from planner.plan_model import Sortie
 
 if TYPE_CHECKING:
@@ -36,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _D = mav.dialect
-_F32 = struct.Struct("<f")
 
 
 #: How long (vehicle seconds) an arm refused by the vehicle is asked again, and the least
@@ -54,41 +50,6 @@ class SortieFailed(Exception):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
-
-
-def _f32(x: float) -> float:
-    return float(_F32.unpack(_F32.pack(x))[0])
-
-
-def storable_alt_m(alt_m: float) -> float:
-    """``alt_m`` on ArduPilot's whole-centimetre grid, as a float32 that survives its storage.
-
-    AP_Mission stores ``int32(float32(z) * 100)``, truncating towards zero, so 71.77 comes back
-    as 71.76. The nearest centimetre is sent as the float32 closest to it that truncates to it.
-    """
-    cm = round(alt_m * 100.0)
-    z = _f32(cm / 100.0)
-    away = math.inf if cm >= 0 else -math.inf
-    for _ in range(8):
-        if math.trunc(_f32(z * 100.0)) == cm:
-            return z
-        z = float(np.nextafter(np.float32(z), np.float32(away)))
-    return z
-
-
-def as_stored(items: tuple[MissionItem, ...], mission_type: int) -> tuple[MissionItem, ...]:
-    """Items as the vehicle will store them, so that the read-back compares exactly.
-
-    Mission altitudes go on the whole-centimetre grid (:func:`storable_alt_m`); rally altitudes
-    are raised to whole metres (AP_Rally stores int16 metres). Changes are below 1 cm and 1 m.
-    """
-    if mission_type == MissionType.RALLY:
-        return tuple(dataclasses.replace(r, alt_m=float(math.ceil(r.alt_m - 1e-6)))
-                     for r in items)
-    if mission_type == MissionType.MISSION:
-        return tuple(items[:1]) + tuple(dataclasses.replace(m, alt_m=storable_alt_m(m.alt_m))
-                                        for m in items[1:])
-    return items
 
 
 def prepare_vehicle(link: Link, target: Target, sortie: Sortie, *,

@@ -12,7 +12,8 @@ import pytest
 from dropline.cli import main
 from gcs.fleet.logs import FlightLog
 from gcs.link import Link
-from gcs.transfer import Target, differences, download
+from gcs.storage import differences
+from gcs.transfer import Target, download
 from planner.io.planfile import read_plan_json, write_plan_json
 from planner.items import MissionType
 from planner.plan_model import Plan

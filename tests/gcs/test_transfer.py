@@ -10,11 +10,11 @@ import pytest
 
 from gcs.errors import LinkTimeout, MissionTransferError
 from gcs.link import Link
+from gcs.storage import differences
 from gcs.transfer import (
     Retry,
     Target,
     clear,
-    differences,
     download,
     set_current,
     upload,
