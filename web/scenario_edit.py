@@ -44,8 +44,9 @@ DEM_SUFFIXES = (".hgt", ".tif", ".tiff")
 EDIT_KEYS = frozenset({"depots", "nofly", "drop_ids", "time_limit_s", "seed", "strict", "dem"})
 #: Most cells of an uploaded GeoTIFF: an SRTM 1 arc-second tile (3601 x 3601) with room to spare.
 UPLOAD_MAX_DEM_CELLS = 16_000_000
-#: Longest time limit a plan of the console may ask for, in seconds.
-MAX_TIME_LIMIT_S = 600.0
+#: Longest time limit a plan of the console may ask for, in seconds (below the scenario
+#: model's own bound, :data:`planner.scenario.MAX_TIME_LIMIT_S`).
+CONSOLE_MAX_TIME_LIMIT_S = 600.0
 #: Most zones drawn on the map, and most vertices of one.
 MAX_ZONES = 1000
 MAX_ZONE_VERTICES = 10_000
@@ -282,9 +283,9 @@ def apply_edits(scenario: Scenario, edits: Mapping[str, Any]) -> Scenario:
     params = scenario.params
     if "time_limit_s" in edits:
         limit = _number(edits["time_limit_s"], "planner", "time_limit_s")
-        if not 0 < limit <= MAX_TIME_LIMIT_S:
-            raise InputError(f"Expected 0 < time_limit_s <= {MAX_TIME_LIMIT_S:g}, got {limit:g}",
-                             field="time_limit_s")
+        if not 0 < limit <= CONSOLE_MAX_TIME_LIMIT_S:
+            raise InputError(f"Expected 0 < time_limit_s <= {CONSOLE_MAX_TIME_LIMIT_S:g}, "
+                             f"got {limit:g}", field="time_limit_s")
         params = dataclasses.replace(params, time_limit_s=limit)
     if "seed" in edits:
         seed = edits["seed"]

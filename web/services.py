@@ -16,7 +16,7 @@ from planner.errors import InputError
 from planner.io.dem import load_dem
 from planner.io.scenario import load_scenario
 from planner.terrain import Dem
-from web.auth import LoginLimiter, Users
+from web.accounts import LoginLimiter, Users
 from web.db import Database, check_sqlite_file, restrict_file
 from web.deliveries import DeliveryService
 from web.events import EventBus

@@ -117,7 +117,7 @@ def _check(args: argparse.Namespace) -> None:
         raise InputError(f"expected a port in 0..65535, got {args.port}", field="--port")
     if args.speedup is not None and not (args.speedup > 0 and math.isfinite(args.speedup)):
         raise InputError(f"expected --speedup > 0, got {args.speedup}", field="--speedup")
-    from web.auth import MIN_PASSWORD
+    from web.accounts import MIN_PASSWORD
 
     password = os.environ.get("DROPLINE_ADMIN_PASSWORD")
     if password and len(password) < MIN_PASSWORD:
