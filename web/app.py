@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, redirect, send_from_directory, url_for
-from flask_wtf.csrf import CSRFProtect
 
 from planner.errors import InputError
 from web import csp, errors
-from web.auth import PERMISSIONS, current_user
+from web.accounts import PERMISSIONS
 from web.services import init_app
+from web.views import api, auth, deliveries, fleet, flights, plans, simulator, tiles
+from web.views._access import csrf, current_user
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent
@@ -61,8 +62,6 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
     "SIMULATOR": None,
 }
-
-csrf = CSRFProtect()
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -162,7 +161,5 @@ def leaflet_dist() -> Path | None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from web.views import api, auth, deliveries, fleet, flights, plans, simulator, tiles
-
     for module in (auth, plans, fleet, deliveries, flights, api, tiles, simulator):
         app.register_blueprint(module.bp)

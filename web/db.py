@@ -38,6 +38,8 @@ AUDIT_TEXT_MAX = 500
 REFUSED_PER_MINUTE = 20
 #: Audit results that record a refusal (aggregated when they flood).
 REFUSED_RESULTS = frozenset({"forbidden", "refused", "denied"})
+#: Most audit rows in one page (:meth:`Database.audit_page`) the console hands out.
+AUDIT_PAGE_MAX = 500
 
 metadata = sa.MetaData()
 schema_version = sa.Table(

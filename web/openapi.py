@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from planner.scenario import MAX_DRONES, MAX_SEED
-from web.scenario_edit import MAX_TIME_LIMIT_S, MAX_ZONE_VERTICES, MAX_ZONES
+from web.db import AUDIT_PAGE_MAX
+from web.scenario_edit import CONSOLE_MAX_TIME_LIMIT_S, MAX_ZONE_VERTICES, MAX_ZONES
 
 _ERROR = {"description": "error", "content": {"application/json": {
     "schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -42,8 +43,6 @@ _WRITE = ("400", "401", "403", "404", "409")
 #: The faults of the built-in simulator (an attached simulator lists its own).
 SIM_FAULTS = ("loss", "latency", "duplicate", "reorder", "link_ok", "cut", "battery", "gps",
               "motor")
-#: Largest audit page (``web.views.api.AUDIT_PAGE_MAX``; a test keeps them equal).
-AUDIT_PAGE_MAX = 500
 _VERB = {"name": "verb", "in": "path", "required": True,
          "schema": {"type": "string", "enum": ["pause", "resume", "rtl", "land"]}}
 #: Largest id a path segment takes (a 64-bit database integer).
@@ -77,7 +76,7 @@ _EDITS = {
         "drop_ids": {"type": "array", "items": {"type": "string"},
                      "description": "plan only these drops of the scenario"},
         "time_limit_s": {"type": "number", "exclusiveMinimum": True, "minimum": 0,
-                         "maximum": MAX_TIME_LIMIT_S},
+                         "maximum": CONSOLE_MAX_TIME_LIMIT_S},
         "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED,
                  "description": "the planner's random seed"},
         "strict": {"type": "boolean", "description": "refuse a drops list with a parcel "

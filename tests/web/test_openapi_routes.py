@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from tests.web.helpers import Client
-from web.views.api import AUDIT_PAGE_MAX
+from web.db import AUDIT_PAGE_MAX
 
 _IGNORED = {"HEAD", "OPTIONS"}
 

@@ -11,14 +11,14 @@ from flask import Blueprint, request
 from flask_wtf.csrf import generate_csrf
 
 from planner.errors import InputError
-from web.auth import User, current_user, require
+from web.accounts import User
+from web.db import AUDIT_PAGE_MAX
 from web.openapi import openapi_document
 from web.services import services
+from web.views._access import current_user, require
 from web.views._util import field, json_body
 
 bp = Blueprint("api", __name__)
-#: Largest audit page.
-AUDIT_PAGE_MAX = 500
 
 
 @bp.route("/api/openapi.json")

@@ -8,9 +8,10 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
 from planner.errors import InputError
-from web.auth import ROLES, User, current_session, current_user, login_required, require
+from web.accounts import ROLES, User
 from web.errors import TooManyRequests, Unauthorized, retry_after
 from web.services import services
+from web.views._access import current_session, current_user, login_required, require
 from web.views._util import field, json_body
 
 bp = Blueprint("auth", __name__)

@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Blueprint, render_template, request
 
-from web.auth import login_required
 from web.errors import NotFound
 from web.services import services
+from web.views._access import login_required
 
 bp = Blueprint("deliveries", __name__)
 

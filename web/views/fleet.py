@@ -15,11 +15,12 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from planner.errors import InputError
-from web.auth import User, current_session, current_user, login_required, require
+from web.accounts import User
 from web.errors import Conflict, Forbidden, Unauthorized, status_of
 from web.fleet_run import VehicleResult
 from web.fleet_service import MODE_COMMANDS
 from web.services import services
+from web.views._access import current_session, current_user, login_required, require
 from web.views._util import field, json_body
 
 bp = Blueprint("fleet", __name__)

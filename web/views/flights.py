@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Blueprint, render_template
 
-from web.auth import login_required, require
 from web.services import services
+from web.views._access import login_required, require
 
 bp = Blueprint("flights", __name__)
 

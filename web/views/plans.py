@@ -7,10 +7,10 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, request, send_file
 
 from planner.errors import InputError
-from web.auth import current_user, login_required, require
 from web.plan_view import plan_view, scenario_layers
 from web.planning import PlanRecord
 from web.services import services
+from web.views._access import current_user, login_required, require
 from web.views._util import field, json_body
 
 bp = Blueprint("plans", __name__)

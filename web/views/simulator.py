@@ -13,10 +13,10 @@ from typing import Any
 from flask import Blueprint, request
 
 from planner.errors import DroplineError
-from web.auth import current_user, require
 from web.errors import Forbidden, NotFound, Unauthorized
 from web.services import services
 from web.simulator import SimulatorControl
+from web.views._access import current_user, require
 from web.views._util import field, json_body
 
 bp = Blueprint("simulator", __name__)

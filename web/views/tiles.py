@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from web.auth import login_required
 from web.services import services
+from web.views._access import login_required
 
 bp = Blueprint("tiles", __name__)
 
