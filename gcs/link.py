@@ -22,7 +22,7 @@ from gcs.binding import VehicleBinding
 
 log = logging.getLogger(__name__)
 
-Message = Any
+Message = mav.Message
 Filter = Callable[[Message], bool]
 
 
@@ -168,9 +168,10 @@ class Link:
 
     # -- sending ----------------------------------------------------------------------------
     @property
-    def mav(self) -> Any:
-        """The codec, for building messages: ``link.mav.command_long_encode(...)``."""
-        return self._conn.mav
+    def mav(self) -> mav.Encoder:
+        """The message builders, for :meth:`send`: ``link.mav.command_long_encode(...)``."""
+        encoder: mav.Encoder = self._conn.mav
+        return encoder
 
     def send(self, msg: Message) -> None:
         """Send one message (thread-safe); sent-message hooks see it afterwards.
@@ -207,11 +208,28 @@ class Link:
             self._conn.setup_signing(key, sign_outgoing=sign_outgoing,
                                      allow_unsigned_callback=allow_unsigned)
 
+    def allow_unsigned(self, allow: Callable[[Any, int], bool] | None) -> None:
+        """Let unsigned received messages through when ``allow(codec, msg_id)`` says so
+        (None: none), on a link that signs."""
+        self._conn.mav.signing.allow_unsigned_callback = allow
+
+    def stop_signing(self) -> None:
+        """Send unsigned and forget the key from now on (received messages are not checked)."""
+        signing = self._conn.mav.signing
+        signing.sign_outgoing = False
+        signing.secret_key = None
+        signing.allow_unsigned_callback = None
+
     @property
     def signing_key(self) -> bytes | None:
         """The key this link signs with, or None."""
         key = self._conn.mav.signing.secret_key if self._conn is not None else None
         return None if key is None else bytes(key)
+
+    @property
+    def signing_timestamp(self) -> int:
+        """The link's signing timestamp (10 microsecond units since 2015-01-01)."""
+        return int(self._conn.mav.signing.timestamp)
 
     @property
     def local_address(self) -> tuple[str, int] | None:

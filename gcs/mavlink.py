@@ -14,9 +14,9 @@ import hmac
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeAlias
 
 os.environ["MAVLINK20"] = "1"
 os.environ["MAVLINK_DIALECT"] = "ardupilotmega"
@@ -30,6 +30,9 @@ dialect = mavlink
 MAVLink = mavlink.MAVLink
 MAVLinkMessage = mavlink.MAVLink_message
 MAVError = mavlink.MAVError
+#: A MAVLink message, received or built (pymavlink's ``MAVLink_message``, which is untyped):
+#: ``msg.get_type()``, ``msg.get_srcSystem()`` and the fields of its type by name.
+Message: TypeAlias = Any
 
 #: ArduCopter flight modes (HEARTBEAT custom_mode).
 COPTER_MODES: dict[str, int] = {
@@ -46,6 +49,90 @@ GCS_SYSTEM_ID = 255
 GCS_COMPONENT_ID = 190
 
 log = logging.getLogger(__name__)
+
+
+class Encoder(Protocol):
+    """The message builders of a codec that the ground station uses.
+
+    Each returns a message for :meth:`gcs.link.Link.send`; the arguments are the MAVLink
+    fields in the order of the message definition (positions in degrees x 1e7, ``bytes``
+    parameter ids, altitudes in metres).
+    """
+
+    def heartbeat_encode(self, type: int, autopilot: int, base_mode: int, custom_mode: int,
+                         system_status: int, mavlink_version: int = 3) -> Message:
+        """HEARTBEAT."""
+
+    def command_long_encode(self, target_system: int, target_component: int, command: int,
+                            confirmation: int, param1: float, param2: float, param3: float,
+                            param4: float, param5: float, param6: float,
+                            param7: float) -> Message:
+        """COMMAND_LONG."""
+
+    def request_data_stream_encode(self, target_system: int, target_component: int,
+                                   req_stream_id: int, req_message_rate: int,
+                                   start_stop: int) -> Message:
+        """REQUEST_DATA_STREAM."""
+
+    def param_request_read_encode(self, target_system: int, target_component: int,
+                                  param_id: bytes, param_index: int) -> Message:
+        """PARAM_REQUEST_READ."""
+
+    def param_set_encode(self, target_system: int, target_component: int, param_id: bytes,
+                         param_value: float, param_type: int) -> Message:
+        """PARAM_SET."""
+
+    def set_position_target_global_int_encode(
+            self, time_boot_ms: int, target_system: int, target_component: int,
+            coordinate_frame: int, type_mask: int, lat_int: int, lon_int: int, alt: float,
+            vx: float, vy: float, vz: float, afx: float, afy: float, afz: float, yaw: float,
+            yaw_rate: float) -> Message:
+        """SET_POSITION_TARGET_GLOBAL_INT."""
+
+    def mission_count_encode(self, target_system: int, target_component: int, count: int,
+                             mission_type: int = 0) -> Message:
+        """MISSION_COUNT."""
+
+    def mission_item_int_encode(self, target_system: int, target_component: int, seq: int,
+                                frame: int, command: int, current: int, autocontinue: int,
+                                param1: float, param2: float, param3: float, param4: float,
+                                x: int, y: int, z: float, mission_type: int = 0) -> Message:
+        """MISSION_ITEM_INT."""
+
+    def mission_request_list_encode(self, target_system: int, target_component: int,
+                                    mission_type: int = 0) -> Message:
+        """MISSION_REQUEST_LIST."""
+
+    def mission_request_int_encode(self, target_system: int, target_component: int, seq: int,
+                                   mission_type: int = 0) -> Message:
+        """MISSION_REQUEST_INT."""
+
+    def mission_ack_encode(self, target_system: int, target_component: int, type: int,
+                           mission_type: int = 0) -> Message:
+        """MISSION_ACK."""
+
+    def mission_clear_all_encode(self, target_system: int, target_component: int,
+                                 mission_type: int = 0) -> Message:
+        """MISSION_CLEAR_ALL."""
+
+    def mission_set_current_encode(self, target_system: int, target_component: int,
+                                   seq: int) -> Message:
+        """MISSION_SET_CURRENT."""
+
+    def timesync_encode(self, tc1: int, ts1: int) -> Message:
+        """TIMESYNC."""
+
+    def setup_signing_encode(self, target_system: int, target_component: int,
+                             secret_key: Sequence[int], initial_timestamp: int) -> Message:
+        """SETUP_SIGNING."""
+
+    def terrain_check_encode(self, lat: int, lon: int) -> Message:
+        """TERRAIN_CHECK."""
+
+    def terrain_data_encode(self, lat: int, lon: int, grid_spacing: int, gridbit: int,
+                            data: Sequence[int]) -> Message:
+        """TERRAIN_DATA."""
+
 
 #: Seconds from the Unix epoch to 2015-01-01, the origin of MAVLink signing timestamps.
 SIGNING_EPOCH_S = 1_420_070_400

@@ -182,9 +182,8 @@ def enable_signing(link: Link, sysids: Sequence[int], key: bytes, *,
     """
     if len(key) != KEY_BYTES:
         raise SigningError(f"expected a {KEY_BYTES}-byte key, got {len(key)} bytes")
-    signing = link.mav.signing
     if link.signing_key == key:
-        signing.allow_unsigned_callback = _allow_any  # keep the stream's link id and timestamp
+        link.allow_unsigned(_allow_any)  # keep the stream's link id and timestamp
     else:
         link.setup_signing(key, allow_unsigned=_allow_any)
     waiting = set(sysids)
@@ -201,7 +200,7 @@ def enable_signing(link: Link, sysids: Sequence[int], key: bytes, *,
     link.add_listener(on_message)
     try:
         for _ in range(tries):
-            timestamp = int(link.mav.signing.timestamp)
+            timestamp = link.signing_timestamp
             with lock:
                 pending = sorted(waiting)
             for sysid in pending:
@@ -214,7 +213,7 @@ def enable_signing(link: Link, sysids: Sequence[int], key: bytes, *,
         missing = min(waiting)
         raise SigningError(f"no message signed with the key within {tries * timeout_s:.1f} s "
                            "after SETUP_SIGNING: the vehicle may hold another key", sysid=missing)
-    signing.allow_unsigned_callback = _allow_unsigned
+    link.allow_unsigned(_allow_unsigned)
     log.info("%s: signing with vehicles %s", link.url, ", ".join(map(str, sysids)))
 
 
@@ -227,8 +226,7 @@ def clear_signing(link: Link, sysids: Sequence[int], *, timeout_s: float = 2.0,
     SigningError
         A vehicle still signed after every try.
     """
-    signing = link.mav.signing
-    signing.allow_unsigned_callback = _allow_any
+    link.allow_unsigned(_allow_any)
     waiting = set(sysids)
     cleared = threading.Event()
     lock = threading.Lock()
@@ -251,9 +249,7 @@ def clear_signing(link: Link, sysids: Sequence[int], *, timeout_s: float = 2.0,
                 break
     finally:
         link.remove_listener(on_message)
-    signing.sign_outgoing = False
-    signing.secret_key = None
-    signing.allow_unsigned_callback = None
+    link.stop_signing()
     if waiting:
         raise SigningError(f"still signing {tries * timeout_s:.1f} s after SETUP_SIGNING "
                            "with an all-zero key", sysid=min(waiting))
