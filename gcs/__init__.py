@@ -9,7 +9,7 @@ from gcs.commands import param_set as param_set
 from gcs.commands import set_mode as set_mode
 from gcs.fleet.logs import FlightLog as FlightLog
 from gcs.fleet.manager import FleetManager as FleetManager
-from gcs.fleet.manager import FlyOptions as FlyOptions
+from gcs.fleet.options import FlyOptions as FlyOptions
 from gcs.link import Link as Link
 from gcs.link import LinkHealth as LinkHealth
 from gcs.snapshot import VehicleSnapshot as VehicleSnapshot

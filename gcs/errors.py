@@ -138,6 +138,20 @@ class PreflightFailed(GroundControlError):
         super().__init__(f"{who}{what}preflight failed: {'; '.join(self.failures)}")
 
 
+class SortieFailed(GroundControlError):
+    """A sortie could not start or went wrong; its vehicle is taken out of service.
+
+    Parameters
+    ----------
+    reason
+        Why (the error that stopped the sortie, or what went wrong in flight).
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
 class FleetError(GroundControlError):
     """The fleet cannot fly a plan as asked (too few vehicles, a plan the log does not match).
 

@@ -16,7 +16,9 @@ from typing import Any
 
 from gcs.errors import GroundControlError
 from gcs.fleet.logs import FlightLog
-from gcs.fleet.manager import FleetManager, FlyOptions, prepare_vehicle
+from gcs.fleet.manager import FleetManager
+from gcs.fleet.options import FlyOptions
+from gcs.fleet.prepare import prepare_vehicle
 from gcs.fleet.tracking import DropStatus
 from gcs.link import Link
 from gcs.transfer import Target

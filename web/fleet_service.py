@@ -37,7 +37,8 @@ from gcs.binding import VehicleBinding
 from gcs.errors import GroundControlError
 from gcs.fleet.logs import FlightLog
 from gcs.fleet.logs import alerts as log_alerts
-from gcs.fleet.manager import FlyOptions, plan_key
+from gcs.fleet.manager import plan_key
+from gcs.fleet.options import FlyOptions
 from gcs.link import Link
 from gcs.snapshot import VehicleSnapshot
 from gcs.telemetry import TelemetryHub, request_streams

@@ -11,7 +11,8 @@ from collections import Counter
 from typing import IO
 
 from gcs.fleet.failsafe import Alert
-from gcs.fleet.manager import FleetManager, VehicleStatus
+from gcs.fleet.manager import FleetManager
+from gcs.fleet.status import VehicleStatus
 from gcs.fleet.tracking import DropState
 from gcs.snapshot import VehicleSnapshot
 

@@ -27,7 +27,9 @@ from gcs import commands
 from gcs.errors import FleetError, GroundControlError, SigningError
 from gcs.fleet.assign import match_fleet
 from gcs.fleet.logs import FlightLog
-from gcs.fleet.manager import FleetManager, FlyOptions, prepare_vehicle
+from gcs.fleet.manager import FleetManager
+from gcs.fleet.options import FlyOptions
+from gcs.fleet.prepare import prepare_vehicle
 from gcs.forward import Forwarder, OutputSpec
 from gcs.link import Link
 from gcs.signing import KeyStore, enable_fleet_signing, read_key_file

@@ -14,7 +14,9 @@ from gcs.fleet.logs import FlightLog as FlightLog
 from gcs.fleet.logs import FlightRecord as FlightRecord
 from gcs.fleet.logs import RunRecord as RunRecord
 from gcs.fleet.manager import FleetManager as FleetManager
-from gcs.fleet.manager import FlyOptions as FlyOptions
-from gcs.fleet.manager import Phase as Phase
-from gcs.fleet.manager import VehicleStatus as VehicleStatus
 from gcs.fleet.manager import plan_key as plan_key
+from gcs.fleet.options import FlyOptions as FlyOptions
+from gcs.fleet.prepare import prepare_vehicle as prepare_vehicle
+from gcs.fleet.recorder import FleetRecorder as FleetRecorder
+from gcs.fleet.status import Phase as Phase
+from gcs.fleet.status import VehicleStatus as VehicleStatus

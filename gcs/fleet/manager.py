@@ -6,8 +6,9 @@ plan vehicle taking a vehicle standing at its depot, otherwise in order (plan ve
 sorted against system ids sorted). Each vehicle then gets a thread that flies its sorties in turn
 (see :mod:`gcs.fleet.worker`): configure, upload and verify mission/fence/rally (*ready* only
 once every read-back matched), preflight checks, arm in GUIDED and MISSION_START, monitor until
-it has landed and disarmed, turnaround, next sortie. Telemetry snapshots, drop states and alerts
-are available at any time; with a :class:`~gcs.fleet.logs.FlightLog` everything is recorded as it
+it has landed and disarmed, turnaround, next sortie. The threads report through the fleet's
+:class:`~gcs.fleet.recorder.FleetRecorder`: telemetry snapshots, drop states and alerts are
+available at any time; with a :class:`~gcs.fleet.logs.FlightLog` everything is recorded as it
 happens, and a new manager on the same database resumes the flights still in the air.
 """
 
@@ -20,23 +21,23 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from gcs import commands
 from gcs.errors import FleetError, GroundControlError
-from gcs.fleet.assign import assign_vehicles, match_fleet
-from gcs.fleet.config import ConfigOptions
-from gcs.fleet.failsafe import Alert, FailsafeLimits
+from gcs.fleet.assign import match_fleet
+from gcs.fleet.context import FleetContext
+from gcs.fleet.failsafe import Alert
 from gcs.fleet.logs import FLIGHT_DONE, FlightLog, RunRecord
-from gcs.fleet.preflight import PreflightLimits, PreflightReport
+from gcs.fleet.options import FlyOptions, sortie_reserve_pct, sortie_turnaround_s
+from gcs.fleet.preflight import PreflightReport
+from gcs.fleet.recorder import FleetRecorder
+from gcs.fleet.status import Phase, VehicleStatus
 from gcs.fleet.tracking import DropEvent, DropState, DropStatus, SortieTracker
-from gcs.fleet.worker import VehicleWorker, prepare_vehicle
+from gcs.fleet.worker import VehicleWorker
 from gcs.link import Link
 from gcs.telemetry import TelemetryHub
-from gcs.transfer import DEFAULT_RETRY, Retry, Target
+from gcs.transfer import Target
 from planner.io.planfile import plan_to_json
 from planner.plan_model import Plan, Sortie
 from planner.scenario import DroneType
@@ -44,77 +45,7 @@ from planner.terrain import Dem
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FleetManager", "FlyOptions", "Phase", "VehicleStatus", "assign_vehicles", "plan_key",
-           "prepare_vehicle"]
-
-
-class Phase(StrEnum):
-    """What a vehicle is doing."""
-
-    WAITING = "waiting"
-    CONFIGURING = "configuring"
-    UPLOADING = "uploading"
-    READY = "ready"
-    PREFLIGHT = "preflight"
-    ARMING = "arming"
-    FLYING = "flying"
-    RETURNING = "returning"
-    LANDED = "landed"
-    TURNAROUND = "turnaround"
-    DONE = "done"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FlyOptions:
-    """How the fleet flies.
-
-    ``time_scale`` is vehicle seconds per wall second (a simulator's speedup; 1 for real
-    vehicles): turnaround, readiness and lost-vehicle times are in vehicle seconds.
-    ``turnaround_s`` overrides the drone type's turnaround (0 without drone types).
-    ``reset_battery`` sends MAV_CMD_BATTERY_RESET after each turnaround, standing for the battery
-    swap on simulators whose pack is never changed. ``reserve_pct`` applies to sorties whose drone
-    type is unknown. ``vehicle_types`` gives the drone type id of system ids known to be of one
-    (a plan drone then only takes a vehicle of its type, :func:`gcs.fleet.assign.assign_vehicles`).
-    """
-
-    time_scale: float = 1.0
-    turnaround_s: float | None = None
-    ready_timeout_s: float = 180.0
-    lost_vehicle_s: float = 900.0
-    reset_battery: bool = False
-    stream_rate_hz: float = 4.0
-    max_release_error_m: float = 30.0
-    upload_attempts: int = 2
-    reserve_pct: float = 20.0
-    preflight: PreflightLimits = field(default_factory=PreflightLimits)
-    failsafe: FailsafeLimits = field(default_factory=FailsafeLimits)
-    config: ConfigOptions = field(default_factory=ConfigOptions)
-    retry: Retry = DEFAULT_RETRY
-    vehicle_types: Mapping[int, str] | None = None
-
-    def __post_init__(self) -> None:
-        if not self.time_scale > 0:
-            raise ValueError(f"Expected time_scale > 0, got {self.time_scale}")
-        if self.turnaround_s is not None and not self.turnaround_s >= 0:
-            raise ValueError(f"Expected turnaround_s >= 0, got {self.turnaround_s}")
-        if self.upload_attempts < 1:
-            raise ValueError(f"Expected upload_attempts >= 1, got {self.upload_attempts}")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VehicleStatus:
-    """One vehicle of the fleet: its plan name, system id, phase and sortie."""
-
-    name: str
-    sysid: int
-    link_url: str
-    phase: Phase = Phase.WAITING
-    ready: bool = False
-    sortie_id: str | None = None
-    sorties_done: int = 0
-    sorties_total: int = 0
-    message: str | None = None
+__all__ = ["FleetManager", "plan_key"]
 
 
 def _canonical_item(item: dict[str, Any]) -> dict[str, Any]:
@@ -196,20 +127,19 @@ class FleetManager:
                                              max_release_error_m=self.options.max_release_error_m)
                          for s in plan.sorties}
         self.assignment: dict[str, int] = {}
-        self.run: RunRecord | None = None
-        self._lock = threading.Lock()
+        self._recorder = FleetRecorder(flight_log, clock=clock)
         self._stop = threading.Event()
-        self._status: dict[str, VehicleStatus] = {}
-        self._alerts: list[Alert] = []
         self._workers: list[VehicleWorker] = []
         self._threads: list[threading.Thread] = []
         self._done_sorties: set[str] = set()
         self._resume_flights: dict[str, int] = {}
         #: Sorties not flown because parcels of theirs were delivered: sortie id -> why.
         self.skipped: dict[str, str] = {}
-        self._fly_new = True
-        self._preflight_reports: dict[str, PreflightReport] = {}
-        self._on_alert: list[Callable[[Alert], None]] = []
+
+    @property
+    def run(self) -> RunRecord | None:
+        """The run of the flight log this fleet records into (None without one)."""
+        return self._recorder.run
 
     # -- set-up -------------------------------------------------------------------------------
     def connect(self, timeout_s: float = 10.0) -> dict[str, int]:
@@ -228,10 +158,8 @@ class FleetManager:
             link = self.hub.link_of(sysid)
             url = link.url if link is not None else "?"
             total = sum(1 for s in self.plan.sorties if s.vehicle == name)
-            self._status[name] = VehicleStatus(name=name, sysid=sysid, link_url=url,
-                                               sorties_total=total)
-            if self.flight_log is not None and self.run is not None:
-                self.flight_log.record_vehicle(self.run.id, name=name, sysid=sysid, link_url=url)
+            self._recorder.add_vehicle(VehicleStatus(name=name, sysid=sysid, link_url=url,
+                                                     sorties_total=total))
         return dict(self.assignment)
 
     def _open_run(self) -> None:
@@ -239,10 +167,12 @@ class FleetManager:
         if fl is None:
             return
         key = plan_key(self.plan)
-        self.run = fl.start_run(plan_key=key, plan_name=self.plan.scenario,
-                                plan_path=self.plan_path, resume=not self.resend_delivered)
-        if self.run.resumed:
-            self._restore_run(fl, self.run.id)
+        run = self._recorder.open_run(plan_key=key, plan_name=self.plan.scenario,
+                                      plan_path=self.plan_path, resume=not self.resend_delivered)
+        if run is None:
+            return
+        if run.resumed:
+            self._restore_run(fl, run.id)
         if not self.resend_delivered:
             self._skip_delivered(fl.delivered_drops(key))
 
@@ -254,7 +184,8 @@ class FleetManager:
             elif flight.state == "flying":
                 self._resume_flights[flight.sortie_id] = flight.id
             else:
-                fl.set_flight_state(flight.id, "aborted", reason="interrupted before take-off")
+                self._recorder.set_flight_state(flight.id, "aborted",
+                                                reason="interrupted before take-off")
         for drop_id, (state, detail) in fl.drop_states(run_id).items():
             for tracker in self.trackers.values():
                 if drop_id in tracker.sortie.drop_ids:
@@ -287,7 +218,7 @@ class FleetManager:
                 reason = f"sortie {sortie.id} not flown: every drop delivered already ({names})"
             self.skipped[sortie.id] = reason
             self._done_sorties.add(sortie.id)
-            self._drop_events(tracker, events, None)
+            self._recorder.drop_events(events, None)
             log.info("%s", reason)
 
     def close_unmonitored(self, reason: str) -> None:
@@ -301,12 +232,11 @@ class FleetManager:
         now = self.clock()
         for sortie_id, flight_id in sorted(self._resume_flights.items()):
             tracker = self.trackers[sortie_id]
-            self._drop_events(tracker, tracker.finish(now, completed=False, reason=reason),
-                              flight_id)
-            self._end_flight(flight_id, "failed", reason)
+            self._recorder.drop_events(tracker.finish(now, completed=False, reason=reason),
+                                       flight_id)
+            self._recorder.set_flight_state(flight_id, "failed", reason=reason)
         self._resume_flights.clear()
-        if self.flight_log is not None and self.run is not None:
-            self.flight_log.end_run(self.run.id, f"stopped: {reason}")
+        self._recorder.end_run(f"stopped: {reason}")
 
     def follow_vehicle_speed(self) -> float:
         """Run on the assigned vehicles' clock: their ``SIM_SPEEDUP`` (1 for real vehicles).
@@ -337,7 +267,9 @@ class FleetManager:
         """
         if not self.assignment:
             raise FleetError("no vehicles assigned: call connect() first")
-        self._fly_new = fly_new
+        ctx = FleetContext(hub=self.hub, recorder=self._recorder, trackers=self.trackers,
+                           options=self.options, drone_types=self.drone_types, clock=self.clock,
+                           stop=self._stop)
         by_vehicle: dict[str, list[Sortie]] = {}
         for sortie in self.plan.sorties:
             by_vehicle.setdefault(sortie.vehicle, []).append(sortie)
@@ -346,7 +278,9 @@ class FleetManager:
             if link is None:
                 raise FleetError(f"vehicle {sysid} ({name}) is not heard on any link")
             sorties = sorted(by_vehicle.get(name, []), key=lambda s: (s.start_s, s.id))
-            worker = VehicleWorker(self, name=name, sysid=sysid, link=link, sorties=sorties)
+            worker = VehicleWorker(ctx, name=name, sysid=sysid, link=link, sorties=sorties,
+                                   resume_flights=self._resume_flights,
+                                   done_sorties=self._done_sorties, fly_new=fly_new)
             self._workers.append(worker)
             thread = threading.Thread(target=self._run_worker, args=(worker,), daemon=True,
                                       name=f"fleet {name}")
@@ -359,7 +293,8 @@ class FleetManager:
             worker.run()
         except Exception as exc:  # a bug must not leave the vehicle marked ready
             log.exception("vehicle %s: worker failed", worker.name)
-            self._set_status(worker.name, phase=Phase.FAILED, ready=False, message=str(exc))
+            self._recorder.set_status(worker.name, phase=Phase.FAILED, ready=False,
+                                      message=str(exc))
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Wait until every vehicle is done; False on timeout."""
@@ -368,10 +303,9 @@ class FleetManager:
             left = None if end is None else max(0.0, end - self.clock())
             thread.join(left)
         finished = not any(t.is_alive() for t in self._threads)
-        if finished and self.flight_log is not None and self.run is not None and \
-                not self._stop.is_set():
+        if finished and self.run is not None and not self._stop.is_set():
             outcome = "all delivered" if self.all_delivered else "not every drop delivered"
-            self.flight_log.end_run(self.run.id, outcome)
+            self._recorder.end_run(outcome)
         return finished
 
     def stop(self) -> None:
@@ -388,22 +322,19 @@ class FleetManager:
     # -- state --------------------------------------------------------------------------------
     def vehicles(self) -> tuple[VehicleStatus, ...]:
         """Every assigned vehicle, by plan name."""
-        with self._lock:
-            return tuple(self._status[n] for n in sorted(self._status))
+        return self._recorder.statuses()
 
     def drops(self) -> tuple[DropStatus, ...]:
         """Every drop of the plan's sorties, in plan order."""
-        with self._lock:
-            return tuple(st for s in self.plan.sorties for st in self.trackers[s.id].statuses())
+        return tuple(st for s in self.plan.sorties for st in self.trackers[s.id].statuses())
 
     def alerts(self) -> tuple[Alert, ...]:
         """Every alert so far."""
-        with self._lock:
-            return tuple(self._alerts)
+        return self._recorder.alerts()
 
     def preflight_report(self, sortie_id: str) -> PreflightReport | None:
         """The preflight report of a sortie, once its checks ran."""
-        return self._preflight_reports.get(sortie_id)
+        return self._recorder.preflight_report(sortie_id)
 
     @property
     def all_delivered(self) -> bool:
@@ -412,7 +343,7 @@ class FleetManager:
 
     def on_alert(self, callback: Callable[[Alert], None]) -> None:
         """Call ``callback(alert)`` for every alert from now on (from fleet threads)."""
-        self._on_alert.append(callback)
+        self._recorder.on_alert(callback)
 
     def rtl(self, sysid: int | None = None) -> list[int]:
         """Command RTL to one vehicle or all; the system ids that confirmed."""
@@ -461,64 +392,8 @@ class FleetManager:
 
     def reserve_pct(self, sortie: Sortie) -> float:
         """Battery percentage that must be left on landing for ``sortie``."""
-        drone = self.drone_types.get(sortie.drone_type_id)
-        return self.options.reserve_pct if drone is None else drone.reserve_fraction * 100.0
+        return sortie_reserve_pct(sortie, self.options, self.drone_types)
 
     def turnaround_s(self, sortie: Sortie) -> float:
         """Vehicle seconds between landing from ``sortie`` and preparing the next one."""
-        if self.options.turnaround_s is not None:
-            return self.options.turnaround_s
-        drone = self.drone_types.get(sortie.drone_type_id)
-        return 0.0 if drone is None else drone.turnaround_s
-
-    # -- called by the workers ----------------------------------------------------------------
-    def _set_status(self, name: str, **changes: object) -> None:
-        with self._lock:
-            self._status[name] = dataclasses.replace(self._status[name],
-                                                     **changes)  # type: ignore[arg-type]
-
-    def _sortie_done(self, sortie_id: str) -> bool:
-        return sortie_id in self._done_sorties
-
-    def _record_alert(self, alert: Alert, flight_id: int | None) -> None:
-        with self._lock:
-            self._alerts.append(alert)
-        log.info("vehicle %d%s: %s: %s", alert.sysid,
-                    f" sortie {alert.sortie_id}" if alert.sortie_id else "", alert.kind,
-                    alert.message)
-        if self.flight_log is not None and self.run is not None:
-            self.flight_log.record_alert(self.run.id, alert, flight_id=flight_id)
-        for callback in list(self._on_alert):
-            try:
-                callback(alert)
-            except Exception:
-                log.exception("alert callback failed")
-
-    def _drop_events(self, tracker: SortieTracker, events: list[DropEvent],
-                     flight_id: int | None) -> None:
-        if not events or self.flight_log is None or self.run is None:
-            return
-        offset = time.time() - self.clock()
-        for event in events:
-            eta = None if event.eta_at_s is None else event.eta_at_s + offset
-            self.flight_log.record_drop_event(self.run.id, event, flight_id=flight_id,
-                                              eta_at=eta)
-
-    def _open_flight(self, sortie: Sortie, worker: VehicleWorker) -> int:
-        if self.flight_log is None or self.run is None:
-            return -1
-        return self.flight_log.open_flight(self.run.id, sortie_id=sortie.id,
-                                           vehicle=worker.name, sysid=worker.sysid)
-
-    def _flight_state(self, flight_id: int, state: str) -> None:
-        if self.flight_log is not None and flight_id >= 0:
-            self.flight_log.set_flight_state(flight_id, state)
-
-    def _end_flight(self, flight_id: int, state: str, reason: str | None) -> None:
-        if self.flight_log is not None and flight_id >= 0:
-            self.flight_log.set_flight_state(flight_id, state, reason=reason)
-
-    def _tlog_path(self, sortie: Sortie, sysid: int) -> Path | None:
-        if self.flight_log is None or self.run is None:
-            return None
-        return self.flight_log.tlog_path(self.run.id, sortie.id, sysid)
+        return sortie_turnaround_s(sortie, self.options, self.drone_types)

@@ -10,21 +10,47 @@ nothing was heard from it for ``lost_vehicle_s``.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from gcs.fleet.failsafe import AlertKind, FailsafeMonitor, Severity
+from gcs.fleet.context import FleetContext
+from gcs.fleet.failsafe import Alert, AlertKind, FailsafeMonitor, Severity
+from gcs.fleet.status import Phase
 from gcs.fleet.tracking import DropState
+from gcs.link import Link
 from planner.plan_model import Sortie
-
-if TYPE_CHECKING:
-    from gcs.fleet.worker import VehicleWorker
 
 MISSION_ACTIVE, MISSION_PAUSED, MISSION_COMPLETE = 3, 4, 5
 _TICK_S = 0.05
 #: A heartbeat younger than this (vehicle seconds; at least 0.5 s of wall time) is fresh.
 _FRESH_S = 3.0
 _EVENT_TYPES = frozenset({"STATUSTEXT", "MISSION_ITEM_REACHED", "MISSION_CURRENT"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchedFlight:
+    """One flight: the vehicle flying it (plan name, system id, link), its sortie and log id."""
+
+    vehicle: str
+    sysid: int
+    link: Link
+    sortie: Sortie
+    flight_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlightEnd:
+    """How a watched flight ended, as far as it was heard.
+
+    ``lost`` when nothing was heard from the vehicle for ``lost_vehicle_s``; ``mission_state``
+    (MISSION_STATE) and ``seq`` (the current mission item) from the last trustworthy
+    MISSION_CURRENT, None when none was heard.
+    """
+
+    lost: bool
+    mission_state: int | None
+    seq: int | None
 
 
 class _Progress:
@@ -47,36 +73,54 @@ class _Progress:
         return False
 
 
-def monitor_flight(w: VehicleWorker, sortie: Sortie, flight_id: int, *, resumed: bool) -> None:
-    """Watch the flight until the vehicle has landed (or the fleet stops)."""
-    from gcs.fleet.manager import Phase
+def watch_flight(ctx: FleetContext, flight: WatchedFlight, monitor: FailsafeMonitor, *,
+                 resumed: bool, command_rtl: Callable[[], bool]) -> FlightEnd:
+    """Watch the flight until the vehicle has landed, is lost, or the fleet stops.
 
-    fleet = w.fleet
-    clock = fleet.clock
-    tracker = fleet.trackers[sortie.id]
-    limits = dataclasses.replace(w.opts.failsafe, reserve_pct=fleet.reserve_pct(sortie))
-    monitor = FailsafeMonitor(sortie, sysid=w.sysid, limits=limits, time_scale=w.scale)
-    w.monitor = monitor
-    last_nav = max((i for i, m in enumerate(sortie.mission) if m.is_nav), default=0)
-    sysid = w.sysid
-    events = w.link.subscribe(lambda m: m.get_srcSystem() == sysid
-                              and m.get_type() in _EVENT_TYPES)
+    Parameters
+    ----------
+    ctx
+        The fleet.
+    flight
+        The flight to watch.
+    monitor
+        The flight's failsafe monitor: its alerts are recorded.
+    resumed
+        The flight was in the air when monitoring began (after a restart).
+    command_rtl
+        Switches the vehicle to RTL when an alert asks for it; False when not confirmed
+        (asked again on the next tick).
+
+    Returns
+    -------
+    FlightEnd
+        How the flight ended, as far as it was heard.
+    """
+    clock = ctx.clock
+    recorder = ctx.recorder
+    scale = ctx.time_scale
+    sysid = flight.sysid
+    flight_id = flight.flight_id
+    tracker = ctx.trackers[flight.sortie.id]
+    events = flight.link.subscribe(lambda m: m.get_srcSystem() == sysid
+                                   and m.get_type() in _EVENT_TYPES)
     progress = _Progress()
     if resumed:
-        w._phase(Phase.FLYING, ready=False, message="monitoring resumed")
+        recorder.set_status(flight.vehicle, phase=Phase.FLYING, ready=False,
+                            message="monitoring resumed")
     else:
-        fleet._flight_state(flight_id, "flying")
-        fleet._drop_events(tracker, tracker.start(clock()), flight_id)
-        w._phase(Phase.FLYING, ready=False, message=None)
+        recorder.set_flight_state(flight_id, "flying")
+        recorder.drop_events(tracker.start(clock()), flight_id)
+        recorder.set_status(flight.vehicle, phase=Phase.FLYING, ready=False, message=None)
     seen_armed = False
     rtl_pending = False
     lost = False
     phase = Phase.FLYING
     unheard_since = clock()
     try:
-        while not w._stopping():
+        while not ctx.stopping():
             now = clock()
-            snap = fleet.hub.snapshot(sysid)
+            snap = ctx.hub.snapshot(sysid)
             if snap is not None:
                 unheard_since = now
             mode = None if snap is None else snap.mode
@@ -86,87 +130,92 @@ def monitor_flight(w: VehicleWorker, sortie: Sortie, flight_id: int, *, resumed:
                 kind = msg.get_type()
                 if kind == "MISSION_CURRENT":
                     if progress.take(msg, mode):
-                        fleet._drop_events(tracker, tracker.update(
+                        recorder.drop_events(tracker.update(
                             now, seq=progress.seq, lat_deg=lat, lon_deg=lon), flight_id)
                 elif kind == "STATUSTEXT":
                     text = str(msg.text)
-                    fleet._drop_events(tracker, tracker.on_text(now, text), flight_id)
+                    recorder.drop_events(tracker.on_text(now, text), flight_id)
                     for alert in monitor.on_text(text, now):
-                        fleet._record_alert(alert, flight_id)
+                        recorder.alert(alert, flight_id)
                 else:
-                    fleet._drop_events(tracker, tracker.on_item_reached(now, int(msg.seq)),
-                                       flight_id)
+                    recorder.drop_events(tracker.on_item_reached(now, int(msg.seq)), flight_id)
             if snap is None:
-                if (now - unheard_since) * w.scale > w.opts.lost_vehicle_s:
+                if (now - unheard_since) * scale > ctx.options.lost_vehicle_s:
                     lost = True
                     break
-                fleet._stop.wait(_TICK_S)
+                ctx.stop.wait(_TICK_S)
                 continue
-            fresh = snap.heartbeat_age_s <= max(_FRESH_S / w.scale, 0.5)
-            fleet._drop_events(tracker, tracker.update(now, seq=progress.seq, lat_deg=lat,
-                                                       lon_deg=lon), flight_id)
+            fresh = snap.heartbeat_age_s <= max(_FRESH_S / scale, 0.5)
+            recorder.drop_events(tracker.update(now, seq=progress.seq, lat_deg=lat,
+                                                lon_deg=lon), flight_id)
             for alert in monitor.check(snap, now, seq=progress.seq):
-                fleet._record_alert(alert, flight_id)
+                recorder.alert(alert, flight_id)
                 rtl_pending = rtl_pending or alert.action == "RTL"
             if rtl_pending and fresh and snap.armed:
-                rtl_pending = not w.command_rtl(monitor, sortie, flight_id)
+                rtl_pending = not command_rtl()
             if fresh and snap.armed:
                 seen_armed = True
             wanted = Phase.RETURNING if monitor.returning else Phase.FLYING
             if wanted != phase:
                 phase = wanted
-                w._phase(phase)
+                recorder.set_status(flight.vehicle, phase=phase)
             if fresh and not snap.armed and (seen_armed or resumed):
                 if resumed and not progress.heard:
-                    _await_progress(w, events, progress, mode)
+                    _await_progress(clock, events, progress, mode)
                 break
-            if snap.heartbeat_age_s * w.scale > w.opts.lost_vehicle_s:
+            if snap.heartbeat_age_s * scale > ctx.options.lost_vehicle_s:
                 lost = True
                 break
-            fleet._stop.wait(_TICK_S)
+            ctx.stop.wait(_TICK_S)
     finally:
         events.close()
-        w.monitor = None
-    if w._stopping():
-        return
-    _finish(w, sortie, flight_id, monitor, progress, last_nav, lost)
+    return FlightEnd(lost=lost, mission_state=progress.state, seq=progress.seq)
 
 
-def _await_progress(w: VehicleWorker, events: Any, progress: _Progress, mode: str | None) -> None:
+def _await_progress(clock: Callable[[], float], events: Any, progress: _Progress,
+                    mode: str | None) -> None:
     """After a restart, wait briefly for a MISSION_CURRENT to learn how the mission ended."""
-    end = w.fleet.clock() + 3.0
-    while w.fleet.clock() < end:
+    end = clock() + 3.0
+    while clock() < end:
         msg = events.get(0.1)
         if msg is not None and msg.get_type() == "MISSION_CURRENT":
             progress.take(msg, mode)
             return
 
 
-def _finish(w: VehicleWorker, sortie: Sortie, flight_id: int, monitor: FailsafeMonitor,
-            progress: _Progress, last_nav: int, lost: bool) -> None:
-    from gcs.fleet.manager import Phase
+def finish_flight(ctx: FleetContext, flight: WatchedFlight, monitor: FailsafeMonitor,
+                  end: FlightEnd) -> None:
+    """Record how a watched flight ended: its drops' final states, the flight's, the vehicle's.
 
-    fleet = w.fleet
-    tracker = fleet.trackers[sortie.id]
-    now = fleet.clock()
-    completed = not lost and not monitor.returning and (
-        progress.state == MISSION_COMPLETE or (progress.seq is not None
-                                               and progress.seq >= last_nav))
-    if lost:
+    The sortie counts as completed when the vehicle was not lost, did not return early, and its
+    mission completed or reached its last navigation item; drops not delivered then fail with
+    the reason, and the flight fails with an alert.
+    """
+    sortie = flight.sortie
+    recorder = ctx.recorder
+    tracker = ctx.trackers[sortie.id]
+    now = ctx.clock()
+    last_nav = max((i for i, m in enumerate(sortie.mission) if m.is_nav), default=0)
+    completed = not end.lost and not monitor.returning and (
+        end.mission_state == MISSION_COMPLETE or (end.seq is not None and end.seq >= last_nav))
+    if end.lost:
         reason = "lost contact with the vehicle"
     elif monitor.returning:
         reason = "the sortie was cut short (returned or landed before this drop)"
     else:
         reason = "the vehicle landed before this drop"
-    fleet._drop_events(tracker, tracker.finish(now, completed=completed, reason=reason),
-                       flight_id)
+    recorder.drop_events(tracker.finish(now, completed=completed, reason=reason),
+                         flight.flight_id)
     delivered = all(s.state == DropState.DELIVERED for s in tracker.statuses())
     if delivered:
-        fleet._end_flight(flight_id, "completed", None)
+        recorder.set_flight_state(flight.flight_id, "completed")
     else:
         failed = [s.drop_id for s in tracker.statuses() if s.state != DropState.DELIVERED]
-        fleet._end_flight(flight_id, "failed", f"{reason}: {', '.join(failed)} not delivered")
-        w._alert(AlertKind.SORTIE_FAILED, Severity.WARNING,
-                 f"{', '.join(failed)} not delivered: {reason}", sortie, flight_id)
-    w._phase(Phase.LANDED, ready=False,
-             message="all delivered" if delivered else "not every drop delivered")
+        recorder.set_flight_state(flight.flight_id, "failed",
+                                  reason=f"{reason}: {', '.join(failed)} not delivered")
+        recorder.alert(Alert(kind=AlertKind.SORTIE_FAILED, severity=Severity.WARNING,
+                             message=f"{', '.join(failed)} not delivered: {reason}",
+                             sysid=flight.sysid, sortie_id=sortie.id, at_s=ctx.clock(),
+                             action=None), flight.flight_id)
+    recorder.set_status(flight.vehicle, phase=Phase.LANDED, ready=False,
+                        message="all delivered" if delivered else "not every drop delivered")

@@ -1,35 +1,36 @@
 """One vehicle's thread in the fleet manager: its sorties in turn, each prepared, flown, tracked.
 
 For every sortie: configure the vehicle (:mod:`gcs.fleet.config`), upload mission, fence and rally
-and verify each by read-back (only then is the vehicle *ready*), wait for GPS/EKF and run the
-preflight checks, arm in GUIDED and start the mission, monitor it (delivery tracking, failsafe
-monitor, RTL when the battery reserve would be broken) until the vehicle has landed and
-disarmed, then wait the turnaround. A failed step fails the sortie's drops with the reason and
-takes the vehicle out of service; it is never left marked ready.
+and verify each by read-back (:mod:`gcs.fleet.prepare`; only then is the vehicle *ready*), wait
+for GPS/EKF and run the preflight checks, arm in GUIDED and start the mission, monitor it
+(:mod:`gcs.fleet.monitor`: delivery tracking, failsafe monitor, RTL when the battery reserve would
+be broken) until the vehicle has landed and disarmed, then wait the turnaround. A failed step
+fails the sortie's drops with the reason and takes the vehicle out of service; it is never left
+marked ready. Everything the thread reports goes through the fleet's
+:class:`~gcs.fleet.recorder.FleetRecorder`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Set
+from typing import Any
 
-from gcs import commands, transfer
+from gcs import commands
 from gcs import mavlink as mav
-from gcs.errors import CommandRejected, GroundControlError, PreflightFailed
-from gcs.fleet.config import ConfigOptions, configure, needs_terrain
+from gcs.errors import CommandRejected, GroundControlError, PreflightFailed, SortieFailed
+from gcs.fleet.config import needs_terrain
+from gcs.fleet.context import FleetContext
 from gcs.fleet.failsafe import Alert, AlertKind, FailsafeMonitor, Severity
+from gcs.fleet.monitor import WatchedFlight, finish_flight, watch_flight
 from gcs.fleet.preflight import Uploads, evaluate, terrain_check, wait_until_ready
+from gcs.fleet.prepare import prepare_vehicle
+from gcs.fleet.status import Phase
 from gcs.link import Link
-from gcs.storage import as_stored
 from gcs.tlog.writer import TlogWriter
-from gcs.transfer import DEFAULT_RETRY, Retry, Target
-from planner.items import MissionType
+from gcs.transfer import Target
 from planner.plan_model import Sortie
-
-if TYPE_CHECKING:
-    from gcs.fleet.manager import FleetManager, Phase
 
 log = logging.getLogger(__name__)
 _D = mav.dialect
@@ -44,103 +45,81 @@ ARM_RETRY_MIN_S = 2.0
 READY_MIN_WAIT_S = 60.0
 
 
-class SortieFailed(Exception):
-    """A sortie could not start or went wrong; ``reason`` says why."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
-
-
-def prepare_vehicle(link: Link, target: Target, sortie: Sortie, *,
-                    config: ConfigOptions | None = None, retry: Retry = DEFAULT_RETRY,
-                    attempts: int = 2, on_upload: Callable[[], None] | None = None,
-                    stopping: Callable[[], bool] = lambda: False) -> Uploads:
-    """Configure a vehicle for ``sortie``, then upload mission, fence and rally, each verified.
-
-    Returns only when every list's read-back matched; otherwise raises (an upload is tried
-    ``attempts`` times).
-
-    Raises
-    ------
-    VehicleNotCapable
-        The vehicle lacks the gripper or winch the sortie uses.
-    MissionTransferError, LinkTimeout, CommandRejected
-        Configuration or an upload failed for good.
-    """
-    configure(link, target, sortie, config, retry)
-    if on_upload is not None:
-        on_upload()
-    lists = ((MissionType.MISSION, sortie.mission), (MissionType.FENCE, sortie.fence),
-             (MissionType.RALLY, sortie.rally))
-    for kind, planned in lists:
-        items = as_stored(planned, kind)
-        for attempt in range(attempts):
-            try:
-                if items:
-                    transfer.upload_verified(link, target, items, kind, retry)
-                else:
-                    transfer.clear(link, target, kind, retry)
-                break
-            except GroundControlError as exc:
-                if attempt + 1 >= attempts or stopping():
-                    raise
-                log.warning("vehicle %d: %s upload failed (%s), again", target.sysid,
-                            kind.name.lower(), exc)
-    return Uploads(mission=True, fence=True, rally=True)
-
-
 class VehicleWorker:
-    """Flies the sorties of one plan vehicle on one MAVLink vehicle."""
+    """Flies the sorties of one plan vehicle on one MAVLink vehicle.
 
-    def __init__(self, fleet: FleetManager, *, name: str, sysid: int, link: Link,
-                 sorties: list[Sortie]) -> None:
-        self.fleet = fleet
+    Parameters
+    ----------
+    ctx
+        The fleet it flies in.
+    name
+        The plan vehicle's name.
+    sysid
+        The MAVLink vehicle's system id.
+    link
+        The link it is heard on.
+    sorties
+        The plan vehicle's sorties, in the order they are flown.
+    resume_flights
+        Flights of a resumed run still in the air: sortie id -> flight id (monitored, not
+        flown again).
+    done_sorties
+        Sorties not to fly: finished in an earlier run, or skipped for their delivered parcels.
+    fly_new
+        False: only the resumed flights are monitored, no new sortie takes off.
+    """
+
+    def __init__(self, ctx: FleetContext, *, name: str, sysid: int, link: Link,
+                 sorties: list[Sortie], resume_flights: Mapping[str, int],
+                 done_sorties: Set[str], fly_new: bool) -> None:
+        self.ctx = ctx
         self.name = name
         self.sysid = sysid
         self.link = link
         self.target = Target(sysid=sysid)
         self.sorties = sorties
-        self.opts = fleet.options
-        self.scale = fleet.options.time_scale
+        self.resume_flights = resume_flights
+        self.done_sorties = done_sorties
+        self.fly_new = fly_new
+        self.opts = ctx.options
+        self.scale = ctx.options.time_scale
         #: The failsafe monitor of the flight in progress (None on the ground).
         self.monitor: FailsafeMonitor | None = None
 
     # -- helpers ------------------------------------------------------------------------------
     def _phase(self, phase: Phase, **changes: Any) -> None:
-        self.fleet._set_status(self.name, phase=phase, **changes)
+        self.ctx.recorder.set_status(self.name, phase=phase, **changes)
 
     def _stopping(self) -> bool:
-        return self.fleet._stop.is_set()
+        return self.ctx.stopping()
 
     def _sleep_vehicle_s(self, vehicle_s: float) -> None:
-        self.fleet._stop.wait(max(vehicle_s, 0.0) / self.scale)
+        self.ctx.stop.wait(max(vehicle_s, 0.0) / self.scale)
 
     def _alert(self, kind: AlertKind, severity: Severity, message: str, sortie: Sortie | None,
                flight_id: int | None, action: str | None = None) -> None:
-        self.fleet._record_alert(Alert(kind=kind, severity=severity, message=message,
-                                       sysid=self.sysid,
-                                       sortie_id=None if sortie is None else sortie.id,
-                                       at_s=self.fleet.clock(), action=action), flight_id)
+        self.ctx.recorder.alert(Alert(kind=kind, severity=severity, message=message,
+                                      sysid=self.sysid,
+                                      sortie_id=None if sortie is None else sortie.id,
+                                      at_s=self.ctx.clock(), action=action), flight_id)
 
     # -- the queue ----------------------------------------------------------------------------
     def run(self) -> None:
         """Fly every sortie in turn (the thread's body)."""
-        from gcs.fleet.manager import Phase
-
+        ctx = self.ctx
         out_of_service: str | None = None
         for i, sortie in enumerate(self.sorties):
             if self._stopping():
                 return
-            tracker = self.fleet.trackers[sortie.id]
+            tracker = ctx.trackers[sortie.id]
             if out_of_service is not None:
-                self.fleet._drop_events(tracker, tracker.finish(
-                    self.fleet.clock(), completed=False, reason=out_of_service), None)
+                ctx.recorder.drop_events(tracker.finish(
+                    ctx.clock(), completed=False, reason=out_of_service), None)
                 continue
-            resumed = self.fleet._resume_flights.get(sortie.id)
-            if self.fleet._sortie_done(sortie.id):
+            resumed = self.resume_flights.get(sortie.id)
+            if sortie.id in self.done_sorties:
                 continue
-            if resumed is None and not self.fleet._fly_new:
+            if resumed is None and not self.fly_new:
                 continue
             self._phase(Phase.WAITING, sortie_id=sortie.id)
             try:
@@ -152,16 +131,14 @@ class VehicleWorker:
                 out_of_service = f"vehicle out of service after sortie {sortie.id}: {exc.reason}"
                 self._phase(Phase.FAILED, ready=False, message=exc.reason)
                 continue
-            self.fleet._set_status(self.name, sorties_done=i + 1)
+            ctx.recorder.set_status(self.name, sorties_done=i + 1)
             if i + 1 < len(self.sorties) and not self._stopping():
                 self._turnaround(sortie)
         if out_of_service is None and not self._stopping():
             self._phase(Phase.DONE, sortie_id=None, ready=False, message=None)
 
     def _turnaround(self, sortie: Sortie) -> None:
-        from gcs.fleet.manager import Phase
-
-        wait_s = self.fleet.turnaround_s(sortie)
+        wait_s = self.ctx.turnaround_s(sortie)
         self._phase(Phase.TURNAROUND, message=f"turnaround {wait_s:.0f} s")
         self._sleep_vehicle_s(wait_s)
         if self.opts.reset_battery and not self._stopping():
@@ -173,22 +150,24 @@ class VehicleWorker:
 
     # -- one sortie ---------------------------------------------------------------------------
     def _fly(self, sortie: Sortie) -> None:
-        fleet = self.fleet
-        tracker = fleet.trackers[sortie.id]
-        flight_id = fleet._open_flight(sortie, self)
+        ctx = self.ctx
+        recorder = ctx.recorder
+        tracker = ctx.trackers[sortie.id]
+        flight_id = recorder.open_flight(sortie_id=sortie.id, vehicle=self.name,
+                                         sysid=self.sysid)
         writer = self._start_tlog(sortie)
         try:
             try:
                 uploads = self._prepare(sortie)
                 self._preflight(sortie, uploads)
                 self._start(sortie)
-            except (GroundControlError, SortieFailed) as exc:
-                reason = exc.reason if isinstance(exc, SortieFailed) else str(exc)
-                fleet._set_status(self.name, ready=False)
+            except GroundControlError as exc:
+                reason = str(exc)
+                recorder.set_status(self.name, ready=False)
                 self._alert(AlertKind.SORTIE_FAILED, Severity.CRITICAL, reason, sortie, flight_id)
-                fleet._drop_events(tracker, tracker.finish(fleet.clock(), completed=False,
-                                                           reason=reason), flight_id)
-                fleet._end_flight(flight_id, "failed", reason)
+                recorder.drop_events(tracker.finish(ctx.clock(), completed=False,
+                                                    reason=reason), flight_id)
+                recorder.set_flight_state(flight_id, "failed", reason=reason)
                 raise SortieFailed(reason) from exc
             self._monitor(sortie, flight_id, resumed=False, writer=writer)
         finally:
@@ -197,56 +176,50 @@ class VehicleWorker:
                 writer[0].close()
 
     def _start_tlog(self, sortie: Sortie) -> tuple[TlogWriter, Callable[[], None]] | None:
-        path = self.fleet._tlog_path(sortie, self.sysid)
+        path = self.ctx.recorder.tlog_path(sortie.id, self.sysid)
         if path is None:
             return None
         writer = TlogWriter(path)
-        remove = self.fleet.hub.add_hook(self.sysid, writer.write)
+        remove = self.ctx.hub.add_hook(self.sysid, writer.write)
         return writer, remove
 
     def _prepare(self, sortie: Sortie) -> Uploads:
         """Configure, then upload and verify mission, fence and rally: the vehicle is ready."""
-        from gcs.fleet.manager import Phase
-
         self._phase(Phase.CONFIGURING, ready=False, message=None)
         uploads = prepare_vehicle(self.link, self.target, sortie, config=self.opts.config,
                                   retry=self.opts.retry, attempts=self.opts.upload_attempts,
                                   on_upload=lambda: self._phase(Phase.UPLOADING),
                                   stopping=self._stopping)
-        self.fleet._set_status(self.name, ready=True)
+        self.ctx.recorder.set_status(self.name, ready=True)
         self._phase(Phase.READY)
         return uploads
 
     def _preflight(self, sortie: Sortie, uploads: Uploads) -> None:
-        from gcs.fleet.manager import Phase
-
+        ctx = self.ctx
         self._phase(Phase.PREFLIGHT)
-        limits = dataclasses.replace(self.opts.preflight,
-                                     reserve_pct=self.fleet.reserve_pct(sortie))
-        snap = wait_until_ready(lambda: self.fleet.hub.snapshot(self.sysid),
+        limits = dataclasses.replace(self.opts.preflight, reserve_pct=ctx.reserve_pct(sortie))
+        snap = wait_until_ready(lambda: ctx.hub.snapshot(self.sysid),
                                 max(self.opts.ready_timeout_s / self.scale,
                                     READY_MIN_WAIT_S), limits=limits,
-                                clock=self.fleet.clock, stop=self._stopping)
+                                clock=ctx.clock, stop=self._stopping)
         fence_enabled = None
         if sortie.fence:
             fence_enabled = commands.param_get(self.link, self.target, "FENCE_ENABLE",
                                                self.opts.retry) >= 1
         terrain = None
         if self.opts.config.terrain and needs_terrain(sortie):
-            terrain = terrain_check(self.link, self.sysid, sortie, clock=self.fleet.clock,
+            terrain = terrain_check(self.link, self.sysid, sortie, clock=ctx.clock,
                                     timeout_s=max(limits.terrain_wait_s / self.scale,
                                                   limits.terrain_min_wait_s),
                                     first_report_s=3.0 if snap and snap.terrain else 0.5,
                                     stop=self._stopping)
         report = evaluate(snap, sortie, uploads=uploads, fence_enabled=fence_enabled,
                           limits=limits, terrain=terrain)
-        self.fleet._preflight_reports[sortie.id] = report
+        ctx.recorder.set_preflight_report(sortie.id, report)
         if not report.ok:
             raise PreflightFailed(list(report.failures), sysid=self.sysid, sortie_id=sortie.id)
 
     def _start(self, sortie: Sortie) -> None:
-        from gcs.fleet.manager import Phase
-
         self._phase(Phase.ARMING)
         commands.set_mode(self.link, self.target, "GUIDED", self.opts.retry)
         self._arm()
@@ -266,30 +239,45 @@ class VehicleWorker:
         refuse once (a polygon fence not loaded from storage yet: "Arm: Fences enabled, but
         none selected") and accept a moment later.
         """
-        end = self.fleet.clock() + max(ARM_RETRY_VEHICLE_S / self.scale, ARM_RETRY_MIN_S)
+        end = self.ctx.clock() + max(ARM_RETRY_VEHICLE_S / self.scale, ARM_RETRY_MIN_S)
         while True:
             try:
                 commands.arm(self.link, self.target, retry=self.opts.retry)
                 return
             except CommandRejected:
-                if self.fleet.clock() >= end or self._stopping():
+                if self.ctx.clock() >= end or self._stopping():
                     raise
-                self.fleet._stop.wait(0.2)
+                self.ctx.stop.wait(0.2)
 
     # -- monitoring ---------------------------------------------------------------------------
     def _monitor(self, sortie: Sortie, flight_id: int, *, resumed: bool,
                  writer: tuple[TlogWriter, Callable[[], None]] | None = None) -> None:
-        from gcs.fleet.monitor import monitor_flight
-
         own = writer is None and resumed
         if own:
             writer = self._start_tlog(sortie)
         try:
-            monitor_flight(self, sortie, flight_id, resumed=resumed)
+            self._watch(sortie, flight_id, resumed=resumed)
         finally:
             if own and writer is not None:
                 writer[1]()
                 writer[0].close()
+
+    def _watch(self, sortie: Sortie, flight_id: int, *, resumed: bool) -> None:
+        """Watch the flight until the vehicle has landed, then record how it ended."""
+        ctx = self.ctx
+        limits = dataclasses.replace(self.opts.failsafe, reserve_pct=ctx.reserve_pct(sortie))
+        monitor = FailsafeMonitor(sortie, sysid=self.sysid, limits=limits, time_scale=self.scale)
+        flight = WatchedFlight(vehicle=self.name, sysid=self.sysid, link=self.link,
+                               sortie=sortie, flight_id=flight_id)
+        self.monitor = monitor
+        try:
+            end = watch_flight(ctx, flight, monitor, resumed=resumed,
+                               command_rtl=lambda: self.command_rtl(monitor, sortie, flight_id))
+        finally:
+            self.monitor = None
+        if self._stopping():
+            return
+        finish_flight(ctx, flight, monitor, end)
 
     def operator_mode(self, mode: str) -> Callable[[], None]:
         """Tell the flight's monitor an operator is switching to ``mode``; returns the undo."""

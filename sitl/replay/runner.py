@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from gcs.fleet.logs import FlightLog
-from gcs.fleet.manager import FleetManager, FlyOptions
+from gcs.fleet.manager import FleetManager
+from gcs.fleet.options import FlyOptions
 from gcs.link import Link
 from gcs.tlog.reader import TlogFlight, read_flight
 from planner.errors import DroplineError

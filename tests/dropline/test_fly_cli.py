@@ -109,7 +109,7 @@ class _FakeFleet:
     """Just what the progress display reads from a fleet manager."""
 
     def __init__(self) -> None:
-        from gcs.fleet.manager import Phase, VehicleStatus
+        from gcs.fleet.status import Phase, VehicleStatus
         from gcs.fleet.tracking import DropState, DropStatus
         from gcs.telemetry import TelemetryHub
 

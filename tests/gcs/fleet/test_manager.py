@@ -15,9 +15,12 @@ import pytest
 
 from gcs import mavlink as mav
 from gcs.errors import FleetError
+from gcs.fleet.assign import assign_vehicles
 from gcs.fleet.failsafe import AlertKind, FailsafeLimits
 from gcs.fleet.logs import FlightLog
-from gcs.fleet.manager import FleetManager, FlyOptions, Phase, assign_vehicles
+from gcs.fleet.manager import FleetManager
+from gcs.fleet.options import FlyOptions
+from gcs.fleet.status import Phase
 from gcs.fleet.tracking import DropState
 from gcs.geo import distance_m
 from gcs.link import Link

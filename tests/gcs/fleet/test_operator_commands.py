@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from gcs.fleet.failsafe import AlertKind, FailsafeLimits
-from gcs.fleet.manager import FleetManager, FlyOptions
+from gcs.fleet.manager import FleetManager
+from gcs.fleet.options import FlyOptions
 from gcs.link import Link
 from tests.gcs import fixtures
 from tests.gcs.fixtures import ReleaseRecorder, one_sortie, tutorial_case
