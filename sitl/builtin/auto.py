@@ -10,15 +10,13 @@ command #N".
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from gcs.mavlink import dialect as mav
 from sitl.builtin import flight
-from sitl.builtin.mission import StoredItem
+from sitl.builtin.geo import LocalFrame
+from sitl.builtin.mission import MISSION, StoredItem
 from sitl.builtin.physics import corner_speed_m_s
-
-if TYPE_CHECKING:
-    from sitl.builtin.vehicle import SimVehicle
 
 STOPPED, RUNNING, COMPLETE = "stopped", "running", "complete"
 
@@ -31,10 +29,31 @@ CMD_NAMES = {16: "WP", 17: "LoitUnlim", 19: "LoitTime", 20: "RTL", 21: "Land", 2
              211: "Gripper", 42600: "Winch"}
 
 
+class MissionHost(flight.FlightHost, Protocol):
+    """What the AUTO executor needs from its vehicle (besides what its flight tasks need)."""
+
+    @property
+    def armed(self) -> bool: ...
+
+    @property
+    def frame(self) -> LocalFrame: ...
+
+    @property
+    def missions(self) -> dict[int, list[StoredItem]]: ...
+
+    def send(self, msg: Any) -> None: ...
+
+    def change_speed(self, speed_type: int, speed_m_s: float) -> None: ...
+
+    def rtl_task(self) -> flight.Rtl: ...
+
+    def disarm(self, *, reason: str = "gcs", force: bool = False) -> bool: ...
+
+
 class MissionRunner:
     """Runs the stored mission of one vehicle."""
 
-    def __init__(self, vehicle: SimVehicle) -> None:
+    def __init__(self, vehicle: MissionHost) -> None:
         self.v = vehicle
         self.state = STOPPED
         self.nav_index = 0  # 0 = none yet
@@ -50,7 +69,7 @@ class MissionRunner:
     @property
     def items(self) -> list[StoredItem]:
         """The stored mission, home first."""
-        return self.v.missions[0]
+        return self.v.missions[MISSION]
 
     def reset(self) -> None:
         """Back to the start (disarm, new mission)."""
@@ -193,13 +212,13 @@ class MissionRunner:
         v = self.v
         if item.command == 211:
             if item.param2 == 0:
-                v.gripper_release(announce=True)
+                v.payload.release(announce=True)
             else:
-                v.gripper_grab()
+                v.payload.grab()
         elif item.command == 178:
             v.change_speed(int(item.param1), item.param2)
         elif item.command == 42600:
-            v.winch(int(item.param2), item.param3)
+            v.payload.winch(int(item.param2), item.param3)
         elif item.command == 207:
             v.params.set("FENCE_ENABLE", 1.0 if item.param1 >= 1 else 0.0)
         elif item.command == 112:

@@ -8,13 +8,17 @@ mode, HOME_POSITION and the texts ("Arming motors", "Mission: 1 Takeoff" twice).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from gcs.mavlink import dialect as mav
 from sitl.builtin import flight
-
-if TYPE_CHECKING:
-    from sitl.builtin.vehicle import SimVehicle
+from sitl.builtin.auto import MissionRunner
+from sitl.builtin.battery import Battery
+from sitl.builtin.failsafe import Failsafes
+from sitl.builtin.geo import LocalFrame
+from sitl.builtin.mission import MISSION, StoredItem, home_item
+from sitl.builtin.modes import MODE
+from sitl.builtin.telemetry import Telemetry
 
 ACCEPTED = mav.MAV_RESULT_ACCEPTED
 FAILED = mav.MAV_RESULT_FAILED
@@ -23,6 +27,54 @@ UNSUPPORTED = mav.MAV_RESULT_UNSUPPORTED
 FORCE_MAGIC = 21196
 
 _SET_MODE_MSG_ID = 11
+
+
+class CommandHost(flight.FlightHost, Protocol):
+    """What commands need from their vehicle (besides what the flight tasks they start need)."""
+
+    task: flight.Task
+    home: tuple[float, float, float]
+
+    @property
+    def outbox(self) -> list[Any]: ...
+
+    @property
+    def mode(self) -> int: ...
+
+    @property
+    def armed(self) -> bool: ...
+
+    @property
+    def frame(self) -> LocalFrame: ...
+
+    @property
+    def battery(self) -> Battery: ...
+
+    @property
+    def missions(self) -> dict[int, list[StoredItem]]: ...
+
+    @property
+    def runner(self) -> MissionRunner: ...
+
+    @property
+    def failsafes(self) -> Failsafes: ...
+
+    @property
+    def telemetry(self) -> Telemetry: ...
+
+    def send(self, msg: Any) -> None: ...
+
+    def position_deg(self) -> tuple[float, float]: ...
+
+    def set_mode(self, mode: int, *, reason: str = "gcs") -> bool: ...
+
+    def arm(self, *, force: bool = False) -> tuple[bool, str | None]: ...
+
+    def disarm(self, *, reason: str = "gcs", force: bool = False) -> bool: ...
+
+    def change_speed(self, speed_type: int, speed_m_s: float) -> None: ...
+
+    def reboot(self) -> None: ...
 
 
 class _Cmd:
@@ -45,7 +97,7 @@ class _Cmd:
         self.alt = self.p[6]
 
 
-def _ack(v: SimVehicle, cmd: _Cmd, result: int, at: int | None = None) -> None:
+def _ack(v: CommandHost, cmd: _Cmd, result: int, at: int | None = None) -> None:
     msg = mav.MAVLink_command_ack_message(cmd.command, result, 0, 0, cmd.src[0], cmd.src[1])
     if at is None:
         v.send(msg)
@@ -53,7 +105,7 @@ def _ack(v: SimVehicle, cmd: _Cmd, result: int, at: int | None = None) -> None:
         v.outbox.insert(at, msg)
 
 
-def handle_command(v: SimVehicle, msg: Any) -> None:
+def handle_command(v: CommandHost, msg: Any) -> None:
     """Run one COMMAND_LONG/COMMAND_INT and acknowledge it."""
     cmd = _Cmd(msg)
     handler = _COMMANDS.get(cmd.command)
@@ -63,7 +115,7 @@ def handle_command(v: SimVehicle, msg: Any) -> None:
     handler(v, cmd)
 
 
-def handle_set_mode(v: SimVehicle, msg: Any) -> None:
+def handle_set_mode(v: CommandHost, msg: Any) -> None:
     """SET_MODE message: acknowledged as COMMAND_ACK for command 11, before the HEARTBEAT."""
     at = len(v.outbox)
     ok = bool(msg.base_mode & mav.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED) and v.set_mode(
@@ -73,13 +125,13 @@ def handle_set_mode(v: SimVehicle, msg: Any) -> None:
         msg.get_srcComponent()))
 
 
-def _do_set_mode(v: SimVehicle, cmd: _Cmd) -> None:
+def _do_set_mode(v: CommandHost, cmd: _Cmd) -> None:
     at = len(v.outbox)
     ok = int(cmd.p[0]) & mav.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED and v.set_mode(int(cmd.p[1]))
     _ack(v, cmd, ACCEPTED if ok else FAILED, at)
 
 
-def _arm_disarm(v: SimVehicle, cmd: _Cmd) -> None:
+def _arm_disarm(v: CommandHost, cmd: _Cmd) -> None:
     at = len(v.outbox)
     force = round(cmd.p[1]) == FORCE_MAGIC
     if cmd.p[0] >= 0.5:
@@ -92,9 +144,7 @@ def _arm_disarm(v: SimVehicle, cmd: _Cmd) -> None:
     _ack(v, cmd, ACCEPTED if ok else FAILED, at)
 
 
-def _mission_start(v: SimVehicle, cmd: _Cmd) -> None:
-    from sitl.builtin.vehicle import MODE
-
+def _mission_start(v: CommandHost, cmd: _Cmd) -> None:
     at = len(v.outbox)
     first = int(cmd.p[0])
     if first > 0 and not v.runner.set_current(first):
@@ -112,9 +162,7 @@ def _mission_start(v: SimVehicle, cmd: _Cmd) -> None:
     _ack(v, cmd, ACCEPTED, at)
 
 
-def _takeoff(v: SimVehicle, cmd: _Cmd) -> None:
-    from sitl.builtin.vehicle import MODE
-
+def _takeoff(v: CommandHost, cmd: _Cmd) -> None:
     if v.mode != MODE["GUIDED"] or not v.armed or not v.body.on_ground:
         _ack(v, cmd, FAILED)
         return
@@ -124,21 +172,17 @@ def _takeoff(v: SimVehicle, cmd: _Cmd) -> None:
     _ack(v, cmd, ACCEPTED)
 
 
-def _mode_command(mode_name: str) -> Callable[[SimVehicle, _Cmd], None]:
-    def run(v: SimVehicle, cmd: _Cmd) -> None:
-        from sitl.builtin.vehicle import MODE
-
+def _mode_command(mode_name: str) -> Callable[[CommandHost, _Cmd], None]:
+    def run(v: CommandHost, cmd: _Cmd) -> None:
         at = len(v.outbox)
         _ack(v, cmd, ACCEPTED if v.set_mode(MODE[mode_name]) else FAILED, at)
 
     return run
 
 
-def guided_goto(v: SimVehicle, lat_deg: float, lon_deg: float, alt_m: float,
+def guided_goto(v: CommandHost, lat_deg: float, lon_deg: float, alt_m: float,
                 frame: int) -> bool:
     """GUIDED target; the altitude is in ``frame`` (relative, terrain or AMSL)."""
-    from sitl.builtin.vehicle import MODE
-
     if v.mode != MODE["GUIDED"] or not v.armed or v.body.on_ground:
         return False
     n, e = v.frame.to_ne(lat_deg, lon_deg)
@@ -153,9 +197,7 @@ def guided_goto(v: SimVehicle, lat_deg: float, lon_deg: float, alt_m: float,
     return True
 
 
-def _reposition(v: SimVehicle, cmd: _Cmd) -> None:
-    from sitl.builtin.vehicle import MODE
-
+def _reposition(v: CommandHost, cmd: _Cmd) -> None:
     if v.mode != MODE["GUIDED"] and int(cmd.p[1]) & 1 and v.armed:
         v.set_mode(MODE["GUIDED"])
     if cmd.p[0] > 0:
@@ -164,50 +206,46 @@ def _reposition(v: SimVehicle, cmd: _Cmd) -> None:
     _ack(v, cmd, ACCEPTED if ok else FAILED)
 
 
-def _change_speed(v: SimVehicle, cmd: _Cmd) -> None:
+def _change_speed(v: CommandHost, cmd: _Cmd) -> None:
     v.change_speed(int(cmd.p[0]), cmd.p[1])
     _ack(v, cmd, ACCEPTED)
 
 
-def _set_home(v: SimVehicle, cmd: _Cmd) -> None:
-    from sitl.builtin.mission import home_item
-
+def _set_home(v: CommandHost, cmd: _Cmd) -> None:
     if cmd.p[0] >= 1:
         lat, lon = v.position_deg()
         v.home = (lat, lon, v.body.alt_m)
     else:
         v.home = (cmd.lat_deg, cmd.lon_deg, cmd.alt)
-    v.missions[0] = [home_item(*v.home), *v.missions[0][1:]]
+    v.missions[MISSION] = [home_item(*v.home), *v.missions[MISSION][1:]]
     _ack(v, cmd, ACCEPTED)
     v.send(v.telemetry.home_position())
 
 
-def _fence_enable(v: SimVehicle, cmd: _Cmd) -> None:
+def _fence_enable(v: CommandHost, cmd: _Cmd) -> None:
     v.params.set("FENCE_ENABLE", 1.0 if cmd.p[0] >= 1 else 0.0)
     _ack(v, cmd, ACCEPTED)
 
 
-def _gripper(v: SimVehicle, cmd: _Cmd) -> None:
+def _gripper(v: CommandHost, cmd: _Cmd) -> None:
     if v.params["GRIP_ENABLE"] < 1:
         _ack(v, cmd, FAILED)
         return
     if cmd.p[1] == 0:
-        v.gripper_release(announce=False)
+        v.payload.release(announce=False)
     else:
-        v.gripper_grab()
+        v.payload.grab()
     _ack(v, cmd, ACCEPTED)
 
 
-def _set_mission_current(v: SimVehicle, cmd: _Cmd) -> None:
+def _set_mission_current(v: CommandHost, cmd: _Cmd) -> None:
     ok = v.runner.set_current(int(cmd.p[0]))
     _ack(v, cmd, ACCEPTED if ok else DENIED)
     if ok:
         v.send(v.telemetry.mission_current())
 
 
-def _pause_continue(v: SimVehicle, cmd: _Cmd) -> None:
-    from sitl.builtin.vehicle import MODE
-
+def _pause_continue(v: CommandHost, cmd: _Cmd) -> None:
     if v.mode != MODE["AUTO"] or not v.armed:
         _ack(v, cmd, FAILED)
         return
@@ -218,18 +256,18 @@ def _pause_continue(v: SimVehicle, cmd: _Cmd) -> None:
     _ack(v, cmd, ACCEPTED)
 
 
-def _battery_reset(v: SimVehicle, cmd: _Cmd) -> None:
+def _battery_reset(v: CommandHost, cmd: _Cmd) -> None:
     v.battery.reset(min(max(cmd.p[1], 0.0), 100.0))
     v.failsafes.battery_level = 0
     _ack(v, cmd, ACCEPTED)
 
 
-def _set_message_interval(v: SimVehicle, cmd: _Cmd) -> None:
+def _set_message_interval(v: CommandHost, cmd: _Cmd) -> None:
     ok = v.telemetry.set_interval(int(cmd.p[0]), cmd.p[1])
     _ack(v, cmd, ACCEPTED if ok else FAILED)
 
 
-def _request_message(v: SimVehicle, cmd: _Cmd) -> None:
+def _request_message(v: CommandHost, cmd: _Cmd) -> None:
     name = v.telemetry.name_of(int(cmd.p[0]))
     if name is None or name not in v.telemetry.builders:
         _ack(v, cmd, FAILED)
@@ -238,27 +276,27 @@ def _request_message(v: SimVehicle, cmd: _Cmd) -> None:
     v.telemetry.send_once(int(cmd.p[0]))
 
 
-def _home_position(v: SimVehicle, cmd: _Cmd) -> None:
+def _home_position(v: CommandHost, cmd: _Cmd) -> None:
     _ack(v, cmd, ACCEPTED)
     v.send(v.telemetry.home_position())
 
 
-def _capabilities(v: SimVehicle, cmd: _Cmd) -> None:
+def _capabilities(v: CommandHost, cmd: _Cmd) -> None:
     v.send(v.telemetry.autopilot_version())
     _ack(v, cmd, ACCEPTED)
 
 
-def _accept(v: SimVehicle, cmd: _Cmd) -> None:
+def _accept(v: CommandHost, cmd: _Cmd) -> None:
     _ack(v, cmd, ACCEPTED)
 
 
-def _terminate(v: SimVehicle, cmd: _Cmd) -> None:
+def _terminate(v: CommandHost, cmd: _Cmd) -> None:
     if cmd.p[0] > 0.5:
         v.disarm(reason="terminate", force=True)
     _ack(v, cmd, ACCEPTED)
 
 
-def _reboot(v: SimVehicle, cmd: _Cmd) -> None:
+def _reboot(v: CommandHost, cmd: _Cmd) -> None:
     if v.armed or int(cmd.p[0]) != 1:
         _ack(v, cmd, FAILED if v.armed else UNSUPPORTED)
         return
@@ -266,7 +304,7 @@ def _reboot(v: SimVehicle, cmd: _Cmd) -> None:
     v.reboot()
 
 
-_COMMANDS: dict[int, Callable[[SimVehicle, _Cmd], None]] = {
+_COMMANDS: dict[int, Callable[[CommandHost, _Cmd], None]] = {
     mav.MAV_CMD_DO_SET_MODE: _do_set_mode,
     mav.MAV_CMD_COMPONENT_ARM_DISARM: _arm_disarm,
     mav.MAV_CMD_MISSION_START: _mission_start,

@@ -10,14 +10,15 @@ ArduCopter's ``handle_battery_failsafe`` texts.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from gcs.mavlink import dialect as mav
-from sitl.builtin.geo import distance_to_polygon_edge_m, point_in_polygon
-from sitl.builtin.mission import FENCE, fence_circles, fence_polygons
-
-if TYPE_CHECKING:
-    from sitl.builtin.vehicle import SimVehicle
+from sitl.builtin.battery import Battery
+from sitl.builtin.geo import LocalFrame, distance_to_polygon_edge_m, point_in_polygon
+from sitl.builtin.mission import FENCE, StoredItem, fence_circles, fence_polygons
+from sitl.builtin.modes import MODE, POSITION_MODES
+from sitl.builtin.params import ParamStore
+from sitl.builtin.physics import Body
 
 ALT_MAX, CIRCLE, POLYGON, ALT_MIN = 1, 2, 4, 8
 _NAMES = ((ALT_MAX, "Max Alt"), (ALT_MIN, "Min Alt"), (CIRCLE, "Circle"), (POLYGON, "Polygon"))
@@ -36,10 +37,68 @@ def fence_names(mask: int) -> str:
     return f"{', '.join(names[:-1])} and {names[-1]} fences"
 
 
+class FenceReporter(Protocol):
+    """Builds the FENCE_STATUS message sent on a fresh breach."""
+
+    def fence_status(self) -> Any: ...
+
+
+class FailsafeHost(Protocol):
+    """What the failsafes need from their vehicle."""
+
+    @property
+    def t(self) -> float: ...
+
+    @property
+    def params(self) -> ParamStore: ...
+
+    @property
+    def body(self) -> Body: ...
+
+    @property
+    def battery(self) -> Battery: ...
+
+    @property
+    def frame(self) -> LocalFrame: ...
+
+    @property
+    def missions(self) -> dict[int, list[StoredItem]]: ...
+
+    @property
+    def telemetry(self) -> FenceReporter: ...
+
+    @property
+    def mode(self) -> int: ...
+
+    @property
+    def armed(self) -> bool: ...
+
+    @property
+    def flying(self) -> bool: ...
+
+    @property
+    def gps_lost(self) -> bool: ...
+
+    @property
+    def last_gcs_heartbeat_s(self) -> float | None: ...
+
+    def home_alt_m(self) -> float: ...
+
+    def home_ne(self) -> tuple[float, float]: ...
+
+    def send(self, msg: Any) -> None: ...
+
+    def text(self, severity: int, text: str) -> None: ...
+
+    def set_mode(self, mode: int, *, reason: str = "gcs") -> bool: ...
+
+    def disarm(self, *, reason: str = "gcs", force: bool = False) -> bool: ...
+
+
 class Failsafes:
     """All failsafe state of one vehicle."""
 
-    def __init__(self, vehicle: SimVehicle) -> None:
+    def __init__(self, vehicle: FailsafeHost) -> None:
         self.v = vehicle
         self.breached = 0
         self.breach_count = 0
@@ -177,8 +236,6 @@ class Failsafes:
             v.text(mav.MAV_SEVERITY_NOTICE, "Fence breach cleared")
 
     def _fence_action(self, fresh: int, depth: float) -> None:
-        from sitl.builtin.vehicle import MODE
-
         v = self.v
         action = int(v.params["FENCE_ACTION"])
         if action == 0:
@@ -243,8 +300,6 @@ class Failsafes:
 
     def _do_action(self, action: int, kind: str, first_text: str | None = None) -> None:
         """ArduCopter's do_failsafe_action with the announcement texts."""
-        from sitl.builtin.vehicle import MODE
-
         v = self.v
         if not v.flying:
             if first_text:
@@ -269,8 +324,6 @@ class Failsafes:
 
     # -- GCS heartbeat and EKF ----------------------------------------------------------------
     def _update_gcs(self) -> None:
-        from sitl.builtin.vehicle import MODE
-
         v = self.v
         p = v.params
         enabled = int(p["FS_GCS_ENABLE"])
@@ -295,8 +348,6 @@ class Failsafes:
         self._do_action(action, "GCS")
 
     def _update_ekf(self, dt: float) -> None:
-        from sitl.builtin.vehicle import MODE, POSITION_MODES
-
         v = self.v
         bad = v.gps_lost and v.armed and v.flying
         if not bad:

@@ -9,12 +9,11 @@ spool-up, landing detected about 2 s after touchdown, gripper released 0.55 s af
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from sitl.builtin.physics import Limits
-
-if TYPE_CHECKING:
-    from sitl.builtin.vehicle import SimVehicle
+from sitl.builtin.params import ParamStore
+from sitl.builtin.payload import GRIPPER_RELEASE_S, Payload
+from sitl.builtin.physics import Body, Limits
 
 #: Motor spool-up and take-off checks before the first climb after arming (s).
 SPOOL_UP_S = 3.0
@@ -27,8 +26,6 @@ PAYLOAD_CLIMB_S = 0.55
 LAND_DETECT_S = 2.1
 #: Payload place: time from touchdown to the release decision (s).
 PAYLOAD_TOUCH_S = 0.5
-#: Gripper: time from the command to the load being released (s).
-GRIPPER_RELEASE_S = 0.55
 #: Take-off counts as complete this close to the target altitude (m).
 TAKEOFF_DONE_M = 0.25
 #: Settling at a waypoint where the vehicle stops, before it counts as reached (s).
@@ -39,6 +36,35 @@ RTL_START_S = 1.0
 _BELOW_GROUND_M = 2.0
 
 
+class FlightHost(Protocol):
+    """What a flight task needs from its vehicle."""
+
+    @property
+    def body(self) -> Body: ...
+
+    @property
+    def params(self) -> ParamStore: ...
+
+    @property
+    def payload(self) -> Payload: ...
+
+    def limits(self) -> Limits: ...
+
+    def since_arm_s(self) -> float: ...
+
+    def ground_alt_m(self, n_m: float, e_m: float) -> float: ...
+
+    def home_alt_m(self) -> float: ...
+
+    def text(self, severity: int, text: str) -> None: ...
+
+    def lift_off(self) -> None: ...
+
+    def touch_down(self, speed_m_s: float) -> None: ...
+
+    def landed(self) -> None: ...
+
+
 class Task:
     """Base class: a task is stepped until :attr:`done`."""
 
@@ -47,10 +73,10 @@ class Task:
     def __init__(self) -> None:
         self.done = False
 
-    def start(self, v: SimVehicle) -> None:
+    def start(self, v: FlightHost) -> None:
         """Called once when the task becomes active."""
 
-    def step(self, v: SimVehicle, dt_s: float) -> None:
+    def step(self, v: FlightHost, dt_s: float) -> None:
         """Advance by ``dt_s``."""
 
 
@@ -59,12 +85,12 @@ class Hold(Task):
 
     name = "hold"
 
-    def start(self, v: SimVehicle) -> None:
+    def start(self, v: FlightHost) -> None:
         if v.body.on_ground:
             return
         v.body.stop(v.limits())
 
-    def step(self, v: SimVehicle, dt_s: float) -> None:
+    def step(self, v: FlightHost, dt_s: float) -> None:
         if not v.body.on_ground:
             v.body.step(dt_s)
 
@@ -85,7 +111,7 @@ class Takeoff(Task):
         self.alt_amsl_m = alt_amsl_m
         self.wait_s = 0.0
 
-    def start(self, v: SimVehicle) -> None:
+    def start(self, v: FlightHost) -> None:
         if v.body.on_ground:
             self.wait_s = SPOOL_UP_S if v.since_arm_s() < SPOOL_UP_S + 1.0 else RETAKEOFF_S
         if v.body.alt_m >= self.alt_amsl_m - TAKEOFF_DONE_M:
@@ -93,7 +119,7 @@ class Takeoff(Task):
             return
         v.body.track_to(v.body.n_m, v.body.e_m, self.alt_amsl_m, v.limits())
 
-    def step(self, v: SimVehicle, dt_s: float) -> None:
+    def step(self, v: FlightHost, dt_s: float) -> None:
         if self.wait_s > 0:
             self.wait_s -= dt_s
             return
@@ -117,16 +143,16 @@ class GoTo(Task):
         self.radius_m = radius_m
         self.settle_s = 0.0
 
-    def start(self, v: SimVehicle) -> None:
+    def start(self, v: FlightHost) -> None:
         if v.body.on_ground:
             v.lift_off()
         v.body.track_to(*self.target, v.limits(), end_speed_m_s=self.end_speed_m_s)
 
-    def retarget_speed(self, v: SimVehicle) -> None:
+    def retarget_speed(self, v: FlightHost) -> None:
         """Apply new speed limits to the leg being flown."""
         v.body.track_to(*self.target, v.limits(), end_speed_m_s=self.end_speed_m_s)
 
-    def step(self, v: SimVehicle, dt_s: float) -> None:
+    def step(self, v: FlightHost, dt_s: float) -> None:
         v.body.step(dt_s)
         if self.end_speed_m_s > 0:
             self.done = v.body.remaining_m <= self.radius_m or v.body.arrived
@@ -153,7 +179,7 @@ class Land(Task):
         self.phase = "approach"
         self.ground_s = 0.0
 
-    def start(self, v: SimVehicle) -> None:
+    def start(self, v: FlightHost) -> None:
         if v.body.on_ground:
             self.phase = "landed"
             self.done = True
@@ -164,12 +190,12 @@ class Land(Task):
         else:
             self._descend(v)
 
-    def _descend(self, v: SimVehicle) -> None:
+    def _descend(self, v: FlightHost) -> None:
         self.phase = "descend"
         ground = v.ground_alt_m(v.body.n_m, v.body.e_m)
         v.body.track_to(v.body.n_m, v.body.e_m, ground - _BELOW_GROUND_M, self._limits(v))
 
-    def _limits(self, v: SimVehicle) -> Limits:
+    def _limits(self, v: FlightHost) -> Limits:
         limits = v.limits()
         agl = v.body.alt_m - v.ground_alt_m(v.body.n_m, v.body.e_m)
         if self.fixed_speed_m_s is not None:
@@ -181,7 +207,7 @@ class Land(Task):
             limits.speed_dn = v.params["LAND_SPEED"] / 100.0
         return limits
 
-    def step(self, v: SimVehicle, dt_s: float) -> None:
+    def step(self, v: FlightHost, dt_s: float) -> None:
         body = v.body
         if self.phase == "approach":
             body.step(dt_s)
@@ -225,14 +251,14 @@ class PayloadPlace(Task):
         self.timer_s = 0.0
         self.wait_s = 0.0
 
-    def start(self, v: SimVehicle) -> None:
+    def start(self, v: FlightHost) -> None:
         self.start_alt_m = v.body.alt_m
         if math.hypot(self.point[0] - v.body.n_m, self.point[1] - v.body.e_m) > 1.0:
             v.body.track_to(self.point[0], self.point[1], v.body.alt_m, v.limits())
         else:
             self._descend(v)
 
-    def _descend(self, v: SimVehicle) -> None:
+    def _descend(self, v: FlightHost) -> None:
         self.phase = "descend"
         self.wait_s = PAYLOAD_START_S
         self.start_alt_m = v.body.alt_m
@@ -244,7 +270,7 @@ class PayloadPlace(Task):
                                                            self.start_alt_m - self.max_descent_m)
         v.body.track_to(v.body.n_m, v.body.e_m, floor, limits)
 
-    def step(self, v: SimVehicle, dt_s: float) -> None:
+    def step(self, v: FlightHost, dt_s: float) -> None:
         body = v.body
         if self.phase == "approach":
             body.step(dt_s)
@@ -271,7 +297,7 @@ class PayloadPlace(Task):
                 threshold = v.params["PLDP_THRESH"] * v.params["MOT_THST_HOVER"]
                 v.text(6, f"PayloadPlace: payload release thrust threshold: {threshold:f}")
                 v.text(6, "PayloadPlace: Releasing the gripper")
-                v.gripper_release(announce=False)
+                v.payload.release(announce=False)
                 self.phase = "releasing"
                 self.timer_s = 0.0
         elif self.phase == "releasing":
@@ -288,7 +314,7 @@ class PayloadPlace(Task):
             if body.remaining_m <= TAKEOFF_DONE_M:
                 self.done = True
 
-    def _climb(self, v: SimVehicle) -> None:
+    def _climb(self, v: FlightHost) -> None:
         self.phase = "climb"
         self.wait_s = PAYLOAD_CLIMB_S if v.body.on_ground else 0.0
         v.body.track_to(v.body.n_m, v.body.e_m, self.start_alt_m, v.limits())
@@ -311,7 +337,7 @@ class Rtl(Task):
         self.wait_s = RTL_START_S
         self.land: Land | None = None
 
-    def start(self, v: SimVehicle) -> None:
+    def start(self, v: FlightHost) -> None:
         if v.body.on_ground:
             self.done = True
             return
@@ -323,7 +349,7 @@ class Rtl(Task):
         else:
             self._return(v)
 
-    def _return(self, v: SimVehicle) -> None:
+    def _return(self, v: FlightHost) -> None:
         self.phase = "return"
         if self.wait_s > 0:
             v.body.stop(v.limits())
@@ -334,7 +360,7 @@ class Rtl(Task):
             limits.speed_xy = rtl_speed
         v.body.track_to(self.point[0], self.point[1], self.return_alt_m, limits)
 
-    def step(self, v: SimVehicle, dt_s: float) -> None:
+    def step(self, v: FlightHost, dt_s: float) -> None:
         body = v.body
         if self.phase == "climb":
             body.step(dt_s)
@@ -386,13 +412,13 @@ class Wait(Task):
         super().__init__()
         self.left_s = max(0.0, seconds)
 
-    def start(self, v: SimVehicle) -> None:
+    def start(self, v: FlightHost) -> None:
         if not v.body.on_ground:
             v.body.stop(v.limits())
         if self.left_s <= 0:
             self.done = True
 
-    def step(self, v: SimVehicle, dt_s: float) -> None:
+    def step(self, v: FlightHost, dt_s: float) -> None:
         if not v.body.on_ground:
             v.body.step(dt_s)
         self.left_s -= dt_s

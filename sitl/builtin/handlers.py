@@ -5,25 +5,47 @@ COMMAND_LONG and COMMAND_INT are in :mod:`sitl.builtin.commands`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from gcs.mavlink import dialect as mav
-from sitl.builtin.commands import handle_command, handle_set_mode
-from sitl.builtin.mission import FENCE, MISSION, RALLY, IncomingItem
-from sitl.builtin.transfer import item_float_message, item_int_message
-
-if TYPE_CHECKING:
-    from sitl.builtin.vehicle import SimVehicle
+from sitl.builtin.commands import CommandHost, guided_goto, handle_command, handle_set_mode
+from sitl.builtin.mission import FENCE, MISSION, RALLY, IncomingItem, StoredItem
+from sitl.builtin.transfer import ItemTransfer, item_float_message, item_int_message
 
 _TYPES = (MISSION, FENCE, RALLY)
 
 
-def _targets_us(v: SimVehicle, msg: Any) -> bool:
+class MessageHost(CommandHost, Protocol):
+    """What the message handlers need from their vehicle (besides what commands need)."""
+
+    last_gcs_heartbeat_s: float | None
+    warned_mission_request: bool
+    signing_key: bytes | None
+    signing_timestamp: int
+    signing_changed: bool
+
+    @property
+    def sysid(self) -> int: ...
+
+    @property
+    def t(self) -> float: ...
+
+    @property
+    def transfers(self) -> dict[int, ItemTransfer]: ...
+
+    def mission_running(self) -> bool: ...
+
+    def store(self, mission_type: int, items: list[StoredItem], *, complete: bool) -> None: ...
+
+    def param_sent(self, name: str) -> None: ...
+
+
+def _targets_us(v: MessageHost, msg: Any) -> bool:
     target = getattr(msg, "target_system", 0)
     return target in (0, v.sysid)
 
 
-def handle_message(v: SimVehicle, msg: Any) -> None:
+def handle_message(v: MessageHost, msg: Any) -> None:
     """Dispatch one received message."""
     kind = msg.get_type()
     if kind == "HEARTBEAT":
@@ -41,7 +63,7 @@ def _src(msg: Any) -> tuple[int, int]:
 
 
 # -- parameters -------------------------------------------------------------------------------
-def _param_request_list(v: SimVehicle, msg: Any) -> None:
+def _param_request_list(v: MessageHost, msg: Any) -> None:
     for i, name in enumerate(v.params):
         v.telemetry.send_param(name, broadcast=False, index=i)
 
@@ -51,7 +73,7 @@ def _param_id(msg: Any) -> str:
     return raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
 
 
-def _param_request_read(v: SimVehicle, msg: Any) -> None:
+def _param_request_read(v: MessageHost, msg: Any) -> None:
     if msg.param_index >= 0:
         name = v.params.name_at(msg.param_index)
         if name is not None:
@@ -62,13 +84,12 @@ def _param_request_read(v: SimVehicle, msg: Any) -> None:
         v.telemetry.send_param(name, broadcast=True)
 
 
-def _param_set(v: SimVehicle, msg: Any) -> None:
+def _param_set(v: MessageHost, msg: Any) -> None:
     name = _param_id(msg)
     if not v.params.set(name, float(msg.param_value)):
         return
     v.telemetry.send_param(name, broadcast=True)
-    if name in v._deferred_params:
-        v._deferred_params.remove(name)
+    v.param_sent(name)
 
 
 # -- mission protocol -------------------------------------------------------------------------
@@ -76,25 +97,25 @@ def _mission_type(msg: Any) -> int:
     return int(getattr(msg, "mission_type", 0))
 
 
-def _mission_count(v: SimVehicle, msg: Any) -> None:
+def _mission_count(v: MessageHost, msg: Any) -> None:
     kind = _mission_type(msg)
     if kind in _TYPES:
         v.transfers[kind].handle_count(_src(msg), msg.count)
 
 
-def _mission_item(v: SimVehicle, msg: Any) -> None:
+def _mission_item(v: MessageHost, msg: Any) -> None:
     kind = _mission_type(msg)
     if kind in _TYPES:
         v.transfers[kind].handle_item(_src(msg), IncomingItem.from_message(msg))
 
 
-def _mission_request_list(v: SimVehicle, msg: Any) -> None:
+def _mission_request_list(v: MessageHost, msg: Any) -> None:
     kind = _mission_type(msg)
     if kind in _TYPES:
         v.transfers[kind].handle_request_list(_src(msg))
 
 
-def _mission_request_int(v: SimVehicle, msg: Any) -> None:
+def _mission_request_int(v: MessageHost, msg: Any) -> None:
     kind = _mission_type(msg)
     if kind not in _TYPES:
         return
@@ -103,7 +124,7 @@ def _mission_request_int(v: SimVehicle, msg: Any) -> None:
         v.send(item_int_message(_src(msg), msg.seq, item, kind))
 
 
-def _mission_request(v: SimVehicle, msg: Any) -> None:
+def _mission_request(v: MessageHost, msg: Any) -> None:
     kind = _mission_type(msg)
     if kind not in _TYPES:
         return
@@ -119,7 +140,7 @@ def _mission_request(v: SimVehicle, msg: Any) -> None:
         v.text(mav.MAV_SEVERITY_WARNING, "got MISSION_REQUEST; use MISSION_REQUEST_INT!")
 
 
-def _mission_clear_all(v: SimVehicle, msg: Any) -> None:
+def _mission_clear_all(v: MessageHost, msg: Any) -> None:
     kind = _mission_type(msg)
     if kind == mav.MAV_MISSION_TYPE_ALL:
         ok = all(not v.transfers[k].receiving for k in _TYPES) and not v.mission_running()
@@ -133,41 +154,39 @@ def _mission_clear_all(v: SimVehicle, msg: Any) -> None:
         v.transfers[kind].handle_clear(_src(msg))
 
 
-def _mission_write_partial_list(v: SimVehicle, msg: Any) -> None:
+def _mission_write_partial_list(v: MessageHost, msg: Any) -> None:
     kind = _mission_type(msg)
     if kind in _TYPES:
         v.transfers[kind].handle_write_partial(_src(msg), msg.start_index, msg.end_index)
 
 
-def _mission_set_current(v: SimVehicle, msg: Any) -> None:
+def _mission_set_current(v: MessageHost, msg: Any) -> None:
     if v.runner.set_current(msg.seq):
         v.send(v.telemetry.mission_current())
 
 
 # -- streams, time, guided --------------------------------------------------------------------
-def _request_data_stream(v: SimVehicle, msg: Any) -> None:
+def _request_data_stream(v: MessageHost, msg: Any) -> None:
     rate = msg.req_message_rate if msg.start_stop else 0
     v.telemetry.request_stream(msg.req_stream_id, rate)
 
 
-def _timesync(v: SimVehicle, msg: Any) -> None:
+def _timesync(v: MessageHost, msg: Any) -> None:
     if msg.tc1 == 0:
         v.send(mav.MAVLink_timesync_message(int(v.t * 1e9), msg.ts1))
 
 
-def _set_mode(v: SimVehicle, msg: Any) -> None:
+def _set_mode(v: MessageHost, msg: Any) -> None:
     handle_set_mode(v, msg)
 
 
-def _position_target_global_int(v: SimVehicle, msg: Any) -> None:
+def _position_target_global_int(v: MessageHost, msg: Any) -> None:
     if msg.type_mask & 0b111 == 0b111:
         return
-    from sitl.builtin.commands import guided_goto
-
     guided_goto(v, msg.lat_int / 1e7, msg.lon_int / 1e7, msg.alt, msg.coordinate_frame)
 
 
-def _setup_signing(v: SimVehicle, msg: Any) -> None:
+def _setup_signing(v: MessageHost, msg: Any) -> None:
     key = bytes(msg.secret_key)
     v.signing_key = None if not any(key) else key
     v.signing_timestamp = int(msg.initial_timestamp)

@@ -9,6 +9,7 @@ items with ``autocontinue`` 0.
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 
@@ -240,6 +241,50 @@ def home_item(lat_deg: float, lon_deg: float, alt_amsl_m: float) -> StoredItem:
 def with_home(items: list[StoredItem], home: StoredItem) -> list[StoredItem]:
     """``items`` with item 0 replaced by ``home``."""
     return [home, *items[1:]] if items else [home]
+
+
+def rally_return_point(here_ne: tuple[float, float], home_ne: tuple[float, float],
+                       rally_ne: list[tuple[float, float]], *, limit_km: float,
+                       include_home: bool) -> tuple[float, float]:
+    """Where RTL returns to: the nearest rally point, unless home is nearer, as AC_Rally picks it.
+
+    Parameters
+    ----------
+    here_ne, home_ne
+        The vehicle and home, north and east metres in the local frame.
+    rally_ne
+        The rally points, north and east metres in the local frame.
+    limit_km
+        ``RALLY_LIMIT_KM``: a nearest rally point further than this loses to a nearer home
+        (0 = no limit).
+    include_home
+        ``RALLY_INCL_HOME``: home counts as a rally point.
+
+    Returns
+    -------
+    tuple[float, float]
+        North and east metres of the return point.
+
+    Examples
+    --------
+    >>> rally_return_point((0.0, 0.0), (500.0, 0.0), [(100.0, 0.0)], limit_km=0.3,
+    ...                    include_home=False)
+    (100.0, 0.0)
+    """
+    best: tuple[float, float] | None = None
+    best_d = math.inf
+    for n, e in rally_ne:
+        d = math.hypot(n - here_ne[0], e - here_ne[1])
+        if d < best_d:
+            best, best_d = (n, e), d
+    if best is None:
+        return home_ne
+    home_d = math.hypot(home_ne[0] - here_ne[0], home_ne[1] - here_ne[1])
+    if limit_km > 0 and best_d > limit_km * 1000.0 and home_d < best_d:
+        return home_ne
+    if include_home and home_d <= best_d:
+        return home_ne
+    return best
 
 
 def fence_polygons(items: list[StoredItem]) -> list[tuple[int, list[tuple[float, float]]]]:

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from gcs.mavlink import dialect as mav
-
-if TYPE_CHECKING:
-    from sitl.builtin.vehicle import SimVehicle
+from sitl.builtin.auto import COMPLETE, RUNNING, MissionRunner
+from sitl.builtin.battery import Battery
+from sitl.builtin.failsafe import Failsafes
+from sitl.builtin.geo import LocalFrame
+from sitl.builtin.mission import MISSION, StoredItem
+from sitl.builtin.modes import MODE, POSITION_MODES
+from sitl.builtin.params import ParamStore
+from sitl.builtin.payload import Payload
+from sitl.builtin.physics import Body
 
 #: Unix time of boot (fixed, so that runs are reproducible).
 EPOCH_US = 1_735_689_600_000_000
@@ -38,10 +44,80 @@ STREAMS: dict[int, tuple[str, ...]] = {
 _HALF_RATE = frozenset({"MISSION_CURRENT"})
 
 
+class TelemetryHost(Protocol):
+    """What the telemetry needs from its vehicle."""
+
+    @property
+    def sysid(self) -> int: ...
+
+    @property
+    def t(self) -> float: ...
+
+    @property
+    def params(self) -> ParamStore: ...
+
+    @property
+    def frame(self) -> LocalFrame: ...
+
+    @property
+    def body(self) -> Body: ...
+
+    @property
+    def battery(self) -> Battery: ...
+
+    @property
+    def payload(self) -> Payload: ...
+
+    @property
+    def failsafes(self) -> Failsafes: ...
+
+    @property
+    def runner(self) -> MissionRunner: ...
+
+    @property
+    def missions(self) -> dict[int, list[StoredItem]]: ...
+
+    @property
+    def home(self) -> tuple[float, float, float]: ...
+
+    @property
+    def mode(self) -> int: ...
+
+    @property
+    def armed(self) -> bool: ...
+
+    @property
+    def flying(self) -> bool: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def ready_at_s(self) -> float: ...
+
+    @property
+    def settle_s(self) -> float: ...
+
+    @property
+    def gps_lost(self) -> bool: ...
+
+    @property
+    def gps_noise(self) -> list[float]: ...
+
+    @property
+    def prearm_ok_cached(self) -> bool: ...
+
+    def home_ne(self) -> tuple[float, float]: ...
+
+    def wind_ne(self) -> tuple[float, float]: ...
+
+    def send(self, msg: Any) -> None: ...
+
+
 class Telemetry:
     """Schedules and builds the messages of one vehicle."""
 
-    def __init__(self, vehicle: SimVehicle) -> None:
+    def __init__(self, vehicle: TelemetryHost) -> None:
         self.v = vehicle
         self.stream_interval: dict[str, float] = {}  # from REQUEST_DATA_STREAM
         self.message_interval: dict[str, float] = {}  # from SET_MESSAGE_INTERVAL (-1 = off)
@@ -172,8 +248,6 @@ class Telemetry:
 
     def heartbeat(self) -> Any:
         """HEARTBEAT with ArduCopter's base mode bits."""
-        from sitl.builtin.vehicle import MODE, POSITION_MODES
-
         v = self.v
         base = 81
         if v.mode == MODE["GUIDED"] or (v.armed and v.mode in POSITION_MODES):
@@ -280,11 +354,8 @@ class Telemetry:
 
     def mission_current(self) -> Any:
         """MISSION_CURRENT with total (items without home) and mission_state."""
-        from sitl.builtin.auto import COMPLETE, RUNNING
-        from sitl.builtin.vehicle import MODE
-
         v = self.v
-        total = len(v.missions[0]) - 1
+        total = len(v.missions[MISSION]) - 1
         runner = v.runner
         if total <= 0:
             state = mav.MISSION_STATE_NO_MISSION
@@ -345,7 +416,7 @@ class Telemetry:
         """SERVO_OUTPUT_RAW: motors 1-4 and the gripper on servo 8."""
         v = self.v
         motor = 1000 if not v.armed else (1100 if v.body.on_ground else 1500)
-        grip = int(v.params["GRIP_RELEASE"] if v.gripper_open else v.params["GRIP_GRAB"])
+        grip = int(v.params["GRIP_RELEASE"] if v.payload.gripper_open else v.params["GRIP_GRAB"])
         return mav.MAVLink_servo_output_raw_message(int(v.t * 1e6) & 0xFFFFFFFF, 0, motor,
                                                     motor, motor, motor, 0, 0, 0, grip)
 

@@ -32,7 +32,8 @@ REQUEST_RESEND_S = 1.0
 class TransferHost(Protocol):
     """What a transfer needs from its vehicle."""
 
-    now_s: float
+    @property
+    def now_s(self) -> float: ...
 
     def send(self, msg: Any) -> None: ...
 

@@ -1,5 +1,10 @@
 """One simulated ArduCopter: state, modes, arming and the fixed-step simulation loop.
 
+The vehicle owns its parts and hands each a narrow view of itself: flight tasks
+(:class:`~sitl.builtin.flight.FlightHost`), the AUTO executor
+(:class:`~sitl.builtin.auto.MissionHost`), the failsafes, the telemetry, the command and message
+handlers and the payload each declare what they use as a protocol, and never import this module.
+
 A :class:`SimVehicle` has no sockets and no clock of its own: the fleet feeds it decoded MAVLink
 messages (:meth:`SimVehicle.handle`), advances it in fixed steps of simulated time
 (:meth:`SimVehicle.advance_to`) and sends what it put in :attr:`SimVehicle.outbox`. Everything it
@@ -13,19 +18,28 @@ import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gcs.mavlink import COPTER_MODE_NAMES, COPTER_MODES
 from gcs.mavlink import dialect as mav
 from planner.scenario import DroneType, Wind
 from sitl.builtin import flight
-from sitl.builtin._actions import VehicleActions
-from sitl.builtin.auto import COMPLETE, RUNNING, MissionRunner
+from sitl.builtin.auto import COMPLETE, RUNNING, STOPPED, MissionRunner
 from sitl.builtin.battery import Battery, PowerModel
 from sitl.builtin.failsafe import Failsafes
 from sitl.builtin.geo import LocalFrame
 from sitl.builtin.handlers import handle_message
-from sitl.builtin.mission import FENCE, MISSION, RALLY, StoredItem, fence_storage_total, home_item
+from sitl.builtin.mission import (
+    FENCE,
+    MISSION,
+    RALLY,
+    StoredItem,
+    fence_storage_total,
+    home_item,
+    rally_return_point,
+)
+from sitl.builtin.modes import MODE, NOT_ARMABLE, POSITION_MODES, SUPPORTED_MODES, mode_name
 from sitl.builtin.params import ParamStore
+from sitl.builtin.payload import Payload
 from sitl.builtin.physics import Body, Limits
+from sitl.builtin.state import VehicleState
 from sitl.builtin.telemetry import Telemetry
 from sitl.builtin.transfer import ItemTransfer
 
@@ -42,16 +56,8 @@ BATTERY_SWAP_S = 60.0
 #: Share of WPNAV_ACCEL / WPNAV_JERK the S-curves reach in practice (fitted to the traces).
 _ACCEL_SHARE = 0.7
 
-MODE = COPTER_MODES
-SUPPORTED_MODES = frozenset({MODE["STABILIZE"], MODE["ALT_HOLD"], MODE["AUTO"], MODE["GUIDED"],
-                             MODE["LOITER"], MODE["RTL"], MODE["LAND"], MODE["POSHOLD"],
-                             MODE["BRAKE"], MODE["SMART_RTL"]})
-POSITION_MODES = frozenset({MODE["AUTO"], MODE["GUIDED"], MODE["LOITER"], MODE["RTL"],
-                            MODE["LAND"], MODE["POSHOLD"], MODE["BRAKE"], MODE["SMART_RTL"]})
-NOT_ARMABLE = frozenset({MODE["RTL"], MODE["LAND"], MODE["BRAKE"], MODE["SMART_RTL"]})
 
-
-class SimVehicle(VehicleActions):
+class SimVehicle:
     """A simulated ArduCopter 4.x quad.
 
     Parameters
@@ -115,8 +121,7 @@ class SimVehicle(VehicleActions):
         self.home_set = False
         self.missions: dict[int, list[StoredItem]] = {
             MISSION: [home_item(*self.home)], FENCE: [], RALLY: []}
-        self.transfers = {k: ItemTransfer(self, k)  # type: ignore[arg-type]
-                          for k in (MISSION, FENCE, RALLY)}
+        self.transfers = {k: ItemTransfer(self, k) for k in (MISSION, FENCE, RALLY)}
         self.runner = MissionRunner(self)
         self.task: flight.Task = flight.Idle()
         self.speed_override: dict[str, float] = {}
@@ -124,14 +129,7 @@ class SimVehicle(VehicleActions):
         self._deferred_params: list[str] = []
         self.telemetry = Telemetry(self)
         self.failsafes = Failsafes(self)
-        self.gripper_released = 0
-        #: True (lat_deg, lon_deg, alt_agl_m) of the vehicle at each parcel release.
-        self.release_positions: list[tuple[float, float, float]] = []
-        self.gripper_open = False
-        self._gripper_timer_s = -1.0
-        self.winch_commands = 0
-        self.payload_kg = 0.0
-        self.parcels = 0
+        self.payload = Payload(self)
         self.gps_lost = False
         self.motor_failed = False
         self.link_v1 = False
@@ -220,6 +218,11 @@ class SimVehicle(VehicleActions):
         """True when the ground station speaks MAVLink 1."""
         return self.link_v1
 
+    def param_sent(self, name: str) -> None:
+        """PARAM_VALUE for ``name`` has just been sent: drop a deferred one."""
+        if name in self._deferred_params:
+            self._deferred_params.remove(name)
+
     def _param_changed(self, name: str, value: float) -> None:
         if name == "MIS_TOTAL":
             self.notify_param(name)
@@ -270,7 +273,7 @@ class SimVehicle(VehicleActions):
     @property
     def mode_name(self) -> str:
         """Flight mode name."""
-        return COPTER_MODE_NAMES.get(self.mode, str(self.mode))
+        return mode_name(self.mode)
 
     def set_mode(self, mode: int, *, reason: str = "gcs") -> bool:
         """Change flight mode as ArduCopter does; False (and a STATUSTEXT) when refused."""
@@ -281,7 +284,7 @@ class SimVehicle(VehicleActions):
             return False
         if mode in POSITION_MODES and mode not in (MODE["LAND"],) and self.gps_lost:
             self.text(mav.MAV_SEVERITY_WARNING,
-                      f"Mode change to {COPTER_MODE_NAMES[mode]} failed: requires position")
+                      f"Mode change to {mode_name(mode)} failed: requires position")
             return False
         if (mode == MODE["AUTO"] and self.armed and self.body.on_ground
                 and not self.runner.first_nav_is_takeoff()):
@@ -393,9 +396,112 @@ class SimVehicle(VehicleActions):
         self.home_set = True
         self.missions[MISSION] = [home_item(*self.home), *self.missions[MISSION][1:]]
 
+    # -- events from flight tasks -------------------------------------------------------------
+    def lift_off(self) -> None:
+        """The motors lift the vehicle off the ground."""
+        self.body.on_ground = False
+        self.flying = True
+        self._disarm_timer_s = 0.0
+
+    def touch_down(self, speed_m_s: float) -> None:
+        """The vehicle has reached the ground."""
+        self.body.on_ground = True
+        self.body.vn = self.body.ve = self.body.vu = 0.0
+        self.text(mav.MAV_SEVERITY_INFO, f"SIM Hit ground at {speed_m_s:f} m/s")
+
+    def landed(self) -> None:
+        """The land detector has confirmed the landing."""
+        self.flying = False
+
+    # -- speeds, returns, reboots and faults ---------------------------------------------------
+    def change_speed(self, speed_type: int, speed_m_s: float) -> None:
+        """DO_CHANGE_SPEED (0/1 horizontal, 2 climb, 3 descent)."""
+        if speed_m_s <= 0:
+            return
+        key = {0: "xy", 1: "xy", 2: "up", 3: "dn"}.get(speed_type)
+        if key is None:
+            return
+        self.speed_override[key] = speed_m_s
+        for task in (self.task, self.runner.task):
+            if isinstance(task, flight.GoTo) and not task.done:
+                task.retarget_speed(self)
+
+    def rtl_task(self) -> flight.Rtl:
+        """RTL to the best rally point or home."""
+        n, e = self.return_point()
+        return flight.Rtl(n, e, self.ground_alt_m(n, e))
+
+    def return_point(self) -> tuple[float, float]:
+        """Nearest rally point (within RALLY_LIMIT_KM) unless home is nearer."""
+        rally = [self.frame.to_ne(item.lat_deg, item.lon_deg) for item in self.missions[RALLY]]
+        return rally_return_point((self.body.n_m, self.body.e_m), self.home_ne(), rally,
+                                  limit_km=self.params["RALLY_LIMIT_KM"],
+                                  include_home=self.params["RALLY_INCL_HOME"] >= 1)
+
+    def wind_ne(self) -> tuple[float, float]:
+        """Wind velocity (north, east) in m/s: where the air moves to."""
+        speed = self.params["SIM_WIND_SPD"]
+        if speed <= 0:
+            return (0.0, 0.0)
+        to = math.radians(self.params["SIM_WIND_DIR"] + 180.0)
+        return (speed * math.cos(to), speed * math.sin(to))
+
+    def reboot(self) -> None:
+        """Restart the flight controller (disarmed): counters, modes and streams reset."""
+        self.mode = MODE["STABILIZE"]
+        self.task = flight.Idle()
+        self.runner.reset()
+        self.runner.state = STOPPED
+        self.battery.reset(100.0)
+        self.failsafes = Failsafes(self)
+        self.telemetry = Telemetry(self)
+        self.telemetry.next_heartbeat_s = self.t + 1.0
+        self.ready_at_s = self.t + self.settle_s
+        self.home_set = False
+        self._announced_gps = False
+        self.prearm_ok_cached = False
+        self.speed_override.clear()
+
+    def motor_failure(self) -> None:
+        """A motor fails: land at once; no other mode is accepted while flying."""
+        self.motor_failed = True
+        if self.armed and self.flying:
+            self.text(mav.MAV_SEVERITY_CRITICAL, "Motor failure: forced landing")
+            if self.mode != MODE["LAND"]:
+                self.mode = MODE["LAND"]
+                self.telemetry.heartbeat_now()
+                if self.mode != MODE["AUTO"]:
+                    self.runner.stop()
+            self.task = flight.Land(speed_m_s=2.5)
+            self.task.start(self)
+
     def set_gps_lost(self, lost: bool) -> None:
         """Cut or restore GPS."""
         self.gps_lost = lost
+
+    # -- payload --------------------------------------------------------------------------------
+    @property
+    def payload_kg(self) -> float:
+        """Total weight of the parcels on board (kg)."""
+        return self.payload.payload_kg
+
+    @payload_kg.setter
+    def payload_kg(self, value: float) -> None:
+        self.payload.payload_kg = value
+
+    @property
+    def parcels(self) -> int:
+        """Number of parcels on board."""
+        return self.payload.parcels
+
+    @parcels.setter
+    def parcels(self, value: int) -> None:
+        self.payload.parcels = value
+
+    @property
+    def gripper_released(self) -> int:
+        """Parcels released by the gripper so far."""
+        return self.payload.released_count
 
     # -- message input ------------------------------------------------------------------------
     def handle(self, msg: Any) -> None:
@@ -418,7 +524,7 @@ class SimVehicle(VehicleActions):
             transfer.update()
         self._update_flight(dt)
         self._update_battery(dt)
-        self._update_gripper(dt)
+        self.payload.update(dt)
         self._update_arming(dt)
         self.failsafes.update(dt)
         self.telemetry.update()
@@ -458,7 +564,7 @@ class SimVehicle(VehicleActions):
         wn, we = self.wind_ne()
         body = self.body
         airspeed = math.hypot(body.vn - wn, body.ve - we) if self.flying else 0.0
-        current = self.power.current_a(payload_kg=self.payload_kg, airspeed_m_s=airspeed,
+        current = self.power.current_a(payload_kg=self.payload.payload_kg, airspeed_m_s=airspeed,
                                        climb_m_s=body.vu, flying=self.flying and not
                                        body.on_ground, armed=self.armed)
         if self.battery.finite and current > 0:
@@ -470,14 +576,6 @@ class SimVehicle(VehicleActions):
             self.battery.swap()
             self.battery_swaps += 1
             self.text(mav.MAV_SEVERITY_INFO, "Battery swapped: full pack")
-
-    def _update_gripper(self, dt: float) -> None:
-        if self._gripper_timer_s > 0:
-            self._gripper_timer_s -= dt
-            if self._gripper_timer_s <= 0:
-                self._gripper_timer_s = -1.0
-                self.text(mav.MAV_SEVERITY_INFO, "Gripper load released")
-                self._drop_parcel()
 
     def _update_arming(self, dt: float) -> None:
         if self.ready and not self._announced_gps:
@@ -512,6 +610,30 @@ class SimVehicle(VehicleActions):
         task: flight.Task | None = self.runner.task if self.mode == MODE["AUTO"] else self.task
         return isinstance(task, flight.Takeoff | flight.GoTo | flight.PayloadPlace) or (
             isinstance(task, flight.Land | flight.Rtl) and not task.done)
+
+    # -- snapshot -----------------------------------------------------------------------------
+    def snapshot(self) -> VehicleState:
+        """The present state."""
+        lat, lon = self.position_deg()
+        body = self.body
+        ground = self.ground_alt_m(body.n_m, body.e_m)
+        total = max(0, len(self.missions[MISSION]) - 1)
+        payload = self.payload
+        return VehicleState(
+            sysid=self.sysid, time_s=self.t, lat_deg=lat, lon_deg=lon, alt_amsl_m=body.alt_m,
+            alt_rel_m=body.alt_m - self.home_alt_m(), alt_agl_m=body.alt_m - ground,
+            groundspeed_m_s=math.hypot(body.vn, body.ve), climb_m_s=body.vu,
+            heading_deg=body.yaw_deg, mode=self.mode_name, armed=self.armed,
+            flying=self.flying, battery_remaining_pct=self.battery.remaining_pct,
+            battery_consumed_mah=self.battery.consumed_mah,
+            battery_voltage_v=self.battery.voltage_v, battery_current_a=self.battery.current_a,
+            mission_seq=self.runner.nav_index, mission_total=total,
+            mission_state=self.runner.state, gripper_released_count=payload.released_count,
+            winch_commands=payload.winch_commands, payload_kg=payload.payload_kg,
+            home_lat_deg=self.home[0], home_lon_deg=self.home[1], home_alt_amsl_m=self.home[2],
+            ready_to_arm=self.prearm_ok_cached, fence_breached=self.failsafes.breached != 0,
+            failsafes=self.failsafes.active(), link_connected=self.link_connected,
+            distance_flown_m=self.distance_m, release_positions=tuple(payload.release_positions))
 
     @classmethod
     def power_for(cls, drone_type: DroneType | None) -> PowerModel:
