@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.io.dem import load_dem
+from planner.io.inputs import scenario_with_dem
 from planner.legs.catalogue import LegCatalog
 from planner.legs.profile import band_violations
 from planner.pipeline import build_scene, make_plan
@@ -59,7 +59,7 @@ def run_size(n_drops: int, n_zones: int, seed: int, pairs: int, *, drones: int |
         params = dataclasses.replace(params, time_limit_s=time_limit_s)
     scenario = dataclasses.replace(scenario, params=params)
     t0 = time.perf_counter()
-    dem = load_dem(scenario.terrain.dem_paths)
+    dem = scenario_with_dem(scenario).dem
     load_s = time.perf_counter() - t0
 
     stages: dict[str, float] = {}

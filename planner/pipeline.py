@@ -13,6 +13,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import shapely
@@ -88,7 +89,7 @@ class PlanResult:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Scene:
+class LocalScene:
     """The scenario in local metres: points (depots first, then drops) and zones."""
 
     proj: LocalProjection
@@ -99,7 +100,7 @@ class Scene:
     n_depots: int
 
 
-def build_scene(scenario: Scenario) -> Scene:
+def build_scene(scenario: Scenario) -> LocalScene:
     """Project the scenario and build its buffered zone map."""
     lats = [d.lat_deg for d in scenario.depots] + [d.lat_deg for d in scenario.drops]
     lons = [d.lon_deg for d in scenario.depots] + [d.lon_deg for d in scenario.drops]
@@ -117,8 +118,8 @@ def build_scene(scenario: Scenario) -> Scene:
             names.append(zone.name)
     zone_map = build_zone_map(zones, scenario.buffer_m, names)
     ids = tuple(d.id for d in scenario.depots) + tuple(d.id for d in scenario.drops)
-    return Scene(proj=proj, points_xy_m=np.column_stack([x, y]), point_ids=ids,
-                 zones_xy=tuple(zones), zone_map=zone_map, n_depots=len(scenario.depots))
+    return LocalScene(proj=proj, points_xy_m=np.column_stack([x, y]), point_ids=ids,
+                      zones_xy=tuple(zones), zone_map=zone_map, n_depots=len(scenario.depots))
 
 
 def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_then_energy",
@@ -210,6 +211,64 @@ def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_
                       candidates=tuple(CandidateSummary.of(c) for c in [*routed, simple]))
 
 
+def plan_summary(result: PlanResult, scenario: Scenario,
+                 timings: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """The figures of a plan that a plan folder's ``summary.json`` holds (JSON values).
+
+    Parameters
+    ----------
+    result
+        What :func:`make_plan` returned.
+    scenario
+        The scenario planned.
+    timings
+        Seconds per stage (``stage_seconds``), such as those :func:`make_plan` filled.
+
+    Returns
+    -------
+    dict
+        Drops, served and unserved counts, sorties and drones, distance (km), energy (Wh),
+        makespan (s), the lowest reserve (%) and the AGL band (m), the terrain waypoints
+        added, the altitude frame, seed, objective and time limit, the sortie construction
+        that won and every one compared, and the stage seconds.
+    """
+    plan = result.plan
+    sorties = plan.sorties
+    etas = [t for s in sorties for t in s.metrics.drop_etas_s.values()]
+    km = result.leg_length_m / 1000
+    return {
+        "scenario": plan.scenario,
+        "drops": len(scenario.drops),
+        "served": len(plan.served_drop_ids),
+        "unserved": len(plan.unserved),
+        "sorties": len(sorties),
+        "vehicles": len({s.vehicle for s in sorties}),
+        "distance_km": round(sum(s.metrics.distance_m for s in sorties) / 1000, 3),
+        "energy_wh": round(sum(s.metrics.energy_wh for s in sorties), 1),
+        "makespan_s": round(max(etas), 1) if etas else 0.0,
+        "min_reserve_pct": min((s.metrics.reserve_pct for s in sorties), default=None),
+        "min_agl_m": min((s.metrics.min_agl_m for s in sorties), default=None),
+        "max_agl_m": max((s.metrics.max_agl_m for s in sorties), default=None),
+        "terrain_waypoints_added": result.added_waypoints,
+        "terrain_waypoints_per_km": round(result.added_waypoints / km, 3) if km else 0.0,
+        "altitude_frame": plan.altitude_frame,
+        "seed": plan.seed,
+        "objective": result.objective,
+        "time_limit_s": scenario.params.time_limit_s,
+        "construction": result.construction,
+        "constructions": [_candidate_summary(c) for c in result.candidates],
+        "stage_seconds": {k: round(v, 3) for k, v in (timings or {}).items()},
+    }
+
+
+def _candidate_summary(c: CandidateSummary) -> dict[str, Any]:
+    """One compared sortie construction, as ``summary.json`` lists it."""
+    return {"method": c.method, "served": c.served, "sorties": c.sorties,
+            "makespan_s": round(c.makespan_s, 1), "energy_wh": round(c.energy_wh, 1),
+            "distance_km": round(c.distance_m / 1000, 3),
+            "notes": {k: round(v, 3) for k, v in c.notes.items()}}
+
+
 def route_input(scenario: Scenario, dem: Dem, *,
                 objective: Objective = "makespan_then_energy") -> tuple[RouteInput, dict[int, str]]:
     """What the sortie constructions start from, and why the other drops cannot be served.
@@ -236,7 +295,7 @@ def route_input(scenario: Scenario, dem: Dem, *,
     return _servability(scenario, scene, dist, catalog, objective, None)
 
 
-def _servability(scenario: Scenario, scene: Scene, dist: FloatArray, catalog: LegCatalog,
+def _servability(scenario: Scenario, scene: LocalScene, dist: FloatArray, catalog: LegCatalog,
                  objective: Objective,
                  progress: Progress | None) -> tuple[RouteInput, dict[int, str]]:
     """Solo options of every drop; the reason for those no drone can serve alone."""
@@ -296,7 +355,7 @@ def _kg(value: float) -> str:
     return f"{value:.1f}" if round(value, 1) == value else f"{value:g}"
 
 
-def _depot_problems(scenario: Scenario, scene: Scene, problems: dict[str, str]) -> list[bool]:
+def _depot_problems(scenario: Scenario, scene: LocalScene, problems: dict[str, str]) -> list[bool]:
     """Which depots can be used; fills ``problems`` with the reason for the others."""
     n_dep = len(scenario.depots)
     inside = scene.zone_map.blocked(scene.points_xy_m[:n_dep])

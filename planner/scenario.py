@@ -35,6 +35,8 @@ MAX_DRONES = 1000
 MAX_TIME_S = 7 * 24 * 3600.0
 #: Largest random seed (the routing search keeps seeds in 32 bits).
 MAX_SEED = 1_000_000_000
+#: The file of a scenario folder that names the others.
+SCENARIO_FILE = "scenario.toml"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 

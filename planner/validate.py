@@ -15,8 +15,7 @@ from shapely.geometry import Point, Polygon
 
 from planner.errors import ScenarioError
 from planner.geo import LocalProjection
-from planner.io.scenario import SCENARIO_FILE
-from planner.scenario import NoFlyZone, Scenario
+from planner.scenario import SCENARIO_FILE, NoFlyZone, Scenario
 from planner.terrain import Dem
 
 

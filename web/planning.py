@@ -1,8 +1,9 @@
 """Plans in the console: a scenario chosen or uploaded, edited, planned as a background job.
 
 A plan's folder in the data folder holds ``scenario/`` (a copy of the chosen scenario, with
-uploads) and, once planned, ``out/`` with ``plan.json``, ``routes.geojson`` and one ``.plan`` and
-``.waypoints`` file per sortie. The planner runs in a thread; each of its progress calls is
+uploads) and, once planned, ``out/``: a plan folder (:mod:`planner.io.plan_folder`) with
+``plan.json``, ``summary.json``, ``routes.geojson`` and one ``.plan`` and ``.waypoints`` file per
+sortie. The planner runs in a thread; each of its progress calls is
 published as a ``plan_progress`` event, the end as ``plan_done``.
 """
 
@@ -21,11 +22,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from planner.errors import DroplineError, InputError
-from planner.io.geojson_out import write_routes_geojson
-from planner.io.planfile import read_plan_json, write_plan_json
-from planner.io.qgc import write_qgc_plan
-from planner.io.wpl import write_wpl
-from planner.pipeline import make_plan
+from planner.io.plan_folder import (
+    PLAN_JSON,
+    ROUTES_GEOJSON,
+    read_plan_folder,
+    sortie_file_names,
+    write_plan_folder,
+)
+from planner.pipeline import make_plan, plan_summary
 from planner.plan_model import Plan
 from planner.scenario import Scenario
 from planner.terrain import Dem
@@ -62,19 +66,6 @@ def _record(row: Any) -> PlanRecord:
                       out_dir=None if row.out_dir is None else Path(row.out_dir),
                       created_by=row.created_by, created_at=row.created_at,
                       finished_at=row.finished_at)
-
-
-def write_plan_files(out: Path, plan: Plan, scenario: Scenario) -> None:
-    """``plan.json``, ``routes.geojson`` and ``sorties/<id>.plan|.waypoints`` into ``out``."""
-    sorties = out / "sorties"
-    sorties.mkdir(parents=True, exist_ok=True)
-    write_plan_json(out / "plan.json", plan)
-    write_routes_geojson(out / "routes.geojson", plan, scenario)
-    for s in plan.sorties:
-        cruise_m_s = scenario.drone_types[s.drone_type_id].cruise_speed_m_s
-        write_qgc_plan(sorties / f"{s.id}.plan", mission=s.mission, fence=s.fence, rally=s.rally,
-                       cruise_speed_m_s=cruise_m_s, hover_speed_m_s=min(cruise_m_s, 5.0))
-        write_wpl(sorties / f"{s.id}.waypoints", s.mission)
 
 
 class PlanService:
@@ -185,7 +176,7 @@ class PlanService:
         with self._lock:
             cached = self._plans.get(plan_id)
         if cached is None:
-            cached = read_plan_json(record.out_dir / "plan.json")
+            cached = read_plan_folder(record.out_dir).plan
             with self._lock:
                 self._plans[plan_id] = cached
         return cached
@@ -219,10 +210,12 @@ class PlanService:
                 "total": total, "percent": round(100.0 * done / total, 1) if total else 100.0})
 
         out = self.root / plan_id / "out"
+        timings: dict[str, float] = {}
         try:
-            result = make_plan(scenario, dem, progress=progress, clock=time.perf_counter)
-            shutil.rmtree(out, ignore_errors=True)
-            write_plan_files(out, result.plan, scenario)
+            result = make_plan(scenario, dem, progress=progress, timings=timings,
+                               clock=time.perf_counter)
+            write_plan_folder(out, result.plan, scenario,
+                              summary=plan_summary(result, scenario, timings))
         except DroplineError as exc:
             self._finish(plan_id, "failed", self._shown(plan_id, str(exc)), None)
             return
@@ -249,16 +242,15 @@ class PlanService:
 
     def plan_json_path(self, plan_id: str) -> Path:
         """Where a plan's ``plan.json`` is written."""
-        return self.root / plan_id / "out" / "plan.json"
+        return self.root / plan_id / "out" / PLAN_JSON
 
     def download(self, plan_id: str, name: str) -> Path:
         """A file of a finished plan: ``plan.json``, ``routes.geojson`` or a sortie's file."""
         record = self.get(plan_id)
         if record.state != "done" or record.out_dir is None:
             raise Conflict(f"plan {plan_id} is {record.state}; nothing to download yet")
-        allowed = {"plan.json", "routes.geojson"} | {
-            f"sorties/{s.id}{ext}" for s in self.plan(plan_id).sorties
-            for ext in (".plan", ".waypoints")}
+        allowed = {PLAN_JSON, ROUTES_GEOJSON} | {
+            name for s in self.plan(plan_id).sorties for name in sortie_file_names(s.id)}
         if name not in allowed:
             raise NotFound(f"no file {name!r} in plan {plan_id}")
         return record.out_dir / name

@@ -34,10 +34,10 @@ import shapely
 
 from planner.errors import InputError, ScenarioError, TerrainError
 from planner.io.dem import load_dem
+from planner.io.inputs import load_scenario_with_dem
 from planner.io.scenario import load_scenario
 from planner.scenario import MAX_DRONES, MAX_SEED, Depot, NoFlyZone, Scenario
 from planner.terrain import Dem
-from planner.validate import check_scenario
 
 UPLOAD_KINDS = ("drops", "nofly", "dem")
 DEM_SUFFIXES = (".hgt", ".tif", ".tiff")
@@ -315,12 +315,12 @@ def load(folder: Path, edits: Mapping[str, Any],
     recorded in the folder), for error messages.
     """
     try:
-        scenario = apply_edits(load_scenario(folder, strict=edits.get("strict") is True), edits)
-        dem = dem_for(tuple(scenario.terrain.dem_paths))
-        check_scenario(scenario, dem)
+        loaded = load_scenario_with_dem(folder, strict=edits.get("strict") is True,
+                                        edit=lambda scenario: apply_edits(scenario, edits),
+                                        dem_loader=dem_for)
     except InputError as exc:
         raise _relative(exc, folder, names) from None
-    return scenario, dem
+    return loaded.scenario, loaded.dem
 
 
 def _named_file(folder: Path, kind: str) -> Path:

@@ -14,7 +14,7 @@ from gcs.binding import SpoofFlag
 from gcs.signing import FleetSigner, KeyStore, read_key_file
 from planner.errors import InputError
 from planner.io.dem import load_dem
-from planner.io.scenario import load_scenario
+from planner.io.inputs import load_scenario_with_dem
 from planner.terrain import Dem
 from web.accounts import LoginLimiter, Users
 from web.db import Database, check_sqlite_file, restrict_file
@@ -68,7 +68,7 @@ def _tile_dem(app: Flask) -> Dem | None:
         sample = Path(app.config["MISSIONS_DIR"]) / app.config["SAMPLE_SCENARIO"]
         if not (sample / "scenario.toml").is_file():
             return None
-        return load_dem(list(load_scenario(sample).terrain.dem_paths))
+        return load_scenario_with_dem(sample).dem
     except InputError as exc:
         log.error("no terrain for map tiles: %s", exc)
         return None

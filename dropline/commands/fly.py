@@ -36,7 +36,8 @@ from gcs.signing import KeyStore, enable_fleet_signing, read_key_file
 from gcs.telemetry import TelemetryHub
 from gcs.transfer import Target
 from planner.errors import InputError
-from planner.io.planfile import read_plan_json
+from planner.io.inputs import load_scenario_with_dem
+from planner.io.plan_folder import read_plan_folder
 from planner.plan_model import Plan
 from planner.scenario import Scenario
 from planner.terrain import Dem
@@ -187,23 +188,15 @@ def _stop(forwarder: Forwarder | None) -> None:
 
 def load_plan(path_text: str) -> tuple[Plan, Path]:
     """The plan in a plan folder (or a plan.json path)."""
-    path = Path(path_text)
-    if path.is_dir():
-        path = path / "plan.json"
-    if not path.is_file():
-        raise InputError("no plan.json here; give a folder written by 'dropline plan'",
-                         path=path_text)
-    return read_plan_json(path), path
+    folder = read_plan_folder(path_text)
+    return folder.plan, folder.plan_path
 
 
 def _scenario(text: str | None) -> tuple[Scenario | None, Dem | None]:
     if text is None:
         return None, None
-    from planner.io.dem import load_dem
-    from planner.io.scenario import load_scenario
-
-    scenario = load_scenario(text)
-    return scenario, load_dem(scenario.terrain.dem_paths)
+    loaded = load_scenario_with_dem(text)
+    return loaded.scenario, loaded.dem
 
 
 def open_links(urls: Sequence[str], *, heartbeat_period_s: float = 1.0) -> list[Link]:

@@ -4,32 +4,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError
-from planner.io.dem import load_dem_report
-from planner.io.geojson_out import write_routes_geojson
-from planner.io.planfile import read_plan_json, write_plan_json
-from planner.io.qgc import read_qgc_plan, write_qgc_plan
-from planner.io.scenario import load_scenario
-from planner.io.wpl import read_wpl, write_wpl
+from planner.io.inputs import load_scenario_with_dem
+from planner.io.plan_folder import PlanFolder, read_plan_source, write_plan_folder
 from planner.mission_plan import plan_from_mission
-from planner.pipeline import CandidateSummary, PlanResult, make_plan
+from planner.pipeline import make_plan, plan_summary
 from planner.plan_model import Plan
 from planner.routing import Objective
 from planner.scenario import Scenario
 from planner.terrain import Dem
-from planner.validate import check_scenario
 from planner.verify.verifier import format_violations, verify_plan
-
-OUTPUT_NAMES = ("plan.json", "summary.json", "routes.geojson", "sorties")
 
 #: ``--objective`` choices and the planner objective each selects.
 OBJECTIVES: dict[str, Objective] = {"makespan": "makespan_then_energy", "distance": "distance",
@@ -75,13 +65,12 @@ def load_inputs(scenario_dir: str, *, strict: bool = False) -> tuple[Scenario, D
 
     With ``strict``, a drop heavier than every drone type can carry is an error.
     """
-    scenario = load_scenario(scenario_dir, strict=strict)
-    dem, report = load_dem_report(scenario.terrain.dem_paths)
-    if report.filled_cells:
+    loaded = load_scenario_with_dem(scenario_dir, strict=strict)
+    report = loaded.dem_report
+    if report is not None and report.filled_cells:
         print(f"note: filled {report.filled_cells} void DEM cells by interpolation",
               file=sys.stderr)
-    check_scenario(scenario, dem)
-    return scenario, dem
+    return loaded.scenario, loaded.dem
 
 
 def plan_command(args: argparse.Namespace) -> int:
@@ -106,78 +95,10 @@ def plan_command(args: argparse.Namespace) -> int:
     result = make_plan(scenario, dem, objective=objective, progress=_progress_bar(show),
                        timings=timings, clock=time.perf_counter)
     out = Path(args.out)
-    summary = summarise(result, scenario, timings)
-    write_outputs(out, result.plan, scenario, summary)
+    summary = plan_summary(result, scenario, timings)
+    write_plan_folder(out, result.plan, scenario, summary=summary)
     print_report(result.plan, summary, out)
-    return 0
-
-
-def summarise(result: PlanResult, scenario: Scenario,
-              timings: dict[str, float]) -> dict[str, Any]:
-    """The figures ``summary.json`` holds."""
-    plan = result.plan
-    sorties = plan.sorties
-    etas = [t for s in sorties for t in s.metrics.drop_etas_s.values()]
-    km = result.leg_length_m / 1000
-    return {
-        "scenario": plan.scenario,
-        "drops": len(scenario.drops),
-        "served": len(plan.served_drop_ids),
-        "unserved": len(plan.unserved),
-        "sorties": len(sorties),
-        "vehicles": len({s.vehicle for s in sorties}),
-        "distance_km": round(sum(s.metrics.distance_m for s in sorties) / 1000, 3),
-        "energy_wh": round(sum(s.metrics.energy_wh for s in sorties), 1),
-        "makespan_s": round(max(etas), 1) if etas else 0.0,
-        "min_reserve_pct": min((s.metrics.reserve_pct for s in sorties), default=None),
-        "min_agl_m": min((s.metrics.min_agl_m for s in sorties), default=None),
-        "max_agl_m": max((s.metrics.max_agl_m for s in sorties), default=None),
-        "terrain_waypoints_added": result.added_waypoints,
-        "terrain_waypoints_per_km": round(result.added_waypoints / km, 3) if km else 0.0,
-        "altitude_frame": plan.altitude_frame,
-        "seed": plan.seed,
-        "objective": result.objective,
-        "time_limit_s": scenario.params.time_limit_s,
-        "construction": result.construction,
-        "constructions": [_candidate(c) for c in result.candidates],
-        "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
-    }
-
-
-def _candidate(c: CandidateSummary) -> dict[str, Any]:
-    """One compared sortie construction, as summary.json lists it."""
-    return {"method": c.method, "served": c.served, "sorties": c.sorties,
-            "makespan_s": round(c.makespan_s, 1), "energy_wh": round(c.energy_wh, 1),
-            "distance_km": round(c.distance_m / 1000, 3),
-            "notes": {k: round(v, 3) for k, v in c.notes.items()}}
-
-
-def write_outputs(out: Path, plan: Plan, scenario: Scenario, summary: dict[str, Any]) -> None:
-    """Write every output into a fresh folder, then swap it in so no half plan is left."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".dropline-", dir=out.parent))
-    try:
-        write_plan_json(stage / "plan.json", plan)
-        write_routes_geojson(stage / "routes.geojson", plan, scenario)
-        (stage / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        sorties_dir = stage / "sorties"
-        sorties_dir.mkdir()
-        for s in plan.sorties:
-            drone = scenario.drone_types[s.drone_type_id]
-            write_qgc_plan(sorties_dir / f"{s.id}.plan", mission=s.mission, fence=s.fence,
-                           rally=s.rally, cruise_speed_m_s=drone.cruise_speed_m_s,
-                           hover_speed_m_s=min(drone.cruise_speed_m_s, 5.0))
-            write_wpl(sorties_dir / f"{s.id}.waypoints", s.mission)
-        out.mkdir(exist_ok=True)
-        for name in OUTPUT_NAMES:
-            target = out / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-            (stage / name).replace(target)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+    return ExitCode.OK
 
 
 def print_report(plan: Plan, summary: dict[str, Any], out: Path) -> None:
@@ -209,23 +130,12 @@ def print_report(plan: Plan, summary: dict[str, Any], out: Path) -> None:
 
 def read_any_plan(path: str, scenario: Scenario, drone_type: str | None) -> Plan:
     """A plan from a plan folder, plan.json, QGroundControl .plan or .waypoints file."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / "plan.json"
-    if not p.exists():
-        raise InputError("no such file or folder", path=p)
-    suffix = p.suffix.lower()
-    if suffix == ".json":
-        return read_plan_json(p)
-    if suffix == ".plan":
-        contents = read_qgc_plan(p)
-        return plan_from_mission(scenario, contents.mission, contents.fence, contents.rally,
-                                 name=p.stem, drone_type=drone_type, path=p)
-    if suffix == ".waypoints":
-        return plan_from_mission(scenario, read_wpl(p), (), (), name=p.stem,
-                                 drone_type=drone_type, path=p)
-    raise InputError(f"unknown plan file type '{suffix}'; expected a plan folder, plan.json, "
-                     ".plan or .waypoints", path=p)
+    source = read_plan_source(path)
+    if isinstance(source, PlanFolder):
+        return source.plan
+    contents = source.contents
+    return plan_from_mission(scenario, contents.mission, contents.fence, contents.rally,
+                             name=source.name, drone_type=drone_type, path=source.path)
 
 
 def verify_command(args: argparse.Namespace) -> int:

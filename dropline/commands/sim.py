@@ -168,10 +168,9 @@ def sim_inputs(home_text: str | None, scenario_dir: str | None, drone_type: str 
     """Home, DEM, drone type and wind from ``--home``, ``--scenario`` and ``--drone-type``."""
     scenario = dem = None
     if scenario_dir is not None:
-        from planner.io.dem import load_dem
-        from planner.io.scenario import load_scenario
-        scenario = load_scenario(scenario_dir)
-        dem = load_dem(scenario.terrain.dem_paths)
+        from planner.io.inputs import load_scenario_with_dem
+        loaded = load_scenario_with_dem(scenario_dir)
+        scenario, dem = loaded.scenario, loaded.dem
     elif drone_type is not None:
         raise InputError("--drone-type needs --scenario", field="--drone-type")
     if home_text is not None:

@@ -29,7 +29,7 @@ from typing import Any
 
 from dropline.samples import missions_dir
 from planner.errors import InputError
-from planner.io.dem import load_dem
+from planner.io.inputs import scenario_with_dem
 from planner.io.scenario import load_scenario
 from planner.scenario import Scenario
 from sitl.errors import SimulatorError
@@ -214,7 +214,7 @@ def start_demo_fleet(speedup: float, base_port: int | None = None,
         base_port = free_base_port(len(vehicles))
     else:
         check_base_port(base_port, len(vehicles))
-    dem = load_dem(scenario.terrain.dem_paths)
+    dem = scenario_with_dem(scenario).dem
     first = scenario.depots[0]
     ground = float(dem.elevation_amsl_m(first.lon_deg, first.lat_deg))
     fleet = BuiltinFleet(vehicles=len(vehicles), home=(first.lat_deg, first.lon_deg, ground),

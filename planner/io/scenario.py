@@ -67,6 +67,7 @@ from planner.io._toml_tables import (
 )
 from planner.scenario import (
     MAX_DRONES,
+    SCENARIO_FILE,
     Depot,
     DroneType,
     Drop,
@@ -77,7 +78,6 @@ from planner.scenario import (
     Wind,
 )
 
-SCENARIO_FILE = "scenario.toml"
 DEM_SUFFIXES: tuple[str, ...] = (".hgt", ".tif", ".tiff")
 DEFAULT_BUFFER_M = 50.0
 MAX_BUFFER_M = 100_000.0

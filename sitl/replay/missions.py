@@ -18,9 +18,7 @@ from pathlib import Path
 
 from planner.errors import InputError
 from planner.flown.figures import planned_energy_steps
-from planner.io.planfile import read_plan_json
-from planner.io.qgc import read_qgc_plan
-from planner.io.wpl import read_wpl
+from planner.io.plan_folder import MissionFile, PlanFolder, read_plan_source
 from planner.items import MissionItem
 from planner.mission_plan import plan_from_mission
 from planner.plan_model import Plan, Sortie, SortieMetrics
@@ -96,47 +94,35 @@ def _mission(name: str, source: Path, plan: Plan, scenario: Scenario | None, dem
                    duration_planned_s=duration, energy_steps=steps)
 
 
-def _from_file(path: Path, scenario: Scenario | None, dem: Dem | None,
+def _from_file(file: MissionFile, scenario: Scenario | None, dem: Dem | None,
                drone_type: str | None) -> Mission:
-    suffix = path.suffix.lower()
-    if suffix == ".plan":
-        contents = read_qgc_plan(path)
-        mission, fence, rally = contents.mission, contents.fence, contents.rally
-    else:
-        mission, fence, rally = read_wpl(path), (), ()
-    if not mission:
+    path, contents = file.path, file.contents
+    if not contents.mission:
         raise InputError("the mission has no items", path=path)
     if scenario is None:
-        return _mission(path.stem, path, bare_plan(path.stem, mission, fence, rally), None,
-                        None, predicted=False)
-    plan = plan_from_mission(scenario, mission, fence, rally, name=path.stem,
-                             drone_type=drone_type, path=path)
-    return _mission(path.stem, path, plan, scenario, dem, predicted=False)
+        return _mission(file.name, path, bare_plan(file.name, contents.mission, contents.fence,
+                                                   contents.rally), None, None, predicted=False)
+    plan = plan_from_mission(scenario, contents.mission, contents.fence, contents.rally,
+                             name=file.name, drone_type=drone_type, path=path)
+    return _mission(file.name, path, plan, scenario, dem, predicted=False)
 
 
 def _expand(text: str, scenario: Scenario | None, dem: Dem | None,
             drone_type: str | None) -> list[Mission]:
-    path = Path(text)
-    if path.is_dir():
-        if not (path / "plan.json").is_file():
-            raise InputError("no plan.json in this folder; expected a folder written by "
-                             "'dropline plan', a .plan or a .waypoints file", path=path)
-        folder, path = path, path / "plan.json"
-    else:
-        folder = path.parent
-    if not path.exists():
-        raise InputError("no such file or folder", path=path)
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        plan = read_plan_json(path)
-        if not plan.sorties:
-            raise InputError("the plan has no sortie to fly", path=path)
-        return [_mission(f"{folder.name}/{s.id}", path, dataclasses.replace(plan, sorties=(s,)),
-                         scenario, dem, predicted=True) for s in plan.sorties]
-    if suffix in (".plan", ".waypoints"):
-        return [_from_file(path, scenario, dem, drone_type)]
-    raise InputError(f"unknown mission file type '{suffix}'; expected a plan folder, "
-                     "plan.json, .plan or .waypoints", path=path)
+    source = read_plan_source(text)
+    if isinstance(source, MissionFile):
+        return [_from_file(source, scenario, dem, drone_type)]
+    return _sorties(source, scenario, dem)
+
+
+def _sorties(source: PlanFolder, scenario: Scenario | None, dem: Dem | None) -> list[Mission]:
+    """One mission per sortie, named ``<plan folder>/<sortie id>``."""
+    plan, path = source.plan, source.plan_path
+    if not plan.sorties:
+        raise InputError("the plan has no sortie to fly", path=path)
+    name = source.folder.name
+    return [_mission(f"{name}/{s.id}", path, dataclasses.replace(plan, sorties=(s,)),
+                     scenario, dem, predicted=True) for s in plan.sorties]
 
 
 def load_missions(paths: Sequence[str], *, scenario: Scenario | None = None,
