@@ -3,9 +3,10 @@
 Vehicles are found on every ``--connect`` link and matched to the plan's vehicles
 (:mod:`gcs.fleet.assign`): when the plan starts from several depots, each plan vehicle flies as a
 vehicle standing at its depot; otherwise in order, the plan's vehicle names sorted against the
-system ids heard, sorted (vehicle ``hub/quad/1`` flies as the lowest system id). Exit codes: 0
-success (``fly``: every drop delivered); 1 some drops were not delivered, a check failed or a
-vehicle refused; 2 bad input; 4 no usable vehicle answered.
+system ids heard, sorted (vehicle ``hub/quad/1`` flies as the lowest system id). Exit codes
+(:mod:`dropline.commands.exit_codes`): 0 success (``fly``: every drop delivered); 1 some drops
+were not delivered, a vehicle was not made ready (``upload``) or did not confirm (``rtl``); 2 bad
+input; 3 a vehicle refused signing; 4 no usable vehicle answered.
 
 ``--out CONN[,ro]`` (``fly``, ``status``) forwards to other ground stations (:mod:`gcs.forward`);
 ``--sign`` and ``--sign-key-file`` set up MAVLink 2 signing with the vehicles first
@@ -15,7 +16,6 @@ vehicle refused; 2 bad input; 4 no usable vehicle answered.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from collections.abc import Sequence
@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from dropline.commands._fly_display import ProgressDisplay, describe_snapshot
+from dropline.commands._inputs import add_sign_key_file, at_least, positive
+from dropline.commands.exit_codes import ExitCode
 from gcs import commands
-from gcs.errors import FleetError, GroundControlError, SigningError
+from gcs.errors import GroundControlError
 from gcs.fleet.assign import match_fleet
 from gcs.fleet.logs import FlightLog
 from gcs.fleet.manager import FleetManager
@@ -41,9 +43,6 @@ from planner.io.plan_folder import read_plan_folder
 from planner.plan_model import Plan
 from planner.scenario import Scenario
 from planner.terrain import Dem
-
-EXIT_NOT_DELIVERED = 1
-EXIT_NO_VEHICLE = 4
 
 
 def register(sub: Any) -> None:
@@ -85,7 +84,7 @@ def register(sub: Any) -> None:
     fly.add_argument("--sign", action="store_true",
                      help="MAVLink 2 signing with a random key per vehicle, kept beside --db "
                           "(DB-signing.json, reused on later runs)")
-    _key_file_arg(fly)
+    add_sign_key_file(fly)
     fly.set_defaults(func=fly_command)
 
     upload = sub.add_parser(
@@ -94,7 +93,7 @@ def register(sub: Any) -> None:
                     "plan: mission, fence and rally, each read back and compared item by item.")
     _plan_args(upload)
     upload.add_argument("--sortie", metavar="ID", help="upload only this sortie")
-    _key_file_arg(upload)
+    add_sign_key_file(upload)
     upload.set_defaults(func=upload_command)
 
     status = sub.add_parser("status", help="show the state of every vehicle on the links")
@@ -107,14 +106,14 @@ def register(sub: Any) -> None:
                         help="the scenario flown: its DEM gives heights above ground and is "
                              "served to vehicles asking for terrain")
     _output_args(status)
-    _key_file_arg(status)
+    add_sign_key_file(status)
     status.set_defaults(func=status_command)
 
     rtl = sub.add_parser("rtl", help="command vehicles to return to launch")
     _connect_args(rtl)
     rtl.add_argument("--sysid", type=int, default=None, metavar="N",
                      help="only this vehicle (default: every vehicle heard)")
-    _key_file_arg(rtl)
+    add_sign_key_file(rtl)
     rtl.set_defaults(func=rtl_command)
 
 
@@ -142,13 +141,6 @@ def _output_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-readonly", action="append", default=[], metavar="CONN",
                         help="a read-only output: its clients watch, their commands, mission "
                              "and parameter writes are dropped and logged; repeatable")
-
-
-def _key_file_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sign-key-file", metavar="PATH",
-                        help="sign with the key in PATH: 64 hex digits or a passphrase (hashed "
-                             "as MAVProxy's 'signing setup' does) for every vehicle, or the "
-                             "per-vehicle keys written by 'fly --sign'")
 
 
 # -- shared ------------------------------------------------------------------------------------
@@ -217,22 +209,15 @@ def _close(links: Sequence[Link]) -> None:
         link.close()
 
 
-def _positive(value: float, name: str) -> float:
-    if not (value > 0 and math.isfinite(value)):
-        raise InputError(f"expected a positive number, got {value}", field=name)
-    return value
-
-
 # -- fly ---------------------------------------------------------------------------------------
 def fly_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     """``dropline fly PLAN_DIR --connect CONN ...``."""
     out = out or sys.stdout
     plan, path = load_plan(args.plan)
     scenario, dem = _scenario(args.scenario)
-    speedup = None if args.speedup is None else _positive(args.speedup, "--speedup")
-    if args.turnaround is not None and not args.turnaround >= 0:
-        raise InputError(f"expected --turnaround >= 0, got {args.turnaround}",
-                         field="--turnaround")
+    speedup = None if args.speedup is None else positive(args.speedup, "--speedup")
+    if args.turnaround is not None:
+        at_least(args.turnaround, 0, "--turnaround")
     if not 0 <= args.reserve < 100:
         raise InputError(f"expected --reserve in [0, 100), got {args.reserve}", field="--reserve")
     options = FlyOptions(time_scale=speedup or 1.0, turnaround_s=args.turnaround,
@@ -250,16 +235,8 @@ def fly_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
                            drone_types=None if scenario is None else scenario.drone_types,
                            plan_path=str(path), resend_delivered=args.resend_delivered)
     try:
-        try:
-            assignment = manager.connect(args.wait)
-        except FleetError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_NO_VEHICLE
-        try:
-            sign_vehicles(manager.hub, list(assignment.values()), keys)
-        except SigningError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_NOT_DELIVERED
+        assignment = manager.connect(args.wait)
+        sign_vehicles(manager.hub, list(assignment.values()), keys)
         for name, sysid in assignment.items():
             print(f"{name} flies as system {sysid}", file=out)
         if speedup is None:
@@ -284,7 +261,7 @@ def fly_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         _stop(forwarder)
         _close(links)
         flight_log.close()
-    return 0 if manager.all_delivered else EXIT_NOT_DELIVERED
+    return ExitCode.OK if manager.all_delivered else ExitCode.CHECK_FAILED
 
 
 # -- upload ------------------------------------------------------------------------------------
@@ -301,16 +278,8 @@ def upload_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         hub.attach(link)
     failures = 0
     try:
-        try:
-            assignment = match_fleet(hub, plan, args.wait)
-        except FleetError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_NO_VEHICLE
-        try:
-            sign_vehicles(hub, list(assignment.values()), keys)
-        except SigningError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_NOT_DELIVERED
+        assignment = match_fleet(hub, plan, args.wait)
+        sign_vehicles(hub, list(assignment.values()), keys)
         for name, sysid in assignment.items():
             mine = [s for s in plan.sorties if s.vehicle == name]
             if args.sortie is not None:
@@ -338,7 +307,7 @@ def upload_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     finally:
         hub.close()
         _close(links)
-    return EXIT_NOT_DELIVERED if failures else 0
+    return ExitCode.CHECK_FAILED if failures else ExitCode.OK
 
 
 # -- status and rtl ----------------------------------------------------------------------------
@@ -372,17 +341,14 @@ def status_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
                 break
     except KeyboardInterrupt:
         pass
-    except SigningError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_NOT_DELIVERED
     finally:
         _stop(forwarder)
         hub.close()
         _close(links)
     if not snaps:
         print("error: no vehicle heard", file=sys.stderr)
-        return EXIT_NO_VEHICLE
-    return 0
+        return ExitCode.UNREACHABLE
+    return ExitCode.OK
 
 
 def _follow_speed(hub: TelemetryHub, paced: set[int]) -> None:
@@ -420,12 +386,8 @@ def rtl_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         if not targets:
             print("error: " + (f"vehicle {args.sysid} not heard" if args.sysid is not None
                                else "no vehicle heard"), file=sys.stderr)
-            return EXIT_NO_VEHICLE
-        try:
-            sign_vehicles(hub, targets, keys)
-        except SigningError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_NOT_DELIVERED
+            return ExitCode.UNREACHABLE
+        sign_vehicles(hub, targets, keys)
         for sysid in targets:
             vlink = hub.link_of(sysid)
             assert vlink is not None
@@ -439,4 +401,4 @@ def rtl_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     finally:
         hub.close()
         _close(links)
-    return EXIT_NOT_DELIVERED if refused else 0
+    return ExitCode.CHECK_FAILED if refused else ExitCode.OK

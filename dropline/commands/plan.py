@@ -1,4 +1,9 @@
-"""The work behind ``dropline plan`` and ``dropline verify``."""
+"""``dropline plan`` and ``dropline verify``.
+
+Exit codes (:mod:`dropline.commands.exit_codes`): ``plan`` 0 when a plan was written, 3 when the
+verifier rejects it (nothing flyable is written); ``verify`` 0 when the plan passes, 1 when it
+breaks any rule; both 2 on bad input.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from dropline.commands.exit_codes import ExitCode
 from planner.errors import InputError
 from planner.io.inputs import load_scenario_with_dem
 from planner.io.plan_folder import PlanFolder, read_plan_source, write_plan_folder
@@ -37,6 +43,32 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
                         help="refuse the whole drops list when a parcel is heavier than every "
                              "drone type can carry (default: plan the rest and list it as "
                              "unserved)")
+
+
+def register(sub: Any) -> None:
+    """Add ``plan`` and ``verify`` to the ``dropline`` subparsers ``sub``."""
+    plan = sub.add_parser("plan", help="plan verified sorties for a scenario folder")
+    plan.add_argument("scenario", metavar="SCENARIO_DIR")
+    plan.add_argument("-o", "--out", required=True, metavar="OUT_DIR",
+                      help="folder for plan.json, .plan/.waypoints per sortie, "
+                           "routes.geojson and summary.json")
+    plan.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    plan.add_argument("--time-limit", type=float, default=None, metavar="S",
+                      help="search time limit in seconds")
+    plan.add_argument("--frame", choices=("relative", "terrain"), default=None,
+                      help="altitude frame of waypoints (default: the scenario's, else relative)")
+    plan.add_argument("--no-progress", action="store_true", help="do not show progress bars")
+    add_plan_arguments(plan)
+    plan.set_defaults(func=plan_command)
+
+    verify = sub.add_parser("verify", help="re-check a plan against its scenario")
+    verify.add_argument("plan", metavar="PLAN",
+                        help="plan folder, plan.json, QGroundControl .plan or .waypoints file")
+    verify.add_argument("--scenario", required=True, metavar="SCENARIO_DIR")
+    verify.add_argument("--drone-type", default=None,
+                        help="drone type flying a single .plan/.waypoints mission (default: "
+                             "the type based at its depot)")
+    verify.set_defaults(func=verify_command)
 
 
 def _progress_bar(enabled: bool) -> Callable[[str, int, int], None] | None:
@@ -149,6 +181,6 @@ def verify_command(args: argparse.Namespace) -> int:
     if violations:
         print(format_violations(violations))
         print(f"{len(violations)} violations in {len(plan.sorties)} sorties")
-        return 1
+        return ExitCode.CHECK_FAILED
     print(f"OK: {len(plan.sorties)} sorties, {len(plan.served_drop_ids)} drops verified")
-    return 0
+    return ExitCode.OK

@@ -1,8 +1,9 @@
 """``dropline replay`` (fly missions in SITL and report plan versus flown) and ``dropline
 replay-log`` (play a ``.tlog`` as a live vehicle, or measure it against its mission).
 
-Exit codes: 0 every mission within its tolerances (``replay``; also when the ArduPilot backend
-is asked for but not installed: the run is skipped with a message); 1 a mission broke a
+Exit codes (:mod:`dropline.commands.exit_codes`): 0 every mission within its tolerances
+(``replay``; also when the ArduPilot backend is asked for but not installed: the run is skipped
+with a message; ``replay-log`` also when Ctrl-C stops the playing); 1 a mission broke a
 tolerance or could not be flown; 2 bad input (file, line and field named).
 """
 
@@ -13,7 +14,9 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from dropline.commands.fly import _positive, _scenario
+from dropline.commands._inputs import at_least, positive
+from dropline.commands.exit_codes import ExitCode
+from dropline.commands.fly import _scenario
 from gcs.forward import OutputSpec
 from gcs.tlog.reader import TlogFlight, read_flight
 from planner.errors import InputError
@@ -25,7 +28,6 @@ from sitl.replay.report import write_json, write_junit
 from sitl.replay.runner import MissionResult, ReplayOptions, fly_missions, measure
 from sitl.replay.tolerances import check, load_tolerances
 
-EXIT_BROKEN = 1
 DEFAULT_OUT = "udp:127.0.0.1:14550"
 DEFAULT_REPORT = "replay-report"
 
@@ -120,11 +122,10 @@ def _describe(result: MissionResult) -> str:
 def replay_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     """``dropline replay MISSIONS... [--scenario DIR] [--backend B] ...``."""
     out = out or sys.stdout
-    speedup = _positive(args.speedup, "--speedup")
-    if args.parallel < 1:
-        raise InputError(f"expected --parallel >= 1, got {args.parallel}", field="--parallel")
+    speedup = positive(args.speedup, "--speedup")
+    at_least(args.parallel, 1, "--parallel")
     if args.timeout is not None:
-        _positive(args.timeout, "--timeout")
+        positive(args.timeout, "--timeout")
     tolerances = load_tolerances(args.tolerances)
     scenario, dem = _scenario(args.scenario)
     missions = load_missions(args.missions, scenario=scenario, dem=dem,
@@ -132,7 +133,7 @@ def replay_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     why = unavailable_reason(args.backend)
     if why is not None:
         print(f"replay skipped: the {args.backend} backend cannot run here: {why}", file=out)
-        return 0
+        return ExitCode.OK
     options = ReplayOptions(backend=args.backend, speedup=speedup, parallel=args.parallel,
                             timeout_s=args.timeout, seed=args.seed)
     report = Path(args.report)
@@ -158,7 +159,7 @@ def replay_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     for r in failed:
         figures = sorted({b.figure for b in r.breaches}) or [f"not flown ({r.error})"]
         print(f"FAILED {r.mission.name}: {', '.join(figures)}", file=sys.stderr)
-    return EXIT_BROKEN if failed else 0
+    return ExitCode.CHECK_FAILED if failed else ExitCode.OK
 
 
 # -- replay-log --------------------------------------------------------------------------------
@@ -206,7 +207,7 @@ def _print_figures(mission: Mission, flight: TlogFlight, result: MissionResult,
 def replay_log_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     """``dropline replay-log FLIGHT.tlog [--speed X] [--out CONN ...] [--figures ...]``."""
     out = out or sys.stdout
-    speed = _positive(args.speed, "--speed")
+    speed = positive(args.speed, "--speed")
     if not args.figures:
         outputs = [OutputSpec.parse(t) for t in (args.out or [DEFAULT_OUT])]
 
@@ -220,10 +221,10 @@ def replay_log_command(args: argparse.Namespace, out: IO[str] | None = None) -> 
                              include_gcs=args.include_gcs, progress=progress)
         except KeyboardInterrupt:
             print("\nstopped", file=out)
-            return 0
+            return ExitCode.OK
         print(f"\nplayed {stats.messages} messages, {stats.span_s:.1f} s of log in "
               f"{stats.wall_s:.1f} s", file=out)
-        return 0
+        return ExitCode.OK
     tolerances = load_tolerances(args.tolerances)
     scenario, dem = _scenario(args.scenario)
     flight = read_flight(args.tlog)
@@ -241,4 +242,4 @@ def replay_log_command(args: argparse.Namespace, out: IO[str] | None = None) -> 
     _print_figures(mission, flight, result, out)
     for breach in breaches:
         print(f"FAILED {breach.message}", file=sys.stderr)
-    return EXIT_BROKEN if breaches else 0
+    return ExitCode.CHECK_FAILED if breaches else ExitCode.OK

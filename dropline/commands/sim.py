@@ -1,4 +1,10 @@
-"""``dropline sim`` (the built-in simulated fleet) and ``dropline sitl`` (real ArduPilot SITL)."""
+"""``dropline sim`` (the built-in simulated fleet) and ``dropline sitl`` (real ArduPilot SITL).
+
+Exit codes (:mod:`dropline.commands.exit_codes`): 0 when stopped by Ctrl-C, SIGTERM, ``quit`` or
+``dropline sitl stop``; 1 when a simulated vehicle or SITL instance failed to start or died, or
+``sitl status`` finds the instances gone; 2 bad input (also: ports in use, a launcher already
+running in the work folder, none to stop).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from dropline.commands._inputs import fleet_ports, positive
+from dropline.commands.exit_codes import ExitCode
 from dropline.commands.sim_control import FAULTS, NO_VALUE, FleetFaults, fault_value, parse_number
 from planner.errors import InputError
 from planner.scenario import DroneType, Scenario, Wind
@@ -351,8 +359,8 @@ def sim_command(args: argparse.Namespace) -> int:
     """``dropline sim``: run the built-in fleet until stopped."""
     if not 1 <= args.vehicles <= 1000:
         raise InputError(f"expected 1..1000 vehicles, got {args.vehicles}", field="--vehicles")
-    if not (args.speedup > 0 and math.isfinite(args.speedup)):
-        raise InputError(f"expected --speedup > 0, got {args.speedup}", field="--speedup")
+    positive(args.speedup, "--speedup")
+    fleet_ports(args.base_port, args.vehicles, "--base-port")
     inputs = sim_inputs(args.home, args.scenario, args.drone_type)
     from sitl.builtin import BuiltinFleet
     fleet = BuiltinFleet(vehicles=args.vehicles, home=inputs.home, speedup=args.speedup,
@@ -377,9 +385,9 @@ def sim_command(args: argparse.Namespace) -> int:
             fleet.stop()
     if fleet.loop_error is not None:
         print(f"error: the simulation stopped: {fleet.loop_error!r}", file=sys.stderr)
-        return 1
+        return ExitCode.CHECK_FAILED
     print("stopped", file=sys.stderr)
-    return 0
+    return ExitCode.OK
 
 
 # -- real SITL ---------------------------------------------------------------------------------
@@ -400,6 +408,7 @@ def sitl_start_command(args: argparse.Namespace) -> int:
     """``dropline sitl start``: start real SITL instances, run until stopped, stop them."""
     from sitl.ardupilot import ArduPilotSitl, read_state
     from sitl.ardupilot.state import launcher_alive
+    positive(args.speedup, "--speedup")
     inputs = sim_inputs(args.home, args.scenario, args.drone_type, max_values=4)
     running = read_state(args.workdir)
     if running is not None and launcher_alive(running):
@@ -422,11 +431,7 @@ def sitl_start_command(args: argparse.Namespace) -> int:
         return not failures
 
     with StopSignals() as signals:
-        try:
-            sitl.start()
-        except SitlLaunchError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+        sitl.start()  # a SitlLaunchError exits 1, as an instance dying later does
         try:
             signals.running = True
             for url in sitl.connection_strings:
@@ -440,7 +445,7 @@ def sitl_start_command(args: argparse.Namespace) -> int:
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
     print("stopped", file=sys.stderr)
-    return 1 if failures else 0
+    return ExitCode.CHECK_FAILED if failures else ExitCode.OK
 
 
 def sitl_stop_command(args: argparse.Namespace) -> int:
@@ -449,7 +454,7 @@ def sitl_stop_command(args: argparse.Namespace) -> int:
     stopped = stop_from_state(args.workdir)
     print(f"stopped processes {', '.join(map(str, stopped))}" if stopped
           else "nothing was running")
-    return 0
+    return ExitCode.OK
 
 
 def sitl_status_command(args: argparse.Namespace) -> int:
@@ -459,7 +464,7 @@ def sitl_status_command(args: argparse.Namespace) -> int:
     state = read_state(args.workdir)
     if state is None:
         print(f"no SITL launcher recorded in {args.workdir}")
-        return 1
+        return ExitCode.CHECK_FAILED
     alive = {r.instance for r in alive_instances(state)}
     print(f"launcher pid {state.launcher_pid}: "
           f"{'running' if launcher_alive(state) else 'gone'}; binary {state.binary}")
@@ -468,4 +473,4 @@ def sitl_status_command(args: argparse.Namespace) -> int:
         listening = up and port_listening(state.host, r.port)
         print(f"instance {r.instance} sysid {r.sysid} pid {r.pid} {url} "
               f"{'running' if up else 'gone'}{', listening' if listening else ''}")
-    return 0 if alive and launcher_alive(state) else 1
+    return ExitCode.OK if alive and launcher_alive(state) else ExitCode.CHECK_FAILED

@@ -13,7 +13,9 @@ given port in use is refused). Fault injection into the simulated copters is on 
 (engineers and admins). ``serve`` starts only the console, connected to the ``--connect``
 vehicles; without ``--speedup`` it follows each vehicle's ``SIM_SPEEDUP`` (1 for real ones).
 Both serve the sample district's terrain to vehicles asking for it until a plan is uploaded,
-then the plan's.
+then the plan's. Both run until Ctrl-C or SIGTERM and then exit 0; bad input (a port, a key file,
+a short ``DROPLINE_ADMIN_PASSWORD``) exits 2 before anything starts
+(:mod:`dropline.commands.exit_codes`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,14 @@ import socket
 import sys
 from typing import Any
 
+from dropline.commands._inputs import (
+    PORT_STEP,
+    add_sign_key_file,
+    fleet_ports,
+    port_number,
+    positive,
+)
+from dropline.commands.exit_codes import ExitCode
 from dropline.samples import missions_dir
 from planner.errors import InputError
 from planner.io.inputs import scenario_with_dem
@@ -89,10 +99,7 @@ def _common(parser: argparse.ArgumentParser, *, port: int) -> None:
                         help="MAVLink 2 signing with every vehicle: a random key per vehicle, "
                              "kept in DIR/signing.json (owner-only, reused on later starts); "
                              "all sent packets signed, unsigned ones from keyed vehicles ignored")
-    parser.add_argument("--sign-key-file", metavar="PATH",
-                        help="sign with the key in PATH: 64 hex digits or a passphrase (hashed "
-                             "as MAVProxy's 'signing setup' does) for every vehicle, or the "
-                             "per-vehicle keys written by 'fly --sign'")
+    add_sign_key_file(parser)
 
 
 def signing_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -113,10 +120,9 @@ def signing_config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _check(args: argparse.Namespace) -> None:
-    if not 0 <= args.port <= 65535:
-        raise InputError(f"expected a port in 0..65535, got {args.port}", field="--port")
-    if args.speedup is not None and not (args.speedup > 0 and math.isfinite(args.speedup)):
-        raise InputError(f"expected --speedup > 0, got {args.speedup}", field="--speedup")
+    port_number(args.port, "--port")
+    if args.speedup is not None:
+        positive(args.speedup, "--speedup")
     from web.accounts import MIN_PASSWORD
 
     password = os.environ.get("DROPLINE_ADMIN_PASSWORD")
@@ -187,11 +193,8 @@ def check_base_port(base_port: int, vehicles: int) -> None:
     InputError
         Naming the option, the ports and why.
     """
-    last = base_port + 10 * (vehicles - 1)
-    if not (base_port >= 1 and last <= 65535):
-        raise InputError(f"expected a port such that {base_port}..{last} (every 10th, one per "
-                         f"simulated vehicle, {vehicles} vehicles) lies in 1..65535",
-                         field="--sim-base-port")
+    fleet_ports(base_port, vehicles, "--sim-base-port")
+    last = base_port + PORT_STEP * (vehicles - 1)
     taken = ports_in_use(base_port, vehicles)
     if taken:
         raise InputError(f"port {', '.join(map(str, taken))} is in use by another program; the "
@@ -328,15 +331,14 @@ def _serve(app: Any, host: str, port: int, generated: str | None) -> int:
         print("stopping", file=sys.stderr)
     finally:
         server.close()
-    return 0
+    return ExitCode.OK
 
 
 def demo_command(args: argparse.Namespace) -> int:
     """``dropline demo``."""
     _check(args)
-    if args.sim_base_port is not None and not 1 <= args.sim_base_port <= 65535:
-        raise InputError(f"expected a port in 1..65535, got {args.sim_base_port}",
-                         field="--sim-base-port")
+    if args.sim_base_port is not None:
+        port_number(args.sim_base_port, "--sim-base-port", lowest=1)
     demo = start_demo(args.data_dir, args.speedup, sim_base_port=args.sim_base_port,
                       signing=signing_config(args))
     try:
