@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -126,8 +127,6 @@ class EventBus:
         client's reconnection logic honest); the stream ends when the bus closes or after
         ``max_s`` seconds (the client then reconnects with its last id).
         """
-        import time
-
         yield "retry: 1000\n\n"
         end = None if max_s is None else time.monotonic() + max_s
         while not self._closed and (end is None or time.monotonic() < end):

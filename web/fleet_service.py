@@ -28,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -52,9 +52,7 @@ from web.db import Database
 from web.errors import Conflict, NotFound
 from web.events import EventBus
 from web.fleet_run import FleetRun, VehicleResult
-
-if TYPE_CHECKING:
-    from web.planning import PlanService
+from web.planning import PlanService
 
 log = logging.getLogger(__name__)
 
