@@ -156,13 +156,13 @@ def pyvrp_cheng(inst: ChengInstance, *, time_limit_s: float, seed: int,
     import numpy as np
 
     from planner.errors import RoutingInfeasibleError
-    from planner.routing import Client, Depot, RoutingProblem, VehicleType, solve
+    from planner.routing import Client, DepotNode, RoutingProblem, VehicleType, solve
 
     n = inst.n_customers
     dist = np.array([[inst.distance_m(i, j) for j in range(n + 1)] for i in range(n + 1)])
     range_m = ENERGY_LIMIT_KWH * 3.6e6 / cheng_power_w(payload_kg)
     problem = RoutingProblem(
-        depots=(Depot(name="0"),),
+        depots=(DepotNode(name="0"),),
         clients=tuple(Client(demand=inst.demand_kg[c], earliest_s=inst.ready_s[c],
                              latest_s=inst.due_s[c], name=str(c)) for c in range(1, n + 1)),
         vehicle_types=(VehicleType(depot=0, count=inst.n_drones, capacity=CAPACITY_KG,

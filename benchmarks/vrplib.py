@@ -31,7 +31,7 @@ import vrplib
 
 from benchmarks._check_cvrp import check_cvrp, read_instance
 from planner.errors import RoutingInfeasibleError
-from planner.routing import Client, Depot, RoutingProblem, VehicleType, solve
+from planner.routing import Client, DepotNode, RoutingProblem, VehicleType, solve
 
 
 def rounding_for(data: dict[str, Any], name: str) -> bool:
@@ -64,7 +64,7 @@ def problem_from_vrplib(path: str | Path, rounding: str = "auto") -> tuple[Routi
     count = int(data["vehicles"]) if "vehicles" in data else len(clients)
     vt = VehicleType(depot=0, count=count, capacity=float(data["capacity"]),
                      max_trip_duration_s=limit)
-    problem = RoutingProblem(depots=(Depot(name=str(depot)),), clients=clients,
+    problem = RoutingProblem(depots=(DepotNode(name=str(depot)),), clients=clients,
                              vehicle_types=(vt,), distance_m=matrix, duration_s=matrix,
                              objective="distance")
     return problem, order[1:], name

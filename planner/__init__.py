@@ -34,5 +34,5 @@ from planner.scenario import TerrainConfig as TerrainConfig
 from planner.scenario import Wind as Wind
 from planner.terrain import Dem as Dem
 from planner.terrain import DemTile as DemTile
-from planner.verify.verifier import Violation as Violation
-from planner.verify.verifier import verify_plan as verify_plan
+from planner.verify import Violation as Violation
+from planner.verify import verify_plan as verify_plan

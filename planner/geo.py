@@ -1,4 +1,8 @@
-"""Local metric projection of a scenario: geometry in metres, input and output in WGS84."""
+"""Geodesy of the shared data model: WGS84 ellipsoid distances and local metric projections.
+
+Points are given latitude first (as MAVLink and the scenario files do); projections take and
+return ``x`` (east) before ``y`` (north), so their WGS84 side is longitude first.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,33 @@ import pyproj
 from numpy.typing import ArrayLike, NDArray
 
 FloatArray = NDArray[np.float64]
+
+#: The WGS84 ellipsoid, for geodesics (distance, azimuth, points along them).
+WGS84_GEOD = pyproj.Geod(ellps="WGS84")
+
+
+def geodesic_distance_m(lat1_deg: float, lon1_deg: float, lat2_deg: float,
+                        lon2_deg: float) -> float:
+    """Geodesic distance in metres between two WGS84 points, on the ellipsoid.
+
+    Parameters
+    ----------
+    lat1_deg, lon1_deg
+        First point, WGS84 degrees.
+    lat2_deg, lon2_deg
+        Second point, WGS84 degrees.
+
+    Returns
+    -------
+    float
+        The length of the shortest path on the WGS84 ellipsoid.
+
+    Examples
+    --------
+    >>> round(geodesic_distance_m(44.0, -71.0, 45.0, -71.0))
+    111122
+    """
+    return float(WGS84_GEOD.inv(lon1_deg, lat1_deg, lon2_deg, lat2_deg)[2])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

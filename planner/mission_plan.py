@@ -5,24 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pyproj import Geod
-
 from planner.errors import PlanFileError
+from planner.geo import geodesic_distance_m
 from planner.items import RELEASE_COMMANDS, Cmd, MissionItem
 from planner.plan_model import Plan, Sortie, SortieMetrics, Unserved
 from planner.scenario import Scenario
 
-_GEOD = Geod(ellps="WGS84")
 _HOME_TOLERANCE_M = 50.0
 _DROP_TOLERANCE_M = 5.0
 
 
-def _dist_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    return float(_GEOD.inv(lon1, lat1, lon2, lat2)[2])
-
-
 def release_positions(mission: Sequence[MissionItem]) -> list[tuple[float, float]]:
-    """(lon, lat) where each release happens: a release item's own position, or the last one."""
+    """(lat_deg, lon_deg) where each release happens: a release item's own position, or the last
+    one."""
     out: list[tuple[float, float]] = []
     last: tuple[float, float] | None = None
     for item in mission:
@@ -30,9 +25,9 @@ def release_positions(mission: Sequence[MissionItem]) -> list[tuple[float, float
             if last is not None:
                 out.append(last)
         elif item.command == Cmd.NAV_PAYLOAD_PLACE:
-            out.append((item.lon_deg, item.lat_deg))
+            out.append((item.lat_deg, item.lon_deg))
         if item.is_nav and item.command not in (Cmd.NAV_DELAY, Cmd.NAV_RETURN_TO_LAUNCH):
-            last = (item.lon_deg, item.lat_deg)
+            last = (item.lat_deg, item.lon_deg)
     return out
 
 
@@ -48,8 +43,8 @@ def plan_from_mission(scenario: Scenario, mission: Sequence[MissionItem],
         raise PlanFileError("the mission has no items", path=path)
     home = mission[0]
     depot = min(scenario.depots,
-                key=lambda d: _dist_m(d.lon_deg, d.lat_deg, home.lon_deg, home.lat_deg))
-    gap = _dist_m(depot.lon_deg, depot.lat_deg, home.lon_deg, home.lat_deg)
+                key=lambda d: geodesic_distance_m(d.lat_deg, d.lon_deg, home.lat_deg, home.lon_deg))
+    gap = geodesic_distance_m(depot.lat_deg, depot.lon_deg, home.lat_deg, home.lon_deg)
     if gap > _HOME_TOLERANCE_M:
         raise PlanFileError(f"home ({home.lat_deg:.6f}, {home.lon_deg:.6f}) is {gap:.0f} m from "
                             f"the nearest depot '{depot.id}'; expected it at a depot",
@@ -64,10 +59,10 @@ def plan_from_mission(scenario: Scenario, mission: Sequence[MissionItem],
         raise PlanFileError(f"unknown drone type '{drone_type}'; the scenario has "
                             f"{', '.join(scenario.drone_types)}", path=path)
     drop_ids: list[str] = []
-    for lon, lat in release_positions(mission):
-        near = min(scenario.drops, key=lambda d: _dist_m(d.lon_deg, d.lat_deg, lon, lat),
-                   default=None)
-        if near is not None and _dist_m(near.lon_deg, near.lat_deg, lon, lat) \
+    for lat, lon in release_positions(mission):
+        near = min(scenario.drops, default=None,
+                   key=lambda d: geodesic_distance_m(d.lat_deg, d.lon_deg, lat, lon))
+        if near is not None and geodesic_distance_m(near.lat_deg, near.lon_deg, lat, lon) \
                 <= _DROP_TOLERANCE_M:
             drop_ids.append(near.id)
     metrics = SortieMetrics(distance_m=0, duration_s=0, energy_wh=0, energy_pct=0,

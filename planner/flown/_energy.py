@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from planner.plan_model import Sortie
 from planner.scenario import Scenario
 from planner.terrain import Dem
-from planner.verify.verifier import _Context, _energy, _replayed
+from planner.verify import sortie_energy_steps_wh
 
 
 def planned_energy_steps(sortie: Sortie, scenario: Scenario, dem: Dem, *,
@@ -31,12 +31,7 @@ def planned_energy_steps(sortie: Sortie, scenario: Scenario, dem: Dem, *,
         ``(item index, Wh)`` in flight order, the last entry of each item only; empty when the
         sortie cannot be replayed (unknown depot or drone type).
     """
-    ctx = _Context.of(scenario, dem)
-    replayed = _replayed(sortie, ctx)
-    if isinstance(replayed, list):
-        return ()
-    track, profiles = replayed
-    steps = _energy(sortie, ctx, track, profiles, payload_kg_by_drop).steps
+    steps = sortie_energy_steps_wh(sortie, scenario, dem, payload_kg_by_drop=payload_kg_by_drop)
     last: dict[int, float] = {}
     for index, wh in steps:
         last[index] = wh

@@ -210,8 +210,8 @@ def _drop_errors(mission: tuple[MissionItem, ...], drop_ids: Sequence[str],
         if got is None or k >= len(planned):
             out[label] = None
             continue
-        x, y = track.projection.to_xy([planned[k][0], got.lon_deg],
-                                      [planned[k][1], got.lat_deg])
+        x, y = track.projection.to_xy([planned[k][1], got.lon_deg],
+                                      [planned[k][0], got.lat_deg])
         out[label] = float(math.hypot(x[1] - x[0], y[1] - y[0]))
     return out, len(free)
 

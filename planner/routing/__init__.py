@@ -6,7 +6,7 @@ from planner.routing.check import check as check
 from planner.routing.check import from_trips as from_trips
 from planner.routing.model import OBJECTIVES as OBJECTIVES
 from planner.routing.model import Client as Client
-from planner.routing.model import Depot as Depot
+from planner.routing.model import DepotNode as DepotNode
 from planner.routing.model import Objective as Objective
 from planner.routing.model import RoutingProblem as RoutingProblem
 from planner.routing.model import Solution as Solution

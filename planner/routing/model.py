@@ -37,8 +37,12 @@ def _non_negative(name: str, value: float, *, allow_inf: bool = False) -> None:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Depot:
-    """A depot: where vehicles start and end every trip."""
+class DepotNode:
+    """A depot node of the routing problem: where vehicles start and end every trip.
+
+    Only its place in :attr:`RoutingProblem.depots` matters (its node number); the scenario's
+    depot with its position and drones is :class:`planner.scenario.Depot`.
+    """
 
     name: str = ""
 
@@ -118,7 +122,7 @@ class RoutingProblem:
     the distance.
     """
 
-    depots: tuple[Depot, ...]
+    depots: tuple[DepotNode, ...]
     clients: tuple[Client, ...]
     vehicle_types: tuple[VehicleType, ...]
     distance_m: np.ndarray = field(repr=False)

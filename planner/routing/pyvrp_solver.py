@@ -95,11 +95,11 @@ def solve(problem: RoutingProblem, *, seed: int, time_limit_s: float,
     One vehicle carrying two parcels per trip serves three clients 5 m from the depot:
 
     >>> import numpy as np
-    >>> from planner.routing import Client, Depot, RoutingProblem, VehicleType
+    >>> from planner.routing import Client, DepotNode, RoutingProblem, VehicleType
     >>> xy = np.array([[0.0, 0.0], [3.0, 4.0], [-3.0, 4.0], [0.0, -5.0]])
     >>> dist = np.linalg.norm(xy[:, None] - xy[None], axis=2)
     >>> problem = RoutingProblem(
-    ...     depots=(Depot(),), clients=(Client(demand=1.0),) * 3,
+    ...     depots=(DepotNode(),), clients=(Client(demand=1.0),) * 3,
     ...     vehicle_types=(VehicleType(depot=0, count=1, capacity=2.0, max_trips=2),),
     ...     distance_m=dist, duration_s=dist / 10.0, objective="distance")
     >>> answer = solve(problem, seed=1, time_limit_s=5.0, max_iterations=300)

@@ -35,7 +35,7 @@ import numpy as np
 from planner.geo import FloatArray
 from planner.legs.catalogue import LegCatalog
 from planner.legs.energy import DorlingModel
-from planner.routing import Client, Depot, Objective, RoutingProblem, VehicleType
+from planner.routing import Client, DepotNode, Objective, RoutingProblem, VehicleType
 from planner.routing.pyvrp_solver import unservable_clients
 from planner.scenario import DroneType, Drop
 from planner.sorties.build import Option, budget_wh
@@ -314,7 +314,7 @@ def _build(inp: RouteInput, tm: Timing, limits: Sequence[float],
             max_trip_duration_s=math.inf if timed else limits[k],
             turnaround_s=g.drone.turnaround_s if timed else 0.0,
             max_trips=max(1, len(points)), name=f"{g.depot}/{g.drone.id}"))
-    problem = RoutingProblem(depots=tuple(Depot(name=str(p)) for p in tm.depot_points),
+    problem = RoutingProblem(depots=tuple(DepotNode(name=str(p)) for p in tm.depot_points),
                              clients=tuple(clients), vehicle_types=tuple(types),
                              distance_m=distance, duration_s=duration, objective=objective)
     return Built(problem=problem, client_points=tuple(points), layout=layout, left_out=())

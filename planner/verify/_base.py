@@ -1,7 +1,7 @@
-"""Shared pieces of the plan verifier: the violation record, tolerances and geodesy helpers.
+"""Shared pieces of the plan verifier: the violation record, tolerances and geodesic sampling.
 
-The verifier measures distances on the WGS84 ellipsoid with :class:`pyproj.Geod`, independent of
-the planner's local projection.
+The verifier measures distances on the WGS84 ellipsoid (:data:`planner.geo.WGS84_GEOD`),
+independent of the planner's local projection.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pyproj
 
+from planner.geo import WGS84_GEOD
 from planner.items import Cmd
 from planner.plan_model import Sortie
 from planner.terrain import FloatArray
@@ -33,8 +33,6 @@ DROP_TOL_M = 2.0
 VERTICAL_MAX_M = 1.0
 #: Relative tolerance of the energy budget.
 ENERGY_REL_TOL = 1e-6
-
-GEOD = pyproj.Geod(ellps="WGS84")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,20 +87,15 @@ def where(lat_deg: float, lon_deg: float) -> str:
     return f"(lat {lat_deg:.6f}, lon {lon_deg:.6f})"
 
 
-def distance_m(lon1_deg: float, lat1_deg: float, lon2_deg: float, lat2_deg: float) -> float:
-    """Geodesic distance on WGS84 in metres."""
-    return float(GEOD.inv(lon1_deg, lat1_deg, lon2_deg, lat2_deg)[2])
-
-
-def sample_geodesic(lon1_deg: float, lat1_deg: float, lon2_deg: float, lat2_deg: float,
+def sample_geodesic(lat1_deg: float, lon1_deg: float, lat2_deg: float, lon2_deg: float,
                     step_m: float) -> tuple[FloatArray, FloatArray]:
     """Points along the geodesic from point 1 to point 2, both ends included, at most
-    ``step_m`` apart."""
-    az, _, dist = GEOD.inv(lon1_deg, lat1_deg, lon2_deg, lat2_deg)
+    ``step_m`` apart, as ``(lon_deg, lat_deg)`` arrays (the order the DEM and projections take)."""
+    az, _, dist = WGS84_GEOD.inv(lon1_deg, lat1_deg, lon2_deg, lat2_deg)
     n = max(1, int(np.ceil(dist / step_m)))
     d = np.linspace(0.0, float(dist), n + 1)
-    lon, lat, _ = GEOD.fwd(np.full(n + 1, lon1_deg), np.full(n + 1, lat1_deg),
-                           np.full(n + 1, az), d)
+    lon, lat, _ = WGS84_GEOD.fwd(np.full(n + 1, lon1_deg), np.full(n + 1, lat1_deg),
+                                 np.full(n + 1, az), d)
     lon = np.asarray(lon, dtype=np.float64)
     lat = np.asarray(lat, dtype=np.float64)
     lon[0], lat[0], lon[-1], lat[-1] = lon1_deg, lat1_deg, lon2_deg, lat2_deg

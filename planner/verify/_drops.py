@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
+from planner.geo import geodesic_distance_m
 from planner.plan_model import Plan, Sortie
 from planner.scenario import Drop, Scenario
-from planner.verify._base import DROP_TOL_M, Violation, distance_m, violation, where
+from planner.verify._base import DROP_TOL_M, Violation, violation, where
 from planner.verify._track import Track
 
 
@@ -29,7 +30,7 @@ def check_release_positions(sortie: Sortie, drops: Mapping[str, Drop],
         drop = drops.get(sortie.drop_ids[k])
         if drop is None:
             continue
-        d = distance_m(rel.lon_deg, rel.lat_deg, drop.lon_deg, drop.lat_deg)
+        d = geodesic_distance_m(rel.lat_deg, rel.lon_deg, drop.lat_deg, drop.lon_deg)
         if d > DROP_TOL_M:
             out.append(violation(sortie, rel.item_index, "drop_missing",
                                  f"release {k + 1} at {at} is {d:.1f} m from drop {drop.id} "

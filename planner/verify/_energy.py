@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from planner.geo import WGS84_GEOD
 from planner.scenario import DroneType, Wind
-from planner.verify._base import GEOD
 from planner.verify._geom import Profile
 from planner.verify._track import Hover, Move, Release, Track
 
@@ -62,7 +62,7 @@ def _move_energy(move: Move, prof: Profile, drone: DroneType, wind: Wind,
                  payload_kg: float) -> tuple[float, str | None]:
     """Energy in Wh of one move, or ``inf`` and a reason when the wind makes it unflyable."""
     lon, lat = prof.lon_deg, prof.lat_deg
-    az_deg, _, dist = GEOD.inv(lon[:-1], lat[:-1], lon[1:], lat[1:])
+    az_deg, _, dist = WGS84_GEOD.inv(lon[:-1], lat[:-1], lon[1:], lat[1:])
     h = np.asarray(dist, dtype=np.float64)
     az = np.asarray(az_deg, dtype=np.float64)
     dz = np.diff(prof.amsl_m)

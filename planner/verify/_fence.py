@@ -14,11 +14,12 @@ import math
 import numpy as np
 import shapely
 
+from planner.geo import geodesic_distance_m
 from planner.items import Cmd, MissionType
 from planner.plan_model import Sortie
 from planner.scenario import Scenario
-from planner.verify._base import HOME_TOL_M, Violation, cmd_name, distance_m, violation, where
-from planner.verify._geom import Profile, Scene
+from planner.verify._base import HOME_TOL_M, Violation, cmd_name, violation, where
+from planner.verify._geom import Profile, ZoneFrame
 from planner.verify._track import POSITION_FRAMES, Track
 
 _QUAD_SEGS = 16
@@ -26,7 +27,7 @@ _POLYGONS = (Cmd.NAV_FENCE_POLYGON_VERTEX_INCLUSION, Cmd.NAV_FENCE_POLYGON_VERTE
 _CIRCLES = (Cmd.NAV_FENCE_CIRCLE_INCLUSION, Cmd.NAV_FENCE_CIRCLE_EXCLUSION)
 _INCLUSIONS = (Cmd.NAV_FENCE_POLYGON_VERTEX_INCLUSION, Cmd.NAV_FENCE_CIRCLE_INCLUSION)
 
-# (first fence item index, inclusion?, area in the scene's metres)
+# (first fence item index, inclusion?, area in the frame's metres)
 _Area = tuple[int, bool, shapely.Geometry]
 
 
@@ -34,7 +35,7 @@ def _bad(sortie: Sortie, index: int | None, kind: str, text: str) -> Violation:
     return violation(sortie, index, kind, text, part=kind)
 
 
-def _read_fence(sortie: Sortie, scene: Scene) -> tuple[list[_Area], list[Violation]]:
+def _read_fence(sortie: Sortie, frame: ZoneFrame) -> tuple[list[_Area], list[Violation]]:
     areas: list[_Area] = []
     out: list[Violation] = []
     fence = sortie.fence
@@ -51,7 +52,7 @@ def _read_fence(sortie: Sortie, scene: Scene) -> tuple[list[_Area], list[Violati
                 out.append(_bad(sortie, j, "fence", f"circle radius param1 = "
                                                     f"{radius}; expected > 0 m"))
             else:
-                x, y = scene.to_xy(np.array([item.lon_deg]), np.array([item.lat_deg]))
+                x, y = frame.proj.to_xy(np.array([item.lon_deg]), np.array([item.lat_deg]))
                 r = radius if inclusion else radius / math.cos(math.pi / (4 * _QUAD_SEGS))
                 areas.append((j, inclusion, shapely.Point(x[0], y[0]).buffer(
                     r, quad_segs=_QUAD_SEGS)))
@@ -79,7 +80,7 @@ def _read_fence(sortie: Sortie, scene: Scene) -> tuple[list[_Area], list[Violati
             j += run
             continue
         ring = [(v.lon_deg, v.lat_deg) for v in fence[j:j + count]]
-        poly = scene.polygon(ring)
+        poly = frame.polygon(ring)
         if not poly.is_valid:
             out.append(_bad(sortie, j, "fence", f"the polygon starting here is "
                                                 f"invalid: {shapely.is_valid_reason(poly)}"))
@@ -94,14 +95,14 @@ def _read_fence(sortie: Sortie, scene: Scene) -> tuple[list[_Area], list[Violati
 
 
 def check_fence(sortie: Sortie, track: Track, profiles: list[Profile],
-                scene: Scene) -> list[Violation]:
+                frame: ZoneFrame) -> list[Violation]:
     """Every position and move inside every inclusion area and outside every exclusion area.
 
     A position outside is reported at its mission item; a move is reported only when both its
     ends are fine.
     """
-    areas, out = _read_fence(sortie, scene)
-    hx, hy = scene.to_xy(np.array([track.home_lon_deg]), np.array([track.home_lat_deg]))
+    areas, out = _read_fence(sortie, frame)
+    hx, hy = frame.proj.to_xy(np.array([track.home_lon_deg]), np.array([track.home_lat_deg]))
     points = [(0, track.home_lon_deg, track.home_lat_deg, float(hx[0]), float(hy[0]))]
     points += [(m.item_index, m.lon1_deg, m.lat1_deg, float(p.x_m[-1]), float(p.y_m[-1]))
                for m, p in zip(track.moves, profiles, strict=True)]
@@ -141,12 +142,12 @@ def check_fence(sortie: Sortie, track: Track, profiles: list[Profile],
     return out
 
 
-def check_rally(sortie: Sortie, scenario: Scenario, scene: Scene, *,
+def check_rally(sortie: Sortie, scenario: Scenario, frame: ZoneFrame, *,
                 home: tuple[float, float, float] | None = None,
                 arrival_amsl_m: float | None = None) -> list[Violation]:
     """Rally items are rally points, none inside a zone, and at least one is at a depot.
 
-    With ``home`` (lon, lat, AMSL) and the altitude the mission arrives over home with before its
+    With ``home`` (lat, lon, AMSL) and the altitude the mission arrives over home with before its
     final RTL, a rally point at home must not lie above that altitude: the RTL would climb to it
     before landing, which the flight's energy does not account for.
     """
@@ -163,21 +164,21 @@ def check_rally(sortie: Sortie, scenario: Scenario, scene: Scene, *,
             out.append(_bad(sortie, j, "rally", f"frame {item.frame}; "
                                                 f"expected one of "
                                                 f"{sorted(int(f) for f in POSITION_FRAMES)}"))
-        x, y = scene.to_xy(np.array([item.lon_deg]), np.array([item.lat_deg]))
-        for name, geom in scene.zones:
+        x, y = frame.proj.to_xy(np.array([item.lon_deg]), np.array([item.lat_deg]))
+        for name, geom in frame.zones:
             if shapely.contains_xy(geom, x[0], y[0]):
                 out.append(_bad(sortie, j, "rally", f"{at} is inside no-fly zone "
                                                     f"'{name}'"))
         if (home is not None and arrival_amsl_m is not None
                 and item.frame in (3, 6)
-                and distance_m(item.lon_deg, item.lat_deg, home[0], home[1]) <= HOME_TOL_M
+                and geodesic_distance_m(item.lat_deg, item.lon_deg, home[0], home[1]) <= HOME_TOL_M
                 and home[2] + item.alt_m > arrival_amsl_m + 0.5):
             out.append(_bad(sortie, j, "rally",
                             f"rally point at home is {home[2] + item.alt_m - arrival_amsl_m:.1f} m "
                             f"above where the mission arrives over home: the final RTL would "
                             f"climb to it first; expected it at or below the arrival altitude"))
         at_depot = at_depot or any(
-            distance_m(item.lon_deg, item.lat_deg, d.lon_deg, d.lat_deg) <= HOME_TOL_M
+            geodesic_distance_m(item.lat_deg, item.lon_deg, d.lat_deg, d.lon_deg) <= HOME_TOL_M
             for d in scenario.depots)
     if not at_depot:
         out.append(_bad(sortie, None, "rally", f"no rally point lies within {HOME_TOL_M:.0f} m "

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pyproj
 import shapely
 
+from planner.geo import LocalProjection
 from planner.items import Cmd
 from planner.plan_model import Sortie
 from planner.scenario import DroneType, Scenario
@@ -22,48 +22,38 @@ from planner.verify._track import Move, Release, Track
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Scene:
-    """The verifier's metric projection and the scenario's unbuffered zones in it."""
+class ZoneFrame:
+    """The verifier's metric frame and the scenario's unbuffered zones in it.
 
-    fwd: pyproj.Transformer
-    inv: pyproj.Transformer
+    ``proj`` is centred on the mean of the depots; ``zones`` holds each zone's name and its
+    prepared geometry in ``proj`` metres.
+    """
+
+    proj: LocalProjection
     zones: tuple[tuple[str, shapely.Geometry], ...]
-
-    def to_xy(self, lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Project WGS84 degrees to metres."""
-        x, y = self.fwd.transform(lon, lat)
-        return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-
-    def to_lonlat(self, x: float, y: float) -> tuple[float, float]:
-        """Unproject one point to WGS84 degrees."""
-        lon, lat = self.inv.transform(x, y)
-        return float(lon), float(lat)
 
     def polygon(self, ring_lonlat: list[tuple[float, float]]) -> shapely.Polygon:
         """A polygon from one ring of (lon, lat) pairs."""
         arr = np.asarray(ring_lonlat, dtype=np.float64).reshape(-1, 2)
-        x, y = self.to_xy(arr[:, 0], arr[:, 1])
+        x, y = self.proj.to_xy(arr[:, 0], arr[:, 1])
         return shapely.Polygon(np.column_stack([x, y]))
 
 
-def make_scene(scenario: Scenario) -> Scene:
+def make_zone_frame(scenario: Scenario) -> ZoneFrame:
     """Projection centred on the mean of the depots, and every zone projected and prepared."""
-    lat0 = float(np.mean([d.lat_deg for d in scenario.depots]))
-    lon0 = float(np.mean([d.lon_deg for d in scenario.depots]))
-    crs = pyproj.CRS.from_proj4(f"+proj=aeqd +lat_0={lat0} +lon_0={lon0} +datum=WGS84 +units=m")
-    fwd = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    inv = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    scene = Scene(fwd=fwd, inv=inv, zones=())
+    proj = LocalProjection(lat0_deg=float(np.mean([d.lat_deg for d in scenario.depots])),
+                           lon0_deg=float(np.mean([d.lon_deg for d in scenario.depots])))
+    frame = ZoneFrame(proj=proj, zones=())
     zones = []
     for zone in scenario.nofly:
         parts = []
         for rings in zone.polygons:
-            shell, *holes = (scene.polygon(list(r)).exterior for r in rings)
+            shell, *holes = (frame.polygon(list(r)).exterior for r in rings)
             parts.append(shapely.Polygon(shell, holes))
         geom = shapely.make_valid(shapely.union_all(parts))
         shapely.prepare(geom)
         zones.append((zone.name, geom))
-    return Scene(fwd=fwd, inv=inv, zones=tuple(zones))
+    return ZoneFrame(proj=proj, zones=tuple(zones))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,13 +69,13 @@ class Profile:
     agl_m: FloatArray
 
 
-def profile(move: Move, dem: Dem, scene: Scene, step_m: float) -> Profile:
+def profile(move: Move, dem: Dem, frame: ZoneFrame, step_m: float) -> Profile:
     """Sample ``move`` (two samples when it is vertical)."""
     if move.vertical:
         lon = np.array([move.lon0_deg, move.lon1_deg])
         lat = np.array([move.lat0_deg, move.lat1_deg])
     else:
-        lon, lat = sample_geodesic(move.lon0_deg, move.lat0_deg, move.lon1_deg, move.lat1_deg,
+        lon, lat = sample_geodesic(move.lat0_deg, move.lon0_deg, move.lat1_deg, move.lon1_deg,
                                    step_m)
     ground = dem.elevation_amsl_m(lon, lat)
     if move.terrain_follow and not move.vertical:
@@ -94,7 +84,7 @@ def profile(move: Move, dem: Dem, scene: Scene, step_m: float) -> Profile:
     else:
         amsl = np.linspace(move.amsl0_m, move.amsl1_m, lon.size)
         agl = amsl - ground
-    x, y = scene.to_xy(lon, lat)
+    x, y = frame.proj.to_xy(lon, lat)
     return Profile(lon_deg=lon, lat_deg=lat, x_m=x, y_m=y, ground_m=ground, amsl_m=amsl,
                    agl_m=agl)
 
@@ -165,7 +155,7 @@ def check_releases(sortie: Sortie, releases: tuple[Release, ...], drone: DroneTy
 
 
 def check_nofly(sortie: Sortie, track: Track, profiles: list[Profile],
-                scene: Scene) -> list[Violation]:
+                frame: ZoneFrame) -> list[Violation]:
     """No position inside a zone and no move through a zone's interior.
 
     A move that starts or ends inside a zone is reported through that position only.
@@ -173,15 +163,15 @@ def check_nofly(sortie: Sortie, track: Track, profiles: list[Profile],
     out: list[Violation] = []
 
     def inside(lon: float, lat: float) -> set[int]:
-        x, y = scene.to_xy(np.array([lon]), np.array([lat]))
-        return {z for z, (_, geom) in enumerate(scene.zones)
+        x, y = frame.proj.to_xy(np.array([lon]), np.array([lat]))
+        return {z for z, (_, geom) in enumerate(frame.zones)
                 if shapely.contains_xy(geom, x[0], y[0])}
 
     here = inside(track.home_lon_deg, track.home_lat_deg)
     home = where(track.home_lat_deg, track.home_lon_deg)
     for z in sorted(here):
         out.append(violation(sortie, 0, "nofly",
-                              f"home {home} is inside no-fly zone '{scene.zones[z][0]}'"))
+                              f"home {home} is inside no-fly zone '{frame.zones[z][0]}'"))
     reported = {(0, z) for z in here}
     for move, prof in zip(track.moves, profiles, strict=True):
         i = move.item_index
@@ -191,14 +181,15 @@ def check_nofly(sortie: Sortie, track: Track, profiles: list[Profile],
                 reported.add((i, z))
                 out.append(violation(sortie, i, "nofly",
                                       f"position {where(move.lat1_deg, move.lon1_deg)} is "
-                                      f"inside no-fly zone '{scene.zones[z][0]}'"))
+                                      f"inside no-fly zone '{frame.zones[z][0]}'"))
         if not move.vertical:
             line = shapely.LineString(np.column_stack([prof.x_m, prof.y_m]))
-            for z, (name, geom) in enumerate(scene.zones):
+            for z, (name, geom) in enumerate(frame.zones):
                 if z in here or z in end or not shapely.relate_pattern(geom, line, "T********"):
                     continue
                 x, y = shapely.get_coordinates(shapely.intersection(geom, line))[0]
-                lon, lat = scene.to_lonlat(x, y)
+                lon_a, lat_a = frame.proj.to_lonlat(x, y)
+                lon, lat = float(lon_a), float(lat_a)
                 out.append(violation(
                     sortie, i, "nofly",
                     f"the {move.phase} move from {where(move.lat0_deg, move.lon0_deg)} to "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from planner.geo import geodesic_distance_m
 from planner.items import (
     AMSL_FRAMES,
     RELATIVE_FRAMES,
@@ -29,7 +30,6 @@ from planner.verify._base import (
     VERTICAL_MAX_M,
     Violation,
     cmd_name,
-    distance_m,
     violation,
     where,
 )
@@ -155,7 +155,7 @@ class _Replay:
         self.events.append(Move(
             item_index=index, lon0_deg=self.lon, lat0_deg=self.lat, lon1_deg=lon, lat1_deg=lat,
             amsl0_m=self.amsl, amsl1_m=amsl, terrain_follow=terrain,
-            horizontal_m=distance_m(self.lon, self.lat, lon, lat), phase=phase))
+            horizontal_m=geodesic_distance_m(self.lat, self.lon, lat, lon), phase=phase))
         self.lon, self.lat, self.amsl = lon, lat, amsl
 
     def start(self, item: MissionItem) -> None:
@@ -164,7 +164,7 @@ class _Replay:
                         f"NAV_WAYPOINT in frame GLOBAL (0) with the ground altitude AMSL")
         self.home = (item.lon_deg, item.lat_deg, item.alt_m)
         self.lon, self.lat, self.amsl = self.home
-        d = distance_m(item.lon_deg, item.lat_deg, self.depot.lon_deg, self.depot.lat_deg)
+        d = geodesic_distance_m(item.lat_deg, item.lon_deg, self.depot.lat_deg, self.depot.lon_deg)
         if d > HOME_TOL_M:
             self.bad(0, f"home {where(item.lat_deg, item.lon_deg)} is {d:.1f} m from depot "
                         f"{self.depot.id} {where(self.depot.lat_deg, self.depot.lon_deg)}; "
@@ -207,7 +207,7 @@ class _Replay:
             self.bad(index, "NAV_TAKEOFF while airborne; expected it only at item 1 or after "
                             "NAV_LAND")
         if not (item.lat_deg == 0.0 and item.lon_deg == 0.0):
-            d = distance_m(item.lon_deg, item.lat_deg, self.lon, self.lat)
+            d = geodesic_distance_m(item.lat_deg, item.lon_deg, self.lat, self.lon)
             if d > HOME_TOL_M:
                 self.bad(index, f"NAV_TAKEOFF at {where(item.lat_deg, item.lon_deg)} is {d:.1f} m "
                                 f"from where the vehicle stands {where(self.lat, self.lon)}; it "
@@ -234,7 +234,7 @@ class _Replay:
         if not self.airborne:
             self.bad(index, "NAV_LAND while on the ground; expected NAV_TAKEOFF first")
         lon, lat = self.target_lonlat(item)
-        if distance_m(self.lon, self.lat, lon, lat) >= VERTICAL_MAX_M:
+        if geodesic_distance_m(self.lat, self.lon, lat, lon) >= VERTICAL_MAX_M:
             self.move(index, lon, lat, self.amsl, terrain=False, phase="cruise")
         self.move(index, lon, lat, self.ground(lon, lat), terrain=False, phase="land")
         self.airborne = False
@@ -273,7 +273,7 @@ class _Replay:
             self.bad(index, "NAV_RETURN_TO_LAUNCH while on the ground; expected NAV_TAKEOFF "
                             "first")
         hlon, hlat, hamsl = self.home
-        d = distance_m(self.lon, self.lat, hlon, hlat)
+        d = geodesic_distance_m(self.lat, self.lon, hlat, hlon)
         if d > HOME_TOL_M:
             self.bad(index, f"the position before NAV_RETURN_TO_LAUNCH {where(self.lat, self.lon)}"
                             f" is {d:.1f} m from home {where(hlat, hlon)}; expected within "

@@ -32,30 +32,30 @@ from planner.verify._energy import EnergyResult, integrate
 from planner.verify._fence import check_fence, check_rally
 from planner.verify._geom import (
     Profile,
-    Scene,
+    ZoneFrame,
     check_heights,
     check_nofly,
     check_releases,
-    make_scene,
+    make_zone_frame,
     profile,
 )
 from planner.verify._track import Track, replay
 
 __all__ = ["VIOLATION_KINDS", "Violation", "ensure_verified", "format_violations",
-           "sortie_energy_wh", "verify_plan", "verify_sortie"]
+           "sortie_energy_steps_wh", "sortie_energy_wh", "verify_plan", "verify_sortie"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Context:
     scenario: Scenario
     dem: Dem
-    scene: Scene
+    frame: ZoneFrame
     drops: Mapping[str, Drop]
     step_m: float
 
     @classmethod
     def of(cls, scenario: Scenario, dem: Dem) -> _Context:
-        return cls(scenario=scenario, dem=dem, scene=make_scene(scenario),
+        return cls(scenario=scenario, dem=dem, frame=make_zone_frame(scenario),
                    drops={d.id: d for d in scenario.drops}, step_m=dem.resolution_m / 2.0)
 
 
@@ -78,7 +78,7 @@ def _replayed(sortie: Sortie, ctx: _Context) -> tuple[Track, list[Profile]] | li
     if depot is None or drone is None:
         return out
     track = replay(sortie, depot, drone, ctx.dem)
-    return track, [profile(m, ctx.dem, ctx.scene, ctx.step_m) for m in track.moves]
+    return track, [profile(m, ctx.dem, ctx.frame, ctx.step_m) for m in track.moves]
 
 
 def _energy(sortie: Sortie, ctx: _Context, track: Track, profiles: list[Profile],
@@ -139,14 +139,14 @@ def _verify_sortie(sortie: Sortie, ctx: _Context, payload_kg_by_drop: Mapping[st
     out += _check_load(sortie, ctx, payload_kg_by_drop)
     out += check_heights(sortie, track.moves, profiles, ctx.scenario)
     out += check_releases(sortie, track.releases, drone, ctx.dem)
-    out += check_nofly(sortie, track, profiles, ctx.scene)
+    out += check_nofly(sortie, track, profiles, ctx.frame)
     out += check_release_positions(sortie, ctx.drops, track)
     out += _check_energy(sortie, ctx, _energy(sortie, ctx, track, profiles, payload_kg_by_drop))
     if check_geofence:
-        out += check_fence(sortie, track, profiles, ctx.scene)
+        out += check_fence(sortie, track, profiles, ctx.frame)
         rtl = [m for m in track.moves if m.phase == "rtl"]
-        out += check_rally(sortie, ctx.scenario, ctx.scene,
-                           home=(track.home_lon_deg, track.home_lat_deg, track.home_amsl_m),
+        out += check_rally(sortie, ctx.scenario, ctx.frame,
+                           home=(track.home_lat_deg, track.home_lon_deg, track.home_amsl_m),
                            arrival_amsl_m=rtl[0].amsl0_m if rtl else None)
     return out
 
@@ -232,6 +232,36 @@ def sortie_energy_wh(sortie: Sortie, scenario: Scenario, dem: Dem, *,
         return float("nan")
     track, profiles = replayed
     return _energy(sortie, ctx, track, profiles, payload_kg_by_drop).energy_wh
+
+
+def sortie_energy_steps_wh(sortie: Sortie, scenario: Scenario, dem: Dem, *,
+                           payload_kg_by_drop: Mapping[str, float]
+                           ) -> tuple[tuple[int, float], ...]:
+    """Energy in Wh the verifier computes, cumulative from take-off, after each move or hover.
+
+    Parameters
+    ----------
+    sortie
+        The compiled sortie.
+    scenario
+        The scenario it belongs to (drone type, wind).
+    dem
+        The elevation model (terrain-frame altitudes, landings).
+    payload_kg_by_drop
+        Parcel weight of each drop id.
+
+    Returns
+    -------
+    tuple[tuple[int, float], ...]
+        ``(mission item index, Wh)`` in flight order, an item appearing once per move or hover
+        it causes; empty when the depot or drone type is unknown.
+    """
+    ctx = _Context.of(scenario, dem)
+    replayed = _replayed(sortie, ctx)
+    if isinstance(replayed, list):
+        return ()
+    track, profiles = replayed
+    return _energy(sortie, ctx, track, profiles, payload_kg_by_drop).steps
 
 
 def format_violations(violations: Sequence[Violation]) -> str:

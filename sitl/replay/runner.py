@@ -32,7 +32,7 @@ from planner.flown.figures import FlownFigures, compare_flight
 from planner.items import Cmd
 from planner.scenario import DroneType, Scenario
 from planner.terrain import Dem
-from planner.verify._energy import dorling_power_w
+from planner.verify import dorling_power_w
 from sitl.backend import make_backend
 from sitl.replay.missions import Mission
 from sitl.replay.tolerances import Breach, ToleranceSet, check

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from planner.errors import RoutingInfeasibleError
 from planner.routing import (
     Client,
-    Depot,
+    DepotNode,
     Objective,
     RoutingProblem,
     Solution,
@@ -33,7 +33,7 @@ def _problem(points: list[tuple[float, float]], n_depots: int, clients: list[Cli
              speed_m_s: float = 1.0) -> RoutingProblem:
     xy = np.asarray(points, dtype=np.float64)
     dist = np.linalg.norm(xy[:, None, :] - xy[None, :, :], axis=2)
-    return RoutingProblem(depots=tuple(Depot(name=f"D{i}") for i in range(n_depots)),
+    return RoutingProblem(depots=tuple(DepotNode(name=f"D{i}") for i in range(n_depots)),
                           clients=tuple(clients), vehicle_types=tuple(types), distance_m=dist,
                           duration_s=dist / speed_m_s, objective=objective)
 
