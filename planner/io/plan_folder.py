@@ -193,14 +193,16 @@ def write_plan_folder(out: str | Path, plan: Plan, scenario: Scenario, *,
 
     Raises
     ------
-    InputError
-        If ``out`` exists and is not a folder.
+    NotADirectoryError
+        If ``out`` exists and is not a folder (naming ``out/sorties``, the folder that cannot be
+        made); nothing is written.
     OSError
         If the files cannot be written; ``out`` is then as it was.
     """
     target = Path(out)
     if target.exists() and not target.is_dir():
-        raise InputError("Expected a folder for the plan, got a file", path=target)
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR),
+                                 str(target / SORTIES_DIR))
     target.parent.mkdir(parents=True, exist_ok=True)
     stage = _sibling(target, "new")
     try:

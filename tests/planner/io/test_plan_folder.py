@@ -160,13 +160,14 @@ def _sortie_files(out: Path) -> list[str]:
 
 
 def test_writing_over_a_file_is_refused(tmp_path: Path) -> None:
-    """A plan folder cannot replace a file: input error naming it, the file untouched."""
+    """A plan folder cannot replace a file: the error names the folder it cannot make."""
     target = tmp_path / "out"
     target.write_text("keep\n")
-    with pytest.raises(InputError, match="Expected a folder") as info:
+    with pytest.raises(NotADirectoryError) as info:
         write_plan_folder(target, sample_plan(), _scenario(), summary=SUMMARY)
-    assert info.value.path == str(target)
+    assert info.value.filename == str(target / "sorties")
     assert target.read_text() == "keep\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
 def test_missing_plan_json_is_named(tmp_path: Path) -> None:
