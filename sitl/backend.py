@@ -12,6 +12,9 @@ from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
 from planner.errors import InputError
+from sitl.ardupilot.binary import ENV_VAR, resolve_binary, resolve_copter_parm
+from sitl.ardupilot.launcher import ArduPilotSitl
+from sitl.builtin import BuiltinFleet
 from sitl.errors import SitlBinaryError
 
 #: Backend names :func:`make_backend` knows.
@@ -66,11 +69,9 @@ def make_backend(name: str, **options: Any) -> SitlBackend:
         For an unknown name.
     """
     if name == "builtin":
-        from sitl.builtin import BuiltinFleet
         fleet: SitlBackend = BuiltinFleet(**options)
         return fleet
     if name == "ardupilot":
-        from sitl.ardupilot.launcher import ArduPilotSitl
         return ArduPilotSitl(**options)
     raise InputError(f"unknown simulator backend {name!r}; expected one of {', '.join(BACKENDS)}",
                      field="backend")
@@ -85,7 +86,6 @@ def unavailable_reason(name: str, *, binary: str | Path | None = None) -> str | 
     if name == "builtin":
         return None
     if name == "ardupilot":
-        from sitl.ardupilot.binary import ENV_VAR, resolve_binary, resolve_copter_parm
         if binary is None and not os.environ.get(ENV_VAR):
             return f"{ENV_VAR} is not set (path of an 'arducopter' SITL program built by ArduPilot)"
         try:
