@@ -175,10 +175,12 @@ def write_plan_folder(out: str | Path, plan: Plan, scenario: Scenario, *,
                       summary: Mapping[str, Any]) -> None:
     """Write a plan folder: ``plan.json``, ``summary.json``, ``routes.geojson`` and the sorties.
 
-    The folder is built beside ``out`` and then swapped in whole (one atomic exchange on Linux,
-    two renames elsewhere), so a reader sees the old folder or the new one and a write that
-    fails leaves the old folder untouched. When ``out`` holds other files too (or is a link),
-    they are kept: the plan's entries are then swapped in one by one, ``plan.json`` last.
+    The folder is built beside ``out`` and then swapped in whole in one atomic exchange (Linux
+    ``renameat2``), so a reader sees the old folder or the new one and a write that fails
+    leaves the old folder untouched. Where the system cannot exchange two folders, two renames
+    leave ``out`` missing for that instant instead. When ``out`` holds other files too (or is a
+    link), they are kept: the plan's entries are then swapped in one by one, ``plan.json``
+    last. A writer killed part way leaves a hidden ``.<name>.new-*`` folder beside ``out``.
 
     Parameters
     ----------
