@@ -128,7 +128,13 @@ def plan_command(args: argparse.Namespace) -> int:
                        timings=timings, clock=time.perf_counter)
     out = Path(args.out)
     summary = plan_summary(result, scenario, timings)
-    write_plan_folder(out, result.plan, scenario, summary=summary)
+    try:
+        write_plan_folder(out, result.plan, scenario, summary=summary)
+    except OSError as exc:
+        what = exc.strerror or type(exc).__name__
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise InputError(f"cannot write the plan folder: {what}{where}", path=out,
+                         field="--out") from None
     print_report(result.plan, summary, out)
     return ExitCode.OK
 

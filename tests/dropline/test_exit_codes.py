@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import doctest
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -27,10 +26,9 @@ from gcs.errors import (
 )
 from planner.errors import InfeasibleError, InputError, ScenarioError, VerificationError
 from sitl.errors import SimulatorError, SitlBinaryError, SitlLaunchError
-from tests.sitl.ports import free_base_port
+from tests.helpers.ports import free_base_port, free_udp_port
+from tests.helpers.shared_data import REPO, TUTORIAL
 
-REPO = Path(__file__).resolve().parents[2]
-TUTORIAL = REPO / "missions" / "tutorial"
 #: A mission from the tutorial depot that flies its only waypoint 50 m below home.
 BELOW_GROUND = """QGC WPL 110
 0\t1\t0\t16\t0\t0\t0\t0\t44.061813\t-71.136854\t0\t1
@@ -52,9 +50,7 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 
 def _silent_udp_url() -> str:
     """A UDP address nothing sends to."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return f"udpin:127.0.0.1:{s.getsockname()[1]}"
+    return f"udpin:127.0.0.1:{free_udp_port()}"
 
 
 def test_the_table_holds_one_code_per_class_of_outcome() -> None:
@@ -232,3 +228,17 @@ def test_readme_lists_every_code() -> None:
     section = text.split("### Exit codes", 1)[1].split("\n#", 1)[0]
     rows = {int(m) for m in re.findall(r"^\| (\d+) \|", section, flags=re.MULTILINE)}
     assert rows == {int(c) for c in ExitCode}
+
+
+def test_plan_out_that_is_a_file_exits_2(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """``plan -o`` naming a file (not a folder) is bad input: exit 2 naming --out, no traceback,
+    and the file is left as it was."""
+    target = tmp_path / "taken"
+    target.write_text("not a folder")
+    code = main(["plan", str(TUTORIAL), "-o", str(target), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == ExitCode.BAD_INPUT, err
+    assert "field '--out'" in err and "cannot write the plan folder" in err, err
+    assert "Traceback" not in err
+    assert target.read_text() == "not a folder"
