@@ -61,7 +61,7 @@ class SimProcess:
     """The simulator in a child process (so that it never competes for our interpreter)."""
 
     def __init__(self, vehicles: int, seed: int = 0) -> None:
-        from tests.sitl.ports import free_base_port
+        from tests.helpers.ports import free_base_port
 
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.upload", "serve", "--vehicles", str(vehicles),

@@ -34,8 +34,8 @@ from planner.legs.catalogue import LegCatalog
 from planner.legs.profile import band_violations
 from planner.pipeline import build_scene, make_plan
 from planner.routing import Objective
-from tests.nofly_reference import ReferenceGraph
-from tests.synth import synthetic_scenario
+from tests.helpers.nofly_reference import ReferenceGraph
+from tests.helpers.synth import synthetic_scenario
 
 
 def peak_rss_mib() -> float:

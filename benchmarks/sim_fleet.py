@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from gcs.mavlink import GCS_COMPONENT_ID, GCS_SYSTEM_ID, codec, dialect
-from tests.sitl.ports import free_base_port
+from tests.helpers.ports import free_base_port
 
 REPO = Path(__file__).resolve().parents[1]
 HOME = "30.3165,78.0322,640"

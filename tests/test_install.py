@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +26,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers.ports import free_tcp_port
+from tests.helpers.shared_data import REPO
+
 PACKAGES = ("planner", "gcs", "sitl", "web", "dropline")
 PASSWORD = "correct-horse-install"
 #: Wall seconds allowed for pip to build and install the package with its dependencies.
@@ -175,18 +176,11 @@ def _parse(page: str) -> _Assets:
     return parser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def demo(venv_bin: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """``dropline demo`` of the plain install on a free port (its address, and its stderr file),
     stopped with SIGTERM after the test."""
-    port = _free_port()
+    port = free_tcp_port()
     env = _clean_env() | {"DROPLINE_ADMIN_PASSWORD": PASSWORD}
     stdout, stderr = tmp_path / "demo.out", tmp_path / "demo.err"
     with stdout.open("w") as out, stderr.open("w") as err:

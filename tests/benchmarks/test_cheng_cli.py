@@ -7,15 +7,13 @@ import json
 import math
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from benchmarks._check_energy_trips import check
-from tests.shared_data import SHARED, needs
+from tests.helpers.shared_data import REPO, SHARED, needs
 
-REPO = Path(__file__).resolve().parents[2]
 INSTANCE = SHARED / "data" / "cheng2020" / "SetA_type1" / "Set_A1_Cust_10_1.txt"
 
 needs_data = needs(INSTANCE)

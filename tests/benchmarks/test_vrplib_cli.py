@@ -14,10 +14,9 @@ import vrplib
 
 from benchmarks._check_cvrp import arc, check_cvrp, read_instance, rounds_arcs
 from benchmarks.vrplib import rounding_for
-from tests.shared_data import SHARED as SHARED_DIR
-from tests.shared_data import needs
+from tests.helpers.shared_data import REPO, needs
+from tests.helpers.shared_data import SHARED as SHARED_DIR
 
-REPO = Path(__file__).resolve().parents[2]
 SHARED = SHARED_DIR / "data" / "vrplib"
 TINY = REPO / "tests" / "data" / "routing" / "tiny-limit-n7.vrp"
 

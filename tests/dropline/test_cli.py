@@ -14,9 +14,8 @@ from dropline.cli import main
 from planner.io.planfile import read_plan_json, write_plan_json
 from planner.io.qgc import read_qgc_plan
 from planner.io.wpl import read_wpl
+from tests.helpers.shared_data import REPO, TUTORIAL
 
-REPO = Path(__file__).resolve().parents[2]
-TUTORIAL = REPO / "missions" / "tutorial"
 EDGE = REPO / "missions" / "edge"
 
 

@@ -13,12 +13,11 @@ import pytest
 from dropline.cli import main
 from dropline.commands.web import demo_vehicles, start_demo, start_demo_fleet
 from gcs.fleet.assign import NEAR_DEPOT_M
-from planner.io.scenario import load_scenario
+from planner.scenario import Scenario
 from sitl.builtin.vehicle import BATTERY_SWAP_NEAR_M
-from tests.dropline.demo_day import fly_day
-from tests.sitl.flying import distance_m
+from tests.dropline.helpers_demo_day import fly_day
+from tests.sitl.helpers_flying import distance_m
 
-DISTRICT = Path(__file__).resolve().parents[2] / "missions" / "district"
 #: A few drops of the district served from several depots and both drone types.
 DAY_DROPS = ["P001", "P005", "P014", "P020"]
 SPEEDUP = 10.0  # the demo's own default: 14 vehicles and the console in one process
@@ -33,10 +32,10 @@ def held_port() -> Iterator[int]:
         yield int(s.getsockname()[1])
 
 
-def test_one_vehicle_per_drone_at_its_depot() -> None:
+def test_one_vehicle_per_drone_at_its_depot(district_scenario: Scenario) -> None:
     """Every depot's drones, of their types, stand at the depot: near enough to be matched to
     it and to have their battery swapped there."""
-    scenario = load_scenario(DISTRICT)
+    scenario = district_scenario
     vehicles = demo_vehicles(scenario)
     listed = Counter({(d.id, t): n for d in scenario.depots for t, n in d.drones.items()})
     assert Counter((v.depot_id, v.drone_type_id) for v in vehicles) == listed

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,12 @@ from gcs.transfer import Target, download
 from planner.io.planfile import read_plan_json, write_plan_json
 from planner.items import MissionType
 from planner.plan_model import Plan
-from tests.gcs import fixtures
-from tests.gcs.fixtures import SPEEDUP, one_sortie, tutorial_case
+from tests.gcs import helpers
+from tests.gcs.helpers import SPEEDUP, one_sortie, tutorial_case
+from tests.helpers.ports import free_udp_port
 
 pytestmark = pytest.mark.sitl
-fleet_sim = fixtures.fleet_sim
+fleet_sim = helpers.fleet_sim
 
 
 @pytest.fixture
@@ -89,9 +89,7 @@ def test_upload_refuses_a_vehicle_without_gripper(fleet_sim: Any, one_sortie_pla
 
 def test_no_vehicle_exits_four(one_sortie_plan: Path, tmp_path: Path, capsys: Any) -> None:
     """Nothing answering on the link: fly and status exit 4 with the reason."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_udp_port()
     url = f"udpin:127.0.0.1:{port}"
     assert main(["fly", str(one_sortie_plan), "--connect", url, "--wait", "0.5",
                  "--db", str(tmp_path / "f.db")]) == 4

@@ -10,9 +10,7 @@ import pytest
 
 from dropline.commands.plan import OBJECTIVES, add_plan_arguments, plan_command, print_report
 from planner.io.planfile import read_plan_json
-
-REPO = Path(__file__).resolve().parents[2]
-TUTORIAL = REPO / "missions" / "tutorial"
+from tests.helpers.shared_data import TUTORIAL
 
 
 def _args(out: Path, **over: object) -> argparse.Namespace:

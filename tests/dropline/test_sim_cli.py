@@ -8,9 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -26,11 +24,10 @@ from dropline.commands.sim import (
 from planner.errors import InputError
 from sitl.ardupilot import read_state
 from sitl.ardupilot._process import pid_alive
-from tests.sitl.fake_sitl import write_fake
-from tests.sitl.ports import free_base_port
+from tests.helpers.ports import free_base_port
+from tests.helpers.shared_data import REPO, TUTORIAL
+from tests.sitl.helpers_fakes import RecordingVehicle, write_fake
 
-REPO = Path(__file__).resolve().parents[2]
-TUTORIAL = REPO / "missions" / "tutorial"
 HOME = "44.0618,-71.1369,160"
 
 
@@ -120,40 +117,6 @@ def test_sim_inputs_refuse_incomplete_options(home: str | None, scenario: str | 
         sim_inputs(home, scenario, dtype)
 
 
-@dataclass
-class RecordingVehicle:
-    """Stands in for a SimVehicleHandle and records the calls made to it."""
-
-    calls: list[tuple[str, Any]] = field(default_factory=list)
-
-    def set_link_faults(self, **kw: float) -> None:
-        self.calls.append(("link", dict(kw)))
-
-    def cut_link(self, duration_s: float) -> None:
-        self.calls.append(("cut", duration_s))
-
-    def battery_sag(self, fraction: float) -> None:
-        self.calls.append(("battery", fraction))
-
-    def gps_loss(self, lost: bool = True) -> None:
-        self.calls.append(("gps", lost))
-
-    def motor_failure(self) -> None:
-        self.calls.append(("motor", None))
-
-    def snapshot(self) -> Any:
-        return RecordingState()
-
-
-@dataclass(frozen=True)
-class RecordingState:
-    """A snapshot-like dataclass."""
-
-    lat_deg: float = 44.123456789
-    mode: str = "GUIDED"
-    battery_pct: float = 87.456
-
-
 class RecordingFleet:
     """Stands in for BuiltinFleet.vehicle(i)."""
 
@@ -229,7 +192,7 @@ def test_sim_prints_urls_serves_vehicles_and_quits(
         sim_proc: tuple[subprocess.Popen[str], int]) -> None:
     """dropline sim prints one URL per vehicle, each answers as its own system, console
     commands reach the fleet and 'quit' stops it with status 0."""
-    from tests.sitl.mavclient import MavClient
+    from tests.sitl.helpers_mavclient import MavClient
     proc, base = sim_proc
     urls = read_urls(proc, 2)
     assert urls == [f"tcp:127.0.0.1:{base}", f"tcp:127.0.0.1:{base + 10}"]
@@ -266,7 +229,7 @@ def test_sim_stops_cleanly_on_signals(sim_proc: tuple[subprocess.Popen[str], int
 @pytest.mark.sitl
 def test_sim_with_scenario_starts_at_the_depot() -> None:
     """dropline sim --scenario flies from the first depot at the DEM's height."""
-    from tests.sitl.mavclient import MavClient
+    from tests.sitl.helpers_mavclient import MavClient
     base = free_base_port(1)
     proc = run_cli("sim", "--scenario", str(TUTORIAL), "--speedup", "20",
                    "--base-port", str(base))
@@ -377,7 +340,7 @@ def test_sitl_stop_cleans_up_after_a_killed_launcher(tmp_path: Path) -> None:
 @pytest.mark.sitl
 def test_sim_udp_serves_both_transports() -> None:
     """With --udp the printed strings are udpout: and vehicles answer over UDP and TCP."""
-    from tests.sitl.mavclient import MavClient
+    from tests.sitl.helpers_mavclient import MavClient
     base = free_base_port(2)
     proc = run_cli("sim", "--vehicles", "2", "--home", HOME, "--speedup", "20", "--udp",
                    "--base-port", str(base))

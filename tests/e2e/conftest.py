@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.browsing import ARTIFACTS, CHROMIUM
+from tests.e2e.helpers import ARTIFACTS, CHROMIUM
 
 
 @pytest.fixture(scope="session")

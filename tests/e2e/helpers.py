@@ -7,10 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.helpers.shared_data import REPO
 from tests.web.helpers import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
+ARTIFACTS = REPO / "test-artifacts" / "e2e"
 
 #: Runs before the page's scripts: keeps every Leaflet map in ``window.__maps`` (to find the
 #: layers drawn on a canvas) and every CSP violation in ``window.__csp``.
@@ -110,7 +111,7 @@ def start_depot_fleet(scenario_dir: Path, vehicles: int, speedup: float,
     from planner.io.dem import load_dem
     from planner.io.scenario import load_scenario
     from sitl.builtin import BuiltinFleet
-    from tests.sitl.ports import free_base_port
+    from tests.helpers.ports import free_base_port
 
     scenario = load_scenario(scenario_dir)
     depot = next(d for d in scenario.depots if depot_id in (None, d.id))

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.browsing import ARTIFACTS, Watched, start_depot_fleet
-from tests.e2e.browsing import confirm as _confirm
+from tests.e2e.helpers import ARTIFACTS, Watched, start_depot_fleet
+from tests.e2e.helpers import confirm as _confirm
+from tests.helpers.shared_data import DISTRICT
 from tests.web.helpers import make_app, serve, services
 
 pytestmark = pytest.mark.slow
@@ -25,8 +26,6 @@ DROPS = "P016, P025, P036"
 
 def _start_fleet() -> Any:
     """Three simulated copters of the hub's drone type standing at the hub."""
-    from tests.gcs.fixtures import DISTRICT
-
     return start_depot_fleet(DISTRICT, 3, SPEEDUP, depot_id=HUB)
 
 

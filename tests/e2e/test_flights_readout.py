@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.browsing import Watched
+from tests.e2e.helpers import Watched
 from tests.web.helpers import serve, services
-from tests.web.test_flights_replay import record_flights
+from tests.web.helpers_flights import record_flights
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import web.app
-from tests.e2e.browsing import Watched
+from tests.e2e.helpers import Watched
 from tests.web.helpers import make_app, serve, services
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.e2e.browsing import Watched
+from tests.e2e.helpers import Watched
 from tests.web.helpers import make_app, serve, services
 
 pytestmark = pytest.mark.slow

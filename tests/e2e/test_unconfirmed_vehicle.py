@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.browsing import Watched, confirm
-from tests.gcs.conftest import sim as sim
-from tests.gcs.test_binding import heartbeat, send
-from tests.gcs.test_forward import free_udp_port
+from tests.e2e.helpers import Watched, confirm
+from tests.gcs.helpers import sim as sim
+from tests.gcs.helpers_binding import heartbeat, send
+from tests.helpers.ports import free_udp_port
 from tests.web.helpers import make_app, serve, services
 from web import db as tables
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.e2e.browsing import Watched, confirm
+from tests.e2e.helpers import Watched, confirm
 from tests.web.helpers import PASSWORD, make_app, serve, services
 
 pytestmark = pytest.mark.slow

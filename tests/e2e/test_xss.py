@@ -21,7 +21,7 @@ from urllib.parse import quote
 import pytest
 from flask import Flask
 
-from tests.e2e.browsing import ARTIFACTS, Watched, confirm, start_depot_fleet
+from tests.e2e.helpers import ARTIFACTS, Watched, confirm, start_depot_fleet
 from tests.web.helpers import REPO, Client, make_app, serve, services
 
 pytestmark = pytest.mark.slow

@@ -3,37 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
 from gcs.link import Link
-from tests.sitl.ports import free_base_port
-
-#: Where the recorded ArduPilot traces were flown (lat, lon, alt AMSL).
-HOME = (30.3165, 78.0322, 640.0)
-
-
-@pytest.fixture
-def sim() -> Iterator[Callable[..., Any]]:
-    """Factory ``sim(vehicles=1, **kwargs)``: a started built-in fleet, stopped after the test."""
-    from sitl.builtin import BuiltinFleet
-
-    fleets: list[Any] = []
-
-    def make(vehicles: int = 1, **kwargs: Any) -> Any:
-        kwargs.setdefault("home", HOME)
-        kwargs.setdefault("speedup", 20.0)
-        kwargs.setdefault("settle_s", 2.0)
-        kwargs.setdefault("base_port", free_base_port(vehicles))
-        fleet = BuiltinFleet(vehicles=vehicles, **kwargs)
-        fleets.append(fleet)
-        fleet.start()
-        return fleet
-
-    yield make
-    for fleet in fleets:
-        fleet.stop()
+from tests.gcs.helpers import sim as sim
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""Helpers for fleet tests: a three-drone tutorial plan, a simulated fleet at its depot, and a
-recorder of where each simulated vehicle really let go of its parcels."""
+"""Helpers for ground-control and fleet tests: planned tutorial and district cases, simulated
+fleets (plain, or at a plan's depot) with their fixtures, and a recorder of where each simulated
+vehicle really let go of its parcels."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ import dataclasses
 import functools
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -20,11 +20,11 @@ from planner.pipeline import make_plan
 from planner.plan_model import Plan
 from planner.scenario import Scenario
 from planner.terrain import Dem
-from tests.sitl.ports import free_base_port
+from tests.helpers.ports import free_base_port
+from tests.helpers.shared_data import DISTRICT, TUTORIAL
 
-REPO = Path(__file__).resolve().parents[2]
-TUTORIAL = REPO / "missions" / "tutorial"
-DISTRICT = REPO / "missions" / "district"
+#: Where the recorded ArduPilot traces were flown (lat, lon, alt AMSL).
+HOME = (30.3165, 78.0322, 640.0)
 #: Simulated seconds per wall second in fleet tests: the vehicle times out an upload after 8 s of
 #: its own time, so the ground station must answer within 8/SPEEDUP s of wall time on a loaded CI
 #: machine.
@@ -106,6 +106,28 @@ def start_fleet(case: FleetCase, vehicles: int, *, speedup: float = SPEEDUP,
                          drone_type=drone, wind=case.scenario.wind, **kwargs)
     fleet.start()
     return fleet
+
+
+@pytest.fixture
+def sim() -> Iterator[Callable[..., Any]]:
+    """Factory ``sim(vehicles=1, **kwargs)``: a started built-in fleet, stopped after the test."""
+    from sitl.builtin import BuiltinFleet
+
+    fleets: list[Any] = []
+
+    def make(vehicles: int = 1, **kwargs: Any) -> Any:
+        kwargs.setdefault("home", HOME)
+        kwargs.setdefault("speedup", 20.0)
+        kwargs.setdefault("settle_s", 2.0)
+        kwargs.setdefault("base_port", free_base_port(vehicles))
+        fleet = BuiltinFleet(vehicles=vehicles, **kwargs)
+        fleets.append(fleet)
+        fleet.start()
+        return fleet
+
+    yield make
+    for fleet in fleets:
+        fleet.stop()
 
 
 @pytest.fixture

@@ -16,19 +16,11 @@ from gcs.binding import SpoofFlag, VehicleBinding
 from gcs.fleet.assign import assign_vehicles
 from gcs.link import Link
 from gcs.telemetry import TelemetryHub
-from tests.gcs.test_forward import free_udp_port
-from tests.waiting import wait_until
+from tests.gcs.helpers_binding import heartbeat, send
+from tests.helpers.ports import free_udp_port
+from tests.helpers.waiting import wait_until
 
 _D = mav.dialect
-
-
-def heartbeat(sysid: int, mode: str = "RTL", armed: bool = True) -> bytes:
-    """A copter HEARTBEAT from vehicle ``sysid`` (unsigned)."""
-    codec = mav.codec(sysid, 1)
-    base = _D.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED | (_D.MAV_MODE_FLAG_SAFETY_ARMED if armed else 0)
-    return bytes(codec.heartbeat_encode(_D.MAV_TYPE_QUADROTOR, _D.MAV_AUTOPILOT_ARDUPILOTMEGA,
-                                        base, mav.COPTER_MODES[mode],
-                                        _D.MAV_STATE_ACTIVE).pack(codec))
 
 
 @pytest.fixture
@@ -37,12 +29,6 @@ def spoofer() -> Iterator[socket.socket]:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         yield sock
-
-
-def send(sock: socket.socket, port: int, packet: bytes, times: int = 5) -> None:
-    """Send ``packet`` ``times`` times to a loopback UDP port."""
-    for _ in range(times):
-        sock.sendto(packet, ("127.0.0.1", port))
 
 
 @pytest.mark.sitl

@@ -4,7 +4,6 @@ vehicles through an output; a read-only output cannot change them."""
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,17 +16,11 @@ from gcs.forward import Forwarder, OutputSpec, notable, read_only_allows
 from gcs.link import Link
 from gcs.telemetry import TelemetryHub
 from planner.errors import InputError
-from tests.gcs.conftest import HOME
-from tests.waiting import wait_until
+from tests.gcs.helpers import HOME
+from tests.helpers.ports import free_tcp_port, free_udp_port
+from tests.helpers.waiting import wait_until
 
 _D = mav.dialect
-
-
-def free_udp_port() -> int:
-    """A loopback UDP port nobody is bound to right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -136,9 +129,7 @@ def test_bare_client_sees_every_vehicle_through_udp_output(watched: Any) -> None
 @pytest.mark.sitl
 def test_tcpin_output_serves_a_tcp_client(watched: Any) -> None:
     """A client connecting to a tcpin output hears the vehicle."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port = free_tcp_port()
     watched(1, [f"tcpin:127.0.0.1:{port}"])
     client = mav.connect(f"tcp:127.0.0.1:{port}")
     try:

@@ -31,16 +31,16 @@ from gcs.signing import (
 from gcs.transfer import Retry, Target
 from planner.errors import InputError
 from planner.io.planfile import write_plan_json
-from tests.gcs import fixtures
-from tests.gcs.fixtures import SPEEDUP, tutorial_case
-from tests.gcs.test_forward import free_udp_port
-from tests.waiting import wait_until
+from tests.gcs import helpers
+from tests.gcs.helpers import SPEEDUP, tutorial_case
+from tests.helpers.ports import free_udp_port
+from tests.helpers.waiting import wait_until
 
 _D = mav.dialect
 KEY_A = bytes(range(32))
 KEY_B = bytes(range(1, 33))
 QUICK = Retry(timeout_s=0.4, tries=2)
-fleet_sim = fixtures.fleet_sim
+fleet_sim = helpers.fleet_sim
 
 
 def unsigned_set_mode(mode: str, sysid: int = 1) -> bytes:

@@ -8,7 +8,8 @@ import pytest
 
 from gcs import commands
 from gcs.transfer import Target
-from tests.gcs.test_terrain import FakeVehicle, _free_port
+from tests.gcs.helpers_terrain import FakeVehicle
+from tests.helpers.ports import free_tcp_port
 
 
 @pytest.mark.sitl
@@ -24,7 +25,7 @@ def test_a_vehicle_without_sim_speedup_runs_at_1x() -> None:
     """Real flight controllers have no SIM_SPEEDUP and do not answer for it: 1x."""
     from gcs.link import Link
 
-    port = _free_port()
+    port = free_tcp_port()
     vehicle = FakeVehicle(port)
     link = Link(f"tcp:127.0.0.1:{port}", heartbeat_period_s=0).open()
     try:

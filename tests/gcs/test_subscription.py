@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from gcs.telemetry import BURST, JITTER_ALLOWANCE, SnapshotSubscription
-from tests.waiting import poll
+from tests.helpers.waiting import poll
 
 
 class _Hub:

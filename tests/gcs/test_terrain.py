@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,77 +21,21 @@ from gcs.terrain import (
     tile_heights_m,
     tile_points_deg,
 )
-from planner.io.dem import load_dem
 from planner.terrain import Dem
-from tests.gcs.fixtures import DISTRICT
-from tests.waiting import wait_until
+from tests.gcs.helpers_terrain import LITTLETON, FakeVehicle
+from tests.helpers.ports import free_tcp_port
+from tests.helpers.waiting import wait_until
 
 _D = mav.dialect
-#: South-west corner of the block holding the Littleton hub at 100 m spacing (degE7), as the
-#: real vehicle asks for it.
-LITTLETON = (44.317934, -71.825559)
-
-
-@pytest.fixture(scope="module")
-def dem() -> Dem:
-    return load_dem([DISTRICT / "terrain" / "N44W072.hgt"])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class FakeVehicle:
-    """A vehicle end of a TCP link (listening like SITL's SERIAL0) speaking raw MAVLink."""
-
-    def __init__(self, port: int) -> None:
-        self.server = socket.socket()
-        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.server.bind(("127.0.0.1", port))
-        self.server.listen(1)
-        self.conn: socket.socket | None = None
-        self.codec = mav.codec(1, 1)
-
-    def accept(self) -> None:
-        self.server.settimeout(5.0)
-        self.conn, _ = self.server.accept()
-        self.conn.settimeout(0.1)
-
-    def send(self, msg: Any) -> None:
-        assert self.conn is not None
-        self.conn.sendall(msg.pack(self.codec))
-
-    def heartbeat(self) -> None:
-        self.send(self.codec.heartbeat_encode(_D.MAV_TYPE_QUADROTOR, _D.MAV_AUTOPILOT_ARDUPILOTMEGA,
-                                              0, 0, _D.MAV_STATE_STANDBY))
-
-    def receive(self, kind: str, until: Any, timeout_s: float = 5.0) -> list[Any]:
-        """Messages of type ``kind`` until ``until(list)`` holds (or the timeout)."""
-        assert self.conn is not None
-        got: list[Any] = []
-        end = time.monotonic() + timeout_s
-        while time.monotonic() < end and not until(got):
-            try:
-                data = self.conn.recv(65536)
-            except TimeoutError:
-                self.heartbeat()
-                continue
-            for msg in self.codec.parse_buffer(data) or []:
-                if msg.get_type() == kind:
-                    got.append(msg)
-        return got
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-        self.server.close()
+@pytest.fixture
+def dem(district_dem: Dem) -> Dem:
+    """The district's terrain."""
+    return district_dem
 
 
 @pytest.fixture
 def vehicle_and_hub(dem: Dem) -> Iterator[tuple[FakeVehicle, TelemetryHub, Link]]:
-    port = _free_port()
+    port = free_tcp_port()
     vehicle = FakeVehicle(port)
     link = Link(f"tcp:127.0.0.1:{port}", heartbeat_period_s=0.2)
     link.open()
@@ -215,7 +158,7 @@ def test_preflight_terrain_check_follows_the_reports(vehicle_and_hub: Any, spaci
 
     from gcs.fleet.config import needs_terrain
     from gcs.fleet.preflight import sortie_path_deg, terrain_check
-    from tests.gcs.fixtures import tutorial_case
+    from tests.gcs.helpers import tutorial_case
 
     vehicle, _, link = vehicle_and_hub
     sortie = tutorial_case().plan.sorties[0]

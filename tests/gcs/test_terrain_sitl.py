@@ -21,17 +21,12 @@ from gcs.errors import CommandRejected
 from gcs.link import Link
 from gcs.telemetry import TelemetryHub
 from gcs.terrain import send_checks
-from gcs.transfer import Retry, Target
-from planner.io.dem import load_dem
+from gcs.transfer import Target
 from planner.terrain import Dem
-from tests.gcs.fixtures import DISTRICT
-from tests.shared_data import SHARED, needs
-from tests.waiting import poll
+from tests.gcs.helpers_terrain import ARDUCOPTER, BIN, HUB, arm
+from tests.helpers.shared_data import needs
+from tests.helpers.waiting import poll
 
-BIN = SHARED / "ardupilot" / "bin"
-ARDUCOPTER = BIN / "arducopter"
-#: The Littleton hub of the White Mountains district.
-HUB = (44.317934, -71.825559)
 #: SITL instance number (TCP 5760 + 10 N): 31 keeps clear of other tests' instances.
 INSTANCE = 31
 SPEEDUP = 10
@@ -53,8 +48,8 @@ class Sitl:
 
 
 @pytest.fixture(scope="module")
-def sitl() -> Iterator[Sitl]:
-    dem = load_dem([DISTRICT / "terrain" / "N44W072.hgt"])
+def sitl(district_dem: Dem) -> Iterator[Sitl]:
+    dem = district_dem
     home_alt = float(dem.elevation_amsl_m(HUB[1], HUB[0]))
     work = Path(tempfile.mkdtemp(prefix="dropline-terrain-sitl-"))
     (work / "delivery.parm").write_text("FS_GCS_ENABLE 1\nFS_OPTIONS 0\nTERRAIN_ENABLE 1\n"
@@ -144,18 +139,6 @@ def _valley(dem: Dem, home_alt_m: float) -> tuple[float, float, float]:
     return float(lat[i]), float(lon[i]), float(ground[i])
 
 
-def _arm(link: Link, target: Target, timeout_s: float) -> None:
-    end = time.monotonic() + timeout_s
-    while True:
-        try:
-            commands.arm(link, target, retry=Retry(timeout_s=1.0, tries=3))
-            return
-        except CommandRejected:
-            if time.monotonic() > end:
-                raise
-            time.sleep(0.5)
-
-
 def test_leg_below_home_over_a_valley_arrives_above_the_ground(sitl: Sitl) -> None:
     """GUIDED to a point over a valley at an altitude below home's: the vehicle arrives above
     the real ground (no 'Hit ground'), and no GCS failsafe with the heartbeat paced by the
@@ -170,7 +153,7 @@ def test_leg_below_home_over_a_valley_arrives_above_the_ground(sitl: Sitl) -> No
     assert poll(lambda: (s := sitl.hub.snapshot(1)) is not None and bool(s.ekf_ok)
                 and s.gps_fix_type >= 3, 60.0), "SITL never became ready"
     commands.set_mode(link, target, "GUIDED")
-    _arm(link, target, 60.0)
+    arm(link, target, 60.0)
     commands.takeoff(link, target, 20.0)
     assert poll(lambda: (sitl.hub.snapshot(1).alt_rel_m or 0) > 18, 30.0)  # type: ignore
     commands.goto(link, target, lat, lon, alt_rel)

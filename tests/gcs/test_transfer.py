@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,14 +24,13 @@ from planner.io.scenario import load_scenario
 from planner.items import Cmd, Frame, MissionItem, MissionType
 from planner.pipeline import make_plan
 from planner.plan_model import Sortie
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.shared_data import TUTORIAL
 
 
 @pytest.fixture(scope="module")
 def sortie() -> Sortie:
     """The first sortie of the tutorial scenario, compiled by the planner."""
-    scenario = load_scenario(REPO / "missions" / "tutorial")
+    scenario = load_scenario(TUTORIAL)
     plan = make_plan(scenario, load_dem(scenario.terrain.dem_paths)).plan
     return plan.sorties[0]
 

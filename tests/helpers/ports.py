@@ -1,4 +1,4 @@
-"""Free loopback TCP port blocks for simulator instances (base + 10 * i, + 2, + 3)."""
+"""Free loopback ports: single TCP or UDP ports, and port blocks for simulator instances."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ _next = itertools.count()
 
 
 def _free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
+    """Whether ``port`` can be bound on loopback for both TCP and UDP right now."""
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return False
     return True
 
 
@@ -22,7 +24,7 @@ def free_base_port(vehicles: int = 1) -> int:
     """A base port whose ``base + 10*i + {0, 2, 3}`` are all free for ``vehicles`` instances.
 
     Blocks are drawn from 30000-59999, spread by process id so that parallel test processes
-    rarely probe the same ones.
+    rarely probe the same ones; each port is free for TCP and for UDP.
     """
     span = 10 * vehicles + 10
     start = 30000 + (os.getpid() * 97) % 20000
@@ -32,3 +34,17 @@ def free_base_port(vehicles: int = 1) -> int:
         if all(_free(p) for p in ports):
             return base
     raise RuntimeError("no free port block found")
+
+
+def free_tcp_port() -> int:
+    """A loopback TCP port nobody is bound to right now (the system picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def free_udp_port() -> int:
+    """A loopback UDP port nobody is bound to right now (the system picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

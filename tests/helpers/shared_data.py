@@ -1,4 +1,5 @@
-"""Where the reference data lives: ``$DROPLINE_SHARED``, else ``shared/`` beside the repository."""
+"""Where the test data lives: the repository, its missions and ``tests/data``, and the reference
+data (``$DROPLINE_SHARED``, else ``shared/`` beside the repository)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+#: The repository root.
+REPO = Path(__file__).resolve().parents[2]
+#: The small inputs of the tests.
+DATA = REPO / "tests" / "data"
+#: The scenarios shipped in ``missions/``.
+TUTORIAL = REPO / "missions" / "tutorial"
+DISTRICT = REPO / "missions" / "district"
+#: The SRTM tile of the district (the White Mountains around Littleton).
+DISTRICT_HGT = DISTRICT / "terrain" / "N44W072.hgt"
+#: The reference data folder.
 SHARED = Path(os.environ.get("DROPLINE_SHARED") or REPO.parent / "shared")
 
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import shapely
 
 from planner.geo import LocalProjection
 from planner.scenario import Depot, Drop, NoFlyZone, Scenario, TerrainConfig
-from tests.planner.factories import drone_type
+from tests.helpers.shared_data import DISTRICT_HGT, REPO
+from tests.planner.helpers import drone_type
 
-REPO = Path(__file__).resolve().parents[1]
-TILE = REPO / "missions" / "district" / "terrain" / "N44W072.hgt"
+TILE = DISTRICT_HGT
 
 #: Hubs in valleys of the White Mountains tile (Littleton and Lancaster hospitals, Berlin).
 HUBS = ((44.317934, -71.825559), (44.489, -71.569), (44.486951, -71.155254))

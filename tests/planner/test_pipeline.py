@@ -10,8 +10,6 @@ import pytest
 import shapely
 
 from planner.compile import _corridor
-from planner.io.dem import load_dem
-from planner.io.scenario import load_scenario
 from planner.items import Cmd, Frame
 from planner.pipeline import make_plan
 from planner.plan_model import Plan
@@ -19,9 +17,7 @@ from planner.scenario import Depot, Drop, NoFlyZone, PlannerParams, Scenario, Te
 from planner.sorties.evaluate import SortieEval
 from planner.terrain import Dem
 from planner.verify.verifier import sortie_energy_wh
-from tests.planner.factories import LAT0, LON0, drone_type, hills_dem, square
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.planner.helpers import LAT0, LON0, drone_type, hills_dem, square
 
 
 def scenario_of(drops: list[Drop], *, zones: tuple[NoFlyZone, ...] = (),
@@ -98,10 +94,10 @@ def test_terrain_frame_altitudes_are_above_ground(flat: Dem) -> None:
     assert all(10.0 - 1e-6 <= i.alt_m <= 115.0 + 1e-6 for i in cruise)
 
 
-def test_planned_energy_agrees_with_the_verifier_on_the_district() -> None:
+def test_planned_energy_agrees_with_the_verifier_on_the_district(
+        district_scenario: Scenario, district_dem: Dem) -> None:
     """The planner's energy of every district sortie is within 0.1 % of the verifier's own."""
-    sc = load_scenario(REPO / "missions" / "district")
-    dem = load_dem(sc.terrain.dem_paths)
+    sc, dem = district_scenario, district_dem
     plan = make_plan(sc, dem).plan
     weights = {d.id: d.weight_kg for d in sc.drops}
     assert len(plan.sorties) >= 10

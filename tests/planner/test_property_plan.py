@@ -21,7 +21,7 @@ from planner.scenario import (
     Wind,
 )
 from planner.verify.verifier import verify_plan
-from tests.planner.factories import LAT0, LON0, drone_type, hills_dem, square
+from tests.planner.helpers import LAT0, LON0, drone_type, hills_dem, square
 
 offset = st.floats(-0.08, 0.08)
 point = st.tuples(offset, offset)

@@ -1,9 +1,12 @@
-"""The fake ``arducopter`` program (``data/fake_arducopter.py``) as an executable file."""
+"""Stand-ins for simulators: the fake ``arducopter`` program (``data/fake_arducopter.py``) as an
+executable file, and a vehicle handle that records the calls made to it."""
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 FAKE = Path(__file__).resolve().parent / "data" / "fake_arducopter.py"
 
@@ -22,3 +25,43 @@ def write_fake(folder: Path, *, copter_parm: bool = True) -> Path:
         (folder / "copter.parm").write_text(
             "".join(f"{k}\t{v}\n" for k, v in FAKE_COPTER_PARM.items()))
     return exe
+
+
+@dataclass
+class RecordingVehicle:
+    """Stands in for a SimVehicleHandle and records the calls made to it."""
+
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+
+    def set_link_faults(self, **kw: float) -> None:
+        """Record the link faults set."""
+        self.calls.append(("link", dict(kw)))
+
+    def cut_link(self, duration_s: float) -> None:
+        """Record a link cut."""
+        self.calls.append(("cut", duration_s))
+
+    def battery_sag(self, fraction: float) -> None:
+        """Record a battery sag."""
+        self.calls.append(("battery", fraction))
+
+    def gps_loss(self, lost: bool = True) -> None:
+        """Record a GPS loss (or its end)."""
+        self.calls.append(("gps", lost))
+
+    def motor_failure(self) -> None:
+        """Record a motor failure."""
+        self.calls.append(("motor", None))
+
+    def snapshot(self) -> Any:
+        """A fixed snapshot-like state."""
+        return RecordingState()
+
+
+@dataclass(frozen=True)
+class RecordingState:
+    """A snapshot-like dataclass."""
+
+    lat_deg: float = 44.123456789
+    mode: str = "GUIDED"
+    battery_pct: float = 87.456

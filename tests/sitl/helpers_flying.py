@@ -14,7 +14,7 @@ from typing import Any
 
 from gcs.mavlink import COPTER_MODE_NAMES, dialect
 from planner.items import Cmd, Frame, MissionItem, MissionType
-from tests.sitl.mavclient import MavClient, MavClientError
+from tests.sitl.helpers_mavclient import MavClient, MavClientError
 
 mavlink = dialect
 EARTH_RADIUS_M = 6_371_000.0

@@ -26,9 +26,10 @@ from planner.plan_model import Sortie
 from planner.scenario import Depot, Drop, Scenario, TerrainConfig
 from planner.terrain import Dem
 from sitl.backend import make_backend, unavailable_reason
-from tests.planner.factories import LAT0, LON0, drone_type, hills_dem
-from tests.shared_data import ardupilot_binary
-from tests.sitl.flying import (
+from tests.helpers.ports import free_base_port
+from tests.helpers.shared_data import ardupilot_binary
+from tests.planner.helpers import LAT0, LON0, drone_type, hills_dem
+from tests.sitl.helpers_flying import (
     Rig,
     arm,
     assert_accepted,
@@ -54,8 +55,7 @@ from tests.sitl.flying import (
     wait_mode,
     waypoint,
 )
-from tests.sitl.mavclient import MavClient
-from tests.sitl.ports import free_base_port
+from tests.sitl.helpers_mavclient import MavClient
 
 mavlink = dialect
 pytestmark = pytest.mark.sitl

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from gcs.mavlink import dialect
-from tests.sitl.flying import distance_m, offset
-from tests.sitl.ports import free_base_port
-from tests.waiting import wait_until
+from tests.helpers.ports import free_base_port
+from tests.helpers.waiting import wait_until
+from tests.sitl.helpers_flying import distance_m, offset
 
 mavlink = dialect
 pytestmark = [pytest.mark.sitl, pytest.mark.slow]

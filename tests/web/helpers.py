@@ -11,11 +11,11 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.helpers.shared_data import REPO
 from web import create_app
 from web.server import WebServer
 from web.services import Services
 
-REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "correct-horse-1"
 ROLES = ("admin", "operator", "crew", "engineer")
 

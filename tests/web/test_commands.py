@@ -13,8 +13,7 @@ import pytest
 import requests
 
 from dropline.cli import main
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.shared_data import REPO
 
 
 @pytest.mark.parametrize("argv", [

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.gcs.fixtures import FleetCase, ReleaseRecorder, start_fleet
-from tests.waiting import wait_until
+from tests.gcs.helpers import FleetCase, ReleaseRecorder, start_fleet
+from tests.helpers.waiting import wait_until
 from tests.web.helpers import REPO, Client, make_app, plan_done, services
 from web import create_app
 

@@ -11,27 +11,27 @@ from typing import Any
 import pytest
 
 from gcs.terrain import tile_heights_m
-from planner.io.dem import load_dem
 from planner.terrain import Dem
-from tests.gcs.fixtures import DISTRICT
-from tests.gcs.test_terrain import LITTLETON, FakeVehicle, _free_port
-from tests.sitl.ports import free_base_port
-from tests.waiting import wait_until
+from tests.gcs.helpers_terrain import LITTLETON, FakeVehicle
+from tests.helpers.ports import free_base_port, free_tcp_port
+from tests.helpers.shared_data import DISTRICT_HGT
+from tests.helpers.waiting import wait_until
 from tests.web.helpers import Client, make_app, services
 
-HGT = DISTRICT / "terrain" / "N44W072.hgt"
+HGT = DISTRICT_HGT
 
 
-@pytest.fixture(scope="module")
-def dem() -> Dem:
-    return load_dem([HGT])
+@pytest.fixture
+def dem(district_dem: Dem) -> Dem:
+    """The district's terrain."""
+    return district_dem
 
 
 @pytest.fixture
 def console_and_vehicle(tmp_path: Path) -> Iterator[tuple[Any, FakeVehicle]]:
     """A console whose only link is to a vehicle-like peer speaking raw MAVLink, its DEM the
     district's (``TILE_DEM``), no plan uploaded."""
-    port = _free_port()
+    port = free_tcp_port()
     vehicle = FakeVehicle(port)
     app = make_app(tmp_path / "data", CONNECT=[f"tcp:127.0.0.1:{port}"], TILE_DEM=[str(HGT)],
                    TIME_SCALE=1.0)

@@ -22,11 +22,10 @@ from gcs import commands
 from gcs.errors import CommandRejected, GroundControlError
 from gcs.link import Link
 from gcs.transfer import Target
-from planner.io.dem import load_dem
-from tests.gcs.fixtures import DISTRICT
-from tests.gcs.test_terrain_sitl import ARDUCOPTER, BIN, HUB, _arm
-from tests.shared_data import needs
-from tests.waiting import poll
+from planner.terrain import Dem
+from tests.gcs.helpers_terrain import ARDUCOPTER, BIN, HUB, arm
+from tests.helpers.shared_data import needs
+from tests.helpers.waiting import poll
 from tests.web.helpers import PASSWORD, REPO
 
 #: SITL instance (TCP 5760 + 10 N for the console, 5762 + 10 N for the test's own link).
@@ -36,11 +35,12 @@ SPEEDUP = 10
 pytestmark = [pytest.mark.sitl, pytest.mark.slow, needs(ARDUCOPTER)]
 
 
-def test_serve_follows_sitl_speedup_and_serves_terrain(tmp_path: Path) -> None:
+def test_serve_follows_sitl_speedup_and_serves_terrain(tmp_path: Path,
+                                                       district_dem: Dem) -> None:
     """About 30 s wall after connecting, the fleet API shows the vehicle's terrain loaded (none
     pending) and its speed-up read as 10; hovering 20 s wall (200 s of its time) heartbeated by
     the console alone, it says no "GCS Failsafe"."""
-    dem = load_dem([DISTRICT / "terrain" / "N44W072.hgt"])
+    dem = district_dem
     home_alt = float(dem.elevation_amsl_m(HUB[1], HUB[0]))
     work = Path(tempfile.mkdtemp(prefix="dropline-console-sitl-", dir=tmp_path))
     (work / "delivery.parm").write_text("FS_GCS_ENABLE 1\nFS_OPTIONS 0\nTERRAIN_ENABLE 1\n"
@@ -99,7 +99,7 @@ def test_serve_follows_sitl_speedup_and_serves_terrain(tmp_path: Path) -> None:
                           if m.get_type() == "STATUSTEXT" else None)
         target = Target(sysid=1)
         commands.set_mode(mine, target, "GUIDED")
-        _arm(mine, target, 60.0)
+        arm(mine, target, 60.0)
         commands.takeoff(mine, target, 20.0)
         assert poll(lambda: ((vehicle() or {}).get("alt_rel_m") or 0) > 15, 30.0, period_s=0.5)
         time.sleep(20.0)

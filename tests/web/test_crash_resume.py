@@ -17,8 +17,8 @@ import pytest
 import requests
 
 from gcs.fleet.logs import FlightLog
-from tests.gcs.fixtures import SPEEDUP, FleetCase, start_fleet
-from tests.waiting import poll, wait_until
+from tests.gcs.helpers import SPEEDUP, FleetCase, start_fleet
+from tests.helpers.waiting import poll, wait_until
 from tests.web.helpers import PASSWORD, REPO, Client, make_app, plan_done, services
 
 pytestmark = [pytest.mark.slow, pytest.mark.sitl]

@@ -12,8 +12,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from tests.gcs.fixtures import SPEEDUP, FleetCase, start_fleet
-from tests.waiting import wait_until
+from tests.gcs.helpers import SPEEDUP, FleetCase, start_fleet
+from tests.helpers.shared_data import REPO
+from tests.helpers.waiting import wait_until
 from tests.web.helpers import Client, make_app, plan_done, services
 from web import db as tables
 
@@ -36,7 +37,7 @@ def flown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     data = Path(services(planner_app).plans.root).parent
     services(planner_app).close()
     app = make_app(data / "console", CONNECT=fleet.connection_strings, TIME_SCALE=SPEEDUP,
-                   RESET_BATTERY=True, MISSIONS_DIR=str(Path(__file__).parents[2] / "missions"))
+                   RESET_BATTERY=True, MISSIONS_DIR=str(REPO / "missions"))
     # the console's own data folder: plans are made again there
     c = Client(app, "operator")
     plan_id = plan_done(c, edits={"depots": [HUB], "drop_ids": DROPS}, app=app)

@@ -16,6 +16,7 @@ import rasterio
 from affine import Affine
 from flask import Flask
 
+from tests.helpers.shared_data import REPO
 from tests.web.helpers import Client, new_plan, services, upload
 
 HEAVY_DROPS = (b"id,lat_deg,lon_deg,weight_kg\n"
@@ -29,7 +30,7 @@ def _data_dir(app: Flask) -> Path:
 
 def _no_server_path(app: Flask, body: dict[str, Any]) -> None:
     text = json.dumps(body)
-    for server in (str(_data_dir(app)), str(Path(__file__).resolve().parents[2])):
+    for server in (str(_data_dir(app)), str(REPO)):
         assert server not in text, text
     assert not re.search(r"(?<![\w.])/(?:tmp|work|home|root|var|etc)/", text), text
 

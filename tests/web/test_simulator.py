@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from flask import Flask
 
 from dropline.commands.sim_control import FAULTS, FleetSimulator
-from tests.dropline.test_sim_cli import RecordingVehicle
-from tests.sitl.ports import free_base_port
+from tests.helpers.ports import free_base_port
+from tests.sitl.helpers_fakes import RecordingVehicle
 from tests.web.helpers import Client, make_app, services
 from web import db as tables
 from web.openapi import SIM_FAULTS

@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.helpers.shared_data import REPO
 from tests.web.helpers import PASSWORD, make_app, services
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _serve(data_dir: Path) -> subprocess.Popen[str]:

@@ -27,14 +27,14 @@ from gcs.fleet.assign import assign_vehicles
 from gcs.link import Link
 from gcs.signing import KeyStore, enable_signing
 from gcs.transfer import Retry, Target
-from tests.gcs.conftest import sim as sim
-from tests.gcs.test_binding import heartbeat, send
-from tests.gcs.test_forward import free_udp_port
-from tests.waiting import wait_until
+from tests.gcs.helpers import sim as sim
+from tests.gcs.helpers_binding import heartbeat, send
+from tests.helpers.ports import free_udp_port
+from tests.helpers.shared_data import REPO
+from tests.helpers.waiting import wait_until
 from tests.web.helpers import PASSWORD, Client, make_app, services
 from web import db as tables
 
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.sitl
 
 

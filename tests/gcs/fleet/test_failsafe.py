@@ -7,7 +7,7 @@ import pytest
 from gcs.fleet.failsafe import AlertKind, FailsafeLimits, FailsafeMonitor
 from gcs.snapshot import VehicleSnapshot
 from planner.plan_model import Sortie
-from tests.gcs.fixtures import make_snapshot, tutorial_case
+from tests.gcs.helpers import make_snapshot, tutorial_case
 
 
 @pytest.fixture(scope="module")

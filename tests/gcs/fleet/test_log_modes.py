@@ -15,10 +15,10 @@ from dropline.cli import main
 from gcs.fleet.logs import FlightLog
 from gcs.tlog.writer import TlogWriter
 from planner.io.planfile import write_plan_json
-from tests.gcs import fixtures
-from tests.gcs.fixtures import SPEEDUP, one_sortie, tutorial_case
+from tests.gcs import helpers
+from tests.gcs.helpers import SPEEDUP, one_sortie, tutorial_case
 
-fleet_sim = fixtures.fleet_sim
+fleet_sim = helpers.fleet_sim
 
 
 def _mode(path: Path) -> int:

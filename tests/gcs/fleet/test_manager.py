@@ -25,8 +25,8 @@ from gcs.fleet.tracking import DropState
 from gcs.geo import distance_m
 from gcs.link import Link
 from planner.plan_model import Plan, Sortie
-from tests.gcs import fixtures
-from tests.gcs.fixtures import (
+from tests.gcs import helpers
+from tests.gcs.helpers import (
     SPEEDUP,
     FleetCase,
     ReleaseRecorder,
@@ -35,10 +35,10 @@ from tests.gcs.fixtures import (
     tutorial_case,
     two_hub_case,
 )
-from tests.waiting import wait_until
+from tests.helpers.waiting import wait_until
 
 pytestmark = pytest.mark.sitl
-fleet_sim = fixtures.fleet_sim
+fleet_sim = helpers.fleet_sim
 
 
 def _links(urls: list[str]) -> list[Link]:

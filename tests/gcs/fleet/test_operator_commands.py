@@ -13,12 +13,12 @@ from gcs.fleet.failsafe import AlertKind, FailsafeLimits
 from gcs.fleet.manager import FleetManager
 from gcs.fleet.options import FlyOptions
 from gcs.link import Link
-from tests.gcs import fixtures
-from tests.gcs.fixtures import ReleaseRecorder, one_sortie, tutorial_case
-from tests.waiting import wait_until
+from tests.gcs import helpers
+from tests.gcs.helpers import ReleaseRecorder, one_sortie, tutorial_case
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.sitl, pytest.mark.slow]
-fleet_sim = fixtures.fleet_sim
+fleet_sim = helpers.fleet_sim
 
 #: The modes each operator command sends, in order.
 COMMANDS = {"pause": ["LOITER"], "resume": ["LOITER", "AUTO"], "rtl": ["RTL"],

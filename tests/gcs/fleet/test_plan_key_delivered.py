@@ -15,10 +15,10 @@ from gcs.fleet.manager import FleetManager, plan_key
 from gcs.fleet.tracking import DropEvent, DropState
 from gcs.link import Link
 from planner.io.planfile import read_plan_json, write_plan_json
-from tests.gcs import fixtures
-from tests.gcs.fixtures import SPEEDUP, tutorial_case
+from tests.gcs import helpers
+from tests.gcs.helpers import SPEEDUP, tutorial_case
 
-fleet_sim = fixtures.fleet_sim
+fleet_sim = helpers.fleet_sim
 
 
 def test_plan_key_is_the_same_for_a_plan_read_back(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from gcs.link import Link
 from gcs.transfer import Target
 from planner.items import Cmd, Frame, MissionItem
 from planner.plan_model import Sortie
-from tests.gcs.fixtures import make_snapshot, tutorial_case
+from tests.gcs.helpers import make_snapshot, tutorial_case
 
 ALL_UPLOADED = Uploads(mission=True, fence=True, rally=True)
 

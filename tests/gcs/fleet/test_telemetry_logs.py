@@ -18,8 +18,8 @@ from gcs.link import Link
 from gcs.snapshot import VehicleSnapshot
 from gcs.telemetry import BURST, JITTER_ALLOWANCE, TelemetryHub
 from gcs.tlog.writer import TlogWriter
-from tests.gcs.fixtures import tutorial_case
-from tests.waiting import poll
+from tests.gcs.helpers import tutorial_case
+from tests.helpers.waiting import poll
 
 
 @pytest.mark.sitl

@@ -10,7 +10,7 @@ from gcs.fleet.progress import SortieProgress
 from gcs.fleet.tracking import DropState, SortieTracker
 from planner.items import Cmd, Frame, MissionItem
 from planner.plan_model import Sortie
-from tests.gcs.fixtures import tutorial_case
+from tests.gcs.helpers import tutorial_case
 
 
 @pytest.fixture(scope="module")

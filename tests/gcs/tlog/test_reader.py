@@ -17,9 +17,9 @@ import gcs.mavlink  # noqa: F401  (fixes the dialect before pymavlink is importe
 from gcs.tlog.reader import read_flight
 from planner.errors import InputError
 from planner.flown.figures import compare_flight
-from tests.shared_data import needs
-from tests.sitl.conftest import TRACES
-from tests.sitl.test_traces import (
+from tests.helpers.shared_data import needs
+from tests.sitl.helpers import TRACES
+from tests.sitl.helpers_traces import (
     BREACH_FENCE,
     GRIPPER_MISSION,
     LAND_MISSION,

@@ -23,7 +23,7 @@ from planner.io.plan_folder import (
 )
 from planner.plan_model import Plan
 from planner.scenario import Depot, Drop, Scenario, TerrainConfig
-from tests.planner.factories import drone_type
+from tests.planner.helpers import drone_type
 from tests.planner.helpers_items import assert_items_equal, sample_plan
 
 REPO = Path(__file__).resolve().parents[3]

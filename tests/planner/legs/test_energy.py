@@ -7,7 +7,7 @@ import math
 import pytest
 
 from planner.legs.energy import G_M_S2, DorlingModel, ground_speed_m_s, move_time_s
-from tests.planner.factories import drone_type
+from tests.planner.helpers import drone_type
 
 
 def test_power_matches_cheng_constant() -> None:

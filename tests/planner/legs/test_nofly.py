@@ -11,7 +11,7 @@ import shapely
 
 from planner.errors import InputError
 from planner.legs.nofly import ZoneMap, build_zone_map
-from tests.nofly_reference import ReferenceGraph, random_instance
+from tests.helpers.nofly_reference import ReferenceGraph, random_instance
 
 SQUARE = shapely.box(-10.0, -10.0, 10.0, 10.0)
 # A U open to the north: arms x in [0, 10] and [20, 30], base y in [0, 10].

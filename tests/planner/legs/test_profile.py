@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,10 +14,10 @@ from planner.geo import LocalProjection
 from planner.io.dem import load_dem
 from planner.legs.profile import AltitudeBand, LegProfile, band_violations, profile_leg
 from planner.terrain import Dem, DemTile
+from tests.helpers.shared_data import DISTRICT, DISTRICT_HGT
 
-REPO = Path(__file__).resolve().parents[3]
-REAL_TILE = REPO / "missions" / "district" / "terrain" / "N44W072.hgt"
-PLACES = REPO / "missions" / "district" / "drops.csv"  # every place of the district, same ids
+REAL_TILE = DISTRICT_HGT
+PLACES = DISTRICT / "drops.csv"  # every place of the district, same ids
 
 BAND = AltitudeBand(clearance_agl_m=40.0, ceiling_agl_m=120.0, margin_m=5.0,
                     max_climb_slope=0.25, max_descent_slope=0.15)

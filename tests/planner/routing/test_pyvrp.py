@@ -23,7 +23,7 @@ from planner.routing import (
     solve,
 )
 from planner.routing._pyvrp_model import PRECISION, choose_scales
-from tests.planner.routing_helpers import brute_force, key, recheck
+from tests.planner.routing.helpers import brute_force, key, recheck
 
 ITERS = 3000
 

@@ -37,8 +37,8 @@ from planner.sorties.route import (
 from planner.sorties.schedule import Scheduled, last_release_s, schedule_assigned, schedule_balanced
 from planner.terrain import Dem
 from planner.verify.verifier import verify_plan
-from tests.planner.factories import LAT0, LON0, drone_type, hills_dem
-from tests.planner.route_brute import Brute
+from tests.planner.helpers import LAT0, LON0, drone_type, hills_dem
+from tests.planner.sorties.helpers import Brute
 
 REL = 1e-6
 #: plan.json rounds distances to 0.1 m, energies to 0.01 Wh and ETAs to 0.1 s per sortie.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from planner.scenario import Drop
 from planner.sorties.evaluate import SortieEval
 from planner.sorties.schedule import schedule
-from tests.planner.factories import drone_type
+from tests.planner.helpers import drone_type
 
 
 def _ev(drops: tuple[int, ...], duration_s: float, offsets: tuple[float, ...]) -> SortieEval:

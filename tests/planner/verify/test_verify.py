@@ -33,6 +33,7 @@ from planner.verify.verifier import (
     verify_plan,
     verify_sortie,
 )
+from tests.helpers.shared_data import REPO
 
 LAT0, LON0 = 44.30, -71.60
 GEOD = pyproj.Geod(ellps="WGS84")
@@ -441,7 +442,7 @@ def test_verifier_imports_no_planning_module() -> None:
     """The verifier's modules import only the data model, terrain, geodesy and errors of planner."""
     allowed = {"planner.scenario", "planner.items", "planner.plan_model", "planner.terrain",
                "planner.geo", "planner.errors"}
-    root = Path(__file__).resolve().parents[3] / "planner" / "verify"
+    root = REPO / "planner" / "verify"
     files = sorted(root.glob("*.py"))
     assert len(files) >= 2
     for path in files:

@@ -15,7 +15,6 @@ import math
 import re
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -31,14 +30,13 @@ from planner.io.scenario import load_scenario
 from planner.plan_model import Sortie
 from sitl.ardupilot.health import port_listening
 from sitl.ardupilot.params import instance_parameters, write_param_file
-from tests.shared_data import REPO, ardupilot_binary
-from tests.waiting import poll
+from tests.helpers.shared_data import DISTRICT_HGT, REPO
+from tests.helpers.waiting import poll
+from tests.sitl.ardupilot.helpers import ARDUCOPTER, dropline_command
 
-#: The real SITL program: ``$ARDUPILOT_SITL_BIN``, else the shared one.
-ARDUCOPTER = ardupilot_binary()
 COPTER_PARM = ARDUCOPTER.parent / "copter.parm"
 SCENARIO = REPO / "tests" / "data" / "scenarios" / "valleys_ridges"
-DEM_FILE = REPO / "missions" / "district" / "terrain" / "N44W072.hgt"
+DEM_FILE = DISTRICT_HGT
 SPEEDUP = 10
 #: How far from its drop a parcel may be released, and from the depot a vehicle may land (m).
 RELEASE_TOLERANCE_M = 10.0
@@ -55,11 +53,6 @@ pytestmark = [
 
 
 # -- running real SITL and `dropline fly` ----------------------------------------------------
-
-def _dropline(*args: str) -> list[str]:
-    return [sys.executable, "-c", "import sys; from dropline.cli import main; "
-            "sys.exit(main(sys.argv[1:]))", *args]
-
 
 class Vehicles:
     """Real SITL instances (``-I instance``, sysid 1..N) started in ``folder``; killed on close.
@@ -141,7 +134,7 @@ class Flying:
         self.started = time.monotonic()
         # no --speedup: the ground station reads the vehicles' SIM_SPEEDUP
         self.proc = subprocess.Popen(
-            _dropline("fly", str(plan_dir), *vehicles.connects, "--scenario", str(SCENARIO),
+            dropline_command("fly", str(plan_dir), *vehicles.connects, "--scenario", str(SCENARIO),
                       "--db", str(folder / "fly.db"), "--wait", "30", "--no-progress",
                       "--timeout", str(FLY_TIMEOUT_S)),
             stdout=self.out, stderr=subprocess.STDOUT)
@@ -167,7 +160,7 @@ class Flying:
 
 
 def _plan(out: Path, scenario: Path = SCENARIO, *extra: str) -> Path:
-    done = subprocess.run(_dropline("plan", str(scenario), "-o", str(out), *extra),
+    done = subprocess.run(dropline_command("plan", str(scenario), "-o", str(out), *extra),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     return out

@@ -23,13 +23,11 @@ from sitl.ardupilot._process import pid_alive
 from sitl.ardupilot.params import PROJECT_PARAMETERS, SITL_PACK_VOLTAGE_V
 from sitl.backend import unavailable_reason
 from sitl.errors import SitlBinaryError, SitlLaunchError
-from tests.planner.factories import drone_type
-from tests.shared_data import ardupilot_binary
-from tests.sitl.fake_sitl import write_fake
-from tests.sitl.ports import free_base_port
+from tests.helpers.ports import free_base_port
+from tests.helpers.shared_data import REPO, TUTORIAL, ardupilot_binary
+from tests.planner.helpers import drone_type
+from tests.sitl.helpers_fakes import write_fake
 
-REPO = Path(__file__).resolve().parents[3]
-TUTORIAL = REPO / "missions" / "tutorial"
 HOME = (44.0618, -71.1369, 160.0)
 GRIPPER = {"GRIP_ENABLE": 1, "GRIP_TYPE": 1, "SERVO8_FUNCTION": 28, "SIM_GRPS_ENABLE": 1,
            "SIM_GRPS_PIN": 8}
@@ -322,8 +320,8 @@ def test_real_sitl_cli_starts_armable_vehicles_at_the_scenario_home(tmp_path: Pa
         print(f"real SITL skipped: {reason}")
         pytest.skip(reason)
     from dropline.commands.sim import sim_inputs
-    from tests.sitl.flying import EKF_READY_FLAGS
-    from tests.sitl.mavclient import MavClient
+    from tests.sitl.helpers_flying import EKF_READY_FLAGS
+    from tests.sitl.helpers_mavclient import MavClient
     inputs = sim_inputs(None, str(TUTORIAL), None)
     lat, lon, alt = inputs.home
     assert inputs.drone_type is not None

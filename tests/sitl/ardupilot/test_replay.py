@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.shared_data import REPO
-from tests.sitl.ardupilot.test_delivery import ARDUCOPTER, _dropline
+from tests.helpers.shared_data import REPO
+from tests.sitl.ardupilot.helpers import ARDUCOPTER, dropline_command
 
 pytestmark = [
     pytest.mark.sitl, pytest.mark.slow,
@@ -54,7 +54,7 @@ def test_replay_regression_missions_on_real_sitl(tmp_path: Path) -> None:
     report = tmp_path / "report"
     started = time.monotonic()
     done = subprocess.run(
-        _dropline("replay", str(regression / "plan"), "--scenario", str(regression),
+        dropline_command("replay", str(regression / "plan"), "--scenario", str(regression),
                   "--tolerances", str(_real_sitl_tolerances(tmp_path / "tolerances.toml")),
                   "--backend", "ardupilot", "--speedup", str(REPLAY_SPEEDUP), "--parallel", "2",
                   "--timeout", "600", "--report", str(report)),

@@ -40,7 +40,7 @@ def test_an_overloaded_fleet_slips_instead_of_bursting() -> None:
     import time
 
     from sitl.builtin.fleet_loop import MAX_LAG_WALL_S
-    from tests.sitl.conftest import free_base_port
+    from tests.helpers.ports import free_base_port
 
     fleet = BuiltinFleet(vehicles=2, home=(44.3, -71.8, 300.0), speedup=20.0,
                          base_port=free_base_port(2))

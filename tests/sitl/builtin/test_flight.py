@@ -12,7 +12,7 @@ from gcs.mavlink import COPTER_MODES
 from gcs.mavlink import dialect as mav
 from planner.terrain import Dem, DemTile
 from sitl.builtin.geo import LocalFrame
-from tests.sitl.conftest import OfflineGcs
+from tests.sitl.helpers import OfflineGcs
 
 Factory = Callable[..., OfflineGcs]
 HOME = (0, 16, 0, 0, 0, 0, 303165000, 780322000, 640.0)

@@ -13,8 +13,9 @@ import pytest
 from gcs.mavlink import dialect as mav
 from planner.scenario import DroneType
 from sitl.errors import SimulatorError
-from tests.sitl.conftest import TRACE_HOME, OfflineGcs, free_base_port
-from tests.sitl.mavclient import MavClient
+from tests.helpers.ports import free_base_port
+from tests.sitl.helpers import TRACE_HOME, OfflineGcs
+from tests.sitl.helpers_mavclient import MavClient
 
 Fleet = Callable[..., Any]
 

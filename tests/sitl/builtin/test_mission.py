@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from gcs.mavlink import dialect as mav
-from tests.sitl.conftest import OfflineGcs
+from tests.sitl.helpers import OfflineGcs
 
 HOME = (0, 16, 0, 0, 0, 0, 303165000, 780322000, 640.0)
 MISSION = [HOME, (6, 22, 0, 0, 0, 0, 0, 0, 30.0),
@@ -288,7 +288,7 @@ def _tcp_round_trip(client: Any) -> None:
 
 def test_round_trip_over_tcp(builtin_fleet: Any) -> None:
     """The same protocol works over the fleet's TCP endpoint."""
-    from tests.sitl.mavclient import MavClient
+    from tests.sitl.helpers_mavclient import MavClient
 
     fleet = builtin_fleet(1, settle_s=1.0)
     with MavClient(fleet.connection_strings[0]) as client:

@@ -16,12 +16,12 @@ from dropline.cli import main
 from planner.io.dem import load_dem
 from planner.io.qgc import read_qgc_plan
 from planner.items import Cmd, Frame
-from tests.sitl.conftest import REPO
+from tests.helpers.shared_data import DISTRICT_HGT, REPO
 
 pytestmark = pytest.mark.sitl
 
 REGRESSION = REPO / "missions" / "regression"
-DEM = load_dem([REPO / "missions" / "district" / "terrain" / "N44W072.hgt"])
+DEM = load_dem([DISTRICT_HGT])
 #: The scenario's "lincoln" depot (a gripper octocopter) and its drop R01 up the hillside.
 DEPOT = (44.0454, -71.6707)
 DROP = (44.0650, -71.6900)

@@ -12,7 +12,7 @@ import pytest
 from dropline.cli import main
 from planner.io.planfile import read_plan_json
 from planner.items import Cmd
-from tests.sitl.conftest import REPO
+from tests.helpers.shared_data import REPO
 
 pytestmark = pytest.mark.sitl
 

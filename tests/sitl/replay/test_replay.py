@@ -4,7 +4,6 @@ and a mission flown through a no-fly zone caught by the report."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -16,20 +15,15 @@ from dropline.cli import main
 from gcs.link import Link
 from gcs.mavlink import read_tlog
 from planner.io.wpl import write_wpl
-from tests.shared_data import needs
-from tests.sitl.conftest import REPO, TRACES
-from tests.sitl.test_traces import GRIPPER_MISSION, as_items
+from tests.helpers.ports import free_udp_port
+from tests.helpers.shared_data import REPO, needs
+from tests.sitl.helpers import TRACES
+from tests.sitl.helpers_traces import GRIPPER_MISSION, as_items
 
 pytestmark = pytest.mark.sitl
 
 REGRESSION = REPO / "missions" / "regression"
 PLAN = REGRESSION / "plan"
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _run(argv: list[str], capsys: Any) -> tuple[int, str, str]:
@@ -124,7 +118,7 @@ def test_replay_log_streams_the_vehicle_in_order_at_the_given_speed(capsys: Any)
     recorded = [m for _, m in read_tlog(trace) if m.get_srcSystem() == 1
                 and m.get_type() in ("HEARTBEAT", "GLOBAL_POSITION_INT")]
     stamps = [t for t, m in read_tlog(trace) if m.get_srcSystem() == 1]
-    port = _free_udp_port()
+    port = free_udp_port()
     got: list[Any] = []
     done = threading.Event()
 
