@@ -1,5 +1,5 @@
 """Session fixtures of immutable data shared by every test area: the repository, the reference
-data folder, and the district scenario with its terrain, each loaded once.
+data folder, and the tutorial and district scenarios with their terrain, each loaded once.
 
 Markers are declared once, in ``pyproject.toml`` (``slow``, ``sitl``); fixtures of one area live
 in that area's ``conftest.py``, its helpers in its ``helpers.py`` / ``helpers_<topic>.py``.
@@ -15,7 +15,7 @@ from planner.io.dem import load_dem
 from planner.io.scenario import load_scenario
 from planner.scenario import Scenario
 from planner.terrain import Dem
-from tests.helpers.shared_data import DISTRICT, DISTRICT_HGT, REPO, SHARED
+from tests.helpers.shared_data import DISTRICT, DISTRICT_HGT, REPO, SHARED, TUTORIAL
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +28,18 @@ def repo_dir() -> Path:
 def shared_dir() -> Path:
     """The reference data folder (``$DROPLINE_SHARED``, else ``shared/`` beside the repository)."""
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def tutorial_scenario() -> Scenario:
+    """The tutorial scenario of ``missions/tutorial``."""
+    return load_scenario(TUTORIAL)
+
+
+@pytest.fixture(scope="session")
+def tutorial_dem(tutorial_scenario: Scenario) -> Dem:
+    """The tutorial's terrain, from the DEM files its scenario names."""
+    return load_dem(tutorial_scenario.terrain.dem_paths)
 
 
 @pytest.fixture(scope="session")

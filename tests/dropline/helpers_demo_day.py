@@ -2,7 +2,7 @@
 open the draft plan the Plan page opens, plan it, upload and start it, poll the fleet until the
 run is over. Used by the tests; run it as a script to measure the full district day::
 
-    .venv/bin/python -m tests.dropline.demo_day --speedup 20
+    .venv/bin/python -m tests.dropline.helpers_demo_day --speedup 20
 """
 
 from __future__ import annotations

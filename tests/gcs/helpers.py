@@ -22,9 +22,10 @@ from planner.scenario import Scenario
 from planner.terrain import Dem
 from tests.helpers.ports import free_base_port
 from tests.helpers.shared_data import DISTRICT, TUTORIAL
+from tests.sitl.helpers import TRACE_HOME
 
 #: Where the recorded ArduPilot traces were flown (lat, lon, alt AMSL).
-HOME = (30.3165, 78.0322, 640.0)
+HOME = TRACE_HOME
 #: Simulated seconds per wall second in fleet tests: the vehicle times out an upload after 8 s of
 #: its own time, so the ground station must answer within 8/SPEEDUP s of wall time on a loaded CI
 #: machine.

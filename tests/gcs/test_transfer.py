@@ -19,19 +19,17 @@ from gcs.transfer import (
     upload,
     upload_verified,
 )
-from planner.io.dem import load_dem
-from planner.io.scenario import load_scenario
 from planner.items import Cmd, Frame, MissionItem, MissionType
 from planner.pipeline import make_plan
 from planner.plan_model import Sortie
-from tests.helpers.shared_data import TUTORIAL
+from planner.scenario import Scenario
+from planner.terrain import Dem
 
 
 @pytest.fixture(scope="module")
-def sortie() -> Sortie:
+def sortie(tutorial_scenario: Scenario, tutorial_dem: Dem) -> Sortie:
     """The first sortie of the tutorial scenario, compiled by the planner."""
-    scenario = load_scenario(TUTORIAL)
-    plan = make_plan(scenario, load_dem(scenario.terrain.dem_paths)).plan
+    plan = make_plan(tutorial_scenario, tutorial_dem).plan
     return plan.sorties[0]
 
 

@@ -11,12 +11,10 @@ import pytest
 
 from planner.errors import InfeasibleError
 from planner.geo import LocalProjection
-from planner.io.dem import load_dem
 from planner.legs.profile import AltitudeBand, LegProfile, band_violations, profile_leg
 from planner.terrain import Dem, DemTile
-from tests.helpers.shared_data import DISTRICT, DISTRICT_HGT
+from tests.helpers.shared_data import DISTRICT
 
-REAL_TILE = DISTRICT_HGT
 PLACES = DISTRICT / "drops.csv"  # every place of the district, same ids
 
 BAND = AltitudeBand(clearance_agl_m=40.0, ceiling_agl_m=120.0, margin_m=5.0,
@@ -46,9 +44,9 @@ CLIFF = _synthetic_dem(lambda x, y: 200.0 + np.clip(x, 0.0, 300.0))
 
 
 @pytest.fixture(scope="module")
-def real() -> tuple[Dem, LocalProjection]:
+def real(district_dem: Dem) -> tuple[Dem, LocalProjection]:
     """The real White Mountains tile and a projection centred on it."""
-    return load_dem([REAL_TILE]), LocalProjection(lat0_deg=44.5, lon0_deg=-71.5)
+    return district_dem, LocalProjection(lat0_deg=44.5, lon0_deg=-71.5)
 
 
 def _violations(p: LegProfile, dem: Dem, proj: LocalProjection,
