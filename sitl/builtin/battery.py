@@ -147,6 +147,46 @@ class Battery:
         self.pack_loss_mah = 0.0
 
 
+class DepotSwap:
+    """A crew swapping the pack of a vehicle that stands disarmed near its home.
+
+    Parameters
+    ----------
+    enabled
+        Swap at all; off, the pack is only refilled by MAV_CMD_BATTERY_RESET or a reboot.
+    near_m
+        A disarm within this horizontal distance of home (m) starts the turnaround.
+    delay_s
+        Simulated seconds the vehicle stands disarmed before it gets a full pack.
+    """
+
+    def __init__(self, *, enabled: bool, near_m: float, delay_s: float) -> None:
+        self.enabled = enabled
+        self.near_m = near_m
+        self.delay_s = delay_s
+        #: Packs swapped so far.
+        self.swaps = 0
+        self._due_s: float | None = None
+
+    def cancel(self) -> None:
+        """The vehicle armed: no swap is due."""
+        self._due_s = None
+
+    def disarmed(self, *, now_s: float, home_distance_m: float) -> None:
+        """The vehicle disarmed ``home_distance_m`` from home at ``now_s``."""
+        if self.enabled and home_distance_m <= self.near_m:
+            self._due_s = now_s + self.delay_s
+
+    def update(self, battery: Battery, *, now_s: float, armed: bool) -> bool:
+        """Swap ``battery`` for a full pack when due; whether it was swapped."""
+        if self._due_s is None or armed or now_s < self._due_s - 1e-9:
+            return False
+        self._due_s = None
+        battery.swap()
+        self.swaps += 1
+        return True
+
+
 def _cell_voltage(soc: float) -> float:
     soc = min(max(soc, 0.0), 1.0)
     for (s0, v0), (s1, v1) in itertools.pairwise(_CELL_CURVE):

@@ -25,8 +25,9 @@ from sitl.builtin.clock import SimClock
 from sitl.builtin.endpoint import Endpoint
 from sitl.builtin.faults import LinkFaults
 from sitl.builtin.geo import LocalFrame
+from sitl.builtin.simulation import STEP_S
 from sitl.builtin.state import VehicleState
-from sitl.builtin.vehicle import DEFAULT_SETTLE_S, STEP_S, SimVehicle
+from sitl.builtin.vehicle import DEFAULT_SETTLE_S, SimVehicle
 from sitl.errors import SimulatorError
 
 log = logging.getLogger(__name__)
@@ -217,8 +218,8 @@ class BuiltinFleet:
             alt = home[2] if ground is None else ground(*self.frame.to_ne(lat, lon))
             self._vehicles.append(SimVehicle(
                 sysid=i + 1, start=(lat, lon, alt), frame=self.frame, params=overrides,
-                seed=seed, ground=ground, power=SimVehicle.power_for(kind) if kind else
-                PowerModel(), wind=wind, settle_s=settle_s, finite_battery=finite_battery,
+                seed=seed, ground=ground, power=PowerModel.from_drone_type(kind) if kind
+                else PowerModel(), wind=wind, settle_s=settle_s, finite_battery=finite_battery,
                 battery_swap=battery_swap))
         self._endpoints = [Endpoint(v, host=host, port=base_port + 10 * i, udp=udp,
                                     seed=seed * 1000 + i) for i, v in enumerate(self._vehicles)]
