@@ -1,10 +1,10 @@
 """Arming a simulated copter: pre-arm checks and their reports, arm, disarm and auto-disarm.
 
 As ArduCopter: once GPS and the EKF have settled the vehicle says "EKF3 IMU0 is using GPS" and
-takes home where it stands; while disarmed it runs the pre-arm checks once a second and reports a
-failing one as "PreArm: ..." when it starts failing and every :data:`PREARM_PERIOD_S` after; an
-arm request is refused with the text "Arm: ..."; armed and idle on the ground, it disarms by
-itself after ``DISARM_DELAY`` seconds.
+takes home where it stands (and again at each arming); while disarmed it runs the pre-arm checks
+once a second and reports a failing one as "PreArm: ..." when it starts failing and every
+:data:`PREARM_PERIOD_S` after; an arm request is refused with the text "Arm: ..."; armed and idle
+on the ground, it disarms by itself after ``DISARM_DELAY`` seconds.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sitl.builtin.auto import COMPLETE, MissionRunner
 from sitl.builtin.battery import DepotSwap
 from sitl.builtin.failsafe import Failsafes
 from sitl.builtin.geo import LocalFrame
-from sitl.builtin.mission import MISSION, StoredItem
+from sitl.builtin.mission import MISSION
 from sitl.builtin.modes import MODE, NOT_ARMABLE, POSITION_MODES
 from sitl.builtin.navigation import Navigation
 from sitl.builtin.params import ParamStore
@@ -77,8 +77,6 @@ class ArmingHost(Protocol):
     @property
     def navigation(self) -> Navigation: ...
 
-    def items(self, mission_type: int) -> list[StoredItem]: ...
-
     def text(self, severity: int, text: str) -> None: ...
 
     def ground_alt_m(self, n_m: float, e_m: float) -> float: ...
@@ -135,7 +133,7 @@ class Arming:
         if v.mode in NOT_ARMABLE:
             return False, "Arm: Mode not armable"
         if v.mode == MODE["AUTO"]:
-            if len(v.items(MISSION)) <= 1:
+            if len(v.storage.items(MISSION)) <= 1:
                 return False, "Arm: Mode requires mission"
             if not int(v.params["AUTO_OPTIONS"]) & 1:
                 return False, "Arm: AUTO mode not armable"

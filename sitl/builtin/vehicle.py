@@ -193,7 +193,7 @@ class SimVehicle:
         return self.storage.items(mission_type)
 
     def store(self, mission_type: int, items: list[StoredItem], *, complete: bool) -> None:
-        """Replace a stored list; announce it like ArduCopter when ``complete``."""
+        """Replace a stored list (announced when ``complete``); keep AUTO's place inside it."""
         self.storage.store(mission_type, items, complete=complete)
         if mission_type == MISSION and self.runner.state != RUNNING:
             self.runner.nav_index = min(self.runner.nav_index, len(items) - 1)
