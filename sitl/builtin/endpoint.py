@@ -16,8 +16,8 @@ from typing import Any
 
 from gcs.mavlink import codec
 from gcs.mavlink import dialect as mav
+from sitl.builtin.copter.vehicle import SimVehicle
 from sitl.builtin.faults import FaultyPipe
-from sitl.builtin.vehicle import SimVehicle
 from sitl.errors import SimulatorError
 
 log = logging.getLogger(__name__)

@@ -20,14 +20,14 @@ from types import TracebackType
 
 from planner.scenario import DroneType, Wind
 from planner.terrain import Dem
-from sitl.builtin.battery import NOMINAL_VOLTAGE_V, PowerModel
 from sitl.builtin.clock import SimClock
+from sitl.builtin.copter.simulation import STEP_S
+from sitl.builtin.copter.state import VehicleState
+from sitl.builtin.copter.vehicle import DEFAULT_SETTLE_S, SimVehicle
 from sitl.builtin.endpoint import Endpoint
 from sitl.builtin.faults import LinkFaults
-from sitl.builtin.geo import LocalFrame
-from sitl.builtin.simulation import STEP_S
-from sitl.builtin.state import VehicleState
-from sitl.builtin.vehicle import DEFAULT_SETTLE_S, SimVehicle
+from sitl.builtin.flight.battery import NOMINAL_VOLTAGE_V, PowerModel
+from sitl.builtin.flight.geo import LocalFrame
 from sitl.errors import SimulatorError
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,8 @@ class BuiltinFleet:
         e.g. at the depots of a plan; ``home`` stays the origin of the local frame.
     battery_swap
         A vehicle that stands disarmed near its home for a minute gets a full pack, as a crew
-        swaps it during the turnaround (see :data:`sitl.builtin.vehicle.BATTERY_SWAP_NEAR_M`).
+        swaps it during the turnaround (see
+        :data:`sitl.builtin.copter.vehicle.BATTERY_SWAP_NEAR_M`).
     settle_s
         Simulated time from boot to GPS/EKF ready (42 s as on SITL).
     finite_battery

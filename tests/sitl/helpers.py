@@ -25,7 +25,7 @@ class OfflineGcs:
                  **kwargs: Any) -> None:
         from gcs.mavlink import codec
         from sitl.builtin import SimVehicle
-        from sitl.builtin.geo import LocalFrame
+        from sitl.builtin.flight.geo import LocalFrame
 
         home = kwargs.pop("home", TRACE_HOME)
         kwargs.setdefault("settle_s", 2.0)

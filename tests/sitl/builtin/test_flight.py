@@ -11,7 +11,7 @@ import pytest
 from gcs.mavlink import COPTER_MODES
 from gcs.mavlink import dialect as mav
 from planner.terrain import Dem, DemTile
-from sitl.builtin.geo import LocalFrame
+from sitl.builtin.flight.geo import LocalFrame
 from tests.sitl.helpers import OfflineGcs
 
 Factory = Callable[..., OfflineGcs]
@@ -374,7 +374,7 @@ def test_reboot_resets_battery_and_settles_again(offline: Factory) -> None:
 def test_battery_swapped_after_standing_disarmed_at_home(offline: Factory) -> None:
     """With battery_swap, a vehicle back home and disarmed gets a full pack a minute later
     (the crew's swap during the turnaround), announced by a STATUSTEXT; not before."""
-    from sitl.builtin.vehicle import BATTERY_SWAP_S
+    from sitl.builtin.copter.vehicle import BATTERY_SWAP_S
 
     gcs = offline(battery_swap=True)
     gcs.fly([HOME, TAKEOFF, RTL])

@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import Protocol
 
 from gcs.mavlink import dialect as mav
-from sitl.builtin.mission import FENCE, MISSION, RALLY, StoredItem, fence_storage_total, home_item
+from sitl.builtin.mission import (
+    FENCE,
+    MISSION,
+    RALLY,
+    StoredItem,
+    fence_storage_total,
+    home_item,
+)
 from sitl.builtin.params import ParamStore
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Protocol
 
 from gcs.mavlink import dialect as mav
+from sitl.builtin.flight.physics import Body
 from sitl.builtin.params import ParamStore
-from sitl.builtin.physics import Body
 
 #: Gripper: time from the command to the load being released (s).
 GRIPPER_RELEASE_S = 0.55

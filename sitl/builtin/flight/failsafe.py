@@ -13,12 +13,12 @@ import math
 from typing import Any, Protocol
 
 from gcs.mavlink import dialect as mav
-from sitl.builtin.battery import Battery
-from sitl.builtin.geo import LocalFrame, distance_to_polygon_edge_m, point_in_polygon
+from sitl.builtin.flight.battery import Battery
+from sitl.builtin.flight.geo import LocalFrame, distance_to_polygon_edge_m, point_in_polygon
+from sitl.builtin.flight.physics import Body
 from sitl.builtin.mission import FENCE, StoredItem, fence_circles, fence_polygons
 from sitl.builtin.modes import MODE, POSITION_MODES
 from sitl.builtin.params import ParamStore
-from sitl.builtin.physics import Body
 
 ALT_MAX, CIRCLE, POLYGON, ALT_MIN = 1, 2, 4, 8
 _NAMES = ((ALT_MAX, "Max Alt"), (ALT_MIN, "Min Alt"), (CIRCLE, "Circle"), (POLYGON, "Polygon"))

@@ -1,9 +1,10 @@
 """Flight tasks: what the position controller is doing (take off, fly to, hold, land, RTL...).
 
-A task drives the vehicle's :class:`~sitl.builtin.physics.Body` one step at a time and reports
-when it is done. Modes (GUIDED, LOITER, RTL, LAND) and the AUTO mission run them; their timings
-are fitted to the measured ArduCopter SITL traces (first take-off after arming about 3 s of motor
-spool-up, landing detected about 2 s after touchdown, gripper released 0.55 s after the command).
+A task drives the vehicle's :class:`~sitl.builtin.flight.physics.Body` one step at a time and
+reports when it is done. Modes (GUIDED, LOITER, RTL, LAND) and the AUTO mission run them; their
+timings are fitted to the measured ArduCopter SITL traces (first take-off after arming about 3 s
+of motor spool-up, landing detected about 2 s after touchdown, gripper released 0.55 s after the
+command).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
+from sitl.builtin.flight.payload import GRIPPER_RELEASE_S, Payload
+from sitl.builtin.flight.physics import Body, Limits
 from sitl.builtin.params import ParamStore
-from sitl.builtin.payload import GRIPPER_RELEASE_S, Payload
-from sitl.builtin.physics import Body, Limits
 
 #: Motor spool-up and take-off checks before the first climb after arming (s).
 SPOOL_UP_S = 3.0

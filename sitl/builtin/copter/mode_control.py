@@ -2,8 +2,8 @@
 
 A mode change is refused with ArduCopter's text when a failed motor allows only LAND, when a
 position mode has no GPS, or when AUTO is entered on the ground without a take-off first. Out of
-AUTO, the mode runs one flight task (:mod:`sitl.builtin.flight`): LAND and a landing RTL disarm
-when done, a take-off or an RTL that does not land holds. The mode constants live in
+AUTO, the mode runs one flight task (:mod:`sitl.builtin.flight.tasks`): LAND and a landing RTL
+disarm when done, a take-off or an RTL that does not land holds. The mode constants live in
 :mod:`sitl.builtin.modes`.
 """
 
@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Protocol
 
 from gcs.mavlink import dialect as mav
-from sitl.builtin import flight
-from sitl.builtin.auto import MissionRunner
-from sitl.builtin.failsafe import Failsafes
+from sitl.builtin.flight import tasks as flight
+from sitl.builtin.flight.auto import MissionRunner
+from sitl.builtin.flight.failsafe import Failsafes
 from sitl.builtin.modes import MODE, POSITION_MODES, SUPPORTED_MODES, mode_name
-from sitl.builtin.telemetry import Telemetry
+from sitl.builtin.protocol.telemetry import Telemetry
 
 #: Descent speed of the forced landing after a motor failure (m/s).
 MOTOR_FAILURE_LAND_M_S = 2.5

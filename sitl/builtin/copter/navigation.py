@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sitl.builtin import flight
-from sitl.builtin.auto import MissionRunner
-from sitl.builtin.geo import LocalFrame
+from sitl.builtin.flight import tasks as flight
+from sitl.builtin.flight.auto import MissionRunner
+from sitl.builtin.flight.geo import LocalFrame
+from sitl.builtin.flight.physics import Limits
 from sitl.builtin.mission import RALLY, StoredItem, rally_return_point
-from sitl.builtin.physics import Limits
 
 #: Share of WPNAV_ACCEL / WPNAV_JERK the S-curves reach in practice (fitted to the traces).
 ACCEL_SHARE = 0.7

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from gcs.mavlink import dialect as mav
-from sitl.builtin import flight
-from sitl.builtin.auto import MissionRunner
-from sitl.builtin.battery import Battery
-from sitl.builtin.failsafe import Failsafes
-from sitl.builtin.geo import LocalFrame
+from sitl.builtin.flight import tasks as flight
+from sitl.builtin.flight.auto import MissionRunner
+from sitl.builtin.flight.battery import Battery
+from sitl.builtin.flight.failsafe import Failsafes
+from sitl.builtin.flight.geo import LocalFrame
 from sitl.builtin.mission import MISSION, StoredItem, home_item
 from sitl.builtin.modes import MODE
-from sitl.builtin.telemetry import Telemetry
+from sitl.builtin.protocol.telemetry import Telemetry
 
 ACCEPTED = mav.MAV_RESULT_ACCEPTED
 FAILED = mav.MAV_RESULT_FAILED

@@ -13,10 +13,10 @@ import math
 from typing import Any, Protocol
 
 from gcs.mavlink import dialect as mav
-from sitl.builtin import flight
-from sitl.builtin.geo import LocalFrame
+from sitl.builtin.flight import tasks as flight
+from sitl.builtin.flight.geo import LocalFrame
+from sitl.builtin.flight.physics import corner_speed_m_s
 from sitl.builtin.mission import MISSION, StoredItem
-from sitl.builtin.physics import corner_speed_m_s
 
 STOPPED, RUNNING, COMPLETE = "stopped", "running", "complete"
 

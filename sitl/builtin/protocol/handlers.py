@@ -1,6 +1,6 @@
 """Incoming MAVLink messages of a simulated copter: parameters, missions, streams, GUIDED targets.
 
-COMMAND_LONG and COMMAND_INT are in :mod:`sitl.builtin.commands`.
+COMMAND_LONG and COMMAND_INT are in :mod:`sitl.builtin.protocol.commands`.
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from gcs.mavlink import dialect as mav
-from sitl.builtin.commands import CommandHost, guided_goto, handle_command, handle_set_mode
 from sitl.builtin.mission import FENCE, MISSION, RALLY, IncomingItem, StoredItem
-from sitl.builtin.transfer import ItemTransfer, item_float_message, item_int_message
+from sitl.builtin.protocol.commands import CommandHost, guided_goto, handle_command, handle_set_mode
+from sitl.builtin.protocol.transfer import ItemTransfer, item_float_message, item_int_message
 
 _TYPES = (MISSION, FENCE, RALLY)
 

@@ -12,15 +12,15 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from gcs.mavlink import dialect as mav
-from sitl.builtin.auto import COMPLETE, RUNNING, MissionRunner
-from sitl.builtin.battery import Battery
-from sitl.builtin.failsafe import Failsafes
-from sitl.builtin.geo import LocalFrame
+from sitl.builtin.flight.auto import COMPLETE, RUNNING, MissionRunner
+from sitl.builtin.flight.battery import Battery
+from sitl.builtin.flight.failsafe import Failsafes
+from sitl.builtin.flight.geo import LocalFrame
+from sitl.builtin.flight.payload import Payload
+from sitl.builtin.flight.physics import Body
 from sitl.builtin.mission import MISSION, StoredItem
 from sitl.builtin.modes import MODE, POSITION_MODES
 from sitl.builtin.params import ParamStore
-from sitl.builtin.payload import Payload
-from sitl.builtin.physics import Body
 
 #: Unix time of boot (fixed, so that runs are reproducible).
 EPOCH_US = 1_735_689_600_000_000

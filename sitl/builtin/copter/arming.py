@@ -12,18 +12,18 @@ from __future__ import annotations
 from typing import Protocol
 
 from gcs.mavlink import dialect as mav
-from sitl.builtin import flight
-from sitl.builtin.auto import COMPLETE, MissionRunner
-from sitl.builtin.battery import DepotSwap
-from sitl.builtin.failsafe import Failsafes
-from sitl.builtin.geo import LocalFrame
+from sitl.builtin.copter.navigation import Navigation
+from sitl.builtin.copter.storage import MissionStorage
+from sitl.builtin.flight import tasks as flight
+from sitl.builtin.flight.auto import COMPLETE, MissionRunner
+from sitl.builtin.flight.battery import DepotSwap
+from sitl.builtin.flight.failsafe import Failsafes
+from sitl.builtin.flight.geo import LocalFrame
+from sitl.builtin.flight.physics import Body
 from sitl.builtin.mission import MISSION
 from sitl.builtin.modes import MODE, NOT_ARMABLE, POSITION_MODES
-from sitl.builtin.navigation import Navigation
 from sitl.builtin.params import ParamStore
-from sitl.builtin.physics import Body
-from sitl.builtin.storage import MissionStorage
-from sitl.builtin.telemetry import Telemetry
+from sitl.builtin.protocol.telemetry import Telemetry
 
 #: Simulated seconds between two reports of the same failing pre-arm check.
 PREARM_PERIOD_S = 30.0

@@ -1,12 +1,13 @@
 """One simulated ArduCopter: its state, and the parts it is made of.
 
 The vehicle holds the state its parts share and hands each part a narrow view of itself: flight
-tasks (:class:`~sitl.builtin.flight.FlightHost`), the AUTO executor
-(:class:`~sitl.builtin.auto.MissionHost`), mode changes (:mod:`~sitl.builtin.mode_control`),
-arming (:mod:`~sitl.builtin.arming`), speed limits and RTL (:mod:`~sitl.builtin.navigation`), the
-stored lists (:mod:`~sitl.builtin.storage`), the fixed-step loop (:mod:`~sitl.builtin.simulation`),
-the failsafes, the telemetry, the command and message handlers and the payload each declare what
-they use as a protocol, and never import this module.
+tasks (:class:`~sitl.builtin.flight.tasks.FlightHost`), the AUTO executor
+(:class:`~sitl.builtin.flight.auto.MissionHost`), mode changes
+(:mod:`~sitl.builtin.copter.mode_control`), arming (:mod:`~sitl.builtin.copter.arming`), speed
+limits and RTL (:mod:`~sitl.builtin.copter.navigation`), the stored lists
+(:mod:`~sitl.builtin.copter.storage`), the fixed-step loop
+(:mod:`~sitl.builtin.copter.simulation`), the failsafes, the telemetry, the command and message
+handlers and the payload each declare what they use as a protocol, and never import this module.
 
 A :class:`SimVehicle` has no sockets and no clock of its own: the fleet feeds it decoded MAVLink
 messages (:meth:`SimVehicle.handle`), advances it in fixed steps of simulated time
@@ -22,26 +23,26 @@ from typing import Any
 
 from gcs.mavlink import dialect as mav
 from planner.scenario import Wind
-from sitl.builtin import flight
-from sitl.builtin.arming import Arming
-from sitl.builtin.auto import RUNNING, STOPPED, MissionRunner
-from sitl.builtin.battery import Battery, DepotSwap, PowerModel
-from sitl.builtin.failsafe import Failsafes
-from sitl.builtin.geo import LocalFrame
-from sitl.builtin.handlers import handle_message
+from sitl.builtin.copter.arming import Arming
+from sitl.builtin.copter.mode_control import ModeControl
+from sitl.builtin.copter.navigation import Navigation
+from sitl.builtin.copter.outbox import Outbox
+from sitl.builtin.copter.simulation import Simulation
+from sitl.builtin.copter.state import VehicleState
+from sitl.builtin.copter.storage import MissionStorage
+from sitl.builtin.flight import tasks as flight
+from sitl.builtin.flight.auto import RUNNING, STOPPED, MissionRunner
+from sitl.builtin.flight.battery import Battery, DepotSwap, PowerModel
+from sitl.builtin.flight.failsafe import Failsafes
+from sitl.builtin.flight.geo import LocalFrame
+from sitl.builtin.flight.payload import Payload
+from sitl.builtin.flight.physics import Body, Limits
 from sitl.builtin.mission import FENCE, MISSION, RALLY, StoredItem
-from sitl.builtin.mode_control import ModeControl
 from sitl.builtin.modes import MODE, mode_name
-from sitl.builtin.navigation import Navigation
-from sitl.builtin.outbox import Outbox
 from sitl.builtin.params import ParamStore
-from sitl.builtin.payload import Payload
-from sitl.builtin.physics import Body, Limits
-from sitl.builtin.simulation import Simulation
-from sitl.builtin.state import VehicleState
-from sitl.builtin.storage import MissionStorage
-from sitl.builtin.telemetry import Telemetry
-from sitl.builtin.transfer import ItemTransfer
+from sitl.builtin.protocol.handlers import handle_message
+from sitl.builtin.protocol.telemetry import Telemetry
+from sitl.builtin.protocol.transfer import ItemTransfer
 
 #: Simulated time from boot to GPS/EKF ready (s), as measured on SITL.
 DEFAULT_SETTLE_S = 42.0

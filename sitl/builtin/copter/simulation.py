@@ -15,14 +15,14 @@ import random
 from typing import Protocol
 
 from gcs.mavlink import dialect as mav
-from sitl.builtin.arming import Arming
-from sitl.builtin.battery import Battery, DepotSwap, PowerModel
-from sitl.builtin.failsafe import Failsafes
-from sitl.builtin.mode_control import ModeControl
-from sitl.builtin.payload import Payload
-from sitl.builtin.physics import Body
-from sitl.builtin.telemetry import Telemetry
-from sitl.builtin.transfer import ItemTransfer
+from sitl.builtin.copter.arming import Arming
+from sitl.builtin.copter.mode_control import ModeControl
+from sitl.builtin.flight.battery import Battery, DepotSwap, PowerModel
+from sitl.builtin.flight.failsafe import Failsafes
+from sitl.builtin.flight.payload import Payload
+from sitl.builtin.flight.physics import Body
+from sitl.builtin.protocol.telemetry import Telemetry
+from sitl.builtin.protocol.transfer import ItemTransfer
 
 #: Simulation step (s of simulated time).
 STEP_S = 0.05

@@ -1,0 +1,1 @@
+"""The simulated copter's MAVLink side: message and command handlers, transfers, telemetry."""
