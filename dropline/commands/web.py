@@ -7,7 +7,7 @@ mass and speeds. It starts the console on ``--port`` with its data in ``--data-d
 ``admin`` account (password from ``DROPLINE_ADMIN_PASSWORD``, else generated and printed once)
 and a draft plan of the whole district, opened by the Plan page; planned, uploaded and started
 from the console, every servable drop is flown. Simulated packs are swapped by the "crew" a
-minute after a vehicle disarms at its depot (:mod:`sitl.builtin.vehicle`). The simulated
+minute after a vehicle disarms at its depot (:mod:`sitl.builtin.copter.vehicle`). The simulated
 vehicles listen on TCP ``--sim-base-port + 10*i`` (free ports are picked when not given; a
 given port in use is refused). Fault injection into the simulated copters is on the fleet page
 (engineers and admins). ``serve`` starts only the console, connected to the ``--connect``

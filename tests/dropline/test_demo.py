@@ -14,7 +14,7 @@ from dropline.cli import main
 from dropline.commands.web import demo_vehicles, start_demo, start_demo_fleet
 from gcs.fleet.assign import NEAR_DEPOT_M
 from planner.scenario import Scenario
-from sitl.builtin.vehicle import BATTERY_SWAP_NEAR_M
+from sitl.builtin.copter.vehicle import BATTERY_SWAP_NEAR_M
 from tests.dropline.helpers_demo_day import fly_day
 from tests.sitl.helpers_flying import distance_m
 
