@@ -2,9 +2,10 @@
 
 :class:`FleetService` opens every configured connection (``tcp:``, ``udp:``, ``udpin:``, a serial
 device), keeps a :class:`gcs.telemetry.TelemetryHub` on them and publishes a ``vehicle`` event per
-changed vehicle (at most twice a second each) with its track; the run in progress
-(:class:`web.fleet_run.FleetRun`) adds phases, drops (``drop`` events) and alerts (``alert``
-events, acknowledged by the crew). Every command is written to the audit log with its result.
+changed vehicle (at most twice a second each) with its track, in the shapes of
+:mod:`web.fleet_json`; the run in progress (:class:`web.fleet_run.FleetRun`) adds phases, drops
+(``drop`` events) and alerts (``alert`` events, acknowledged by the crew). Every command is
+written to the audit log with its result.
 
 Every vehicle command goes through the run's failsafe monitor first (a pause is an operator
 hold, a resume goes back to the mission, RTL and land are returns: battery and reserve checks
@@ -51,6 +52,7 @@ from web import db as tables
 from web.db import Database
 from web.errors import Conflict, NotFound
 from web.events import EventBus
+from web.fleet_json import alert_json, run_json, snapshot_json, stream_rate_hz
 from web.fleet_run import FleetRun, VehicleResult
 from web.planning import PlanService
 
@@ -59,51 +61,9 @@ log = logging.getLogger(__name__)
 #: Flight mode each vehicle command switches to.
 MODE_COMMANDS = {"pause": "LOITER", "resume": "AUTO", "rtl": "RTL", "land": "LAND"}
 TRACK_POINTS = 2000
-#: Telemetry the console asks for, per wall second; in vehicle time never below 1 Hz, so that a
-#: simulator sped up N times sends about N times less per simulated second than in real time.
-WALL_STREAM_RATE_HZ = 4.0
 #: Heartbeat period (wall s) of links to vehicles whose speed-up is not read yet: a vehicle
 #: running up to 5 times faster than real time hears one a second of its own time.
 UNKNOWN_SPEED_HEARTBEAT_S = 0.2
-
-
-def stream_rate_hz(time_scale: float) -> float:
-    """Position stream rate (Hz of vehicle time) for vehicles running ``time_scale`` times faster.
-
-    Examples
-    --------
-    >>> stream_rate_hz(1.0), stream_rate_hz(2.0), stream_rate_hz(20.0)
-    (4.0, 2.0, 1.0)
-    """
-    return max(1.0, WALL_STREAM_RATE_HZ / time_scale)
-
-
-def terrain_json(snap: VehicleSnapshot) -> dict[str, Any]:
-    """The vehicle's terrain report: ground height (m AMSL) and its height above it where it
-    is (None where it has no terrain), tiles pending and loaded (None before any report)."""
-    t = snap.terrain
-    here = t is not None and t.has_data
-    return {"terrain_amsl_m": round(t.terrain_height_amsl_m, 1) if t is not None and here
-            else None,
-            "terrain_agl_m": round(t.current_height_m, 1) if t is not None and here else None,
-            "terrain_pending": None if t is None else t.pending_tiles,
-            "terrain_loaded": None if t is None else t.loaded_tiles}
-
-
-def snapshot_json(snap: VehicleSnapshot) -> dict[str, Any]:
-    """The figures of a vehicle the fleet page shows."""
-    def r(value: float | None, digits: int = 1) -> float | None:
-        return None if value is None else round(value, digits)
-
-    return {**terrain_json(snap), "sysid": snap.sysid, "link_url": snap.link_url,
-            "lat_deg": snap.lat_deg, "lon_deg": snap.lon_deg, "alt_rel_m": r(snap.alt_rel_m),
-            "alt_agl_m": r(snap.alt_agl_m),
-            "groundspeed_m_s": r(snap.groundspeed_m_s), "heading_deg": r(snap.heading_deg, 0),
-            "battery_pct": snap.battery_pct, "mode": snap.mode, "armed": snap.armed,
-            "mission_seq": snap.mission_seq, "mission_total": snap.mission_total,
-            "heartbeat_age_s": round(snap.heartbeat_age_s, 1),
-            "loss_rate": round(snap.loss_rate, 3),
-            "gps_fix_type": snap.gps_fix_type, "last_text": snap.last_text}
 
 
 class FleetService:
@@ -355,13 +315,7 @@ class FleetService:
             "last_event_id": last_id, "vehicles": vehicles, "tracks": tracks,
             "links": [{"url": u, "open": u not in self.link_errors,
                        "error": self.link_errors.get(u)} for u in self.urls],
-            "run": None if run is None else {
-                "plan_id": run.plan_id, "run_id": run.run_id, "started": run.started,
-                "finished": run.finished, "routes": run.routes(),
-                "assignment": run.manager.assignment,
-                "resumed": run.manager.run is not None and run.manager.run.resumed,
-                "resend_delivered": run.manager.resend_delivered,
-                "skipped": dict(run.manager.skipped)},
+            "run": None if run is None else run_json(run),
             "drops": [] if run is None else run.drops(),
             "alerts": self.alerts(),
             "unconfirmed": [{"sysid": b.sysid, "link_url": b.link_url, "address": b.address}
@@ -458,10 +412,7 @@ class FleetService:
         out = []
         for a in self.flight_log.alerts(run.run_id):
             ack = acks.get(a["id"])
-            out.append({"id": a["id"], "sysid": a["sysid"], "sortie_id": a["sortie_id"],
-                        "at": a["at"], "kind": a["kind"], "severity": a["severity"],
-                        "message": a["message"], "action": a["action"],
-                        "acked_by": None if ack is None else ack.username})
+            out.append(alert_json(a, None if ack is None else ack.username))
         return out
 
     def acknowledge(self, alert_id: int, username: str) -> dict[str, Any]:
