@@ -13,14 +13,8 @@ from pathlib import Path
 import pytest
 
 from dropline.cli import main
-from dropline.commands.sim import (
-    ConsoleCommand,
-    FaultConsole,
-    Verb,
-    parse_console_line,
-    parse_home,
-    sim_inputs,
-)
+from dropline.commands._inputs import parse_home, sim_inputs
+from dropline.commands.sim import ConsoleCommand, FaultConsole, Verb, parse_console_line
 from planner.errors import InputError
 from sitl.ardupilot import read_state
 from sitl.ardupilot._process import pid_alive

@@ -319,7 +319,7 @@ def test_real_sitl_cli_starts_armable_vehicles_at_the_scenario_home(tmp_path: Pa
     if reason is not None:
         print(f"real SITL skipped: {reason}")
         pytest.skip(reason)
-    from dropline.commands.sim import sim_inputs
+    from dropline.commands._inputs import sim_inputs
     from tests.sitl.helpers_flying import EKF_READY_FLAGS
     from tests.sitl.helpers_mavclient import MavClient
     inputs = sim_inputs(None, str(TUTORIAL), None)
