@@ -13,12 +13,10 @@ import math
 from typing import Any, Protocol
 
 from gcs.mavlink import dialect as mav
-from sitl.builtin.flight.battery import Battery
-from sitl.builtin.flight.geo import LocalFrame, distance_to_polygon_edge_m, point_in_polygon
-from sitl.builtin.flight.physics import Body
-from sitl.builtin.mission import FENCE, StoredItem, fence_circles, fence_polygons
+from sitl.builtin.flight.geo import distance_to_polygon_edge_m, point_in_polygon
+from sitl.builtin.flight.host import VehicleView
+from sitl.builtin.mission import FENCE, fence_circles, fence_polygons
 from sitl.builtin.modes import MODE, POSITION_MODES
-from sitl.builtin.params import ParamStore
 
 ALT_MAX, CIRCLE, POLYGON, ALT_MIN = 1, 2, 4, 8
 _NAMES = ((ALT_MAX, "Max Alt"), (ALT_MIN, "Min Alt"), (CIRCLE, "Circle"), (POLYGON, "Polygon"))
@@ -43,50 +41,16 @@ class FenceReporter(Protocol):
     def fence_status(self) -> Any: ...
 
 
-class FailsafeHost(Protocol):
+class FailsafeHost(VehicleView, Protocol):
     """What the failsafes need from their vehicle."""
-
-    @property
-    def t(self) -> float: ...
-
-    @property
-    def params(self) -> ParamStore: ...
-
-    @property
-    def body(self) -> Body: ...
-
-    @property
-    def battery(self) -> Battery: ...
-
-    @property
-    def frame(self) -> LocalFrame: ...
-
-    @property
-    def missions(self) -> dict[int, list[StoredItem]]: ...
 
     @property
     def telemetry(self) -> FenceReporter: ...
 
     @property
-    def mode(self) -> int: ...
-
-    @property
-    def armed(self) -> bool: ...
-
-    @property
-    def flying(self) -> bool: ...
-
-    @property
-    def gps_lost(self) -> bool: ...
-
-    @property
     def last_gcs_heartbeat_s(self) -> float | None: ...
 
     def home_alt_m(self) -> float: ...
-
-    def home_ne(self) -> tuple[float, float]: ...
-
-    def send(self, msg: Any) -> None: ...
 
     def text(self, severity: int, text: str) -> None: ...
 

@@ -13,14 +13,11 @@ from typing import Any, Protocol
 
 from gcs.mavlink import dialect as mav
 from sitl.builtin.flight.auto import COMPLETE, RUNNING, MissionRunner
-from sitl.builtin.flight.battery import Battery
 from sitl.builtin.flight.failsafe import Failsafes
-from sitl.builtin.flight.geo import LocalFrame
+from sitl.builtin.flight.host import VehicleView
 from sitl.builtin.flight.payload import Payload
-from sitl.builtin.flight.physics import Body
-from sitl.builtin.mission import MISSION, StoredItem
+from sitl.builtin.mission import MISSION
 from sitl.builtin.modes import MODE, POSITION_MODES
-from sitl.builtin.params import ParamStore
 
 #: Unix time of boot (fixed, so that runs are reproducible).
 EPOCH_US = 1_735_689_600_000_000
@@ -44,26 +41,11 @@ STREAMS: dict[int, tuple[str, ...]] = {
 _HALF_RATE = frozenset({"MISSION_CURRENT"})
 
 
-class TelemetryHost(Protocol):
+class TelemetryHost(VehicleView, Protocol):
     """What the telemetry needs from its vehicle."""
 
     @property
     def sysid(self) -> int: ...
-
-    @property
-    def t(self) -> float: ...
-
-    @property
-    def params(self) -> ParamStore: ...
-
-    @property
-    def frame(self) -> LocalFrame: ...
-
-    @property
-    def body(self) -> Body: ...
-
-    @property
-    def battery(self) -> Battery: ...
 
     @property
     def payload(self) -> Payload: ...
@@ -75,19 +57,7 @@ class TelemetryHost(Protocol):
     def runner(self) -> MissionRunner: ...
 
     @property
-    def missions(self) -> dict[int, list[StoredItem]]: ...
-
-    @property
     def home(self) -> tuple[float, float, float]: ...
-
-    @property
-    def mode(self) -> int: ...
-
-    @property
-    def armed(self) -> bool: ...
-
-    @property
-    def flying(self) -> bool: ...
 
     @property
     def ready(self) -> bool: ...
@@ -99,19 +69,12 @@ class TelemetryHost(Protocol):
     def settle_s(self) -> float: ...
 
     @property
-    def gps_lost(self) -> bool: ...
-
-    @property
     def gps_noise(self) -> list[float]: ...
 
     @property
     def prearm_ok_cached(self) -> bool: ...
 
-    def home_ne(self) -> tuple[float, float]: ...
-
     def wind_ne(self) -> tuple[float, float]: ...
-
-    def send(self, msg: Any) -> None: ...
 
 
 class Telemetry:
