@@ -132,7 +132,8 @@ def plan_command(args: argparse.Namespace) -> int:
         write_plan_folder(out, result.plan, scenario, summary=summary)
     except OSError as exc:
         what = exc.strerror or type(exc).__name__
-        where = f" ({exc.filename})" if exc.filename else ""
+        inside = exc.filename and str(exc.filename).startswith(str(out))
+        where = f" ({exc.filename})" if inside else ""
         raise InputError(f"cannot write the plan folder: {what}{where}", path=out,
                          field="--out") from None
     print_report(result.plan, summary, out)

@@ -29,7 +29,7 @@ from gcs.fleet.assign import match_fleet
 from gcs.fleet.context import FleetContext
 from gcs.fleet.failsafe import Alert
 from gcs.fleet.logs import FLIGHT_DONE, FlightLog, RunRecord
-from gcs.fleet.options import FlyOptions, sortie_reserve_pct, sortie_turnaround_s
+from gcs.fleet.options import FlyOptions
 from gcs.fleet.preflight import PreflightReport
 from gcs.fleet.recorder import FleetRecorder
 from gcs.fleet.status import Phase, VehicleStatus
@@ -389,11 +389,3 @@ class FleetManager:
         except GroundControlError:
             undo()
             raise
-
-    def reserve_pct(self, sortie: Sortie) -> float:
-        """Battery percentage that must be left on landing for ``sortie``."""
-        return sortie_reserve_pct(sortie, self.options, self.drone_types)
-
-    def turnaround_s(self, sortie: Sortie) -> float:
-        """Vehicle seconds between landing from ``sortie`` and preparing the next one."""
-        return sortie_turnaround_s(sortie, self.options, self.drone_types)

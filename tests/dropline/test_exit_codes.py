@@ -26,6 +26,7 @@ from gcs.errors import (
 )
 from planner.errors import InfeasibleError, InputError, ScenarioError, VerificationError
 from sitl.errors import SimulatorError, SitlBinaryError, SitlLaunchError
+from tests.helpers.cli import run_main
 from tests.helpers.ports import free_base_port, free_udp_port
 from tests.helpers.shared_data import REPO, TUTORIAL
 
@@ -37,15 +38,6 @@ BELOW_GROUND = """QGC WPL 110
 3\t0\t3\t20\t0\t0\t0\t0\t0\t0\t0\t1
 """
 
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """``main(argv)`` with argparse's exits turned into codes, and the captured output."""
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _silent_udp_url() -> str:
@@ -108,7 +100,7 @@ def test_examples_run(module: Any) -> None:
 def test_bad_input_exits_2(argv: list[str], named: str, tmp_path: Path,
                            capsys: pytest.CaptureFixture[str]) -> None:
     """A wrong file, folder, option or value exits 2 with one line naming it, no traceback."""
-    code, _, err = _run([a.replace("{tmp}", str(tmp_path)) for a in argv], capsys)
+    code, _, err = run_main([a.replace("{tmp}", str(tmp_path)) for a in argv], capsys)
     assert code == ExitCode.BAD_INPUT
     assert err.startswith("error: ") and "Traceback" not in err
     assert named.replace("{tmp}", str(tmp_path)) in err
@@ -116,7 +108,7 @@ def test_bad_input_exits_2(argv: list[str], named: str, tmp_path: Path,
 
 def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     """A missing argument or unknown option is bad input too."""
-    code, _, err = _run(["plan", str(TUTORIAL)], capsys)
+    code, _, err = run_main(["plan", str(TUTORIAL)], capsys)
     assert code == ExitCode.BAD_INPUT and "--out" in err
 
 
@@ -133,7 +125,7 @@ def test_verify_violations_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[
     """A mission the verifier faults is a failed check: exit 1 with every violation listed."""
     mission = tmp_path / "low.waypoints"
     mission.write_text(BELOW_GROUND)
-    code, out, _ = _run(["verify", str(mission), "--scenario", str(TUTORIAL)], capsys)
+    code, out, _ = run_main(["verify", str(mission), "--scenario", str(TUTORIAL)], capsys)
     assert code == ExitCode.CHECK_FAILED
     assert "agl_low" in out and "violations in 1 sorties" in out
 
@@ -141,7 +133,7 @@ def test_verify_violations_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_sitl_status_without_instances_exits_1(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     """``sitl status`` checks that instances run: none recorded is a failed check."""
-    code, out, _ = _run(["sitl", "status", "--workdir", str(tmp_path)], capsys)
+    code, out, _ = run_main(["sitl", "status", "--workdir", str(tmp_path)], capsys)
     assert code == ExitCode.CHECK_FAILED and "no SITL launcher" in out
 
 
@@ -154,7 +146,7 @@ def test_plan_rejected_by_the_verifier_exits_3(tmp_path: Path,
 
     monkeypatch.setattr(plan_commands, "make_plan", rejected)
     out = tmp_path / "out"
-    code, _, err = _run(["plan", str(TUTORIAL), "-o", str(out), "--no-progress"], capsys)
+    code, _, err = run_main(["plan", str(TUTORIAL), "-o", str(out), "--no-progress"], capsys)
     assert code == ExitCode.REJECTED
     assert "plan rejected by the verifier" in err and "nothing flyable was written" in err
     assert not out.exists()
@@ -169,7 +161,7 @@ def test_plan_rejected_by_the_verifier_exits_3(tmp_path: Path,
 def test_no_vehicle_answering_exits_4(argv: list[str],
                                       capsys: pytest.CaptureFixture[str]) -> None:
     """Nothing answering on the link: exit 4 saying no vehicle was heard."""
-    code, _, err = _run([*argv, "--connect", _silent_udp_url()], capsys)
+    code, _, err = run_main([*argv, "--connect", _silent_udp_url()], capsys)
     assert code == ExitCode.UNREACHABLE
     assert err.startswith("error: ") and "heard" in err
 
@@ -192,7 +184,7 @@ def test_vehicle_refusing_signing_exits_3(tmp_path: Path,
             enable_signing(link, [1], bytes(range(32)))
         key_file = tmp_path / "other.key"
         key_file.write_text(bytes(range(1, 33)).hex() + "\n")
-        code, _, err = _run(["rtl", "--connect", fleet.connection_strings[0], "--sysid", "1",
+        code, _, err = run_main(["rtl", "--connect", fleet.connection_strings[0], "--sysid", "1",
                              "--wait", "3", "--sign-key-file", str(key_file)], capsys)
         assert code == ExitCode.REJECTED
         assert "signing" in err and "Traceback" not in err
@@ -208,7 +200,7 @@ def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch,
         raise KeyboardInterrupt
 
     monkeypatch.setattr(plan_commands, "verify_command", interrupted)
-    code, _, err = _run(["verify", "x.plan", "--scenario", str(TUTORIAL)], capsys)
+    code, _, err = run_main(["verify", "x.plan", "--scenario", str(TUTORIAL)], capsys)
     assert code == ExitCode.INTERRUPTED and "interrupted" in err
 
 

@@ -15,6 +15,7 @@ from dropline.cli import main
 from gcs.link import Link
 from gcs.mavlink import read_tlog
 from planner.io.wpl import write_wpl
+from tests.helpers.cli import run_main
 from tests.helpers.ports import free_udp_port
 from tests.helpers.shared_data import REPO, needs
 from tests.sitl.helpers import TRACES
@@ -26,20 +27,11 @@ REGRESSION = REPO / "missions" / "regression"
 PLAN = REGRESSION / "plan"
 
 
-def _run(argv: list[str], capsys: Any) -> tuple[int, str, str]:
-    """main(argv) with argparse's exits turned into codes, and the captured output."""
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
 
 # -- bad input -------------------------------------------------------------------------------
 def test_missing_mission_is_named(tmp_path: Path, capsys: Any) -> None:
     """A mission path that does not exist: exit 2 naming it, no traceback."""
-    code, _, err = _run(["replay", str(tmp_path / "gone.waypoints")], capsys)
+    code, _, err = run_main(["replay", str(tmp_path / "gone.waypoints")], capsys)
     assert code == 2
     assert "gone.waypoints" in err and "no such file" in err and "Traceback" not in err
 
@@ -52,7 +44,7 @@ def test_malformed_waypoints_line_is_named(tmp_path: Path, capsys: Any) -> None:
     lines[3] = "\t".join(columns)
     bad = tmp_path / "bad.waypoints"
     bad.write_text("\n".join(lines) + "\n")
-    code, _, err = _run(["replay", str(bad), "--scenario", str(REGRESSION)], capsys)
+    code, _, err = run_main(["replay", str(bad), "--scenario", str(REGRESSION)], capsys)
     assert code == 2
     assert f"{bad}:4" in err and "lat" in err and "Traceback" not in err
 
@@ -61,14 +53,14 @@ def test_malformed_plan_file_is_named(tmp_path: Path, capsys: Any) -> None:
     """A QGroundControl .plan without its mission: exit 2 naming file and key."""
     bad = tmp_path / "bad.plan"
     bad.write_text(json.dumps({"fileType": "Plan", "version": 1}))
-    code, _, err = _run(["replay", str(bad)], capsys)
+    code, _, err = run_main(["replay", str(bad)], capsys)
     assert code == 2
     assert "bad.plan" in err and "mission" in err and "Traceback" not in err
 
 
 def test_unknown_backend_is_refused(capsys: Any) -> None:
     """--backend outside builtin|ardupilot: exit 2 naming the option and the choices."""
-    code, _, err = _run(["replay", str(PLAN), "--backend", "gazebo"], capsys)
+    code, _, err = run_main(["replay", str(PLAN), "--backend", "gazebo"], capsys)
     assert code == 2
     assert "--backend" in err and "gazebo" in err and "builtin" in err
 
@@ -82,7 +74,7 @@ def test_bad_tolerance_field_is_named(tmp_path: Path, capsys: Any, line: str,
     """A tolerance file with an unknown, mistyped or out-of-range key: file, line, field."""
     tol = tmp_path / "tol.toml"
     tol.write_text(f"# tolerances\n[default]\ncross_track_p95_m = 10.0\n{line}\n")
-    code, _, err = _run(["replay", str(PLAN), "--tolerances", str(tol)], capsys)
+    code, _, err = run_main(["replay", str(PLAN), "--tolerances", str(tol)], capsys)
     assert code == 2
     assert f"{tol}:4" in err and f"field '{field}'" in err and "Traceback" not in err
 
@@ -91,7 +83,7 @@ def test_ardupilot_backend_without_sitl_is_skipped(monkeypatch: Any, tmp_path: P
                                                    capsys: Any) -> None:
     """Without ARDUPILOT_SITL_BIN the ArduPilot backend is skipped with the reason, exit 0."""
     monkeypatch.delenv("ARDUPILOT_SITL_BIN", raising=False)
-    code, out, _ = _run(["replay", str(PLAN / "sorties" / "S002.plan"), "--backend",
+    code, out, _ = run_main(["replay", str(PLAN / "sorties" / "S002.plan"), "--backend",
                          "ardupilot", "--report", str(tmp_path / "r")], capsys)
     assert code == 0
     assert "replay skipped" in out and "ARDUPILOT_SITL_BIN" in out
@@ -100,12 +92,12 @@ def test_ardupilot_backend_without_sitl_is_skipped(monkeypatch: Any, tmp_path: P
 @needs(TRACES)
 def test_replay_log_bad_input(tmp_path: Path, capsys: Any) -> None:
     """A missing log, a bad --out and a log without a mission for --figures: exit 2, named."""
-    code, _, err = _run(["replay-log", str(tmp_path / "none.tlog")], capsys)
+    code, _, err = run_main(["replay-log", str(tmp_path / "none.tlog")], capsys)
     assert code == 2 and "none.tlog" in err
-    code, _, err = _run(["replay-log", str(TRACES / "fence_rally_upload.tlog"), "--out",
+    code, _, err = run_main(["replay-log", str(TRACES / "fence_rally_upload.tlog"), "--out",
                          "carrier-pigeon:1"], capsys)
     assert code == 2 and "--out" in err
-    code, _, err = _run(["replay-log", str(TRACES / "auto_flight_gripper_drop.tlog"),
+    code, _, err = run_main(["replay-log", str(TRACES / "auto_flight_gripper_drop.tlog"),
                          "--figures"], capsys)
     assert code == 2 and "--mission" in err and "Traceback" not in err
 
@@ -157,14 +149,14 @@ def test_replay_log_figures_from_a_trace_and_its_mission(tmp_path: Path, capsys:
     """--figures with the .waypoints flown: items, release, state; tolerances checked."""
     mission = tmp_path / "gripper.waypoints"
     write_wpl(mission, as_items(GRIPPER_MISSION))
-    code, out, _ = _run(["replay-log", str(TRACES / "auto_flight_gripper_drop.tlog"),
+    code, out, _ = run_main(["replay-log", str(TRACES / "auto_flight_gripper_drop.tlog"),
                          "--figures", "--mission", str(mission)], capsys)
     assert code == 0
     assert "items_reached: 8" in out and "final_state: completed" in out
     assert "alt_max_amsl_m: 670.08" in out
     tol = tmp_path / "tol.toml"
     tol.write_text("[default]\nagl_min_m = 35.0\n")
-    code, _, err = _run(["replay-log", str(TRACES / "auto_flight_gripper_drop.tlog"),
+    code, _, err = run_main(["replay-log", str(TRACES / "auto_flight_gripper_drop.tlog"),
                          "--figures", "--mission", str(mission), "--tolerances", str(tol)],
                         capsys)
     assert code == 1 and "gripper: agl_min_m" in err
@@ -190,7 +182,7 @@ def test_a_mission_into_a_zone_is_caught_by_the_report(tmp_path: Path, capsys: A
     """A .waypoints edited across a zone: exit 1 naming it and "incursion"; reports written."""
     mission = _through_the_zone(tmp_path)
     report = tmp_path / "report"
-    code, out, err = _run(["replay", str(mission), "--scenario", str(REGRESSION), "--speedup",
+    code, out, err = run_main(["replay", str(mission), "--scenario", str(REGRESSION), "--speedup",
                            "100", "--report", str(report), "--tolerances",
                            str(REGRESSION / "tolerances.toml")], capsys)
     assert code == 1, out + err
