@@ -12,6 +12,7 @@ import dataclasses
 import math
 
 from planner.errors import InputError
+from planner.io.inputs import load_scenario_with_dem
 from planner.scenario import DroneType, Scenario, Wind
 from planner.terrain import Dem
 
@@ -179,3 +180,18 @@ def sim_inputs(home_text: str | None, scenario_dir: str | None, drone_type: str 
                      dem=dem, wind=None if scenario is None else scenario.wind,
                      drone_type=None if scenario is None else _pick_drone_type(scenario,
                                                                                drone_type))
+
+
+def scenario_option(folder: str | None) -> tuple[Scenario | None, Dem | None]:
+    """The scenario and DEM of a ``--scenario`` folder, checked; ``(None, None)`` without one.
+
+    Raises
+    ------
+    InputError
+        The folder, its files or its DEM are wrong (see
+        :func:`planner.io.inputs.load_scenario_with_dem`).
+    """
+    if folder is None:
+        return None, None
+    loaded = load_scenario_with_dem(folder)
+    return loaded.scenario, loaded.dem

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from dropline.commands._fly_display import ProgressDisplay, describe_snapshot
-from dropline.commands._inputs import add_sign_key_file, at_least, positive
+from dropline.commands._inputs import add_sign_key_file, at_least, positive, scenario_option
 from dropline.commands.exit_codes import ExitCode
 from gcs import commands
 from gcs.errors import GroundControlError
@@ -38,11 +38,8 @@ from gcs.signing import KeyStore, enable_fleet_signing, read_key_file
 from gcs.telemetry import TelemetryHub
 from gcs.transfer import Target
 from planner.errors import InputError
-from planner.io.inputs import load_scenario_with_dem
 from planner.io.plan_folder import read_plan_folder
 from planner.plan_model import Plan
-from planner.scenario import Scenario
-from planner.terrain import Dem
 
 
 def register(sub: Any) -> None:
@@ -184,13 +181,6 @@ def load_plan(path_text: str) -> tuple[Plan, Path]:
     return folder.plan, folder.plan_path
 
 
-def _scenario(text: str | None) -> tuple[Scenario | None, Dem | None]:
-    if text is None:
-        return None, None
-    loaded = load_scenario_with_dem(text)
-    return loaded.scenario, loaded.dem
-
-
 def open_links(urls: Sequence[str], *, heartbeat_period_s: float = 1.0) -> list[Link]:
     """Open every connection string (closing those already open if one fails)."""
     links: list[Link] = []
@@ -214,7 +204,7 @@ def fly_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     """``dropline fly PLAN_DIR --connect CONN ...``."""
     out = out or sys.stdout
     plan, path = load_plan(args.plan)
-    scenario, dem = _scenario(args.scenario)
+    scenario, dem = scenario_option(args.scenario)
     speedup = None if args.speedup is None else positive(args.speedup, "--speedup")
     if args.turnaround is not None:
         at_least(args.turnaround, 0, "--turnaround")
@@ -316,7 +306,7 @@ def status_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     out = out or sys.stdout
     outputs = outputs_of(args)
     keys = signing_keys(args)
-    _, dem = _scenario(getattr(args, "scenario", None))
+    _, dem = scenario_option(getattr(args, "scenario", None))
     links = open_links(args.connect, heartbeat_period_s=0.2)
     hub = TelemetryHub(dem=dem)
     for link in links:

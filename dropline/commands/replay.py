@@ -14,9 +14,8 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from dropline.commands._inputs import at_least, positive
+from dropline.commands._inputs import at_least, positive, scenario_option
 from dropline.commands.exit_codes import ExitCode
-from dropline.commands.fly import _scenario
 from gcs.forward import OutputSpec
 from gcs.tlog.reader import TlogFlight, read_flight
 from planner.errors import InputError
@@ -127,7 +126,7 @@ def replay_command(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     if args.timeout is not None:
         positive(args.timeout, "--timeout")
     tolerances = load_tolerances(args.tolerances)
-    scenario, dem = _scenario(args.scenario)
+    scenario, dem = scenario_option(args.scenario)
     missions = load_missions(args.missions, scenario=scenario, dem=dem,
                              drone_type=args.drone_type)
     why = unavailable_reason(args.backend)
@@ -226,7 +225,7 @@ def replay_log_command(args: argparse.Namespace, out: IO[str] | None = None) -> 
               f"{stats.wall_s:.1f} s", file=out)
         return ExitCode.OK
     tolerances = load_tolerances(args.tolerances)
-    scenario, dem = _scenario(args.scenario)
+    scenario, dem = scenario_option(args.scenario)
     flight = read_flight(args.tlog)
     if args.mission is not None:
         mission = _pick(load_missions([args.mission], scenario=scenario, dem=dem,
