@@ -244,13 +244,16 @@ class PlanService:
         """Where a plan's ``plan.json`` is written."""
         return self.root / plan_id / "out" / PLAN_JSON
 
+    def files(self, plan_id: str) -> list[str]:
+        """The downloadable files of a planned plan, relative to its plan folder."""
+        return [PLAN_JSON, ROUTES_GEOJSON, *(
+            name for s in self.plan(plan_id).sorties for name in sortie_file_names(s.id))]
+
     def download(self, plan_id: str, name: str) -> Path:
         """A file of a finished plan: ``plan.json``, ``routes.geojson`` or a sortie's file."""
         record = self.get(plan_id)
         if record.state != "done" or record.out_dir is None:
             raise Conflict(f"plan {plan_id} is {record.state}; nothing to download yet")
-        allowed = {PLAN_JSON, ROUTES_GEOJSON} | {
-            name for s in self.plan(plan_id).sorties for name in sortie_file_names(s.id)}
-        if name not in allowed:
+        if name not in self.files(plan_id):
             raise NotFound(f"no file {name!r} in plan {plan_id}")
         return record.out_dir / name

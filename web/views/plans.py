@@ -75,9 +75,7 @@ def show(plan_id: str) -> Any:
     out["scenario"] = scenario_layers(scenario)
     if record.state == "done":
         out["result"] = plan_view(svc.plan(plan_id), scenario, dem)
-        out["files"] = ["plan.json", "routes.geojson", *(
-            f"sorties/{s.id}{ext}" for s in svc.plan(plan_id).sorties
-            for ext in (".plan", ".waypoints"))]
+        out["files"] = svc.files(plan_id)
     return out
 
 
