@@ -208,7 +208,14 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
         data[last] = value
 
 
-_DELETE = object()
+class _Deleted:
+    """The key is removed (the id of its parametrized cases reads ``<deleted>``)."""
+
+    def __repr__(self) -> str:
+        return "<deleted>"
+
+
+_DELETE = _Deleted()
 
 MALFORMED = [
     ("fileType", "Mission", "fileType", "expected 'Plan'"),
