@@ -5,14 +5,25 @@ server side of every login: the hash of the cookie's session id, so that a logou
 change revokes it), ``audit_log`` (every vehicle command and account event: who, when, what,
 result; user-controlled text bounded to :data:`AUDIT_TEXT_MAX` characters, refused requests
 aggregated beyond :data:`REFUSED_PER_MINUTE` a user and minute), ``plans`` (a scenario choice
-with its uploads and edits, and the state of its planner job), ``parcels`` (the unguessable
-tracking token of each drop of a flown plan) and ``alert_acks``. Flights, alerts and delivery
-events stay in the flight log of :mod:`gcs.fleet.logs`.
+with its uploads and edits, and the state of its planner job: one row per version of a plan,
+see below), ``parcels`` (the unguessable tracking token of each parcel of a flown plan) and
+``alert_acks``. Flights, alerts and delivery events stay in the flight log of
+:mod:`gcs.fleet.logs`.
+
+Plan versions: every row of ``plans`` is one version, with its own folder. ``lineage_id`` is
+the id of the plan's first version (the id users know the plan by), ``version`` counts from 1.
+A version with a run started (``flown_at`` set) is never changed again: planning or editing the
+plan then makes the next version. Runs in the flight log name the ``plan.json`` of the exact
+version they flew. A parcel (``parcels``) belongs to the lineage and its drop id, so its token
+stays the same across versions; ``delivered_at`` and ``delivered_run_id`` record its first
+delivery once, and nothing later clears them.
 
 SQLite in the data folder by default; any SQLAlchemy URL (``DATABASE_URL``) works. The schema is
-set up idempotently (``create_all`` plus a version row, version 1 databases gain the new
-columns); every write runs in one transaction. A database file that SQLite cannot read stops the
-start with an :class:`~planner.errors.InputError` naming the file (nothing is written to it).
+set up idempotently (``create_all`` plus a version row; older databases gain the new
+columns: ``users.disabled`` of version 2, plan versions and parcel lineage and delivery of
+version 3, filled in for the rows they have); every write runs in one transaction. A
+database file that SQLite cannot read stops the start with an
+:class:`~planner.errors.InputError` naming the file (nothing is written to it).
 """
 
 from __future__ import annotations
@@ -31,7 +42,7 @@ import sqlalchemy as sa
 
 from planner.errors import InputError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Longest user-controlled text kept in an audit row (longer text is cut, marked with "...").
 AUDIT_TEXT_MAX = 500
 #: Refused-request audit rows kept per user and minute; the rest are counted in one summary row.
@@ -82,14 +93,31 @@ plans = sa.Table(
     sa.Column("out_dir", sa.String),
     sa.Column("created_by", sa.String(64), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
-    sa.Column("finished_at", sa.Float))
+    sa.Column("finished_at", sa.Float),
+    sa.Column("lineage_id", sa.String(32)),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("flown_at", sa.Float),
+    sa.Index("ix_plans_lineage", "lineage_id", "version", unique=True))
 parcels = sa.Table(
     "parcels", metadata,
     sa.Column("token", sa.String(64), primary_key=True),
     sa.Column("plan_id", sa.ForeignKey("plans.id"), nullable=False, index=True),
     sa.Column("drop_id", sa.String(64), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
-    sa.UniqueConstraint("plan_id", "drop_id"))
+    sa.Column("lineage_id", sa.String(32)),
+    sa.Column("delivered_at", sa.Float),
+    sa.Column("delivered_run_id", sa.Integer),
+    sa.UniqueConstraint("plan_id", "drop_id"),
+    sa.Index("ix_parcels_lineage_drop", "lineage_id", "drop_id", unique=True))
+#: Columns later schema versions added to tables an older database already has: table ->
+#: (column, the SQL of its type and default), in the order they are added.
+ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "users": (("disabled", "BOOLEAN NOT NULL DEFAULT FALSE"),),
+    "plans": (("lineage_id", "VARCHAR(32)"), ("version", "INTEGER NOT NULL DEFAULT 1"),
+              ("flown_at", "FLOAT")),
+    "parcels": (("lineage_id", "VARCHAR(32)"), ("delivered_at", "FLOAT"),
+                ("delivered_run_id", "INTEGER")),
+}
 alert_acks = sa.Table(
     "alert_acks", metadata,
     sa.Column("alert_id", sa.Integer, primary_key=True),
@@ -140,6 +168,16 @@ def restrict_file(path: Path) -> None:
     for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         with contextlib.suppress(FileNotFoundError):
             p.chmod(0o600)
+
+
+def _add_columns(conn: sa.Connection) -> None:
+    """Add the columns of :data:`ADDED_COLUMNS` a table of an older database lacks."""
+    inspector = sa.inspect(conn)
+    for table, added in ADDED_COLUMNS.items():
+        have = {c["name"] for c in inspector.get_columns(table)}
+        for name, sql in added:
+            if name not in have:
+                conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {name} {sql}"))
 
 
 def _bounded(text: str, limit: int) -> str:
@@ -203,12 +241,16 @@ class Database:
         """Create missing tables and record the schema version (safe to run again)."""
         with self.engine.begin() as conn:
             metadata.create_all(conn)
-            columns = {c["name"] for c in sa.inspect(conn).get_columns("users")}
-            if "disabled" not in columns:
-                conn.execute(sa.text("ALTER TABLE users ADD COLUMN disabled BOOLEAN "
-                                     "NOT NULL DEFAULT FALSE"))
-            for index in audit_log.indexes:
-                index.create(conn, checkfirst=True)
+            _add_columns(conn)
+            # rows of older databases: each plan its own first version, each parcel its plan's
+            conn.execute(sa.update(plans).where(plans.c.lineage_id.is_(None))
+                         .values(lineage_id=plans.c.id))
+            conn.execute(sa.update(parcels).where(parcels.c.lineage_id.is_(None))
+                         .values(lineage_id=sa.select(plans.c.lineage_id)
+                                 .where(plans.c.id == parcels.c.plan_id).scalar_subquery()))
+            for table in (audit_log, plans, parcels):
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
             row = conn.execute(sa.select(schema_version.c.version)).first()
             if row is None:
                 conn.execute(sa.insert(schema_version).values(id=1, version=SCHEMA_VERSION))

@@ -169,7 +169,7 @@ class FlightService:
             return None, None, None
         sortie = next((s for s in plan.sorties if s.id == flight.sortie_id), None)
         try:
-            scenario, dem = self.plans.scenario(plan_path.parent.parent.name)
+            scenario, dem = self.plans.scenario_at(plan_path)
         except (InputError, NotFound):
             return sortie, None, None
         return sortie, scenario, dem

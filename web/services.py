@@ -153,6 +153,7 @@ def init_app(app: Flask) -> Services:
                          vehicle_types=app.config.get("VEHICLE_TYPES"),
                          dem_source=lambda: _fleet_dem(app, plans, map_dem))
     fleet.binding.on_flag = lambda flag: _audit_flag(database, flag)
+    plans.attach_flight_log(fleet.flight_log)
     keys = _signing_keys(app, data_dir)
     signer = None if keys is None else FleetSigner(fleet.hub, keys)
     found = Services(
@@ -161,7 +162,8 @@ def init_app(app: Flask) -> Services:
                              float(app.config["LOGIN_WINDOW_S"]),
                              int(app.config.get("LOGIN_ADDRESS_FAILURES", 20))),
         events=events, plans=plans, fleet=fleet,
-        deliveries=DeliveryService(database, plans, fleet),
+        deliveries=DeliveryService(database, plans, fleet,
+                                   contacts=app.config.get("HUB_CONTACTS") or {}),
         flights=FlightService(fleet.flight_log, plans),
         tiles=TileService(map_dem, data_dir / "tiles"),
         simulator=app.config.get("SIMULATOR"), signer=signer)

@@ -95,8 +95,13 @@ def test_fly_the_plan(flown: dict[str, Any]) -> None:
     drops = c.get("/api/fleet").json["drops"]
     assert {d["drop_id"]: d["state"] for d in drops} == {d: "delivered" for d in DROPS}
     status = public.get(f"/api/track/{tokens['P014']}").json
-    assert status == {"parcel": "P014", "state": "delivered", "status": "Delivered",
-                      "eta_in_s": None, "eta_at": None}
+    assert {k: status[k] for k in ("parcel", "state", "status", "eta_in_s", "eta_at",
+                                   "reason", "next_step")} == {
+        "parcel": "P014", "state": "delivered", "status": "Delivered", "eta_in_s": None,
+        "eta_at": None, "reason": None, "next_step": None}
+    assert status["delivered_at"] is not None and status["contact"]["name"] == \
+        "North Conway hub"
+    assert "vehicle" not in status and "P020" not in str(status)
     page = public.get(f"/track/{tokens['P020']}").get_data(as_text=True)
     assert "Parcel P020" in page and "Delivered" in page and "P014" not in page
     audit = _audit(app)

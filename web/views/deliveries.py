@@ -1,16 +1,29 @@
-"""The deliveries page, its API, and the public tracking page of each parcel."""
+"""The deliveries page, its API, and the public tracking page of each parcel.
+
+The tracking page, its status JSON and its map tile need no login and show one parcel only.
+They are light and cache-friendly: the status JSON and the page carry an ``ETag`` (a request
+with ``If-None-Match`` gets an empty 304 while nothing changed); a delivered parcel's answers
+may be kept an hour, others are checked again on every request. Any unknown or malformed token
+gets the same plain 404.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, render_template, request
 
 from web.errors import NotFound
 from web.services import services
 from web.views._access import login_required
 
 bp = Blueprint("deliveries", __name__)
+
+#: Seconds a delivered parcel's status may be kept (it never changes again).
+DELIVERED_MAX_AGE_S = 3600
 
 
 @bp.route("/deliveries")
@@ -28,17 +41,59 @@ def drops() -> Any:
     return services().deliveries.drops(plan_id)
 
 
+def _cached(response: Response, delivered: bool) -> Response:
+    """``response`` with an ETag, Cache-Control, and as a 304 when the client has it."""
+    response.headers["Cache-Control"] = (f"private, max-age={DELIVERED_MAX_AGE_S}"
+                                         if delivered else "private, no-cache")
+    response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
+    response.make_conditional(request)
+    return response
+
+
+def _not_found() -> Any:
+    response = Response(render_template("track.html", status=None), status=404,
+                        mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _utc_text(unix_s: float | None) -> str | None:
+    """Unix seconds as ``HH:MM UTC`` (the page shows the reader's local time with script)."""
+    if unix_s is None:
+        return None
+    return datetime.fromtimestamp(unix_s, UTC).strftime("%H:%M UTC, %d %b %Y")
+
+
 @bp.route("/track/<token>")
 def track_page(token: str) -> Any:
     """A parcel's public tracking page (no login; only this parcel)."""
     try:
         status = services().deliveries.track(token)
     except NotFound:
-        return render_template("track.html", status=None, token=token), 404
-    return render_template("track.html", status=status, token=token)
+        return _not_found()
+    shown = {**status, "eta_text": _utc_text(status["eta_at"]),
+             "delivered_text": _utc_text(status["delivered_at"])}
+    response = Response(render_template("track.html", status=shown, token=token),
+                        mimetype="text/html")
+    return _cached(response, status["state"] == "delivered")
 
 
 @bp.route("/api/track/<token>")
 def track(token: str) -> Any:
-    """A parcel's public status: id, state and ETA."""
-    return services().deliveries.track(token)
+    """A parcel's public status: state, ETA, delivery time, failure reason and next step,
+    drop point and contact."""
+    status = services().deliveries.track(token)
+    response = Response(json.dumps(status, separators=(",", ":"), sort_keys=True),
+                        mimetype="application/json")
+    return _cached(response, status["state"] == "delivered")
+
+
+@bp.route("/track/<token>/map.png")
+def track_map(token: str) -> Any:
+    """The one map tile around a parcel's drop point (the console's own hillshade)."""
+    svc = services()
+    z, x, y = svc.deliveries.map_tile(token)
+    response = Response(svc.tiles.tile(z, x, y), mimetype="image/png")
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
+    return response.make_conditional(request)

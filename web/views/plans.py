@@ -1,4 +1,5 @@
-"""The plan page and its API: scenarios, uploads, map edits, the planner job, downloads."""
+"""The plan page and its API: scenarios, uploads, map edits, the planner job, downloads, and
+the plan's versions (a flown version is read-only; changing the plan then makes a new one)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, request, send_file
 
 from planner.errors import InputError
+from web.errors import NotFound
 from web.plan_view import plan_view, scenario_layers
-from web.planning import PlanRecord
+from web.planning import PlanRecord, PlanService
 from web.services import services
 from web.views._access import current_user, login_required, require
 from web.views._util import field, json_body
@@ -17,10 +19,39 @@ bp = Blueprint("plans", __name__)
 
 
 def record_json(r: PlanRecord) -> dict[str, Any]:
-    """A plan's record as the API shows it."""
+    """A plan's record (one version of it) as the API shows it."""
     return {"id": r.id, "name": r.name, "state": r.state, "error": r.error, "edits": r.edits,
             "created_by": r.created_by, "created_at": r.created_at,
-            "finished_at": r.finished_at}
+            "finished_at": r.finished_at, "version": r.version, "version_id": r.version_id,
+            "flown_at": r.flown_at, "read_only": r.flown_at is not None}
+
+
+def _audited(action: str, record: PlanRecord, detail: str | None = None) -> None:
+    user = current_user()
+    assert user is not None
+    services().db.audit(username=user.username, action=action, target=f"plan {record.id}",
+                        result="ok", detail=f"version {record.version}"
+                        + ("" if detail is None else f": {detail}"))
+
+
+def _username() -> str:
+    user = current_user()
+    assert user is not None
+    return user.username
+
+
+def _version_json(svc: PlanService, record: PlanRecord) -> dict[str, Any]:
+    """One version with its scenario layers and, once planned, sorties and unserved drops."""
+    if svc.flown(record) and record.flown_at is None:
+        record = svc.version(record.version_id)
+    out = record_json(record)
+    scenario, dem = svc.scenario_of(record)
+    out["scenario"] = scenario_layers(scenario)
+    if record.state == "done":
+        out["result"] = plan_view(svc.plan_of(record), scenario, dem)
+        out["files"] = svc.files_of(record)
+    out["versions"] = [record_json(v) for v in svc.versions(record.id)]
+    return out
 
 
 @bp.route("/plans")
@@ -61,29 +92,50 @@ def create() -> Any:
     assert user is not None
     record = services().plans.create(field(body, "scenario", str), username=user.username,
                                      edits=edits)
+    _audited("plan create", record, record.name)
     return record_json(record), 201
 
 
 @bp.route("/api/plans/<plan_id>")
 @login_required
 def show(plan_id: str) -> Any:
-    """A plan: its record, scenario layers and, once planned, sorties and unserved drops."""
+    """A plan's newest version: its record, scenario layers and, once planned, sorties and
+    unserved drops; and every version of the plan (``versions``, newest first)."""
     svc = services().plans
-    record = svc.get(plan_id)
-    out = record_json(record)
-    scenario, dem = svc.scenario(plan_id)
-    out["scenario"] = scenario_layers(scenario)
-    if record.state == "done":
-        out["result"] = plan_view(svc.plan(plan_id), scenario, dem)
-        out["files"] = svc.files(plan_id)
-    return out
+    return _version_json(svc, svc.get(plan_id))
+
+
+@bp.route("/api/plans/<plan_id>/versions/<int:number>")
+@login_required
+def show_version(plan_id: str, number: int) -> Any:
+    """One version of a plan (as :func:`show`), read-only once flown."""
+    svc = services().plans
+    found = next((v for v in svc.versions(plan_id) if v.version == number), None)
+    if found is None:
+        raise NotFound(f"no version {number} of plan {plan_id}")
+    return _version_json(svc, found)
+
+
+@bp.route("/api/plans/<plan_id>/versions/<int:number>/files/<path:name>")
+@login_required
+def download_version(plan_id: str, number: int, name: str) -> Any:
+    """A file of one planned version of a plan."""
+    svc = services().plans
+    found = next((v for v in svc.versions(plan_id) if v.version == number), None)
+    if found is None:
+        raise NotFound(f"no version {number} of plan {plan_id}")
+    path = svc.download(found.version_id, name)
+    return send_file(path, as_attachment=True, download_name=path.name)
 
 
 @bp.route("/api/plans/<plan_id>/edits", methods=["PUT"])
 @require("plan")
 def edit(plan_id: str) -> Any:
-    """Replace the plan's depots, zones, drop choice or time limit."""
-    return record_json(services().plans.edit(plan_id, json_body()))
+    """Replace the plan's depots, zones, drop choice or time limit (in a new version if the
+    newest one flew)."""
+    record = services().plans.edit(plan_id, json_body(), username=_username())
+    _audited("plan edit", record)
+    return record_json(record)
 
 
 @bp.route("/api/plans/<plan_id>/uploads", methods=["POST"])
@@ -99,15 +151,20 @@ def upload(plan_id: str) -> Any:
         data = sent.read()
     finally:
         sent.close()
-    record = services().plans.upload(plan_id, kind, sent.filename, data)
+    record = services().plans.upload(plan_id, kind, sent.filename, data,
+                                     username=_username())
+    _audited("plan upload", record, kind)
     return record_json(record)
 
 
 @bp.route("/api/plans/<plan_id>/run", methods=["POST"])
 @require("plan")
 def run(plan_id: str) -> Any:
-    """Start the planner in the background; progress arrives as events."""
-    return record_json(services().plans.run(plan_id)), 202
+    """Start the planner in the background; progress arrives as events. Planning a flown
+    plan plans a new version and leaves the flown one as it is."""
+    record = services().plans.run(plan_id, username=_username())
+    _audited("plan run", record)
+    return record_json(record), 202
 
 
 @bp.route("/api/plans/<plan_id>/files/<path:name>")
