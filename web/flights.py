@@ -95,12 +95,15 @@ class FlightService:
         self._cache: dict[tuple[int, str, int], dict[str, Any]] = {}
 
     def all(self) -> list[dict[str, Any]]:
-        """Every flight, newest first, with the name of the plan it flew."""
+        """Every flight, newest first (by take-off, else by when it was prepared), with the
+        name of the plan it flew."""
         with self.log.engine.connect() as conn:
             names: dict[int, str] = {
                 row.id: row.plan_name
                 for row in conn.execute(sa.select(logs.runs.c.id, logs.runs.c.plan_name))}
-        return [flight_json(f, names.get(f.run_id)) for f in reversed(self.log.flights())]
+        newest = sorted(self.log.flights(), key=lambda f: (f.takeoff_at or f.started_at, f.id),
+                        reverse=True)
+        return [flight_json(f, names.get(f.run_id)) for f in newest]
 
     def get(self, flight_id: int) -> FlightRecord:
         """The flight with this id."""

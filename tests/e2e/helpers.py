@@ -73,13 +73,14 @@ class Watched:
             self.unprotected.append(response.url)
 
     def login(self, user: str) -> Any:
-        """Log in as ``user`` (password :data:`PASSWORD`) and land on the plan page."""
+        """Log in as ``user`` (password :data:`PASSWORD`) and land on the plan page (crew: on
+        the fleet page)."""
         page = self.page
         page.goto(self.url + "/login")
         page.fill("#username", user)
         page.fill("#password", PASSWORD)
         page.click("#login")
-        page.wait_for_url("**/plans")
+        page.wait_for_url("**/fleet" if user == "crew" else "**/plans")
         return page
 
     def shot(self, name: str) -> None:

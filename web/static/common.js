@@ -99,6 +99,34 @@ const dropline = (() => {
      given to Leaflet would be parsed as HTML). */
   function tip(...parts) { return el("span", {class: "tip"}, ...parts); }
 
+  /* The colour of a sortie, the same on every page: sortie ids are numbered in plan order
+     ("S001", "S002"...), so sortie n takes the palette's colour n - 1; an id without a number
+     gets one from a hash of its text; no sortie at all, ``fallback`` (an index) or grey. */
+  function sortieColour(sortieId, fallback) {
+    if (sortieId === null || sortieId === undefined || sortieId === "") {
+      return fallback === undefined ? "#777" : palette[Math.abs(fallback) % palette.length];
+    }
+    const number = /(\d+)$/.exec(String(sortieId));
+    let i = number ? parseInt(number[1], 10) - 1 : 0;
+    if (!number) for (const c of String(sortieId)) i = (i * 31 + c.charCodeAt(0)) % 9973;
+    return palette[((i % palette.length) + palette.length) % palette.length];
+  }
+
+  /* Tables of class "stack" become stacked cards on a phone: every cell is labelled with its
+     column's header (a data-label the style sheet shows), also in rows added later. */
+  function labelCells(table) {
+    const heads = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+    for (const row of table.querySelectorAll("tbody tr")) {
+      [...row.children].forEach((cell, i) => {
+        if (heads[i] && cell.dataset.label !== heads[i]) cell.dataset.label = heads[i];
+      });
+    }
+  }
+  for (const table of document.querySelectorAll("table.stack")) {
+    labelCells(table);
+    new MutationObserver(() => labelCells(table)).observe(table, {childList: true, subtree: true});
+  }
+
   function minutes(s) { return s === null || s === undefined ? "–" : (s / 60).toFixed(1) + " min"; }
 
   function batteryBar(usedPct, leftPct, reservePct) {
@@ -111,5 +139,6 @@ const dropline = (() => {
     return bar;
   }
 
-  return {api, events, confirmAction, makeMap, el, tip, palette, may, minutes, batteryBar};
+  return {api, events, confirmAction, makeMap, el, tip, palette, sortieColour, may, minutes,
+          batteryBar};
 })();

@@ -49,21 +49,35 @@
       `item ${s.mission_seq ?? "–"}`;
   }
 
+  /* Replay time (s) is kept here, not in the slider: the slider snaps to whole seconds (its
+     step, so that a key press moves 1 s), playback runs smoothly between them. */
+  let at = 0;
+  function seek(t) {
+    const end = samples.length ? samples[samples.length - 1].t_s : 0;
+    at = Math.min(end, Math.max(0, t));
+    $("slider").value = at;
+    showAt(at);
+  }
   function stop() { if (timer) clearInterval(timer); timer = null; $("play").textContent = "Play"; }
   $("play").onclick = () => {
     if (timer) { stop(); return; }
     const end = samples.length ? samples[samples.length - 1].t_s : 0;
-    if (parseFloat($("slider").value) >= end) $("slider").value = 0;
+    if (at >= end) seek(0);
     $("play").textContent = "Pause"; lastTick = performance.now();
     timer = setInterval(() => {
       const now = performance.now();
-      const t = Math.min(end, parseFloat($("slider").value) +
-        (now - lastTick) / 1000 * parseFloat($("speed").value));
-      lastTick = now; $("slider").value = t; showAt(t);
-      if (t >= end) stop();
+      seek(at + (now - lastTick) / 1000 * parseFloat($("speed").value));
+      lastTick = now;
+      if (at >= end) stop();
     }, 100);
   };
-  $("slider").oninput = () => showAt(parseFloat($("slider").value));
+  $("slider").oninput = () => seek(parseFloat($("slider").value));
+  $("slider").addEventListener("keydown", (ev) => {
+    const jump = {PageUp: 10, PageDown: -10}[ev.key];
+    if (jump === undefined) return;
+    ev.preventDefault();
+    seek(Math.round(at) + jump);
+  });
 
   async function replay(f) {
     stop();
@@ -80,8 +94,9 @@
       map.fitBounds(flown.concat(r.planned_route), {padding: [20, 20]});
     }
     const end = samples.length ? samples[samples.length - 1].t_s : 0;
-    $("slider").max = end; $("slider").value = 0;
-    $("replay-title").textContent = `Flight ${f.id}: ${f.sortie_id} · ${f.vehicle}`;
+    $("slider").max = Math.ceil(end);
+    $("replay-title").textContent = `Flight ${f.id}: ${f.plan ?? "unknown plan"} · sortie ` +
+      `${f.sortie_id} · ${f.vehicle} · ${date(f.takeoff_at ?? f.started_at)}`;
     $("replay-height").textContent = r.alt_reference === "dem"
       ? "Heights above the ground (the plan's elevation model)."
       : "Heights above home (no elevation model for this flight).";
@@ -102,7 +117,9 @@
     }
     $("figures").replaceChildren(...rows);
     $("replay").hidden = false;
-    showAt(0);
+    seek(0);
+    // on a phone the map sits above the replay controls: bring both into view
+    if (matchMedia("(max-width: 760px)").matches) map.getContainer().scrollIntoView({block: "start"});
   }
 
   async function load() {

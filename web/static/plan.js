@@ -2,7 +2,7 @@
    planner with a progress bar, and show sorties, profiles, battery use and unserved drops. */
 "use strict";
 (() => {
-  const {api, el, tip, palette, makeMap, minutes, batteryBar, events, may} = dropline;
+  const {api, el, tip, sortieColour, makeMap, minutes, batteryBar, events, may} = dropline;
   const $ = (id) => document.getElementById(id);
   const map = makeMap("map");
   const layers = {scenario: L.layerGroup().addTo(map), result: L.layerGroup().addTo(map),
@@ -164,7 +164,7 @@
     const bounds = [];
     const sortieOf = {};
     $("sorties").replaceChildren(...result.sorties.map((s) => {
-      const colour = palette[s.colour_index % palette.length];
+      const colour = sortieColour(s.id);
       L.polyline(s.track, {color: colour, weight: 3}).bindTooltip(tip(s.id, " · ", s.vehicle))
         .addTo(layers.result);
       s.track.forEach((p) => bounds.push(p));
@@ -181,7 +181,7 @@
     result.unserved.forEach((u) => { unserved[u.drop_id] = u.reason; });
     for (const d of plan.scenario.drops) {
       const s = sortieOf[d.id];
-      const colour = s ? palette[s.colour_index % palette.length] : "#777";
+      const colour = s ? sortieColour(s.id) : "#777";
       L.circleMarker([d.lat_deg, d.lon_deg], {radius: 5, color: colour, fillOpacity: s ? 0.9 : 0.2})
         .bindTooltip(s ? tip(d.id, " → ", s.id) : tip(d.id, ": unserved: ", unserved[d.id] || ""))
         .addTo(layers.result);

@@ -58,8 +58,36 @@ def login_required(view: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
-def require(permission: str) -> Callable[[F], F]:
-    """Only for users whose role has ``permission`` (401 without a login, else 403)."""
+#: What each permission lets a user do, in the words a refusal uses.
+DOING: dict[str, str] = {
+    "plan": "make or change plans",
+    "command": "command vehicles",
+    "ack": "acknowledge alerts",
+    "replay": "replay recorded flights",
+    "sim_view": "see the simulator",
+    "simulate": "inject simulator faults",
+    "users": "manage users",
+}
+
+
+def refusal(user: User, permission: str, page: str | None = None) -> str:
+    """A 403's message in plain words: what the user's role cannot do and whom to ask.
+
+    Examples
+    --------
+    >>> crew = User(id=1, username="kim", role="crew", disabled=False)
+    >>> refusal(crew, "users", page="Users")
+    'Your role (crew) cannot open the Users page. Ask an admin.'
+    >>> refusal(crew, "command")
+    'Your role (crew) cannot command vehicles. Ask an admin.'
+    """
+    doing = f"open the {page} page" if page else DOING.get(permission, f"do this ({permission})")
+    return f"Your role ({user.role}) cannot {doing}. Ask an admin."
+
+
+def require(permission: str, *, page: str | None = None) -> Callable[[F], F]:
+    """Only for users whose role has ``permission`` (401 without a login, else 403 with a
+    message in plain words; ``page`` names the page a refused page view would have shown)."""
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -67,7 +95,7 @@ def require(permission: str) -> Callable[[F], F]:
             if user is None:
                 raise Unauthorized("log in first")
             if not user.may(permission):
-                raise Forbidden(f"role {user.role!r} may not {permission}")
+                raise Forbidden(refusal(user, permission, page))
             return view(*args, **kwargs)
         return login_required(wrapped)  # type: ignore[return-value]
     return decorate

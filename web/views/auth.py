@@ -64,10 +64,22 @@ def log_out() -> None:
     session.clear()
 
 
-def _safe_next(target: str | None) -> str:
+def landing_page(user: User) -> str:
+    """Where ``user`` lands after logging in: crew watch the fleet (they cannot plan), the
+    other roles start on the plan page."""
+    return url_for("fleet.page") if user.role == "crew" else url_for("plans.page")
+
+
+def _safe_next(target: str | None, user: User) -> str:
+    """The page to go to after the login: ``target`` when it is a path on this site, but the
+    user's landing page instead of the console's root or the plan page it redirects to (where
+    a visitor goes without asking for a page)."""
+    home = landing_page(user)
+    if target in ("/", url_for("plans.page")):
+        return home
     if target and target.startswith("/") and not target.startswith("//"):
         return target
-    return url_for("plans.page")
+    return home
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -77,14 +89,14 @@ def login() -> Any:
         return render_template("login.html", error=None, next=request.args.get("next"))
     username = request.form.get("username", "")
     try:
-        log_in(username, request.form.get("password", ""))
+        user = log_in(username, request.form.get("password", ""))
     except Unauthorized as exc:
         return render_template("login.html", error=exc.message,
                                next=request.form.get("next")), exc.status
     except TooManyRequests as exc:
         return render_template("login.html", error=exc.message,
                                next=request.form.get("next")), exc.status, retry_after(exc)
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(_safe_next(request.form.get("next"), user))
 
 
 @bp.route("/logout", methods=["POST"])
@@ -95,7 +107,7 @@ def logout() -> Any:
 
 
 @bp.route("/users")
-@require("users")
+@require("users", page="Users")
 def users_page() -> Any:
     """The user administration page with the audit log (admin)."""
     return render_template("users.html", users=services().users.all(), roles=ROLES,
