@@ -4,6 +4,7 @@ crew land on the Fleet page; a refused page says why in plain words."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -223,3 +224,41 @@ def test_desktop_layout_is_unchanged(console: tuple[str, str], browser: Any) -> 
     w.shot("desktop-flights")
     w.close()
 
+
+
+def _with_vehicles(route: Any) -> None:
+    """The fleet's live stream answered by one state: a run with two vehicles flying sorties
+    S002 (system 1) and S001 (system 2)."""
+    response = route.fetch(url=route.request.url.replace("/api/fleet/live", "/api/fleet"))
+    state = response.json()
+    now = state.get("t", 0)
+    state["run"] = {"plan_id": "p", "run_id": 1, "started": True, "finished": False,
+                    "routes": {}, "assignment": {"octo a": 1, "octo b": 2}, "resumed": False,
+                    "resend_delivered": False, "skipped": {}}
+    state["vehicles"] = {str(sysid): {
+        "sysid": sysid, "name": name, "sortie_id": sortie, "phase": "flying", "mode": "AUTO",
+        "armed": True, "lat_deg": 44.06, "lon_deg": -71.13, "heard_at": now, "battery_pct": 80}
+        for sysid, name, sortie in ((1, "octo a", "S002"), (2, "octo b", "S001"))}
+    headers = {**response.headers, "content-type": "text/event-stream"}
+    headers.pop("content-length", None)
+    route.fulfill(status=200, headers=headers,
+                  body=f"retry: 600000\nevent: state\ndata: {json.dumps(state)}\n\n")
+
+
+def test_a_sortie_has_one_colour_on_plan_and_fleet(console: tuple[str, str],
+                                                   browser: Any) -> None:
+    """Sortie S001's card on the Plan page and the card of the vehicle flying it on the Fleet
+    page have the same colour; another sortie's vehicle has another."""
+    url, _ = console
+    w = _phone(browser, url, "390x844")
+    page = w.login("operator")
+    page.wait_for_selector(".card.sortie[data-sortie='S001']")
+    planned = page.eval_on_selector(".card.sortie[data-sortie='S001']",
+                                    "(c) => getComputedStyle(c).borderLeftColor")
+    page.route("**/api/fleet/live*", _with_vehicles)
+    page.click("#nav-fleet")
+    page.wait_for_selector("#vehicle-2")
+    flying = page.eval_on_selector("#vehicle-2", "(c) => getComputedStyle(c).borderLeftColor")
+    other = page.eval_on_selector("#vehicle-1", "(c) => getComputedStyle(c).borderLeftColor")
+    assert flying == planned and other != planned, (planned, flying, other)
+    w.close()

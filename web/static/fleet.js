@@ -26,6 +26,7 @@
   }
 
   function colourOf(v) {
+    if (v.sortie_id) return dropline.sortieColour(v.sortie_id);   // as on the plan page
     const names = run ? Object.keys(run.assignment).sort() : [];
     const i = v.name ? names.indexOf(v.name) : v.sysid - 1;
     return palette[(i < 0 ? v.sysid : i) % palette.length];
