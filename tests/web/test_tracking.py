@@ -108,6 +108,7 @@ def test_map_tile_and_marker(tracked: Flask) -> None:
     assert f'cx="{px}" cy="{py}"' in page and f"/track/{tokens['P014']}/map.png" in page
     with public.get(f"/track/{tokens['P014']}/map.png") as tile:
         assert tile.status_code == 200 and tile.data[:8] == b"\x89PNG\r\n\x1a\n"
+        assert len(tile.data) < 10_000  # a few seconds at 50 kbit/s
         assert "max-age" in tile.headers["Cache-Control"]
 
 

@@ -199,6 +199,17 @@
     if (bounds.length) map.fitBounds(bounds, {padding: [20, 20]});
   }
 
+  // Every version of the plan, newest first; flown ones are read-only (changes make a new one).
+  function drawVersions() {
+    $("versions").replaceChildren(...(plan.versions || []).map((v) => el("li",
+      {class: v.version === plan.version ? "version current" : "version"},
+      `v${v.version} · ${new Date(v.created_at * 1000).toLocaleString()} · ${v.created_by} · ${v.state}`,
+      v.read_only ? " · flown, read-only" : (v.version === plan.version ? " · current" : ""),
+      v.state === "done" ? " · " : null,
+      v.state === "done" ? el("a", {href: `/api/plans/${plan.id}/versions/${v.version}/files/plan.json`,
+        download: true}, "plan.json") : null)));
+  }
+
   async function openPlan(id) {
     plan = await api("GET", "/api/plans/" + id);
     edits = {};
@@ -210,6 +221,7 @@
     $("plan-title").textContent = `${plan.name} · ${plan.id}`;
     $("plan-state").textContent = plan.state;
     $("plan-error").textContent = plan.error || "";
+    drawVersions();
     $("progress").hidden = plan.state !== "running";
     refresh();
     if (plan.result) drawResult(plan.result, plan.files);

@@ -10,11 +10,13 @@ gets the same plain 404.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request
+from PIL import Image
 
 from web.errors import NotFound
 from web.services import services
@@ -24,6 +26,9 @@ bp = Blueprint("deliveries", __name__)
 
 #: Seconds a delivered parcel's status may be kept (it never changes again).
 DELIVERED_MAX_AGE_S = 3600
+#: Colours of the tracking page's map tile (a 256 px hillshade in 64 colours is about 3 kB
+#: instead of 30 kB: seconds less on a slow mobile link).
+MAP_COLOURS = 64
 
 
 @bp.route("/deliveries")
@@ -48,6 +53,16 @@ def _cached(response: Response, delivered: bool) -> Response:
     response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
     response.make_conditional(request)
     return response
+
+
+def small_png(png: bytes, colours: int = MAP_COLOURS) -> bytes:
+    """A PNG in at most ``colours`` colours (transparency kept), optimised."""
+    with Image.open(io.BytesIO(png)) as image:
+        reduced = image.convert("RGBA").quantize(colors=colours,
+                                                 method=Image.Quantize.FASTOCTREE)
+    out = io.BytesIO()
+    reduced.save(out, "PNG", optimize=True)
+    return out.getvalue()
 
 
 def _not_found() -> Any:
@@ -93,7 +108,7 @@ def track_map(token: str) -> Any:
     """The one map tile around a parcel's drop point (the console's own hillshade)."""
     svc = services()
     z, x, y = svc.deliveries.map_tile(token)
-    response = Response(svc.tiles.tile(z, x, y), mimetype="image/png")
+    response = Response(small_png(svc.tiles.tile(z, x, y)), mimetype="image/png")
     response.headers["Cache-Control"] = "private, max-age=86400"
     response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
     return response.make_conditional(request)
