@@ -7,14 +7,24 @@ still ahead), raises an alert when the margin over the reserve gets thin and ask
 finishing the sortie would break the reserve. It also reports link loss and recovery, fence
 breaches, the vehicle's own failsafe messages and distance from the planned track.
 
+A battery that is full (or doing as the plan expects) never reads "low": the thin-margin alert
+compares the margin over the reserve with the margin the flight started with, so a sortie
+planned close to its reserve (76 % needed + 20 % reserve) is not "low" at 100 % on take-off.
+Only credible readings count (0-100 %, reported by the vehicle).
+
+The link is judged in the vehicle's own seconds and without the ground station's own stalls
+(:class:`gcs.fleet.link_watch.LinkClock`): messages merely queued while the ground station was
+busy are no lost link.
+
 Every mode is watched, whoever chose it. In the mission modes (AUTO, GUIDED) the battery is
 checked against the rest of the sortie. In any other mode that is not a return (LOITER, BRAKE,
 ALT_HOLD...: an operator's hold, or the vehicle leaving the mission on its own) it is checked
 against the flight home from where the vehicle is, and RTL is asked for when that return would
 break the reserve. While returning (RTL, SMART_RTL, LAND) a broken reserve is still an alert.
 Commands of the ground station (:meth:`FailsafeMonitor.commanded`) only decide whether a mode
-change is "the vehicle left the mission"; none of them switches a check off, and a resume
-(AUTO) re-arms the reserve check that an earlier return had settled.
+change is "the vehicle left the mission" (a mode the ground station asked for is never one, even
+when its confirmation was lost and the command reported as failed); none of them switches a
+check off, and a resume (AUTO) re-arms the reserve check that an earlier return had settled.
 
 :class:`FailsafeMonitor` is pure: snapshots in, :class:`Alert` values out; the fleet manager acts
 on ``Alert.action`` and records every alert.
@@ -26,6 +36,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from gcs.fleet.advice import advice_for
+from gcs.fleet.link_watch import LinkClock
 from gcs.fleet.progress import SortieProgress
 from gcs.geo import distance_m
 from gcs.snapshot import VehicleSnapshot
@@ -45,6 +57,7 @@ class AlertKind(StrEnum):
     MODE_CHANGE = "mode_change"
     OVERDUE = "overdue"
     SORTIE_FAILED = "sortie_failed"
+    LANDED_AWAY = "landed_away"
 
 
 class Severity(StrEnum):
@@ -57,7 +70,12 @@ class Severity(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Alert:
-    """One alert about one vehicle; ``action`` is what the ground station does (``"RTL"``)."""
+    """One alert about one vehicle.
+
+    ``message`` says what happened (the cause, with its figures); ``action`` is what the ground
+    station does about it (``"RTL"``, None: nothing); :attr:`advice` what people should do.
+    ``at_s`` is on the caller's clock. Info alerts need no acknowledgement.
+    """
 
     kind: AlertKind
     severity: Severity
@@ -66,6 +84,16 @@ class Alert:
     sortie_id: str | None
     at_s: float
     action: str | None = None
+
+    @property
+    def advice(self) -> str:
+        """The suggested action for people."""
+        return advice_for(self.kind, self.action)
+
+    @property
+    def needs_ack(self) -> bool:
+        """Warnings and critical alerts are acknowledged by the crew; info alerts are not."""
+        return self.severity != Severity.INFO
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,14 +149,22 @@ class FailsafeMonitor:
         Thresholds (the defaults of :class:`FailsafeLimits` when None).
     time_scale
         Vehicle seconds per second of the caller's clock (a simulator's speedup).
+    check_period_s
+        How often the caller checks (its clock's seconds): a much longer gap between two checks
+        is the ground station stalling, not counted as link loss. None: not looked for.
     """
 
     def __init__(self, sortie: Sortie, *, sysid: int, limits: FailsafeLimits | None = None,
-                 time_scale: float = 1.0) -> None:
+                 time_scale: float = 1.0, check_period_s: float | None = None) -> None:
         self.sortie = sortie
         self.sysid = sysid
         self.limits = limits or FailsafeLimits()
         self.time_scale = time_scale
+        self.link_clock = LinkClock(time_scale, check_period_s=check_period_s)
+        #: Margin over the reserve (percent) at the first credible reading in a mission mode.
+        self.start_margin_pct: float | None = None
+        #: Modes the ground station asked for, confirmed or not, since the last resume.
+        self.asked_modes: set[str] = set()
         self.progress = SortieProgress(sortie)
         self.started_s: float | None = None
         #: The vehicle is coming down: commanded RTL/LAND, seen in a return mode, or the
@@ -184,8 +220,9 @@ class FailsafeMonitor:
         if self.started_s is None:
             self.started_s = now_s
         seq = snap.mission_seq if seq is None else seq
+        self.link_clock.observe(snap, now_s)
         out = self._link(snap, now_s)
-        if self._link_age_s(snap) > self.limits.link_lost_s:
+        if self._link_lost:
             return out
         out += self._mode(snap, now_s)
         out += self._battery(snap, seq, now_s)
@@ -194,15 +231,17 @@ class FailsafeMonitor:
         out += self._overdue(now_s)
         return out
 
-    def _link_age_s(self, snap: VehicleSnapshot) -> float:
-        return snap.heartbeat_age_s * self.time_scale
+    def link_age_s(self, snap: VehicleSnapshot, now_s: float) -> float:
+        """Vehicle seconds since the vehicle's last heartbeat (ground station stalls excluded)."""
+        return self.link_clock.heartbeat_age_s(snap, now_s)
 
     def _link(self, snap: VehicleSnapshot, now_s: float) -> list[Alert]:
-        age = self._link_age_s(snap)
+        age = self.link_age_s(snap, now_s)
         if age > self.limits.link_lost_s and not self._link_lost:
             self._link_lost = True
             return [self._alert(AlertKind.LINK_LOST, Severity.WARNING,
-                                f"no heartbeat for {age:.1f} s", now_s)]
+                                f"no heartbeat for {age:.1f} s of the vehicle's time (limit "
+                                f"{self.limits.link_lost_s:.0f} s)", now_s)]
         if age <= self.limits.link_lost_s and self._link_lost:
             self._link_lost = False
             return [self._alert(AlertKind.LINK_RESTORED, Severity.INFO,
@@ -210,20 +249,22 @@ class FailsafeMonitor:
         return []
 
     def _battery(self, snap: VehicleSnapshot, seq: int | None, now_s: float) -> list[Alert]:
-        if snap.battery_pct is None or not snap.armed:
+        if snap.battery_pct is None or not 0 <= snap.battery_pct <= 100 or not snap.armed:
             return []
         reserve = self.limits.reserve_pct
         if self.returning or snap.mode in RETURN_MODES:
             return self._battery_returning(snap, now_s)
         if snap.mode in MISSION_MODES:
             needed = self.needed_pct(snap, seq)
-            what = "the rest of the sortie needs"
+            what = "needed for the rest of the sortie"
         else:
             needed = self.return_pct(snap)
-            what = f"the return from here (mode {snap.mode}) needs"
+            what = f"needed to return from here (mode {snap.mode})"
         margin = snap.battery_pct - needed - reserve
-        text = (f"battery {snap.battery_pct} %, {what} {needed:.0f} % and the reserve is "
-                f"{reserve:.0f} %")
+        if self.start_margin_pct is None and snap.mode in MISSION_MODES:
+            self.start_margin_pct = margin
+        text = (f"battery {snap.battery_pct} % with {needed:.0f} % {what} and a "
+                f"{reserve:.0f} % reserve")
         if margin < 0 and AlertKind.BATTERY_RESERVE not in self._raised:
             self._raised.add(AlertKind.BATTERY_RESERVE)
             if snap.mode in MISSION_MODES and needed < self.limits.landing_pct:
@@ -232,11 +273,23 @@ class FailsafeMonitor:
             self.returning = True
             return [self._alert(AlertKind.BATTERY_RESERVE, Severity.CRITICAL,
                                 f"{text}: returning to launch", now_s, action="RTL")]
-        if margin < self.limits.battery_alert_margin_pct and \
-                AlertKind.BATTERY_LOW not in self._raised:
+        if margin < self.low_margin_pct() and AlertKind.BATTERY_LOW not in self._raised:
             self._raised.add(AlertKind.BATTERY_LOW)
-            return [self._alert(AlertKind.BATTERY_LOW, Severity.WARNING, text, now_s)]
+            return [self._alert(AlertKind.BATTERY_LOW, Severity.WARNING,
+                                f"{text}: {margin:.0f} % to spare", now_s)]
         return []
+
+    def low_margin_pct(self) -> float:
+        """Margin over the reserve (percent) below which the battery is "low".
+
+        ``battery_alert_margin_pct``, but never above the margin the flight started with less
+        half of it: a sortie planned with a thin margin is "low" only once it does worse than
+        its plan, never on a full battery.
+        """
+        limit = self.limits.battery_alert_margin_pct
+        if self.start_margin_pct is None:
+            return limit
+        return min(limit, self.start_margin_pct - limit / 2)
 
     def _battery_returning(self, snap: VehicleSnapshot, now_s: float) -> list[Alert]:
         """On the way down the reserve is still watched: breaking it is a critical alert."""
@@ -253,8 +306,9 @@ class FailsafeMonitor:
                  f"returning in mode {snap.mode}, {away_km:.1f} km out, the return needs "
                  f"{needed:.0f} %")
         return [self._alert(AlertKind.BATTERY_RESERVE, Severity.CRITICAL,
-                            f"battery {snap.battery_pct} % below the reserve of "
-                            f"{self.limits.reserve_pct:.0f} %: {doing}", now_s)]
+                            f"battery {snap.battery_pct} % with {needed:.0f} % needed to return "
+                            f"leaves less than the {self.limits.reserve_pct:.0f} % reserve: "
+                            f"{doing}", now_s)]
 
     def _fence(self, snap: VehicleSnapshot, now_s: float) -> list[Alert]:
         if snap.fence_breach_count > self._breaches or (
@@ -305,7 +359,7 @@ class FailsafeMonitor:
             self.returning = True
         elif mode in MISSION_MODES and last in RETURN_MODES:
             self.returning = False  # sent back to the mission (by a GCS the product forwards)
-        if mode in self.expected_modes:
+        if mode in self.expected_modes or mode in self.asked_modes:
             self._raised.discard(AlertKind.MODE_CHANGE)
             return []
         if not snap.armed or AlertKind.MODE_CHANGE in self._raised:
@@ -338,11 +392,15 @@ class FailsafeMonitor:
         if mode in RETURN_MODES:
             self.returning = True
         elif mode in MISSION_MODES:
+            self.asked_modes.clear()
             self.returning = False
             self._raised -= {AlertKind.BATTERY_RESERVE, AlertKind.BATTERY_LOW,
                              AlertKind.MODE_CHANGE}
 
         def undo() -> None:
+            # a refusal may be a lost confirmation: should the vehicle switch after all, it was
+            # still asked to, not leaving the mission on its own
+            self.asked_modes.add(mode)
             self.expected_modes, self.returning, self._raised = before
 
         return undo

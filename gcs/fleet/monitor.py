@@ -5,7 +5,9 @@ active mission (a stale item number from the previous mission must never release
 releases from STATUSTEXT, payload places from MISSION_ITEM_REACHED, position and battery from the
 telemetry hub. The failsafe monitor's alerts are recorded and its RTL requests carried out. The
 flight ends when a fresh heartbeat shows the vehicle disarmed after it was seen armed, or when
-nothing was heard from it for ``lost_vehicle_s``.
+nothing was heard from it for ``lost_vehicle_s``. A vehicle that disarmed farther than
+``FIELD_LANDING_M`` from every depot of the plan landed in the field: it is "landed away", with
+its location and a critical alert, and flies no further sortie until recovered.
 """
 
 from __future__ import annotations
@@ -16,13 +18,19 @@ from typing import Any
 
 from gcs.fleet.context import FleetContext
 from gcs.fleet.failsafe import Alert, AlertKind, FailsafeMonitor, Severity
-from gcs.fleet.status import Phase
+from gcs.fleet.status import FieldLanding, Phase
 from gcs.fleet.tracking import DropState
+from gcs.geo import distance_m
 from gcs.link import Link
+from gcs.snapshot import VehicleSnapshot
 from planner.plan_model import Sortie
 
 MISSION_ACTIVE, MISSION_PAUSED, MISSION_COMPLETE = 3, 4, 5
 _TICK_S = 0.05
+#: How often (wall s) a flight's failsafe monitor is checked.
+CHECK_PERIOD_S = _TICK_S
+#: A disarm farther than this (m) from every depot is a landing in the field.
+FIELD_LANDING_M = 200.0
 #: A heartbeat younger than this (vehicle seconds; at least 0.5 s of wall time) is fresh.
 _FRESH_S = 3.0
 _EVENT_TYPES = frozenset({"STATUSTEXT", "MISSION_ITEM_REACHED", "MISSION_CURRENT"})
@@ -45,12 +53,14 @@ class FlightEnd:
 
     ``lost`` when nothing was heard from the vehicle for ``lost_vehicle_s``; ``mission_state``
     (MISSION_STATE) and ``seq`` (the current mission item) from the last trustworthy
-    MISSION_CURRENT, None when none was heard.
+    MISSION_CURRENT, None when none was heard; ``last`` the vehicle's last snapshot (where it
+    came down), None when never heard.
     """
 
     lost: bool
     mission_state: int | None
     seq: int | None
+    last: VehicleSnapshot | None = None
 
 
 class _Progress:
@@ -117,12 +127,14 @@ def watch_flight(ctx: FleetContext, flight: WatchedFlight, monitor: FailsafeMoni
     lost = False
     phase = Phase.FLYING
     unheard_since = clock()
+    last: VehicleSnapshot | None = None
     try:
         while not ctx.stopping():
             now = clock()
             snap = ctx.hub.snapshot(sysid)
             if snap is not None:
                 unheard_since = now
+                last = snap
             mode = None if snap is None else snap.mode
             lat = None if snap is None else snap.lat_deg
             lon = None if snap is None else snap.lon_deg
@@ -163,13 +175,13 @@ def watch_flight(ctx: FleetContext, flight: WatchedFlight, monitor: FailsafeMoni
                 if resumed and not progress.heard:
                     _await_progress(clock, events, progress, mode)
                 break
-            if snap.heartbeat_age_s * scale > ctx.options.lost_vehicle_s:
+            if monitor.link_age_s(snap, now) > ctx.options.lost_vehicle_s:
                 lost = True
                 break
             ctx.stop.wait(_TICK_S)
     finally:
         events.close()
-    return FlightEnd(lost=lost, mission_state=progress.state, seq=progress.seq)
+    return FlightEnd(lost=lost, mission_state=progress.state, seq=progress.seq, last=last)
 
 
 def _await_progress(clock: Callable[[], float], events: Any, progress: _Progress,
@@ -183,13 +195,39 @@ def _await_progress(clock: Callable[[], float], events: Any, progress: _Progress
             return
 
 
+def depots_deg(ctx: FleetContext) -> dict[str, tuple[float, float]]:
+    """Every depot the plan's sorties fly from: id -> (lat, lon) of its launch point."""
+    out: dict[str, tuple[float, float]] = {}
+    for tracker in ctx.trackers.values():
+        home = tracker.sortie.mission[0]
+        out.setdefault(tracker.sortie.depot_id, (home.lat_deg, home.lon_deg))
+    return out
+
+
+def field_landing(end: FlightEnd, depots: dict[str, tuple[float, float]],
+                  limit_m: float = FIELD_LANDING_M) -> FieldLanding | None:
+    """Where the vehicle came down when that is farther than ``limit_m`` from every depot
+    (None: at a depot, lost, or no position)."""
+    snap = end.last
+    if end.lost or snap is None or snap.lat_deg is None or snap.lon_deg is None or not depots:
+        return None
+    lat, lon = snap.lat_deg, snap.lon_deg
+    depot_id, away_m = min(((d, distance_m(p[0], p[1], lat, lon)) for d, p in depots.items()),
+                           key=lambda x: x[1])
+    if away_m <= limit_m:
+        return None
+    return FieldLanding(lat_deg=lat, lon_deg=lon, alt_agl_m=snap.alt_agl_m, distance_m=away_m,
+                        depot_id=depot_id)
+
+
 def finish_flight(ctx: FleetContext, flight: WatchedFlight, monitor: FailsafeMonitor,
-                  end: FlightEnd) -> None:
+                  end: FlightEnd) -> FieldLanding | None:
     """Record how a watched flight ended: its drops' final states, the flight's, the vehicle's.
 
     The sortie counts as completed when the vehicle was not lost, did not return early, and its
     mission completed or reached its last navigation item; drops not delivered then fail with
-    the reason, and the flight fails with an alert.
+    the reason, and the flight fails with an alert. A vehicle that came down away from every
+    depot is "landed away" with a critical alert; its landing is returned (None otherwise).
     """
     sortie = flight.sortie
     recorder = ctx.recorder
@@ -217,5 +255,15 @@ def finish_flight(ctx: FleetContext, flight: WatchedFlight, monitor: FailsafeMon
                              message=f"{', '.join(failed)} not delivered: {reason}",
                              sysid=flight.sysid, sortie_id=sortie.id, at_s=ctx.clock(),
                              action=None), flight.flight_id)
+    away = field_landing(end, depots_deg(ctx))
+    if away is not None:
+        text = f"landed in the field at {away.where}: recover it"
+        recorder.alert(Alert(kind=AlertKind.LANDED_AWAY, severity=Severity.CRITICAL,
+                             message=text, sysid=flight.sysid, sortie_id=sortie.id,
+                             at_s=ctx.clock(), action=None), flight.flight_id)
+        recorder.set_status(flight.vehicle, phase=Phase.LANDED_AWAY, ready=False,
+                            message=text, field_landing=away)
+        return away
     recorder.set_status(flight.vehicle, phase=Phase.LANDED, ready=False,
                         message="all delivered" if delivered else "not every drop delivered")
+    return None

@@ -122,7 +122,7 @@ def _home_check(snap: VehicleSnapshot, sortie: Sortie, limit_m: float) -> Prefli
 
 
 def _battery_check(snap: VehicleSnapshot, sortie: Sortie, reserve_pct: float) -> PreflightCheck:
-    need = sortie.metrics.energy_pct + reserve_pct
+    need = battery_needed_pct(sortie, reserve_pct)
     if snap.battery_pct is None:
         return _check("battery", False, "no battery reading")
     ok = snap.battery_pct >= need
@@ -204,6 +204,33 @@ def wait_until_ready(get: Callable[[], VehicleSnapshot | None], timeout_s: float
         if snap is not None and snap.has_position and snap.gps_fix_type >= lim.min_fix_type \
                 and snap.ekf_ok and snap.prearm_ok is not False and snap.battery_pct is not None:
             return snap
+        time.sleep(0.05)
+    return snap
+
+
+def battery_needed_pct(sortie: Sortie, reserve_pct: float) -> float:
+    """Battery percentage a sortie needs at take-off: its planned energy plus the reserve."""
+    return sortie.metrics.energy_pct + reserve_pct
+
+
+def wait_for_battery(get: Callable[[], VehicleSnapshot | None], need_pct: float,
+                     timeout_s: float, *, clock: Callable[[], float] = time.monotonic,
+                     stop: Callable[[], bool] = lambda: False) -> VehicleSnapshot | None:
+    """The vehicle's latest snapshot once its battery reads at least ``need_pct``, else after
+    ``timeout_s`` (caller's clock).
+
+    The battery figure is the one the fleet page shows (the snapshot's ``battery_pct``), read
+    when the checks run: a pack swapped or reset during the turnaround is reported a moment
+    after the vehicle is otherwise ready, and a reading from before that must not fail it.
+    """
+    end = clock() + timeout_s
+    snap = get()
+    while not stop():
+        snap = get()
+        if snap is not None and snap.battery_pct is not None and snap.battery_pct >= need_pct:
+            return snap
+        if clock() >= end:
+            break
         time.sleep(0.05)
     return snap
 

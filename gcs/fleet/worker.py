@@ -6,7 +6,8 @@ for GPS/EKF and run the preflight checks, arm in GUIDED and start the mission, m
 (:mod:`gcs.fleet.monitor`: delivery tracking, failsafe monitor, RTL when the battery reserve would
 be broken) until the vehicle has landed and disarmed, then wait the turnaround. A failed step
 fails the sortie's drops with the reason and takes the vehicle out of service; it is never left
-marked ready. Everything the thread reports goes through the fleet's
+marked ready. A vehicle that landed away from every depot stays "landed away" (its location
+shown) and flies nothing more. Everything the thread reports goes through the fleet's
 :class:`~gcs.fleet.recorder.FleetRecorder`.
 """
 
@@ -23,10 +24,17 @@ from gcs.errors import CommandRejected, GroundControlError, PreflightFailed, Sor
 from gcs.fleet.config import needs_terrain
 from gcs.fleet.context import FleetContext
 from gcs.fleet.failsafe import Alert, AlertKind, FailsafeMonitor, Severity
-from gcs.fleet.monitor import WatchedFlight, finish_flight, watch_flight
-from gcs.fleet.preflight import Uploads, evaluate, terrain_check, wait_until_ready
+from gcs.fleet.monitor import CHECK_PERIOD_S, WatchedFlight, finish_flight, watch_flight
+from gcs.fleet.preflight import (
+    Uploads,
+    battery_needed_pct,
+    evaluate,
+    terrain_check,
+    wait_for_battery,
+    wait_until_ready,
+)
 from gcs.fleet.prepare import prepare_vehicle
-from gcs.fleet.status import Phase
+from gcs.fleet.status import FieldLanding, Phase
 from gcs.link import Link
 from gcs.tlog.writer import TlogWriter
 from gcs.transfer import Target
@@ -43,6 +51,10 @@ ARM_RETRY_MIN_S = 2.0
 #: The least wall time the GPS/EKF readiness wait lasts at any speed-up: a simulator starved of
 #: CPU runs slower than its SIM_SPEEDUP (real SITL needs about 42 simulated seconds to settle).
 READY_MIN_WAIT_S = 60.0
+#: How long (vehicle seconds; at least ``BATTERY_MIN_WAIT_S`` of wall time) the preflight waits
+#: for the battery to read enough: a pack swapped or reset in the turnaround reports late.
+BATTERY_WAIT_VEHICLE_S = 30.0
+BATTERY_MIN_WAIT_S = 3.0
 
 
 class VehicleWorker:
@@ -85,6 +97,8 @@ class VehicleWorker:
         self.scale = ctx.options.time_scale
         #: The failsafe monitor of the flight in progress (None on the ground).
         self.monitor: FailsafeMonitor | None = None
+        #: Modes an operator asked for since the sortie began, before its monitor existed.
+        self._operator_modes: list[str] = []
 
     # -- helpers ------------------------------------------------------------------------------
     def _phase(self, phase: Phase, **changes: Any) -> None:
@@ -122,16 +136,20 @@ class VehicleWorker:
             if resumed is None and not self.fly_new:
                 continue
             self._phase(Phase.WAITING, sortie_id=sortie.id)
+            self._operator_modes = []
             try:
                 if resumed is not None:
-                    self._monitor(sortie, resumed, resumed=True)
+                    away = self._monitor(sortie, resumed, resumed=True)
                 else:
-                    self._fly(sortie)
+                    away = self._fly(sortie)
             except SortieFailed as exc:
                 out_of_service = f"vehicle out of service after sortie {sortie.id}: {exc.reason}"
                 self._phase(Phase.FAILED, ready=False, message=exc.reason)
                 continue
             ctx.recorder.set_status(self.name, sorties_done=i + 1)
+            if away is not None:  # stays landed away (its phase and location) until recovered
+                out_of_service = f"vehicle landed away after sortie {sortie.id} at {away.where}"
+                continue
             if i + 1 < len(self.sorties) and not self._stopping():
                 self._turnaround(sortie)
         if out_of_service is None and not self._stopping():
@@ -149,7 +167,7 @@ class VehicleWorker:
                 log.warning("%s: battery reset refused: %s", self.name, exc)
 
     # -- one sortie ---------------------------------------------------------------------------
-    def _fly(self, sortie: Sortie) -> None:
+    def _fly(self, sortie: Sortie) -> FieldLanding | None:
         ctx = self.ctx
         recorder = ctx.recorder
         tracker = ctx.trackers[sortie.id]
@@ -169,7 +187,7 @@ class VehicleWorker:
                                                     reason=reason), flight_id)
                 recorder.set_flight_state(flight_id, "failed", reason=reason)
                 raise SortieFailed(reason) from exc
-            self._monitor(sortie, flight_id, resumed=False, writer=writer)
+            return self._monitor(sortie, flight_id, resumed=False, writer=writer)
         finally:
             if writer is not None:
                 writer[1]()
@@ -213,6 +231,11 @@ class VehicleWorker:
                                                   limits.terrain_min_wait_s),
                                     first_report_s=3.0 if snap and snap.terrain else 0.5,
                                     stop=self._stopping)
+        # the battery (and everything else) as it reads now, the figure the fleet page shows
+        snap = wait_for_battery(lambda: ctx.hub.snapshot(self.sysid),
+                                battery_needed_pct(sortie, limits.reserve_pct),
+                                max(BATTERY_WAIT_VEHICLE_S / self.scale, BATTERY_MIN_WAIT_S),
+                                clock=ctx.clock, stop=self._stopping) or snap
         report = evaluate(snap, sortie, uploads=uploads, fence_enabled=fence_enabled,
                           limits=limits, terrain=terrain)
         ctx.recorder.set_preflight_report(sortie.id, report)
@@ -251,40 +274,46 @@ class VehicleWorker:
 
     # -- monitoring ---------------------------------------------------------------------------
     def _monitor(self, sortie: Sortie, flight_id: int, *, resumed: bool,
-                 writer: tuple[TlogWriter, Callable[[], None]] | None = None) -> None:
+                 writer: tuple[TlogWriter, Callable[[], None]] | None = None
+                 ) -> FieldLanding | None:
         own = writer is None and resumed
         if own:
             writer = self._start_tlog(sortie)
         try:
-            self._watch(sortie, flight_id, resumed=resumed)
+            return self._watch(sortie, flight_id, resumed=resumed)
         finally:
             if own and writer is not None:
                 writer[1]()
                 writer[0].close()
 
-    def _watch(self, sortie: Sortie, flight_id: int, *, resumed: bool) -> None:
-        """Watch the flight until the vehicle has landed, then record how it ended."""
+    def _watch(self, sortie: Sortie, flight_id: int, *, resumed: bool) -> FieldLanding | None:
+        """Watch the flight until the vehicle has landed, then record how it ended; where it
+        came down when that was away from every depot."""
         ctx = self.ctx
         limits = dataclasses.replace(self.opts.failsafe, reserve_pct=ctx.reserve_pct(sortie))
-        monitor = FailsafeMonitor(sortie, sysid=self.sysid, limits=limits, time_scale=self.scale)
+        monitor = FailsafeMonitor(sortie, sysid=self.sysid, limits=limits, time_scale=self.scale,
+                                  check_period_s=CHECK_PERIOD_S)
+        self.monitor = monitor
+        for mode in list(self._operator_modes):  # asked for before the flight was watched
+            monitor.commanded(mode)
         flight = WatchedFlight(vehicle=self.name, sysid=self.sysid, link=self.link,
                                sortie=sortie, flight_id=flight_id)
-        self.monitor = monitor
         try:
             end = watch_flight(ctx, flight, monitor, resumed=resumed,
                                command_rtl=lambda: self.command_rtl(monitor, sortie, flight_id))
         finally:
             self.monitor = None
         if self._stopping():
-            return
-        finish_flight(ctx, flight, monitor, end)
+            return None
+        return finish_flight(ctx, flight, monitor, end)
 
     def operator_mode(self, mode: str) -> Callable[[], None]:
         """Tell the flight's monitor an operator is switching to ``mode``; returns the undo."""
         monitor = self.monitor
-        if monitor is None:
-            return lambda: None
         log.info("%s: operator commands %s", self.name, mode)
+        if monitor is None:  # taking off: the flight's monitor, once it exists, is told
+            self._operator_modes.append(mode)
+            return lambda: None
         return monitor.commanded(mode)
 
     def command_rtl(self, monitor: FailsafeMonitor, sortie: Sortie, flight_id: int) -> bool:

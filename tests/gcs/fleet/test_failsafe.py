@@ -143,9 +143,10 @@ def test_no_command_switches_a_protection_off(sortie: Sortie, command: str, faul
     """After every operator command (or the vehicle leaving AUTO on its own) each fault still
     raises its alert, and a broken reserve still asks for RTL unless already coming down."""
     monitor, mode = _after(sortie, command)
-    changes: dict[str, object] = {"battery": {"battery_pct": 8},
-                                  "link": {"heartbeat_age_s": 30.0},
-                                  "fence": {"fence_breached": True, "fence_breach_count": 1}}[fault]
+    faults: dict[str, dict[str, object]] = {
+        "battery": {"battery_pct": 8}, "link": {"heartbeat_age_s": 30.0},
+        "fence": {"fence_breached": True, "fence_breach_count": 1}}
+    changes = faults[fault]
     alerts = monitor.check(_flying(sortie, 3, mode=mode, **changes), 2.0, seq=3)
     got = {a.kind: a.action for a in alerts}
     expected = {"battery": AlertKind.BATTERY_RESERVE, "link": AlertKind.LINK_LOST,
