@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.helpers import Watched
 from tests.e2e.phone_checks import PHONES, layout_problems, on_screen
-from tests.web.helpers import PASSWORD, serve, services
+from tests.web.helpers import PASSWORD, make_app, serve, services
 from tests.web.helpers_flights import record_flights
 
 pytestmark = pytest.mark.slow
@@ -261,4 +262,47 @@ def test_a_sortie_has_one_colour_on_plan_and_fleet(console: tuple[str, str],
     flying = page.eval_on_selector("#vehicle-2", "(c) => getComputedStyle(c).borderLeftColor")
     other = page.eval_on_selector("#vehicle-1", "(c) => getComputedStyle(c).borderLeftColor")
     assert flying == planned and other != planned, (planned, flying, other)
+    w.close()
+
+
+class _TwoVehicles:
+    """Stands in for a built-in fleet of two simulated vehicles (for the simulator panel)."""
+
+    def __init__(self) -> None:
+        from tests.sitl.helpers_fakes import RecordingVehicle
+
+        self.handles = [RecordingVehicle(), RecordingVehicle()]
+
+    def vehicle(self, index: int) -> Any:
+        return self.handles[index]
+
+    def __len__(self) -> int:
+        return len(self.handles)
+
+
+@pytest.fixture
+def sim_console(tmp_path: Path) -> Iterator[str]:
+    """A console with a simulator attached (two vehicles); its URL."""
+    from dropline.commands.sim_control import FleetSimulator
+
+    app = make_app(tmp_path / "sim", SIMULATOR=FleetSimulator(_TwoVehicles()))
+    try:
+        for server in serve(app):
+            yield server.url
+    finally:
+        services(app).close()
+
+
+@pytest.mark.parametrize("size", PHONES)
+def test_simulator_panel_fits_a_phone(sim_console: str, browser: Any, size: str) -> None:
+    """The Fleet page's simulator panel on a phone: vehicle, fault, value and Inject on
+    screen."""
+    w = _phone(browser, sim_console, size)
+    page = w.login("engineer")
+    page.click("#nav-fleet")
+    page.wait_for_selector("#sim-fault option[value='battery']", state="attached")
+    page.wait_for_selector("#map.leaflet-container")
+    _fits(w, f"phone-{size}-simulator")
+    for control in ("#sim-vehicle", "#sim-fault", "#sim-value", "#sim-inject"):
+        assert on_screen(page, control), control
     w.close()

@@ -86,3 +86,10 @@ def test_flights_list_orders_by_take_off_not_by_record(app: Flask) -> None:
 def test_flights_list_needs_a_login(app: Flask) -> None:
     """Without a login the list answers 401."""
     assert Client(app, None).get("/api/flights").status_code == 401
+
+
+def test_replay_refusal_reads_in_plain_words(app: Flask) -> None:
+    """Crew may list flights but not replay them; the 403 says so in plain words."""
+    r = Client(app, "crew").get("/api/flights/1/replay")
+    assert r.status_code == 403
+    assert r.json["error"] == "Your role (crew) cannot replay recorded flights. Ask an admin."

@@ -16,7 +16,7 @@ from planner.errors import DroplineError
 from web.errors import Forbidden, NotFound, Unauthorized
 from web.services import services
 from web.simulator import SimulatorControl
-from web.views._access import current_user, require
+from web.views._access import current_user, refusal, require
 from web.views._util import field, json_body
 
 bp = Blueprint("simulator", __name__)
@@ -50,7 +50,7 @@ def inject() -> Any:
     if not user.may("simulate"):
         db.audit(username=user.username, action="fault", target=request.path,
                  result="forbidden", detail=f"role {user.role}")
-        raise Forbidden(f"role {user.role!r} may not inject faults")
+        raise Forbidden(refusal(user, "simulate"))
     sim = _simulator()
     body = json_body()
     vehicle = field(body, "vehicle", int)
