@@ -4,8 +4,11 @@
 device), keeps a :class:`gcs.telemetry.TelemetryHub` on them and publishes a ``vehicle`` event per
 changed vehicle (at most twice a second each) with its track, in the shapes of
 :mod:`web.fleet_json`; the run in progress (:class:`web.fleet_run.FleetRun`) adds phases, drops
-(``drop`` events) and alerts (``alert`` events, acknowledged by the crew). Every command is
-written to the audit log with its result.
+(``drop`` events) and alerts (``alert`` events: each with its server time, severity, cause and
+suggested action; warnings and critical ones are acknowledged by the crew, info ones need not
+be). A vehicle that landed away from every depot carries its field landing (where, how far from
+which depot) for the "recover here" marker. Every command is written to the audit log with its
+result.
 
 Every vehicle command goes through the run's failsafe monitor first (a pause is an operator
 hold, a resume goes back to the mission, RTL and land are returns: battery and reserve checks
@@ -23,6 +26,7 @@ run's timeouts and monitoring follow it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -36,10 +40,12 @@ import sqlalchemy as sa
 from gcs import commands
 from gcs.binding import VehicleBinding
 from gcs.errors import GroundControlError
+from gcs.fleet.advice import advice_for
 from gcs.fleet.logs import FlightLog
 from gcs.fleet.logs import alerts as log_alerts
 from gcs.fleet.manager import plan_key
 from gcs.fleet.options import FlyOptions
+from gcs.fleet.status import FieldLanding
 from gcs.link import Link
 from gcs.snapshot import VehicleSnapshot
 from gcs.telemetry import TelemetryHub, request_streams
@@ -64,6 +70,35 @@ TRACK_POINTS = 2000
 #: Heartbeat period (wall s) of links to vehicles whose speed-up is not read yet: a vehicle
 #: running up to 5 times faster than real time hears one a second of its own time.
 UNKNOWN_SPEED_HEARTBEAT_S = 0.2
+
+
+def iso_utc(at_s: float) -> str:
+    """Unix seconds as ISO-8601 in UTC, to the second.
+
+    Examples
+    --------
+    >>> iso_utc(1765000000.4)
+    '2025-12-06T05:46:40Z'
+    """
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(round(at_s)))
+
+
+def alert_fields(alert: Mapping[str, Any]) -> dict[str, Any]:
+    """What the console adds to a recorded alert: its time as ISO-8601 (server clock, UTC),
+    the suggested action, and whether it needs acknowledging (info alerts do not)."""
+    return {"at_iso": iso_utc(float(alert["at"])),
+            "advice": advice_for(str(alert["kind"]), alert["action"]),
+            "needs_ack": alert["severity"] != "info"}
+
+
+def field_landing_json(landing: FieldLanding | None) -> dict[str, Any] | None:
+    """Where a vehicle landed away from every depot (None: it did not)."""
+    if landing is None:
+        return None
+    out = dataclasses.asdict(landing)
+    out["lat_deg"], out["lon_deg"] = round(landing.lat_deg, 6), round(landing.lon_deg, 6)
+    out["distance_m"] = round(landing.distance_m)
+    return out
 
 
 class FleetService:
@@ -291,8 +326,20 @@ class FleetService:
         data["speedup"] = self.speedups.get(snap.sysid)
         run = self.run
         if run is not None:
-            data.update(run.vehicles().get(snap.sysid, {}))
+            data.update(self.statuses(run).get(snap.sysid, {}))
         self.events.publish("vehicle", {"type": "vehicle", "vehicle": data})
+
+    def statuses(self, run: FleetRun | None = None) -> dict[int, dict[str, Any]]:
+        """The status of each vehicle of the run (default: the present one; none without),
+        with its field landing (None: none), by system id."""
+        run = run or self.run
+        if run is None:
+            return {}
+        out = run.vehicles()
+        for status in run.manager.vehicles():
+            if status.sysid in out:
+                out[status.sysid]["field_landing"] = field_landing_json(status.field_landing)
+        return out
 
     def vehicle_ids(self) -> tuple[int, ...]:
         """System ids of every vehicle heard."""
@@ -302,7 +349,7 @@ class FleetService:
         """Everything the fleet page shows, with the id of the last event it includes."""
         last_id = self.events.last_id
         run = self.run
-        statuses = {} if run is None else run.vehicles()
+        statuses = {} if run is None else self.statuses(run)
         vehicles = []
         for snap in self.hub.snapshots():
             data = snapshot_json(snap)
@@ -412,7 +459,8 @@ class FleetService:
         out = []
         for a in self.flight_log.alerts(run.run_id):
             ack = acks.get(a["id"])
-            out.append(alert_json(a, None if ack is None else ack.username))
+            out.append({**alert_json(a, None if ack is None else ack.username),
+                        **alert_fields(a)})
         return out
 
     def acknowledge(self, alert_id: int, username: str) -> dict[str, Any]:
@@ -447,7 +495,7 @@ class FleetService:
             if self._last_drops.get(d["drop_id"]) != d["state"]:
                 self._last_drops[d["drop_id"]] = d["state"]
                 self.events.publish("drop", {"type": "drop", "drop": d})
-        for sysid, status in run.vehicles().items():
+        for sysid, status in self.statuses(run).items():
             if self._last_status.get(sysid) != status:
                 self._last_status[sysid] = status
                 self.events.publish("status", {"type": "status", "sysid": sysid,

@@ -46,8 +46,9 @@
       el("span", {class: "mode"}, v.mode), v.armed ? " · ARMED" : "", el("br"),
       `phase ${v.phase || "–"}${v.sortie_id ? " · sortie " + v.sortie_id : ""}`,
       v.current_drop ? ` · drop ${v.current_drop} in ${minutes(v.eta_in_s)}` : "", el("br"),
-      `alt ${v.alt_rel_m ?? "–"} m`,
-      el("span", {class: "agl"}, ` · AGL ${v.terrain_agl_m ?? v.alt_agl_m ?? "–"} m`),
+      el("span", {class: "alt"}, (v.alt_agl_m ?? null) !== null ? `alt ${v.alt_agl_m} m AGL` :
+        (v.terrain_agl_m ?? null) !== null ? `alt ${v.terrain_agl_m} m AGL (vehicle's terrain)` :
+        `alt ${v.alt_rel_m ?? "–"} m above home (no terrain known)`),
       ` · ${v.groundspeed_m_s ?? "–"} m/s · link ${link}`,
       v.terrain_pending > 0 ? el("small", {class: "terrain-pending"},
         ` · terrain: ${v.terrain_pending} tiles pending`) : null,
@@ -67,6 +68,13 @@
     const d = entry.data;
     if (d.lat_deg !== null && d.lat_deg !== undefined) {
       const pos = [d.lat_deg, d.lon_deg];
+      const away = d.field_landing;  // landed away from every depot: where to recover it
+      if (!away && entry.recover) { entry.recover.remove(); entry.recover = null; }
+      if (away && !entry.recover) {
+        entry.recover = L.circleMarker([away.lat_deg, away.lon_deg], {radius: 12, color: "#b71c1c", weight: 3,
+          fillOpacity: 0.15}).bindTooltip(tip("recover here: ", d.name || `vehicle ${d.sysid}`,
+          ` · ${(away.distance_m / 1000).toFixed(1)} km from ${away.depot_id}`), {permanent: true}).addTo(map);
+      }
       if (!entry.marker) {
         entry.marker = L.circleMarker(pos, {radius: 7, weight: 2, fillOpacity: 0.9})
           .bindTooltip(tip(`system ${d.sysid}`)).addTo(map);
@@ -104,17 +112,8 @@
       `${count("en_route")} en route · ${count("queued")} queued · ${count("failed")} failed` : "no plan flying";
   }
 
-  function alertItem(a) {
-    return el("li", {id: "alert-" + a.id, class: "alert-" + a.severity},
-      `vehicle ${a.sysid}${a.sortie_id ? " " + a.sortie_id : ""}: ${a.kind}: ${a.message}`,
-      a.action ? ` → ${a.action}` : "", " ",
-      a.acked_by ? el("small", {}, `acknowledged by ${a.acked_by}`) :
-        el("button", {class: "ack", disabled: !may.has("ack"), onclick: async () => {
-          try { await api("POST", `/api/alerts/${a.id}/ack`); } catch (e) { message(e.message, true); }
-        }}, "Acknowledge"));
-  }
-  function drawAlerts() {
-    $("alerts").replaceChildren(...Object.values(alerts).sort((a, b) => b.id - a.id).map(alertItem));
+  function drawAlerts() {  // time, severity, cause, advice, ack where needed, ringing: alerts.js
+    dropline.alerts.draw($("alerts"), Object.values(alerts), {error: (m) => message(m, true)});
   }
 
   // new system ids heard on a listening link wait for an operator; spoofed packets are flagged

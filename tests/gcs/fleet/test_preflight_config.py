@@ -17,7 +17,13 @@ from gcs.fleet.config import (
     releases_with,
     sortie_parameters,
 )
-from gcs.fleet.preflight import PreflightLimits, Uploads, evaluate
+from gcs.fleet.preflight import (
+    PreflightLimits,
+    Uploads,
+    battery_needed_pct,
+    evaluate,
+    wait_for_battery,
+)
 from gcs.link import Link
 from gcs.transfer import Target
 from planner.items import Cmd, Frame, MissionItem
@@ -139,3 +145,35 @@ def test_vehicle_without_gripper_is_refused_unchanged(sim: Any, link_to: Any,
         configure(link, t, sortie)
     assert info.value.sysid == 1 and info.value.sortie_id == sortie.id
     assert param_get(link, t, "FENCE_TYPE") == 7
+
+
+def test_preflight_reads_the_battery_the_card_shows(sortie: Sortie) -> None:
+    """After a turnaround the pack reads 41 % until its reset is reported (100 %, as the
+    vehicle card then shows): the checks take the reading of when they run, not the one
+    sampled when the vehicle first looked ready."""
+    need = battery_needed_pct(sortie, 20.0)
+    readings = iter([41, 41, 41, 100])
+    seen: list[int | None] = []
+
+    def get() -> Any:
+        snap = make_snapshot(battery_pct=next(readings, 100))
+        seen.append(snap.battery_pct)
+        return snap
+
+    fresh = wait_for_battery(get, need, 5.0)
+    assert fresh is not None and fresh.battery_pct == 100
+    report = evaluate(fresh, sortie, uploads=ALL_UPLOADED, fence_enabled=True,
+                      limits=PreflightLimits(reserve_pct=20.0))
+    assert next(c for c in report.checks if c.name == "battery").ok, report.failures
+    assert seen[-1] == 100
+
+
+def test_a_battery_that_stays_short_fails_with_its_reading(sortie: Sortie) -> None:
+    """A pack that stays at 41 % fails after the wait, naming the figure it read."""
+    clock = iter(float(i) for i in range(100))
+    snap = wait_for_battery(lambda: make_snapshot(battery_pct=41), 90.0, 3.0,
+                            clock=lambda: next(clock))
+    assert snap is not None and snap.battery_pct == 41
+    report = evaluate(snap, sortie, uploads=ALL_UPLOADED, fence_enabled=True)
+    assert [f for f in report.failures if f.startswith("battery")] == [
+        f"battery: 41 %, sortie needs {sortie.metrics.energy_pct:.1f} % + 20 % reserve"]
