@@ -48,6 +48,9 @@ _VERB = {"name": "verb", "in": "path", "required": True,
 #: Largest id a path segment takes (a 64-bit database integer).
 _MAX_ID = 2**63 - 1
 _ID = {"type": "integer", "minimum": 0, "maximum": _MAX_ID}
+_VERSION = {"name": "number", "in": "path", "required": True,
+            "description": "a version number of the plan, from 1",
+            "schema": {"type": "integer", "minimum": 0, "maximum": _MAX_ID}}
 _ROLE = {"type": "string", "enum": ["operator", "crew", "engineer", "admin"]}
 _DEM_ID = {"type": "string", "pattern": "^[0-9a-f]{16}$",
            "description": "the id of a DEM uploaded to this plan (POST .../uploads with kind "
@@ -182,6 +185,16 @@ def openapi_document() -> dict[str, Any]:
                 "a file of a planned plan", errors=("401", "404", "409"),
                 ok_type="application/octet-stream"), "parameters": [
                 {"$ref": "#/components/parameters/plan_id"},
+                {"name": "name", "in": "path", "required": True,
+                 "description": "plan.json, routes.geojson or sorties/<sortie>.plan|.waypoints",
+                 "schema": {"type": "string"}}]}},
+            "/api/plans/{plan_id}/versions/{number}": {"get": {**_op(
+                "one version of a plan (read-only once flown)", errors=("401", "404")),
+                "parameters": [{"$ref": "#/components/parameters/plan_id"}, _VERSION]}},
+            "/api/plans/{plan_id}/versions/{number}/files/{name}": {"get": {**_op(
+                "a file of one planned version of a plan", errors=("401", "404", "409"),
+                ok_type="application/octet-stream"), "parameters": [
+                {"$ref": "#/components/parameters/plan_id"}, _VERSION,
                 {"name": "name", "in": "path", "required": True,
                  "description": "plan.json, routes.geojson or sorties/<sortie>.plan|.waypoints",
                  "schema": {"type": "string"}}]}},
