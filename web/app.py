@@ -116,7 +116,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.route("/")
     def index() -> Any:
-        return redirect(url_for("plans.page"))
+        user = current_user()
+        return redirect(url_for("plans.page") if user is None else auth.landing_page(user))
 
     @app.route("/favicon.ico")
     def favicon() -> Response:

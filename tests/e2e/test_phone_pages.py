@@ -119,7 +119,8 @@ def test_every_page_fits_a_phone(console: tuple[str, str], browser: Any, size: s
 def test_crew_land_on_the_fleet_page(console: tuple[str, str], browser: Any,
                                      size: str) -> None:
     """Crew log in straight to the Fleet page (also when the login came from the console's
-    root); the Users page refuses them in plain words, on a page that fits the phone."""
+    root, and the root takes them there once logged in); the Users page refuses them in
+    plain words, on a page that fits the phone."""
     url, _ = console
     w = _phone(browser, url, size)
     page = w.page
@@ -131,6 +132,8 @@ def test_crew_land_on_the_fleet_page(console: tuple[str, str], browser: Any,
     page.wait_for_url("**/fleet")
     page.wait_for_selector("#map.leaflet-container")
     _fits(w, f"phone-{size}-crew-fleet")
+    page.goto(url + "/")   # the console's root, logged in
+    page.wait_for_url("**/fleet")
 
     w.expect_failure("/users")
     page.goto(url + "/users")
