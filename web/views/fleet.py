@@ -20,7 +20,7 @@ from web.errors import Conflict, Forbidden, Unauthorized, status_of
 from web.fleet_run import VehicleResult
 from web.fleet_service import MODE_COMMANDS
 from web.services import services
-from web.views._access import current_session, current_user, login_required, require
+from web.views._access import current_session, current_user, login_required, refusal, require
 from web.views._util import field, json_body
 
 bp = Blueprint("fleet", __name__)
@@ -39,7 +39,7 @@ def commander(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
                 services().db.audit(username=user.username, action=str(target),
                                     target=request.path, result="forbidden",
                                     detail=f"role {user.role}")
-                raise Forbidden(f"role {user.role!r} may not command vehicles")
+                raise Forbidden(refusal(user, "command"))
             return view(user, *args, **kwargs)
         return wrapped
     return decorate
