@@ -27,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from gcs.fleet import logs
+from planner.plan_model import Plan
 from web import db as tables
 from web.db import Database
 from web.errors import Conflict, NotFound
@@ -248,6 +249,17 @@ class DeliveryService:
         return run.drops()
 
     # -- the crew's list ----------------------------------------------------------------------
+    def _shown_plan(self, plan_id: str) -> Plan:
+        """The sorties of the plan's newest version, or while that is a draft of a flown plan,
+        of the newest flown version."""
+        newest = self.plans.get(plan_id)
+        if newest.state != "done":
+            flown = [v for v in self.plans.versions(plan_id)
+                     if v.flown_at is not None and v.state == "done"]
+            if flown:
+                return self.plans.plan_of(flown[0])
+        return self.plans.plan_of(newest)
+
     def drops(self, plan_id: str | None = None) -> dict[str, Any]:
         """Every drop of the plan being flown (or ``plan_id``) with state, ETA and token."""
         run = self.fleet.run
@@ -261,7 +273,7 @@ class DeliveryService:
         if live is not None:
             drops = live
         else:
-            plan = self.plans.plan(plan_id)
+            plan = self._shown_plan(plan_id)
             logged = self._logged_states(plan_id)
             drops = []
             for sortie in plan.sorties:

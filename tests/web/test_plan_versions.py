@@ -74,6 +74,8 @@ def test_edits_and_uploads_to_a_flown_plan_go_to_a_new_version(app: Flask) -> No
     again = c.put(f"/api/plans/{plan_id}/edits", json={**edits, "drop_ids": ["P020"]})
     assert again.json["version"] == 2  # the draft is edited in place until it flies
     assert len(services(app).plans.versions(plan_id)) == 2
+    drops = c.get(f"/api/deliveries?plan_id={plan_id}").json["drops"]
+    assert {d["drop_id"]: d["state"] for d in drops} == {"P014": "delivered", "P020": "planned"}
 
 
 def test_tokens_follow_the_parcel_and_delivery_is_final(app: Flask) -> None:
