@@ -253,15 +253,16 @@ class FleetService:
         record = self.flight_log.unfinished_run()
         if record is None or record.plan_path is None:
             return
-        plan_id = next((p.id for p in plans.all()
-                        if str(plans.plan_json_path(p.id)) == record.plan_path), None)
-        if plan_id is None:
+        try:  # the version the run flew, even if the plan has a newer one since
+            version = plans.version_at(Path(record.plan_path))
+        except NotFound:
             log.warning("run %d: its plan %s is not in this console", record.id,
                         record.plan_path)
             return
+        plan_id = version.id
         try:
-            plan = plans.plan(plan_id)
-            scenario, dem = plans.scenario(plan_id)
+            plan = plans.plan_of(version)
+            scenario, dem = plans.scenario_of(version)
         except Exception as exc:  # a plan removed or broken since: say so, start anyway
             log.error("run %d of plan %s cannot be resumed: %s", record.id, plan_id, exc)
             return
