@@ -59,6 +59,10 @@ def test_replanning_a_flown_plan_makes_a_new_version(app: Flask) -> None:
                                   .where(tables.audit_log.c.action == "plan version"))
     assert [(r.username, r.target, r.result) for r in audit] == [
         ("operator", f"plan {plan_id}", "created")]
+    runs = services(app).db.rows(sa.select(tables.audit_log)
+                                 .where(tables.audit_log.c.action == "plan run"))
+    assert [(r.username, r.detail) for r in runs] == [("operator", "version 1"),
+                                                      ("operator", "version 2")]
 
 
 def test_edits_and_uploads_to_a_flown_plan_go_to_a_new_version(app: Flask) -> None:
