@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import socket
+from collections.abc import Iterator
 
 _next = itertools.count()
 
@@ -48,3 +49,18 @@ def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def sitl_instances(first: int, stop: int) -> Iterator[int]:
+    """SITL instance numbers (``-I``) ``first`` .. ``stop - 1`` in turn, endlessly.
+
+    ``-I`` places a SITL's fixed UDP ports, so parallel test processes (pytest-xdist workers,
+    ``PYTEST_XDIST_WORKER=gwN`` of ``PYTEST_XDIST_WORKER_COUNT``) each cycle over their own
+    share of the range; a single process has all of it.
+    """
+    numbers = list(range(first, stop))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if worker.startswith("gw") and worker[2:].isdigit() and 1 < count <= len(numbers):
+        numbers = numbers[int(worker[2:]) % count::count]
+    return itertools.cycle(numbers)

@@ -17,6 +17,8 @@ TUTORIAL = REPO / "missions" / "tutorial"
 DISTRICT = REPO / "missions" / "district"
 #: The SRTM tile of the district (the White Mountains around Littleton).
 DISTRICT_HGT = DISTRICT / "terrain" / "N44W072.hgt"
+#: Where tests leave files for people to look at (browser screenshots), emptied once per run.
+ARTIFACTS = REPO / "test-artifacts"
 #: The reference data folder.
 SHARED = Path(os.environ.get("DROPLINE_SHARED") or REPO.parent / "shared")
 

@@ -9,7 +9,6 @@ where the two backends differ the real program is right.
 
 from __future__ import annotations
 
-import itertools
 import os
 import time
 from collections import deque
@@ -26,7 +25,7 @@ from planner.plan_model import Sortie
 from planner.scenario import Depot, Drop, Scenario, TerrainConfig
 from planner.terrain import Dem
 from sitl.backend import make_backend, unavailable_reason
-from tests.helpers.ports import free_base_port
+from tests.helpers.ports import free_base_port, sitl_instances
 from tests.helpers.shared_data import ardupilot_binary
 from tests.planner.helpers import LAT0, LON0, drone_type, hills_dem
 from tests.sitl.helpers_flying import (
@@ -75,7 +74,7 @@ def _extra_defaults() -> list[Path]:
 
 
 #: SITL instance numbers (-I, which places SITL's fixed UDP ports) these tests use, in turn.
-_INSTANCES = itertools.cycle(range(10, 30))
+_INSTANCES = sitl_instances(10, 30)
 
 
 @pytest.fixture(params=["builtin", "ardupilot"])
@@ -468,3 +467,86 @@ def test_unsigned_commands_refused_once_a_key_is_set(make_rig: Callable[..., Rig
             client.close()
     if rig.backend_name == "ardupilot":
         set_mode(rig, "LOITER")
+
+
+# -- home and terrain --------------------------------------------------------------------------
+def test_home_is_the_given_home(make_rig: Callable[..., Rig]) -> None:
+    """Home and the position at rest are the given home: no GPS error (real SITL reads back
+    1e-7 degree and a few centimetres off, the built-in simulator exactly)."""
+    rig = make_rig()
+    prepare(rig)
+    lat, lon, alt = rig.home
+    ack = rig.client.command_long(mavlink.MAV_CMD_REQUEST_MESSAGE,
+                                  mavlink.MAVLINK_MSG_ID_HOME_POSITION, timeout_s=rig.wall_s(5))
+    assert_accepted(rig, ack, "REQUEST_MESSAGE HOME_POSITION")
+    home = rig.client.expect("HOME_POSITION", rig.wall_s(5))
+    pos = position(rig)
+    for got_lat, got_lon, got_alt in ((home.latitude, home.longitude, home.altitude),
+                                      (pos.lat, pos.lon, pos.alt)):
+        assert abs(got_lat - round(lat * 1e7)) <= 1 and abs(got_lon - round(lon * 1e7)) <= 1
+        assert abs(got_alt / 1000 - alt) < 0.15
+    assert abs(pos.relative_alt) < 50
+
+
+#: Ground falling northwards 200 m per km from the traces' home (640 m): a valley.
+VALLEY_FALL_M_PER_KM = -200.0
+#: The GUIDED target: 400 m north, 40 m below home (the valley floor is 80 m below home there).
+VALLEY_NORTH_M, VALLEY_REL_ALT_M = 400.0, -40.0
+TERRAIN_SPEEDUP = 20.0
+
+
+def guided_to_valley(rig: Rig) -> tuple[float, float]:
+    """Take off to 30 m in GUIDED and fly to the valley target; the target's lat/lon."""
+    guided_takeoff(rig, 30.0)
+    target = offset(rig.home[0], rig.home[1], VALLEY_NORTH_M, 0.0)
+    rig.client.mav.set_position_target_global_int_send(
+        0, 1, 1, mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT, 0b110111111000,
+        round(target[0] * 1e7), round(target[1] * 1e7), VALLEY_REL_ALT_M, 0, 0, 0, 0, 0, 0, 0, 0)
+    return target
+
+
+def test_unserved_terrain_leaves_the_ground_flat(make_rig: Callable[..., Rig]) -> None:
+    """The vehicle asks for terrain; unanswered, its ground stays flat at home's altitude, and
+    an AUTO leg to 40 m below home over a valley flies into it ("SIM Hit ground") and stays
+    on it at home's altitude, short of the waypoint.
+    """
+    rig = make_rig(speedup=TERRAIN_SPEEDUP)
+    prepare(rig)
+    request = rig.client.expect("TERRAIN_REQUEST", rig.wall_s(10))
+    assert request.grid_spacing == 100 and request.mask == (1 << 56) - 1
+    target = offset(rig.home[0], rig.home[1], VALLEY_NORTH_M, 0.0)
+    upload_ok(rig, [home_item(rig), waypoint(0, 0, 30, command=Cmd.NAV_TAKEOFF),
+                    waypoint(*target, VALLEY_REL_ALT_M)], MissionType.MISSION)
+    start_mission(rig)
+    rig.client.wait_text("SIM Hit ground", rig.wall_s(90))
+    rig.let_run(5)
+    end = position(rig)
+    assert abs(end.alt / 1000 - rig.home[2]) < 1.0
+    assert 50.0 < distance_m(end.lat / 1e7, end.lon / 1e7, *rig.home[:2]) < VALLEY_NORTH_M
+
+
+def test_served_terrain_is_the_ground(make_rig: Callable[..., Rig]) -> None:
+    """With terrain served from the DEM, the ground follows it: TERRAIN_CHECK reports the valley
+    floor, and the same leg arrives about 40 m above it."""
+    from tests.sitl.helpers import north_slope_dem
+
+    rig = make_rig(speedup=TERRAIN_SPEEDUP)
+    rig.client.serve_terrain(north_slope_dem(rig.home[2], VALLEY_FALL_M_PER_KM))
+    prepare(rig)
+    floor_m = rig.home[2] + VALLEY_FALL_M_PER_KM * VALLEY_NORTH_M / 1000.0
+    target = offset(rig.home[0], rig.home[1], VALLEY_NORTH_M, 0.0)
+    check = (round(target[0] * 1e7), round(target[1] * 1e7))
+    rig.client.mav.terrain_check_send(*check)
+    report = rig.client.expect("TERRAIN_REPORT", rig.wall_s(5),
+                               lambda m: (m.lat, m.lon) == check and m.spacing > 0)
+    assert abs(report.terrain_height - floor_m) < 2.0
+    guided_to_valley(rig)
+    rig.client.expect("GLOBAL_POSITION_INT", rig.wall_s(90), lambda m: distance_m(
+        m.lat / 1e7, m.lon / 1e7, *target) < 3.0 and abs(m.relative_alt / 1000 + 40) < 1.5)
+    rig.let_run(2)
+    assert not texts_matching(rig.client.texts, "SIM Hit ground")
+    assert is_armed(rig.client.wait_heartbeat(rig.wall_s(2)))
+    here = rig.client.expect("TERRAIN_REPORT", rig.wall_s(5), lambda m: m.spacing > 0
+                             and distance_m(m.lat / 1e7, m.lon / 1e7, *target) < 5.0)
+    assert abs(here.terrain_height - floor_m) < 2.0
+    assert abs(here.current_height - 40.0) < 8.0
