@@ -218,6 +218,22 @@ class DeliveryService:
             out.update(new)
         return out
 
+    def delivered_before(self, plan_id: str) -> dict[str, str]:
+        """Parcels of any version of a plan delivered already, which no run flies again.
+
+        Parameters
+        ----------
+        plan_id
+            The plan (any of its versions).
+
+        Returns
+        -------
+        dict
+            Drop id -> where it was delivered (``"run 3"``).
+        """
+        return {drop_id: f"run {run_id}"
+                for drop_id, (_, run_id) in self._settle(plan_id).items()}
+
     def _logged_states(self, plan_id: str) -> dict[str, dict[str, Any]]:
         """The last logged event of each drop in the latest run of any version of a plan."""
         ev = logs.delivery_events

@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +81,9 @@ class FleetRun:
         The plan's ``plan.json``.
     resend_delivered
         Fly parcels a run of this plan delivered again (see :class:`gcs.fleet.FleetManager`).
+    delivered_before
+        Parcels earlier versions of the plan delivered: drop id -> where; never flown again
+        unless ``resend_delivered``.
     follow_speed
         Once vehicles are matched, run on their clock (their ``SIM_SPEEDUP``) rather than
         ``options.time_scale``.
@@ -90,6 +94,7 @@ class FleetRun:
     def __init__(self, *, plan_id: str, plan: Plan, scenario: Scenario, dem: Dem,
                  links: list[Link], options: FlyOptions, flight_log: FlightLog,
                  plan_path: str, resend_delivered: bool = False,
+                 delivered_before: Mapping[str, str] | None = None,
                  follow_speed: bool = False) -> None:
         self.plan_id = plan_id
         self.plan = plan
@@ -97,7 +102,7 @@ class FleetRun:
         self.manager = FleetManager(links, plan, options=options, flight_log=flight_log,
                                     dem=dem, drone_types=scenario.drone_types,
                                     plan_path=plan_path, resend_delivered=resend_delivered,
-                                    serve_terrain=False)
+                                    delivered_before=delivered_before, serve_terrain=False)
         self.follows_speed = follow_speed
         self.started = False
         self.finished = False

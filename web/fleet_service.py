@@ -374,11 +374,13 @@ class FleetService:
 
     # -- the run ------------------------------------------------------------------------------
     def upload(self, plan_id: str, plan: Plan, scenario: Scenario, dem: Dem,
-               plan_path: Path, *, resend_delivered: bool = False) -> list[VehicleResult]:
+               plan_path: Path, *, resend_delivered: bool = False,
+               delivered_before: Mapping[str, str] | None = None) -> list[VehicleResult]:
         """Assign the plan's vehicles and upload and verify their first sorties.
 
-        Sorties whose parcels a run of this plan delivered are not flown (nor uploaded) unless
-        ``resend_delivered``; a plan whose every parcel was delivered is refused.
+        Sorties whose parcels a run of this plan, or of an earlier version of it
+        (``delivered_before``: drop id -> where), delivered are not flown (nor uploaded)
+        unless ``resend_delivered``; a plan whose every parcel was delivered is refused.
         """
         with self._lock:
             if self.resuming():
@@ -392,7 +394,8 @@ class FleetService:
                 raise Conflict(f"vehicle {', '.join(map(str, flying))} is flying; upload once "
                                f"it has landed")
             served = [d for s in plan.sorties for d in s.drop_ids]
-            delivered = self.flight_log.delivered_drops(plan_key(plan))
+            delivered = {**(delivered_before or {}),
+                         **self.flight_log.delivered_drops(plan_key(plan))}
             if served and not resend_delivered and all(d in delivered for d in served):
                 raise Conflict(f"every parcel of plan {plan_id} was delivered already "
                                f"({', '.join(served)}); re-send delivered parcels to fly "
@@ -404,6 +407,7 @@ class FleetService:
             self.run = FleetRun(plan_id=plan_id, plan=plan, scenario=scenario, dem=dem,
                                 links=self.links, options=options, flight_log=self.flight_log,
                                 plan_path=str(plan_path), resend_delivered=resend_delivered,
+                                delivered_before=delivered_before,
                                 follow_speed=self.time_scale is None)
             self._seen_alerts = 0
             self._last_drops = {}

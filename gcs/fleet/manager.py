@@ -98,6 +98,10 @@ class FleetManager:
         (a new run is opened). Without it a drop delivered in any run of the plan is never
         flown again: a sortie whose every drop was delivered is skipped, and so is a sortie
         with some delivered drops (its other drops fail with the reason).
+    delivered_before
+        Drops delivered outside this plan's own runs, for example by an earlier version of the
+        plan: drop id -> where (``"plan version 1, run 3"``). Treated like drops delivered in a
+        run of this plan: never flown again unless ``resend_delivered``.
     clock
         Monotonic clock (s).
     serve_terrain
@@ -109,6 +113,7 @@ class FleetManager:
                  flight_log: FlightLog | None = None, dem: Dem | None = None,
                  drone_types: Mapping[str, DroneType] | None = None,
                  plan_path: str | None = None, resend_delivered: bool = False,
+                 delivered_before: Mapping[str, str] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  serve_terrain: bool = True) -> None:
         self.links = list(links)
@@ -118,6 +123,7 @@ class FleetManager:
         self.drone_types = dict(drone_types or {})
         self.plan_path = plan_path
         self.resend_delivered = resend_delivered
+        self.delivered_before = dict(delivered_before or {})
         self.clock = clock
         self.hub = TelemetryHub(dem=dem, stream_rate_hz=self.options.stream_rate_hz,
                                 clock=clock, serve_terrain=serve_terrain)
@@ -165,6 +171,8 @@ class FleetManager:
     def _open_run(self) -> None:
         fl = self.flight_log
         if fl is None:
+            if not self.resend_delivered:
+                self._skip_delivered(self.delivered_before)
             return
         key = plan_key(self.plan)
         run = self._recorder.open_run(plan_key=key, plan_name=self.plan.scenario,
@@ -174,7 +182,9 @@ class FleetManager:
         if run.resumed:
             self._restore_run(fl, run.id)
         if not self.resend_delivered:
-            self._skip_delivered(fl.delivered_drops(key))
+            delivered = dict(self.delivered_before)
+            delivered.update((d, f"run {r}") for d, r in fl.delivered_drops(key).items())
+            self._skip_delivered(delivered)
 
     def _restore_run(self, fl: FlightLog, run_id: int) -> None:
         """Flights and drop states of an unfinished run: done, to monitor, or aborted."""
@@ -191,8 +201,11 @@ class FleetManager:
                 if drop_id in tracker.sortie.drop_ids:
                     tracker.restore(drop_id, DropState(state), reason=detail)
 
-    def _skip_delivered(self, delivered: Mapping[str, int]) -> None:
-        """Sorties not flown or monitored yet whose parcels were delivered are not flown."""
+    def _skip_delivered(self, delivered: Mapping[str, str]) -> None:
+        """Sorties not flown or monitored yet whose parcels were delivered are not flown.
+
+        ``delivered`` maps a drop id to where it was delivered (``"run 3"``).
+        """
         now = self.clock()
         for sortie in self.plan.sorties:
             done = [d for d in sortie.drop_ids if d in delivered]
@@ -204,9 +217,9 @@ class FleetManager:
                 if tracker.status(drop_id).state != DropState.DELIVERED:
                     events.append(DropEvent(
                         drop_id=drop_id, sortie_id=sortie.id, state=DropState.DELIVERED,
-                        at_s=now, detail=f"delivered in run {delivered[drop_id]}"))
+                        at_s=now, detail=f"delivered in {delivered[drop_id]}"))
                     tracker.restore(drop_id, DropState.DELIVERED,
-                                    reason=f"delivered in run {delivered[drop_id]}")
+                                    reason=f"delivered in {delivered[drop_id]}")
             names = ", ".join(done)
             rest = [d for d in sortie.drop_ids if d not in delivered]
             if rest:

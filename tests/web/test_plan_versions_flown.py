@@ -1,6 +1,7 @@
 """Planning a flown plan again, with simulated copters: the earlier flights replay against the
-version they flew (route and plan-against-flown figures unchanged), the new version flies with
-the same tracking links, and a failed re-run of it never undoes a delivery."""
+version they flew (route and plan-against-flown figures unchanged), a parcel an earlier version
+delivered is not flown again unless the operator re-sends it, the new version flies with the same
+tracking links, and a failed re-run of it never undoes a delivery."""
 
 from __future__ import annotations
 
@@ -88,7 +89,10 @@ def test_replan_keeps_flown_history(console: dict[str, Any]) -> None:
     assert after == before
     assert {fid: r["planned_route"] for fid, r in after.items()} == v1_route
 
-    _fly(c, plan_id)  # version 2: a new plan, P014 flies again
+    # version 2 holds only P014, delivered by version 1: it is never flown again unasked
+    r = c.post("/api/fleet/upload", json={"plan_id": plan_id})
+    assert r.status_code == 409 and "P014" in r.json["error"], r.json
+    _fly(c, plan_id, resend_delivered=True)  # the operator re-sends it
     assert {d["drop_id"]: d["token"] for d in c.get("/api/deliveries").json["drops"]} == \
         {"P014": tokens["P014"]}
     sysid = next(iter(c.get("/api/fleet").json["run"]["assignment"].values()))

@@ -117,7 +117,8 @@ def upload(user: User) -> Any:
     action = "upload (re-send delivered)" if resend else "upload"
     try:
         results = svc.fleet.upload(plan_id, plan, scenario, dem,
-                                   svc.plans.plan_json_path(plan_id), resend_delivered=resend)
+                                   svc.plans.plan_json_path(plan_id), resend_delivered=resend,
+                                   delivered_before=svc.deliveries.delivered_before(plan_id))
     except Conflict as exc:
         svc.db.audit(username=user.username, action=action, target=f"plan {plan_id}",
                      result="refused", detail=str(exc))

@@ -109,3 +109,33 @@ def test_fly_never_flies_a_delivered_parcel_again(fleet_sim: Any, tmp_path: Path
         for link in links:
             link.close()
         log.close()
+
+
+@pytest.mark.sitl
+def test_a_parcel_an_earlier_version_delivered_is_not_flown(fleet_sim: Any,
+                                                             tmp_path: Path) -> None:
+    """Drops delivered outside the plan's own runs (by an earlier version of the plan) are
+    treated like its own deliveries: the sortie is skipped naming where, the drop reads
+    delivered, nothing takes off."""
+    case = tutorial_case(3)
+    sortie = case.plan.sorties[0]
+    plan = dataclasses.replace(case.plan, sorties=(sortie,))
+    fleet = fleet_sim(case, 1)
+    log = FlightLog(tmp_path / "fly.db")
+    links = [Link(u).open() for u in fleet.connection_strings]
+    delivered = {d: "plan version 1, run 7" for d in sortie.drop_ids}
+    manager = FleetManager(links, plan, flight_log=log, delivered_before=delivered)
+    try:
+        manager.connect(10.0)
+        assert set(manager.skipped) == {sortie.id}
+        assert not manager.will_fly(sortie.id)
+        states = {d.drop_id: d for d in manager.drops()}
+        assert {d: s.state for d, s in states.items()} == \
+            {d: DropState.DELIVERED for d in sortie.drop_ids}
+        assert all("plan version 1, run 7" in (s.reason or "") for s in states.values())
+    finally:
+        manager.stop()
+        for link in links:
+            link.close()
+        log.close()
+    assert not fleet.vehicle(0).snapshot().armed
