@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+import zlib
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,20 @@ class EventBus:
         TooManyRequests
             The server, the session or the account has as many streams open as allowed.
         """
+        return self.open_counted(
+            session=session, user=user,
+            make=lambda: self.stream(last_id, heartbeat_s=heartbeat_s, max_s=max_s))
+
+    def open_counted(self, *, session: str, user: str,
+                     make: Callable[[], Iterator[str]]) -> Iterator[str]:
+        """The stream ``make`` returns, counted against the limits of :meth:`open_stream`
+        (made only once admitted).
+
+        Raises
+        ------
+        TooManyRequests
+            The server, the session or the account has as many streams open as allowed.
+        """
         keys = ("*", f"s:{session}", f"u:{user}")
         with self._cond:
             if self._open["*"] >= self.max_streams:
@@ -85,8 +100,12 @@ class EventBus:
                 raise TooManyRequests(f"at most {self.per_user} live event streams per "
                                       "account; close another console page", retry_after_s=10.0)
             self._open.update(keys)
-        return _CountedStream(self.stream(last_id, heartbeat_s=heartbeat_s, max_s=max_s),
-                              lambda: self._release(keys))
+        try:
+            inner = make()
+        except BaseException:
+            self._release(keys)
+            raise
+        return _CountedStream(inner, lambda: self._release(keys))
 
     def _release(self, keys: tuple[str, ...]) -> None:
         with self._cond:
@@ -118,6 +137,18 @@ class EventBus:
             if not self._events or self._events[0].id > last_id + 1:
                 return None
             return [e for e in self._events if e.id > last_id]
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    def wait_after(self, last_id: int, timeout_s: float) -> None:
+        """Wait until an event after ``last_id`` is published, the bus closes or ``timeout_s``
+        passed."""
+        with self._cond:
+            if self._next - 1 <= last_id and not self._closed:
+                self._cond.wait(max(0.0, timeout_s))
 
     def stream(self, last_id: int, *, heartbeat_s: float = 10.0,
                max_s: float | None = None) -> Iterator[str]:
@@ -181,3 +212,65 @@ class _CountedStream:
             if close is not None:
                 close()
             release()
+
+
+#: Content codings a stream can be sent in, best first, with their zlib window bits.
+CODINGS = {"gzip": 31, "deflate": 15}
+
+
+def pick_coding(accept_encoding: str) -> str | None:
+    """The content coding (``gzip`` or ``deflate``) to send a stream in for a client's
+    ``Accept-Encoding`` header, or None (as is).
+
+    Examples
+    --------
+    >>> pick_coding("gzip, deflate, br"), pick_coding("deflate"), pick_coding("gzip;q=0, br")
+    ('gzip', 'deflate', None)
+    """
+    offered = {}
+    for part in accept_encoding.lower().split(","):
+        name, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        offered[name.strip()] = q
+    return next((c for c in CODINGS if offered.get(c, 0.0) > 0.0), None)
+
+
+class CompressedStream:
+    """A text stream compressed in ``coding`` (``gzip`` or ``deflate``), each chunk flushed
+    on its own so that the client decodes it at once; closing it closes the inner stream.
+
+    Examples
+    --------
+    >>> out = b"".join(CompressedStream(iter(["data: 1\\n\\n"] * 3), "gzip"))
+    >>> zlib.decompress(out, 31).count(b"data: 1")
+    3
+    """
+
+    def __init__(self, inner: Iterator[str], coding: str) -> None:
+        self._inner = inner
+        self._zip = zlib.compressobj(6, zlib.DEFLATED, CODINGS[coding])
+        self._done = False
+
+    def __iter__(self) -> CompressedStream:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._done:
+            raise StopIteration
+        try:
+            chunk = next(self._inner)
+        except StopIteration:
+            self._done = True
+            return self._zip.flush(zlib.Z_FINISH)
+        return self._zip.compress(chunk.encode()) + self._zip.flush(zlib.Z_SYNC_FLUSH)
+
+    def close(self) -> None:
+        """Close the inner stream (safe to call again)."""
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()

@@ -74,3 +74,20 @@ def alert_json(alert: Mapping[str, Any], acked_by: str | None) -> dict[str, Any]
     return {"id": alert["id"], "sysid": alert["sysid"], "sortie_id": alert["sortie_id"],
             "at": alert["at"], "kind": alert["kind"], "severity": alert["severity"],
             "message": alert["message"], "action": alert["action"], "acked_by": acked_by}
+
+
+def heard_at_s(snap: VehicleSnapshot, now_wall_s: float) -> float:
+    """Unix time (the server's clock) of the vehicle's last message, for the snapshot taken
+    at wall time ``now_wall_s``.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class S:
+    ...     time_s: float
+    ...     received_s: float
+    >>> heard_at_s(S(time_s=100.0, received_s=58.5), 1_765_000_000.0)  # type: ignore[arg-type]
+    1764999958.5
+    """
+    return now_wall_s - max(0.0, snap.time_s - snap.received_s)

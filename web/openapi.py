@@ -206,6 +206,12 @@ def openapi_document() -> dict[str, Any]:
                 ok_type="text/event-stream"), "parameters": [
                 {"name": "Last-Event-ID", "in": "header", "schema": _QUERY_INT},
                 {"name": "last_event_id", "in": "query", "schema": _QUERY_INT}]}},
+            "/api/fleet/live": {"get": {**_op(
+                "the crew view's live stream (Server-Sent Events): the present state, then "
+                "the vehicle fields that changed, rate_hz times a second; gzip or deflate "
+                "when accepted", errors=("400", "401", "429"), ok_type="text/event-stream"),
+                "parameters": [{"name": "rate_hz", "in": "query", "schema": {
+                    "type": "number", "minimum": 0.1, "maximum": 5, "default": 1}}]}},
             "/api/fleet/upload": {"post": _op("upload and verify a plan on the vehicles",
                                               errors=(*_WRITE, "504"), body={
                 "type": "object", "required": ["plan_id"],

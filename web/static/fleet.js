@@ -1,13 +1,37 @@
-/* The live fleet page: vehicles on the map with tracks and planned routes, per-vehicle battery,
-   mode, link, current drop and ETA, alerts with acknowledgement, and confirmed commands. */
+/* The live fleet page: vehicle cards (battery, mode, link, current drop and ETA) and alerts
+   first, from the state inlined in the page; then the light live stream (the present state,
+   then only what changed, at a rate the page asks for); then the map library, the map with
+   tracks and planned routes. Everything shown carries its age, stamped by the server: a vehicle
+   not heard for longer than the stream's threshold is greyed and reads "last heard N s ago",
+   a stalled stream turns the live indicator red ("offline since HH:MM:SS") and shows a banner,
+   and the page reconnects to the present (never a replayed backlog). The last state is kept in
+   the browser (and the page by the service worker) for a short outage. */
 "use strict";
 (() => {
-  const {api, el, tip, palette, makeMap, minutes, events, confirmAction, may} = dropline;
+  const {api, el, tip, palette, makeMap, minutes, confirmAction, may} = dropline;
   const $ = (id) => document.getElementById(id);
-  const map = makeMap("map");
-  const routes = L.layerGroup().addTo(map);
+  const STORE = "dropline.fleet.state";
+  const initial = JSON.parse($("fleet-state").dataset.state);
+  const asked = Number(new URLSearchParams(location.search).get("rate_hz"));
+  const rateHz = asked > 0 ? asked : initial.rate_hz;
+  let staleS = Math.max(5, 3 / rateHz);
+
+  let map = null, routes = null, fitted = false;
   const vehicles = {};   // sysid -> {data, marker, track}
-  let drops = {}, alerts = {}, fitted = false, run = null;
+  let drops = {}, alerts = {}, run = null, routePoints = {};
+  // server clock minus this browser's clock: the largest seen (the least delayed message)
+  let offsetS = null;
+  let lastServerT = null, lastHeardMs = Date.now(), offlineSinceMs = null, source = null;
+
+  function observe(serverT) {
+    const seen = serverT - Date.now() / 1000;
+    if (offsetS === null || seen > offsetS) offsetS = seen;
+    if (lastServerT === null || serverT > lastServerT) lastServerT = serverT;
+  }
+  const serverNow = () => Date.now() / 1000 + (offsetS ?? 0);
+  const clockTime = (unixS) => new Date(unixS * 1000).toLocaleTimeString([], {hour12: false});
+  const ago = (s) => s < 60 ? `${Math.max(0, s).toFixed(0)} s` :
+    s < 3600 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${(s / 3600).toFixed(1)} h`;
 
   function message(text, error) {
     $("fleet-message").textContent = text;
@@ -32,69 +56,98 @@
     return palette[(i < 0 ? v.sysid : i) % palette.length];
   }
 
+  // -- vehicle cards --------------------------------------------------------------------------
+  function ageOf(v) { return v.heard_at === null || v.heard_at === undefined ? null : serverNow() - v.heard_at; }
+
   function card(v) {
     const colour = colourOf(v);
+    const age = ageOf(v);
+    const stale = age === null || age > staleS;
     const buttons = ["pause", "resume", "rtl", "land"].map((verb) => el("button", {
       class: "command", "data-verb": verb, "data-sysid": v.sysid, disabled: !may.has("command"),
       onclick: () => command(`${verb.toUpperCase()} vehicle ${v.sysid}`,
                              `/api/fleet/vehicles/${v.sysid}/${verb}`)}, verb));
-    const link = v.heartbeat_age_s > 3 ? `LOST (${v.heartbeat_age_s} s)` :
-      `ok, loss ${(100 * (v.loss_rate || 0)).toFixed(0)}%`;
     const battery = v.battery_pct === null || v.battery_pct === undefined ? null : v.battery_pct;
-    return el("div", {class: "card vehicle", id: "vehicle-" + v.sysid, style: `border-left-color:${colour}`},
+    const now = [v.mode, v.armed ? "ARMED" : null, v.phase ? `phase ${v.phase}` : null]
+      .filter(Boolean).join(" · ");
+    const eta = v.current_drop ? ` · drop ${v.current_drop}` +
+      (v.eta_at ? ` in ${minutes(Math.max(0, v.eta_at - serverNow()))}` : "") : "";
+    const node = el("div", {class: "card vehicle" + (stale ? " stale" : ""), id: "vehicle-" + v.sysid,
+                            "data-stale": stale ? "true" : "false",
+                            style: `border-left-color:${colour}` + (stale ? ";opacity:.6;filter:grayscale(1)" : "")},
       el("b", {}, v.name || `vehicle ${v.sysid}`), ` · system ${v.sysid} · `,
-      el("span", {class: "mode"}, v.mode), v.armed ? " · ARMED" : "", el("br"),
-      `phase ${v.phase || "–"}${v.sortie_id ? " · sortie " + v.sortie_id : ""}`,
-      v.current_drop ? ` · drop ${v.current_drop} in ${minutes(v.eta_in_s)}` : "", el("br"),
+      stale ? el("b", {class: "stale-flag"}, "STALE") : el("span", {class: "mode"}, now),
+      " · ", el("small", {class: "age", title: "seconds since the vehicle's last message"},
+        age === null ? "never heard" : `${stale ? "last heard" : "heard"} ${ago(age)} ago`),
+      el("br"),
+      stale ? el("small", {class: "was"}, `last known: ${now || "–"}`) : null, stale ? el("br") : null,
+      `${v.sortie_id ? "sortie " + v.sortie_id : "no sortie"}${eta}`, el("br"),
       el("span", {class: "alt"}, (v.alt_agl_m ?? null) !== null ? `alt ${v.alt_agl_m} m AGL` :
         (v.terrain_agl_m ?? null) !== null ? `alt ${v.terrain_agl_m} m AGL (vehicle's terrain)` :
         `alt ${v.alt_rel_m ?? "–"} m above home (no terrain known)`),
-      ` · ${v.groundspeed_m_s ?? "–"} m/s · link ${link}`,
+      ` · ${v.groundspeed_m_s ?? "–"} m/s · loss ${(100 * (v.loss_rate || 0)).toFixed(0)}%`,
       v.terrain_pending > 0 ? el("small", {class: "terrain-pending"},
         ` · terrain: ${v.terrain_pending} tiles pending`) : null,
       el("div", {class: "battery", title: `battery ${battery ?? "?"}%`},
         el("div", {class: "left", style: `left:0;width:${battery ?? 0}%`})),
       el("small", {class: "battery-text"}, `battery ${battery ?? "?"}%`),
       el("div", {class: "row"}, ...buttons), v.message ? el("small", {class: "error"}, v.message) : null);
+    return node;
   }
 
-  function updateVehicle(v) {
-    let entry = vehicles[v.sysid];
-    if (!entry) {
-      entry = vehicles[v.sysid] = {data: {}, marker: null,
-        track: L.polyline([], {color: "#333", weight: 2}).addTo(map)};
-    }
-    Object.assign(entry.data, v);
-    const d = entry.data;
-    if (d.lat_deg !== null && d.lat_deg !== undefined) {
-      const pos = [d.lat_deg, d.lon_deg];
-      const away = d.field_landing;  // landed away from every depot: where to recover it
-      if (!away && entry.recover) { entry.recover.remove(); entry.recover = null; }
-      if (away && !entry.recover) {
-        entry.recover = L.circleMarker([away.lat_deg, away.lon_deg], {radius: 12, color: "#b71c1c", weight: 3,
-          fillOpacity: 0.15}).bindTooltip(tip("recover here: ", d.name || `vehicle ${d.sysid}`,
-          ` · ${(away.distance_m / 1000).toFixed(1)} km from ${away.depot_id}`), {permanent: true}).addTo(map);
-      }
-      if (!entry.marker) {
-        entry.marker = L.circleMarker(pos, {radius: 7, weight: 2, fillOpacity: 0.9})
-          .bindTooltip(tip(`system ${d.sysid}`)).addTo(map);
-      }
-      entry.marker.setLatLng(pos).setStyle({color: "#000", fillColor: colourOf(d)});
-      entry.track.setStyle({color: colourOf(d)});
-      const pts = entry.track.getLatLngs();
-      const last = pts[pts.length - 1];
-      if (!last || last.lat !== pos[0] || last.lng !== pos[1]) entry.track.addLatLng(pos);
-      if (!fitted) { map.setView(pos, 12); fitted = true; }
-    }
+  function drawCard(d) {
     const old = $("vehicle-" + d.sysid);
     const fresh = card(d);
     if (old) old.replaceWith(fresh); else $("vehicles").append(fresh);
   }
 
+  function placeOnMap(entry) {
+    const d = entry.data;
+    if (!map || d.lat_deg === null || d.lat_deg === undefined) return;
+    if (!entry.track) entry.track = L.polyline([], {color: "#333", weight: 2}).addTo(map);
+    const pos = [d.lat_deg, d.lon_deg];
+    const away = d.field_landing;  // landed away from every depot: where to recover it
+    if (!away && entry.recover) { entry.recover.remove(); entry.recover = null; }
+    if (away && !entry.recover) {
+      entry.recover = L.circleMarker([away.lat_deg, away.lon_deg], {radius: 12, color: "#b71c1c", weight: 3,
+        fillOpacity: 0.15}).bindTooltip(tip("recover here: ", d.name || `vehicle ${d.sysid}`,
+        ` · ${(away.distance_m / 1000).toFixed(1)} km from ${away.depot_id}`), {permanent: true}).addTo(map);
+    }
+    if (!entry.marker) {
+      entry.marker = L.circleMarker(pos, {radius: 7, weight: 2, fillOpacity: 0.9})
+        .bindTooltip(tip(`system ${d.sysid}`)).addTo(map);
+    }
+    const stale = (ageOf(d) ?? Infinity) > staleS;
+    entry.marker.setLatLng(pos).setStyle({color: "#000", fillColor: stale ? "#999" : colourOf(d)});
+    entry.track.setStyle({color: colourOf(d)});
+    const pts = entry.track.getLatLngs();
+    const last = pts[pts.length - 1];
+    if (!last || last.lat !== pos[0] || last.lng !== pos[1]) entry.track.addLatLng(pos);
+    if (!fitted) { map.setView(pos, 12); fitted = true; }
+  }
+
+  function updateVehicle(v) {
+    const entry = vehicles[v.sysid] || (vehicles[v.sysid] = {data: {}, marker: null, track: null});
+    Object.assign(entry.data, v);
+    placeOnMap(entry);
+    drawCard(entry.data);
+  }
+
+  function removeVehicle(sysid) {
+    const entry = vehicles[sysid];
+    if (!entry) return;
+    if (entry.marker) entry.marker.remove();
+    if (entry.track) entry.track.remove();
+    delete vehicles[sysid];
+    const node = $("vehicle-" + sysid);
+    if (node) node.remove();
+  }
+
+  // -- drops, routes, alerts ------------------------------------------------------------------
   function drawRoutes() {
+    if (!map) return;
     routes.clearLayers();
-    if (!run) return;
-    for (const [sortie, pts] of Object.entries(run.routes)) {
+    for (const [sortie, pts] of Object.entries(routePoints)) {
       L.polyline(pts, {color: "#555", weight: 2, dashArray: "6 4", opacity: 0.7})
         .bindTooltip(tip("planned ", sortie)).addTo(routes);
     }
@@ -110,10 +163,12 @@
     const count = (s) => all.filter((d) => d.state === s).length;
     $("drop-summary").textContent = all.length ? `${count("delivered")} of ${all.length} delivered · ` +
       `${count("en_route")} en route · ${count("queued")} queued · ${count("failed")} failed` : "no plan flying";
+    $("drop-age").textContent = lastServerT === null ? "" :
+      ` · as of ${clockTime(lastServerT)} (${ago(serverNow() - lastServerT)} ago)`;
   }
 
   function drawAlerts() {  // time, severity, cause, advice, ack where needed, ringing: alerts.js
-    dropline.alerts.draw($("alerts"), Object.values(alerts), {error: (m) => message(m, true)});
+    dropline.alerts.draw($("alerts"), Object.values(alerts), {now: serverNow, error: (m) => message(m, true)});
   }
 
   // new system ids heard on a listening link wait for an operator; spoofed packets are flagged
@@ -122,11 +177,8 @@
     const where = u.address ? `${u.link_url} from ${u.address}` : u.link_url;
     return el("li", {id: "unconfirmed-" + u.sysid}, `system ${u.sysid} on ${where} `,
       el("button", {class: "command accept", "data-sysid": u.sysid, disabled: !may.has("command"),
-        onclick: async () => {
-          await command(`Accept system ${u.sysid} heard on ${where} as a vehicle`,
-                        `/api/fleet/vehicles/${u.sysid}/accept`);
-          await loadTrust();
-        }}, "Accept"));
+        onclick: () => command(`Accept system ${u.sysid} heard on ${where} as a vehicle`,
+                               `/api/fleet/vehicles/${u.sysid}/accept`)}, "Accept"));
   }
   function drawTrust(s) {
     const shown = JSON.stringify(s.unconfirmed);
@@ -139,9 +191,6 @@
     $("link-flags").replaceChildren(...flags.map((f) => el("p", {class: "alert-warning link-flag"},
       `${f.message} (${f.count} packet${f.count === 1 ? "" : "s"})`)));
   }
-  async function loadTrust() {
-    try { drawTrust(await api("GET", "/api/fleet")); } catch (e) { /* the next poll retries */ }
-  }
 
   function runState() {
     if (!run) { $("run-state").textContent = "no plan uploaded"; return; }
@@ -150,23 +199,139 @@
       (run.resumed ? " · resumed after a restart" : "");
   }
 
-  async function loadState() {
-    const s = await api("GET", "/api/fleet");
+  // -- state: inlined, streamed, kept ---------------------------------------------------------
+  function applyState(s) {
+    observe(s.t);
+    if (s.stale_s) staleS = s.stale_s;
+    if (!run || !s.run || run.plan_id !== s.run.plan_id || run.run_id !== s.run.run_id) routePoints = {};
     run = s.run; drops = {}; alerts = {};
     s.drops.forEach((d) => { drops[d.drop_id] = d; });
     s.alerts.forEach((a) => { alerts[a.id] = a; });
-    $("vehicles").replaceChildren();
-    for (const v of s.vehicles) {
-      updateVehicle(v);
-      const track = s.tracks[String(v.sysid)] || [];
-      vehicles[v.sysid].track.setLatLngs(track);
-    }
+    for (const sysid of Object.keys(vehicles)) if (!(sysid in s.vehicles)) removeVehicle(sysid);
+    for (const v of Object.values(s.vehicles)) updateVehicle(v);
     $("links").replaceChildren(...s.links.filter((l) => !l.open).map((l) =>
       el("p", {class: "error"}, `link ${l.url}: ${l.error}`)));
     drawRoutes(); dropSummary(); drawAlerts(); runState(); drawTrust(s);
-    return s.last_event_id;
   }
 
+  function keep() {
+    try {
+      localStorage.setItem(STORE, JSON.stringify({t: lastServerT, offset_s: offsetS, run,
+        vehicles: Object.fromEntries(Object.entries(vehicles).map(([k, e]) => [k, e.data])),
+        drops: Object.values(drops), alerts: Object.values(alerts), links: [],
+        unconfirmed: [], link_flags: []}));
+    } catch (e) { /* storage full or denied: the page still works */ }
+  }
+  function kept() {
+    try { return JSON.parse(localStorage.getItem(STORE) || "null"); } catch (e) { return null; }
+  }
+
+  /* Routes and tracks are for the map only: fetched once the map is there (and when a new
+     run starts), never before the cards. */
+  async function loadMapData() {
+    if (!map) return;
+    try {
+      const s = await api("GET", "/api/fleet");
+      routePoints = s.run ? s.run.routes : {};
+      for (const [sysid, pts] of Object.entries(s.tracks)) {
+        const entry = vehicles[sysid];
+        if (entry && entry.track) entry.track.setLatLngs(pts);
+      }
+      drawRoutes();
+    } catch (e) { /* the next run or reconnection fetches them again */ }
+  }
+
+  function setLive(on) {
+    const live = $("live"), banner = $("offline-banner");
+    if (on) {
+      offlineSinceMs = null;
+      if (live) { live.className = "live on"; live.textContent = "live"; live.title = "live data"; }
+      banner.hidden = true;
+      return;
+    }
+    if (offlineSinceMs === null) offlineSinceMs = lastHeardMs;
+    const since = new Date(offlineSinceMs).toLocaleTimeString([], {hour12: false});
+    if (live) { live.className = "live off"; live.textContent = `offline since ${since}`; live.title = "no live data"; }
+    banner.hidden = false;
+    banner.textContent = `Offline since ${since}: showing the last known state` +
+      (lastServerT === null ? "." : `, ${ago(serverNow() - lastServerT)} old.`);
+  }
+
+  function heard() { lastHeardMs = Date.now(); if (offlineSinceMs !== null) setLive(true); }
+
+  function connect() {
+    if (source) source.close();
+    source = new EventSource(`/api/fleet/live?rate_hz=${encodeURIComponent(rateHz)}`);
+    const on = (kind, handle) => source.addEventListener(kind, (ev) => {
+      heard();
+      handle(JSON.parse(ev.data));
+    });
+    on("state", (s) => {
+      applyState(s); setLive(true); keep();
+      if (run && Object.keys(routePoints).length === 0) loadMapData();   // a new run's routes
+    });
+    on("tick", (e) => {
+      observe(e.t);
+      for (const [sysid, change] of Object.entries(e.v)) {
+        if (change === null) removeVehicle(sysid); else updateVehicle(Object.assign({sysid: Number(sysid)}, change));
+      }
+      dropSummary();
+      if (Date.now() - keptMs > 5000) { keep(); keptMs = Date.now(); }
+    });
+    on("trust", drawTrust);
+    on("drop", (e) => { drops[e.drop.drop_id] = e.drop; dropSummary(); drawRoutes(); });
+    on("alert", (e) => { alerts[e.alert.id] = e.alert; drawAlerts(); });
+    on("ack", (e) => { if (alerts[e.alert_id]) { alerts[e.alert_id].acked_by = e.by; drawAlerts(); } });
+    source.onopen = heard;
+  }
+  let keptMs = 0;
+
+  /* Once a second: ages move on; a vehicle past the threshold turns stale; a stream silent
+     for as long goes offline. Its connection is kept through a short outage (a new one could
+     wait behind the map's downloads for a free connection; the little the old one missed
+     comes at once when the link returns); silent for longer, the stream is opened again and
+     starts with the present state. */
+  let reconnectMs = 0;
+  const reconnectAfterMs = () => Math.max(30, 4 * staleS) * 1000;
+  function everySecond() {
+    for (const entry of Object.values(vehicles)) {
+      const node = $("vehicle-" + entry.data.sysid);
+      const stale = (ageOf(entry.data) ?? Infinity) > staleS;
+      if (!node || (node.dataset.stale === "true") !== stale) { drawCard(entry.data); placeOnMap(entry); continue; }
+      const age = ageOf(entry.data);
+      node.querySelector(".age").textContent = age === null ? "never heard" :
+        `${stale ? "last heard" : "heard"} ${ago(age)} ago`;
+    }
+    dropSummary();
+    const silentMs = Date.now() - lastHeardMs;
+    if (silentMs > staleS * 1000) {
+      setLive(false);
+      if (silentMs > reconnectAfterMs() && Date.now() - reconnectMs > reconnectAfterMs()) {
+        reconnectMs = Date.now(); connect();
+      }
+    }
+  }
+
+  // -- the map, after the cards ---------------------------------------------------------------
+  function loadLeaflet() {
+    const assets = $("fleet-assets").dataset;
+    document.head.append(el("link", {rel: "stylesheet", href: assets.leafletCss}));
+    return new Promise((resolve, reject) => {
+      const script = el("script", {src: assets.leafletJs});
+      script.addEventListener("load", resolve);
+      script.addEventListener("error", () => reject(new Error("the map library did not load")));
+      document.body.append(script);
+    });
+  }
+  async function startMap() {
+    try { await loadLeaflet(); } catch (e) { message(e.message, true); return; }
+    map = makeMap("map");
+    routes = L.layerGroup().addTo(map);
+    for (const entry of Object.values(vehicles)) placeOnMap(entry);
+    await loadMapData();
+  }
+
+  // -- commands -------------------------------------------------------------------------------
   async function loadPlans() {
     const p = await api("GET", "/api/plans");
     $("fleet-plan").replaceChildren(el("option", {value: ""}, "(a planned plan)"),
@@ -194,21 +359,26 @@
       const lines = e.body && e.body.results ? e.body.results.map((x) => `${x.name}: ${x.detail}`) : [];
       message(lines.concat([e.message]).join("\n"), true);
     }
-    await loadState();
+    connect();   // the uploaded run's state, then its routes
   };
-  $("start-plan").onclick = async () => { await command("Start the uploaded plan", "/api/fleet/start"); await loadState(); };
+  $("start-plan").onclick = () => command("Start the uploaded plan", "/api/fleet/start");
   document.querySelectorAll("button.all").forEach((b) => {
     b.onclick = () => command(`${b.dataset.verb.toUpperCase()} every vehicle`, `/api/fleet/all/${b.dataset.verb}`);
   });
 
-  const live = events({
-    vehicle: (e) => updateVehicle(e.vehicle),
-    status: (e) => { if (vehicles[e.sysid]) updateVehicle(Object.assign({sysid: e.sysid}, e.status)); },
-    drop: (e) => { drops[e.drop.drop_id] = e.drop; dropSummary(); drawRoutes(); },
-    alert: (e) => { alerts[e.alert.id] = e.alert; drawAlerts(); },
-    ack: (e) => { if (alerts[e.alert_id]) { alerts[e.alert_id].acked_by = e.by; drawAlerts(); } },
-    run: () => { loadState(); },
-  }, () => { loadState(); });
-  loadPlans().then(loadState).then((lastId) => live.start(lastId));
-  setInterval(loadTrust, 3000);  // no event tells of a new system id or a flag
+  // -- start: the cards, the stream, then the map, the plans and the offline copy -------------
+  const last = kept();
+  if (last && last.t > initial.t) {   // the page itself came from the offline copy
+    if (last.offset_s !== null && last.offset_s !== undefined) offsetS = last.offset_s;
+    applyState(last);
+  } else applyState(initial);
+  connect();
+  setInterval(everySecond, 1000);
+  window.addEventListener("online", () => { reconnectMs = Date.now(); connect(); });
+  window.addEventListener("load", () => {
+    startMap();
+    if (may.has("command")) loadPlans().catch((e) => message(e.message, true));
+    const worker = $("fleet-assets").dataset.serviceWorker;
+    if ("serviceWorker" in navigator && worker) navigator.serviceWorker.register(worker).catch(() => {});
+  });
 })();

@@ -1,5 +1,10 @@
 """The fleet page and its API: live state, Server-Sent Events, commands, alert acknowledgement.
 
+The page arrives with the fleet's present state inlined (cards and alerts show before the map
+library loads); the crew view's light stream (``/api/fleet/live``: the state, then deltas at a
+rate the client picks, compressed when the client accepts it) keeps it current, and a service
+worker (``/sw.js``) keeps the page and its last state through a short outage.
+
 Every command (upload, start, pause, resume, RTL, land) is written to the audit log with who
 sent it, to which vehicle, and what came back; a command refused for the user's role is logged
 as ``forbidden`` and never reaches a vehicle.
@@ -12,11 +17,22 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    send_from_directory,
+)
 
 from planner.errors import InputError
 from web.accounts import User
 from web.errors import Conflict, Forbidden, Unauthorized, status_of
+from web.events import CompressedStream, pick_coding
+from web.fleet_delta import RATE_DEFAULT_HZ, RATE_MAX_HZ, RATE_MIN_HZ
+from web.fleet_live import LiveFleet, crew_stream
 from web.fleet_run import VehicleResult
 from web.fleet_service import MODE_COMMANDS
 from web.services import services
@@ -69,7 +85,21 @@ def page() -> Any:
     """The live fleet page (with the simulator panel when a simulator is attached)."""
     user = current_user()
     shown = services().simulator is not None and user is not None and user.may("sim_view")
-    return render_template("fleet.html", simulator=shown)
+    state = LiveFleet(services().fleet).state()
+    state.update(rate_hz=RATE_DEFAULT_HZ)
+    response = Response(render_template("fleet.html", simulator=shown, state=state))
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.route("/sw.js")
+def service_worker() -> Any:
+    """The service worker that keeps the fleet page (and its last state) through an outage;
+    served from the root so that it may look after the console's pages."""
+    response = send_from_directory(current_app.static_folder or "static", "sw.js",
+                                   mimetype="text/javascript", max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @bp.route("/api/fleet")
@@ -94,6 +124,44 @@ def events() -> Response:
         max_s=float(current_app.config["SSE_MAX_S"]))
     response = Response(stream, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _rate_hz(raw: str | None) -> float:
+    """The ``rate_hz`` query parameter: ticks per second, within the allowed bounds."""
+    if raw is None or raw == "":
+        return RATE_DEFAULT_HZ
+    try:
+        rate = float(raw)
+    except ValueError:
+        rate = float("nan")
+    if not RATE_MIN_HZ <= rate <= RATE_MAX_HZ:
+        raise InputError(f"Expected rate_hz between {RATE_MIN_HZ:g} and {RATE_MAX_HZ:g}, "
+                         f"got {raw!r}", field="rate_hz")
+    return rate
+
+
+@bp.route("/api/fleet/live")
+@login_required
+def live() -> Response:
+    """The crew view's stream (Server-Sent Events): the present state, then ``rate_hz``
+    times a second the vehicle fields that changed; gzip or deflate when accepted."""
+    rate_hz = _rate_hz(request.args.get("rate_hz"))
+    svc = services()
+    user = current_user()
+    max_s = float(current_app.config["SSE_MAX_S"])
+    stream = svc.events.open_counted(
+        session=current_session() or "", user=str(user.id if user else ""),
+        make=lambda: crew_stream(LiveFleet(svc.fleet), svc.events, rate_hz=rate_hz,
+                                 max_s=max_s))
+    coding = pick_coding(request.headers.get("Accept-Encoding", ""))
+    response = Response(stream if coding is None else CompressedStream(stream, coding),
+                        mimetype="text/event-stream")
+    if coding is not None:
+        response.headers["Content-Encoding"] = coding
+    response.headers["Vary"] = "Accept-Encoding"
+    response.headers["Cache-Control"] = "no-cache, no-transform"
     response.headers["X-Accel-Buffering"] = "no"
     return response
 
