@@ -21,7 +21,7 @@ from typing import Any
 from flask import Flask, Response, redirect, send_from_directory, url_for
 
 from planner.errors import InputError
-from web import csp, errors
+from web import compress, csp, errors
 from web.accounts import PERMISSIONS
 from web.services import init_app
 from web.views import api, auth, deliveries, fleet, flights, plans, simulator, tiles
@@ -113,6 +113,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     init_app(app)
     _register_blueprints(app)
+    compress.init_app(app)
 
     @app.route("/")
     def index() -> Any:
