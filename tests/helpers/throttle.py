@@ -103,6 +103,8 @@ class ThrottleProxy:
         try:
             await asyncio.gather(self._pipe(reader, up_writer, self.up),
                                  self._pipe(up_reader, writer, self.down))
+        except asyncio.CancelledError:
+            pass        # closing the proxy: end quietly (the connection closes below)
         finally:
             for w in (writer, up_writer):
                 self._writers.discard(w)
