@@ -27,9 +27,6 @@ from planner.legs._visibility import (
 _PAIR_CHUNK = 1 << 20
 """Largest number of candidate pairs handled in one vectorised step."""
 
-_STRAIGHT_RTOL = 1e-12
-"""A path via corners at most ``1 + _STRAIGHT_RTOL`` times the straight line is kept as is."""
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VisGraph:
@@ -88,52 +85,6 @@ def point_links(graph: VisGraph, points: FloatArray) -> FloatArray:
     return links
 
 
-def _reach(graph: VisGraph, links: FloatArray) -> FloatArray:
-    """(n, v) shortest lengths from each point to every corner through the graph."""
-    reach = np.full(links.shape, np.inf)
-    for i in range(len(links)):
-        idx = np.flatnonzero(np.isfinite(links[i]))
-        if idx.size:
-            reach[i] = np.min(links[i, idx, None] + graph.dist_m[idx], axis=0)
-    return reach
-
-
-def via_matrix(graph: VisGraph, links: FloatArray) -> FloatArray:
-    """(n, n) shortest lengths between points that pass through at least one corner."""
-    reach = _reach(graph, links)
-    via = np.full((len(links), len(links)), np.inf)
-    for j in range(len(links)):
-        idx = np.flatnonzero(np.isfinite(links[j]))
-        if idx.size:
-            via[:, j] = np.min(reach[:, idx] + links[j, idx], axis=1)
-    result: FloatArray = np.minimum(via, via.T)
-    return result
-
-
-def with_straight(graph: VisGraph, points: FloatArray, labels: IntArray,
-                  via: FloatArray) -> FloatArray:
-    """Point-to-point lengths: ``via`` lowered to the straight length where the segment is clear.
-
-    Only pairs whose straight segment would be shorter than the path via corners are tested.
-    Points with different ``labels`` (outside, or in different pockets) are cut apart.
-    """
-    n = len(points)
-    out = via.copy()
-    step = max(1, _PAIR_CHUNK // max(n, 1))
-    cols = np.arange(n)
-    for r0 in range(0, n, step):
-        i, j = np.nonzero(cols[None, :] > np.arange(r0, min(n, r0 + step))[:, None])
-        i += r0
-        straight = np.linalg.norm(points[i] - points[j], axis=1)
-        same = labels[i] == labels[j]
-        test = np.flatnonzero(same & (via[i, j] > straight * (1 + _STRAIGHT_RTOL)))
-        clear = test[segments_clear(graph.obstacles, points[i[test]], points[j[test]])]
-        out[i[clear], j[clear]] = straight[clear]
-        out[i[~same], j[~same]] = np.inf
-        out[j, i] = out[i, j]
-    return out
-
-
 def corner_path(graph: VisGraph, u: int, v: int) -> FloatArray:
     """The corners of the shortest graph path from corner ``u`` to corner ``v``, in order."""
     seq = [v]
@@ -141,24 +92,3 @@ def corner_path(graph: VisGraph, u: int, v: int) -> FloatArray:
         seq.append(int(graph.pred[u, seq[-1]]))
     corners: FloatArray = graph.verts.xy_m[np.array(seq[::-1])]
     return corners
-
-
-def pair_path(graph: VisGraph, p: FloatArray, q: FloatArray, links_p: FloatArray,
-              links_q: FloatArray) -> FloatArray | None:
-    """The shortest polyline from ``p`` to ``q`` (both free), or None when none exists.
-
-    A clear straight segment is returned as is, even when a path through corners in line with
-    it is as short (to rounding).
-    """
-    if segments_clear(graph.obstacles, p[None, :], q[None, :])[0]:
-        return np.vstack([p, q])
-    iu = np.flatnonzero(np.isfinite(links_p))
-    iv = np.flatnonzero(np.isfinite(links_q))
-    if iu.size == 0 or iv.size == 0:
-        return None
-    total = links_p[iu, None] + graph.dist_m[np.ix_(iu, iv)] + links_q[None, iv]
-    best = int(np.argmin(total))
-    if not np.isfinite(total.flat[best]):
-        return None
-    u, v = np.unravel_index(best, total.shape)
-    return np.vstack([p, corner_path(graph, int(iu[u]), int(iv[v])), q])

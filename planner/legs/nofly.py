@@ -28,14 +28,16 @@ import shapely
 from numpy.typing import ArrayLike
 
 from planner.errors import InputError
-from planner.legs._visgraph import (
-    VisGraph,
-    build_vis_graph,
-    pair_path,
-    point_links,
-    via_matrix,
-    with_straight,
+from planner.legs._links import (
+    MatrixBlock,
+    PointLinks,
+    balanced_blocks,
+    block_lengths,
+    link_rows,
+    linked_path,
+    upper_pairs,
 )
+from planner.legs._visgraph import VisGraph, build_vis_graph
 from planner.legs._visibility import (
     BoolArray,
     FloatArray,
@@ -44,6 +46,7 @@ from planner.legs._visibility import (
     convex_vertices,
     segments_clear,
 )
+from planner.tasks import PIECES_PER_CALL, MapFn, chunks, run_map
 
 ZoneGeometry: TypeAlias = shapely.Polygon | shapely.MultiPolygon
 
@@ -155,13 +158,45 @@ class ZoneMap:
         return bool(np.all(deep) and
                     segments_clear(self._graph.obstacles, ends[:1], ends[1:])[0])
 
-    def distance_matrix(self, points_xy: ArrayLike) -> FloatArray:
+    def point_links(self, points_xy: ArrayLike, *, map_fn: MapFn | None = None) -> PointLinks:
+        """The corners each point sees on a shortest path, and the lengths to them.
+
+        Parameters
+        ----------
+        points_xy
+            (n, 2) points in local metres.
+        map_fn
+            Runs independent pieces of the work (``Executor.map``-like); in order when None.
+
+        Returns
+        -------
+        PointLinks
+            One row per point (empty for a point inside a zone); the same with or without
+            ``map_fn``.
+        """
+        pts = _points(points_xy)
+        free = np.flatnonzero(self._labels(pts) != _BLOCKED)
+        parts = run_map(map_fn, _link_piece,
+                        [(self._graph, pts[c]) for c in chunks(list(free), PIECES_PER_CALL)])
+        got = PointLinks.concat(parts) if parts else link_rows(self._graph, pts[:0])
+        counts = np.zeros(len(pts), dtype=np.int64)
+        counts[free] = np.diff(got.indptr)
+        return PointLinks(indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+                          corner=got.corner, length_m=got.length_m)
+
+    def distance_matrix(self, points_xy: ArrayLike, *, links: PointLinks | None = None,
+                        map_fn: MapFn | None = None) -> FloatArray:
         """Exact shortest lengths of paths between points that avoid every zone interior.
 
         Parameters
         ----------
         points_xy
             (n, 2) points in local metres.
+        links
+            What :meth:`point_links` gave for these points (computed when None).
+        map_fn
+            Runs independent blocks of rows (``Executor.map``-like); in order when None. The
+            matrix is the same either way.
 
         Returns
         -------
@@ -172,11 +207,26 @@ class ZoneMap:
         pts = _points(points_xy)
         n = len(pts)
         labels = self._labels(pts)
+        if links is None:
+            links = self.point_links(pts, map_fn=map_fn)
+        if len(links) != n:
+            raise InputError(f"Expected links of {n} points, got {len(links)}", field="links")
         dist = np.full((n, n), np.inf)
         free = np.flatnonzero(labels != _BLOCKED)
         fp = pts[free]
-        via = via_matrix(self._graph, point_links(self._graph, fp))
-        dist[np.ix_(free, free)] = with_straight(self._graph, fp, labels[free], via)
+        counts = np.diff(links.indptr)[free]
+        starts = links.indptr[free]
+        take = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+        take = take + np.arange(int(counts.sum()))
+        sub = PointLinks(indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+                         corner=links.corner[take], length_m=links.length_m[take])
+        blocks = balanced_blocks(len(free), PIECES_PER_CALL)
+        pieces = [MatrixBlock(graph=self._graph, points=fp, labels=labels[free], links=sub,
+                              start=a, stop=b) for a, b in blocks]
+        for (a, b), lengths in zip(blocks, run_map(map_fn, block_lengths, pieces), strict=True):
+            i, j = upper_pairs(len(free), a, b)
+            dist[free[i], free[j]] = lengths
+            dist[free[j], free[i]] = lengths
         np.fill_diagonal(dist, 0.0)
         return dist
 
@@ -209,21 +259,34 @@ class ZoneMap:
             One (k, 2) polyline per pair, or None for a pair with no path.
         """
         pts = _points(points_xy)
-        labels = self._labels(pts)
         used = sorted({int(k) for pair in pairs for k in pair})
         if any(k < 0 or k >= len(pts) for k in used):
             raise InputError(f"Expected point indices in [0, {len(pts)}), got {used}",
                              field="pairs")
-        links = dict(zip(used, point_links(self._graph, pts[used]), strict=True))
-        out: list[FloatArray | None] = []
-        for i, j in pairs:
-            if labels[i] == _BLOCKED or labels[j] == _BLOCKED or labels[i] != labels[j]:
-                out.append(None)
-            elif i == j:
-                out.append(np.vstack([pts[i], pts[i]]))
-            else:
-                out.append(pair_path(self._graph, pts[i], pts[j], links[i], links[j]))
-        return out
+        finder = self.path_finder(pts)
+        return [finder.path(i, j) for i, j in pairs]
+
+    def path_finder(self, points_xy: ArrayLike, links: PointLinks | None = None) -> PathFinder:
+        """Shortest paths between points of ``points_xy``, each point's links found once.
+
+        Parameters
+        ----------
+        points_xy
+            (n, 2) points in local metres.
+        links
+            What :meth:`point_links` gave for these points; else each point's links are
+            computed the first time a path needs them.
+
+        Returns
+        -------
+        PathFinder
+            Its :meth:`PathFinder.path` gives the same polylines as :meth:`paths`.
+        """
+        pts = _points(points_xy)
+        if links is not None and len(links) != len(pts):
+            raise InputError(f"Expected links of {len(pts)} points, got {len(links)}",
+                             field="links")
+        return PathFinder(graph=self._graph, points=pts, labels=self._labels(pts), links=links)
 
     def _labels(self, pts: FloatArray) -> IntArray:
         """Per point: -2 inside a zone, -1 free and outside every pocket, else the pocket index."""
@@ -242,6 +305,42 @@ class ZoneMap:
                                  np.array(boundary, dtype=object)[None, :]).min(axis=1)
         result: BoolArray = depth > self.eps_m
         return result
+
+
+@dataclass(slots=True, kw_only=True)
+class PathFinder:
+    """Shortest paths between points of one array; see :meth:`ZoneMap.path_finder`."""
+
+    graph: VisGraph = field(repr=False)
+    points: FloatArray = field(repr=False)
+    labels: IntArray = field(repr=False)
+    links: PointLinks | None = field(default=None, repr=False)
+    _rows: dict[int, tuple[IntArray, FloatArray]] = field(default_factory=dict, repr=False)
+
+    def path(self, i: int, j: int) -> FloatArray | None:
+        """The shortest polyline from point ``i`` to point ``j``, or None when none exists."""
+        if self.labels[i] == _BLOCKED or self.labels[j] == _BLOCKED:
+            return None
+        if self.labels[i] != self.labels[j]:
+            return None
+        if i == j:
+            return np.vstack([self.points[i], self.points[i]])
+        return linked_path(self.graph, self.points[i], self.points[j], self._row(i),
+                           self._row(j))
+
+    def _row(self, i: int) -> tuple[IntArray, FloatArray]:
+        if self.links is not None:
+            corner, length = self.links.row(i)
+            return corner.astype(np.intp), length
+        if i not in self._rows:
+            got = link_rows(self.graph, self.points[i:i + 1])
+            self._rows[i] = (got.corner.astype(np.intp), got.length_m)
+        return self._rows[i]
+
+
+def _link_piece(piece: tuple[VisGraph, FloatArray]) -> PointLinks:
+    """Links of one piece of points (a task of :meth:`ZoneMap.point_links`)."""
+    return link_rows(*piece)
 
 
 def _points(points_xy: ArrayLike) -> FloatArray:
