@@ -27,13 +27,14 @@ from planner.plan_model import Plan, Sortie, Unserved
 from planner.routing import OBJECTIVES, Objective
 from planner.scenario import Scenario
 from planner.sorties._problem import Group, RouteInput
-from planner.sorties.build import Option, solo_options
+from planner.sorties.build import Option, solo_leg_pairs, solo_options
 from planner.sorties.route import (
     Construction,
     best_construction,
     route_sorties,
     simple_construction,
 )
+from planner.tasks import MapFn
 from planner.terrain import Dem
 from planner.verify.verifier import format_violations, verify_plan
 
@@ -124,7 +125,8 @@ def build_scene(scenario: Scenario) -> LocalScene:
 
 def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_then_energy",
               progress: Progress | None = None, timings: dict[str, float] | None = None,
-              clock: Callable[[], float] | None = None) -> PlanResult:
+              clock: Callable[[], float] | None = None,
+              map_fn: MapFn | None = None) -> PlanResult:
     """Plan every drop of ``scenario`` into verified sorties.
 
     Sorties come from the routing core (PyVRP, or exact trip selection on small plans) with
@@ -147,6 +149,10 @@ def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_
         If given, filled with the seconds each stage took (needs ``clock``).
     clock
         A monotonic clock in seconds, for ``timings``; the planner has none of its own.
+    map_fn
+        Runs independent pieces of work (matrix rows, servability legs, sortie checks) the
+        way ``concurrent.futures.Executor.map`` does, for example on a process pool; in
+        order in this process when None. The plan is the same either way.
 
     Returns
     -------
@@ -165,11 +171,12 @@ def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_
     stamp = _Stamp(timings, clock)
     scene = build_scene(scenario)
     stamp("projection_zones")
-    dist = scene.zone_map.distance_matrix(scene.points_xy_m)
+    links = scene.zone_map.point_links(scene.points_xy_m, map_fn=map_fn)
+    dist = scene.zone_map.distance_matrix(scene.points_xy_m, links=links, map_fn=map_fn)
     stamp("distance_matrix")
     catalog = LegCatalog(scenario=scenario, dem=dem, proj=scene.proj, zones=scene.zone_map,
-                         points_xy_m=scene.points_xy_m)
-    inp, unserved = _servability(scenario, scene, dist, catalog, objective, progress)
+                         points_xy_m=scene.points_xy_m, links=links)
+    inp, unserved = _servability(scenario, scene, dist, catalog, objective, progress, map_fn)
     stamp("servability")
     simple = simple_construction(inp, progress)
     stamp("sorties")
@@ -199,7 +206,7 @@ def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_
                                for p, r in sorted(unserved.items())),
                 seed=scenario.params.seed)
     stamp("compile")
-    violations = verify_plan(plan, scenario, dem)
+    violations = verify_plan(plan, scenario, dem, map_fn=map_fn)
     stamp("verify")
     if violations:
         log.error("verifier rejected the plan:\n%s", format_violations(violations))
@@ -270,7 +277,8 @@ def _candidate_summary(c: CandidateSummary) -> dict[str, Any]:
 
 
 def route_input(scenario: Scenario, dem: Dem, *,
-                objective: Objective = "makespan_then_energy") -> tuple[RouteInput, dict[int, str]]:
+                objective: Objective = "makespan_then_energy",
+                map_fn: MapFn | None = None) -> tuple[RouteInput, dict[int, str]]:
     """What the sortie constructions start from, and why the other drops cannot be served.
 
     Parameters
@@ -281,6 +289,8 @@ def route_input(scenario: Scenario, dem: Dem, *,
         Its elevation model.
     objective
         What the routing minimises.
+    map_fn
+        Runs independent pieces of work (``Executor.map``-like); the result is the same.
 
     Returns
     -------
@@ -289,15 +299,16 @@ def route_input(scenario: Scenario, dem: Dem, *,
         the reason for every drop point that no drone can serve even alone.
     """
     scene = build_scene(scenario)
-    dist = scene.zone_map.distance_matrix(scene.points_xy_m)
+    links = scene.zone_map.point_links(scene.points_xy_m, map_fn=map_fn)
+    dist = scene.zone_map.distance_matrix(scene.points_xy_m, links=links, map_fn=map_fn)
     catalog = LegCatalog(scenario=scenario, dem=dem, proj=scene.proj, zones=scene.zone_map,
-                         points_xy_m=scene.points_xy_m)
-    return _servability(scenario, scene, dist, catalog, objective, None)
+                         points_xy_m=scene.points_xy_m, links=links)
+    return _servability(scenario, scene, dist, catalog, objective, None, map_fn)
 
 
 def _servability(scenario: Scenario, scene: LocalScene, dist: FloatArray, catalog: LegCatalog,
-                 objective: Objective,
-                 progress: Progress | None) -> tuple[RouteInput, dict[int, str]]:
+                 objective: Objective, progress: Progress | None,
+                 map_fn: MapFn | None = None) -> tuple[RouteInput, dict[int, str]]:
     """Solo options of every drop; the reason for those no drone can serve alone."""
     n_dep = scene.n_depots
     unserved: dict[int, str] = {}
@@ -310,6 +321,18 @@ def _servability(scenario: Scenario, scene: LocalScene, dist: FloatArray, catalo
     inside = scene.zone_map.blocked(scene.points_xy_m[n_dep:])
     enclosed = scene.zone_map.enclosed(scene.points_xy_m[n_dep:])
     heaviest_kg = max((t.max_payload_kg for t in scenario.drone_types.values()), default=0.0)
+    if map_fn is not None:
+        wanted: dict[str, list[tuple[int, int]]] = {}
+        types = {}
+        for k, drop in enumerate(scenario.drops):
+            if drop.weight_kg > heaviest_kg or inside[k] or enclosed[k]:
+                continue
+            for drone, a, b in solo_leg_pairs(n_dep + k, drop, fleet, dist,
+                                              ENERGY_MARGIN_FRACTION, scenario.wind.speed_m_s):
+                wanted.setdefault(drone.id, []).append((a, b))
+                types[drone.id] = drone
+        for tid, pairs in sorted(wanted.items()):
+            catalog.prefetch(types[tid], pairs, map_fn)
     for k, drop in enumerate(scenario.drops):
         p = n_dep + k
         if drop.weight_kg > heaviest_kg:

@@ -6,10 +6,12 @@ control read. Times are seconds from the plan start; energies in Wh; distances i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
+from planner._frozen import reduce_frozen
 from planner.items import MissionItem
 
 
@@ -32,6 +34,9 @@ class SortieMetrics:
     max_agl_m: float
     payload_kg: float
     drop_etas_s: Mapping[str, float] = field(default_factory=dict)
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        return reduce_frozen(self)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "drop_etas_s", MappingProxyType(dict(self.drop_etas_s)))

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
+
+from planner._frozen import reduce_frozen
 
 DropMethod = Literal["gripper", "winch", "land"]
 DROP_METHODS: tuple[str, ...] = ("gripper", "winch", "land")
@@ -189,6 +191,9 @@ class Depot:
     drones: Mapping[str, int] = field(default_factory=dict)
     line: int | None = field(default=None, compare=False)
 
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        return reduce_frozen(self)
+
     def __post_init__(self) -> None:
         _require(bool(self.id), "Expected a non-empty depot id")
         check_id("id", self.id)
@@ -353,6 +358,9 @@ class Scenario:
     wind: Wind = field(default_factory=Wind)
     params: PlannerParams = field(default_factory=PlannerParams)
     drops_path: Path | None = None
+
+    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        return reduce_frozen(self)
 
     def __post_init__(self) -> None:
         check_name("name", self.name)

@@ -7,16 +7,19 @@ in the caller's point array (depots first, then drops, by convention of :mod:`pl
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from planner.errors import InfeasibleError
 from planner.geo import FloatArray, LocalProjection
+from planner.legs._links import PointLinks
 from planner.legs.energy import DorlingModel, ground_speed_m_s, move_time_s
-from planner.legs.nofly import ZoneMap
+from planner.legs.nofly import PathFinder, ZoneMap
 from planner.legs.profile import AltitudeBand, profile_leg
 from planner.scenario import DroneType, Scenario
+from planner.tasks import PIECES_PER_CALL, MapFn, chunks, run_map
 from planner.terrain import Dem
 
 
@@ -73,15 +76,42 @@ def path_time_climb(xy_m: FloatArray, alt_amsl_m: FloatArray, drone: DroneType,
 
 @dataclass(slots=True, kw_only=True)
 class LegCatalog:
-    """Builds and caches legs between the points of a scenario for each drone type."""
+    """Builds and caches legs between the points of a scenario for each drone type.
+
+    ``links`` (from :meth:`planner.legs.nofly.ZoneMap.point_links` over ``points_xy_m``) saves
+    finding each point's corners again; without it they are found once per point as needed.
+    """
 
     scenario: Scenario
     dem: Dem
     proj: LocalProjection
     zones: ZoneMap
     points_xy_m: FloatArray
+    links: PointLinks | None = None
     _cache: dict[tuple[str, int, int], Leg | str] = field(default_factory=dict)
     _ground: dict[int, float] = field(default_factory=dict)
+    _finder: PathFinder | None = None
+
+    def prefetch(self, drone: DroneType, pairs: Iterable[tuple[int, int]],
+                 map_fn: MapFn | None = None) -> None:
+        """Build the legs of ``pairs`` (src, dst) not built yet, in pieces run by ``map_fn``.
+
+        Each leg depends only on its ends, so :meth:`leg` answers the same whether or not it
+        was prefetched, and with or without ``map_fn`` (``Executor.map``-like).
+        """
+        todo = sorted({(int(a), int(b)) for a, b in pairs} - {
+            (a, b) for (t, a, b) in self._cache if t == drone.id})
+        if not todo:
+            return
+        if map_fn is None:
+            for a, b in todo:
+                self.leg(drone, a, b)
+            return
+        bare = replace(self, _cache={}, _ground={}, _finder=None)
+        pieces = [(bare, drone, piece) for piece in chunks(todo, PIECES_PER_CALL)]
+        for piece, legs in zip(pieces, run_map(map_fn, _build_piece, pieces), strict=True):
+            for (a, b), leg in zip(piece[2], legs, strict=True):
+                self._cache[(drone.id, a, b)] = leg
 
     def band(self, drone: DroneType) -> AltitudeBand:
         """The altitude band legs of ``drone`` keep."""
@@ -110,9 +140,9 @@ class LegCatalog:
         return cached
 
     def _build(self, drone: DroneType, src: int, dst: int) -> Leg | str:
-        a = self.points_xy_m[src]
-        b = self.points_xy_m[dst]
-        track = self.zones.shortest_path(a, b)
+        if self._finder is None:
+            self._finder = self.zones.path_finder(self.points_xy_m, self.links)
+        track = self._finder.path(src, dst)
         if track is None or len(track) < 2 or not np.all(np.isfinite(track)):
             return "no path around the no-fly zones"
         try:
@@ -148,3 +178,9 @@ class LegCatalog:
         dlon, dlat = self.proj.to_lonlat(dense[:, 0], dense[:, 1])
         dense_alt = self.dem.elevation_amsl_m(dlon, dlat) + np.interp(s_dense, s_vert, agl)
         return dense, np.asarray(dense_alt, dtype=float)
+
+
+def _build_piece(piece: tuple[LegCatalog, DroneType, list[tuple[int, int]]]) -> list[Leg | str]:
+    """The legs of one piece of :meth:`LegCatalog.prefetch` (a task a worker may run)."""
+    catalog, drone, pairs = piece
+    return [catalog.leg(drone, a, b) for a, b in pairs]

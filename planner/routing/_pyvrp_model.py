@@ -148,7 +148,12 @@ def _matrix(m: np.ndarray, s: float) -> np.ndarray:
     finite = np.isfinite(m)
     big = float(m[finite].max()) if finite.any() else 1.0
     out = np.where(finite, m, big * 100 * max(2, m.shape[0]))
-    return np.ceil(out * s - 1e-9).astype(np.int64)
+    del finite
+    # ceil(out * s - 1e-9), step by step in place: one float copy of the matrix, not four.
+    np.multiply(out, s, out=out)
+    np.subtract(out, 1e-9, out=out)
+    np.ceil(out, out=out)
+    return out.astype(np.int64)
 
 
 def build_model(problem: RoutingProblem, scales: Scales, variant: Variant) -> PyvrpModel:

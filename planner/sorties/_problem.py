@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -51,6 +51,9 @@ SORTIES_PER_DRONE_FOR_WORK = 3.0
 SORTIE_WEIGHT = 2.0
 
 Layout = Literal["time", "energy"]
+
+_ROW_CHUNK = 1 << 20
+"""Largest number of matrix entries the timing computes in one vectorised step."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,10 +112,20 @@ class Timing:
     service_s: dict[int, float]
     descent_s: dict[int, float]
     stop_wh: dict[int, float]
+    _index: dict[int, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index: dict[int, int] = {}
+        for k, p in enumerate(self.depot_points + self.drop_points):
+            index.setdefault(p, k)
+        object.__setattr__(self, "_index", index)
 
     def node(self, point: int) -> int:
         """Matrix index of a depot or drop point."""
-        return (self.depot_points + self.drop_points).index(point)
+        try:
+            return self._index[point]
+        except KeyError:
+            raise ValueError(f"{point} is not a node of the timing") from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,11 +147,20 @@ def timing(inp: RouteInput) -> Timing:
     depots = tuple(sorted({g.depot for g in inp.groups}))
     drops = tuple(sorted(p for p in inp.options if inp.options[p]))
     nodes = np.array(depots + drops, dtype=np.intp)
-    dist = np.asarray(inp.dist_m[np.ix_(nodes, nodes)], dtype=np.float64)
+    n = len(nodes)
+    dist = np.empty((n, n))
+    dur = np.empty((n, n))
     speed = min(g.drone.cruise_speed_m_s for g in inp.groups)
-    gs = _ground_speeds(inp.catalog.points_xy_m[nodes], dist, speed, inp.wind_en_m_s)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dur = np.where((gs > 0) & np.isfinite(dist), dist / np.where(gs > 0, gs, 1.0), np.inf)
+    xy = inp.catalog.points_xy_m[nodes]
+    step = max(1, _ROW_CHUNK // max(n, 1))
+    for r0 in range(0, n, step):
+        rows = slice(r0, min(n, r0 + step))
+        block = np.asarray(inp.dist_m[np.ix_(nodes[rows], nodes)], dtype=np.float64)
+        dist[rows] = block
+        gs = _ground_speeds(xy[rows], xy, block, speed, inp.wind_en_m_s)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dur[rows] = np.where((gs > 0) & np.isfinite(block),
+                                 block / np.where(gs > 0, gs, 1.0), np.inf)
     np.fill_diagonal(dur, 0.0)
     service: dict[int, float] = {}
     descent: dict[int, float] = {}
@@ -158,7 +180,9 @@ def timing(inp: RouteInput) -> Timing:
     ref = DorlingModel.of(reference_drone(inp))
     power_in = np.array([ref.power_w(0.0)] * n_dep
                         + [ref.power_w(inp.drops[p].weight_kg) for p in drops])
-    energy = dur * power_in[None, :] / 3600.0
+    energy = np.empty((n, n))
+    for r0 in range(0, n, step):
+        energy[r0:r0 + step] = dur[r0:r0 + step] * power_in[None, :] / 3600.0
     stop = {p: ref.power_w(inp.drops[p].weight_kg / 2) * service[p] / 3600.0 for p in drops}
     return Timing(depot_points=depots, drop_points=drops, distance_m=dist, duration_s=dur,
                   energy_wh=energy, service_s=service, descent_s=descent, stop_wh=stop)
@@ -174,10 +198,11 @@ def reference_drone(inp: RouteInput) -> DroneType:
     return types[max(count, key=lambda t: count[t])]
 
 
-def _ground_speeds(xy: FloatArray, dist: FloatArray, airspeed: float,
+def _ground_speeds(xy_from: FloatArray, xy_to: FloatArray, dist: FloatArray, airspeed: float,
                    wind: tuple[float, float]) -> FloatArray:
-    """Ground speed per arc: along the chord when the path is straight, else the worst."""
-    d = xy[None, :, :] - xy[:, None, :]
+    """Ground speed per arc (rows ``xy_from``, columns ``xy_to``): along the chord when the
+    path is straight, else the worst."""
+    d = xy_to[None, :, :] - xy_from[:, None, :]
     chord = np.hypot(d[..., 0], d[..., 1])
     safe = np.where(chord > 0, chord, 1.0)
     ux, uy = d[..., 0] / safe, d[..., 1] / safe
@@ -271,14 +296,11 @@ def _build(inp: RouteInput, tm: Timing, limits: Sequence[float],
     n_dep = len(tm.depot_points)
     nodes = list(range(n_dep)) + [tm.node(p) for p in points]
     sub = np.ix_(nodes, nodes)
-    stop_in = np.array([0.0] * n_dep + [tm.stop_wh[p] for p in points])
-    energy = tm.energy_wh[sub] + stop_in[None, :]
     if layout == "time":
-        distance, duration = energy, tm.duration_s[sub]
+        stop_in = np.array([0.0] * n_dep + [tm.stop_wh[p] for p in points])
+        distance, duration = tm.energy_wh[sub] + stop_in[None, :], tm.duration_s[sub]
     else:
-        energy = tm.energy_wh[sub]
-        duration = energy
-        distance = tm.distance_m[sub]
+        duration = tm.energy_wh[sub]
         if carried == "work":
             service = np.array([0.0] * n_dep + [tm.service_s[p] for p in points])
             distance = tm.duration_s[sub] + service[None, :]
@@ -286,12 +308,15 @@ def _build(inp: RouteInput, tm: Timing, limits: Sequence[float],
                 turn = min(g.drone.turnaround_s for g in inp.groups if g.depot == dep)
                 distance[i, n_dep:] += turn
         elif carried == "sorties":
-            distance = np.array(distance)
+            distance = tm.distance_m[sub]
             out = distance[:n_dep, n_dep:]
             finite = out[np.isfinite(out)]
             distance[:n_dep, n_dep:] += SORTIE_WEIGHT * (float(finite.max()) if finite.size
                                                          else 0.0)
-    distance, duration = np.array(distance), np.array(duration)
+        else:
+            distance = tm.distance_m[sub]
+    # Every matrix here is a fresh copy (fancy indexing copies), so it is changed in place.
+    distance, duration = np.asarray(distance), np.asarray(duration)
     np.fill_diagonal(distance, 0.0)
     np.fill_diagonal(duration, 0.0)
     clients = []

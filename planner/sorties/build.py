@@ -68,10 +68,8 @@ def solo_options(catalog: LegCatalog, drop_point: int, drop: Drop,
             failures.append(("no path", 0.0, "no path around the no-fly zones"))
             continue
         budget = budget_wh(drone, margin_fraction)
-        fastest_m_s = drone.cruise_speed_m_s + wind_speed_m_s
-        lower_bound_wh = DorlingModel.of(drone).power_w(0.0) * round_trip_m / fastest_m_s / 3600
         solo: SortieEval | str
-        if lower_bound_wh > budget:
+        if not _within_reach(drone, round_trip_m, budget, wind_speed_m_s):
             solo = f"needs more than the {budget:.0f} Wh budget"
         else:
             solo = evaluate_sortie(catalog, drone, depot, (drop_point,), weights, budget)
@@ -85,6 +83,31 @@ def solo_options(catalog: LegCatalog, drop_point: int, drop: Drop,
             continue
         options.append(Option(depot=depot, drone=drone, solo=solo))
     return options, _reason(failures)
+
+
+def _within_reach(drone: DroneType, round_trip_m: float, budget: float,
+                  wind_speed_m_s: float) -> bool:
+    """Whether the round trip's lower energy bound (empty, full tail wind) fits the budget."""
+    fastest_m_s = drone.cruise_speed_m_s + wind_speed_m_s
+    lower_bound_wh = DorlingModel.of(drone).power_w(0.0) * round_trip_m / fastest_m_s / 3600
+    return not lower_bound_wh > budget
+
+
+def solo_leg_pairs(drop_point: int, drop: Drop, fleet: Sequence[tuple[int, DroneType]],
+                   dist_m: FloatArray, margin_fraction: float,
+                   wind_speed_m_s: float) -> list[tuple[DroneType, int, int]]:
+    """The legs (drone type, src, dst) that :func:`solo_options` will evaluate for a drop."""
+    out: list[tuple[DroneType, int, int]] = []
+    for depot, drone in fleet:
+        if drop.weight_kg > drone.max_payload_kg:
+            continue
+        round_trip_m = float(dist_m[depot, drop_point] + dist_m[drop_point, depot])
+        if not math.isfinite(round_trip_m):
+            continue
+        if _within_reach(drone, round_trip_m, budget_wh(drone, margin_fraction),
+                         wind_speed_m_s):
+            out += [(drone, depot, drop_point), (drone, drop_point, depot)]
+    return out
 
 
 def _reason(failures: list[tuple[str, float, str]]) -> str:

@@ -161,11 +161,14 @@ def check_nofly(sortie: Sortie, track: Track, profiles: list[Profile],
     A move that starts or ends inside a zone is reported through that position only.
     """
     out: list[Violation] = []
+    geoms = np.array([geom for _, geom in frame.zones], dtype=object)
+    boxes = shapely.bounds(geoms).reshape(-1, 4)
 
     def inside(lon: float, lat: float) -> set[int]:
         x, y = frame.proj.to_xy(np.array([lon]), np.array([lat]))
-        return {z for z, (_, geom) in enumerate(frame.zones)
-                if shapely.contains_xy(geom, x[0], y[0])}
+        if not geoms.size:
+            return set()
+        return {int(z) for z in np.flatnonzero(shapely.contains_xy(geoms, x[0], y[0]))}
 
     here = inside(track.home_lon_deg, track.home_lat_deg)
     home = where(track.home_lat_deg, track.home_lon_deg)
@@ -184,7 +187,12 @@ def check_nofly(sortie: Sortie, track: Track, profiles: list[Profile],
                                       f"inside no-fly zone '{frame.zones[z][0]}'"))
         if not move.vertical:
             line = shapely.LineString(np.column_stack([prof.x_m, prof.y_m]))
-            for z, (name, geom) in enumerate(frame.zones):
+            # A zone whose bounding box misses the move's cannot share interior with it.
+            x0, y0, x1, y1 = prof.x_m.min(), prof.y_m.min(), prof.x_m.max(), prof.y_m.max()
+            near = ((boxes[:, 0] <= x1) & (boxes[:, 2] >= x0) & (boxes[:, 1] <= y1)
+                    & (boxes[:, 3] >= y0))
+            for z in np.flatnonzero(near).tolist():
+                name, geom = frame.zones[z]
                 if z in here or z in end or not shapely.relate_pattern(geom, line, "T********"):
                     continue
                 x, y = shapely.get_coordinates(shapely.intersection(geom, line))[0]

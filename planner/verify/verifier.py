@@ -39,6 +39,7 @@ from planner.verify._geom import (
     make_zone_frame,
     profile,
 )
+from planner.verify._pieces import GROUPS, MapFn, groups, run
 from planner.verify._track import Track, replay
 
 __all__ = ["VIOLATION_KINDS", "Violation", "ensure_verified", "format_violations",
@@ -152,7 +153,7 @@ def _verify_sortie(sortie: Sortie, ctx: _Context, payload_kg_by_drop: Mapping[st
 
 
 def verify_plan(plan: Plan, scenario: Scenario, dem: Dem, *,
-                check_geofence: bool = True) -> list[Violation]:
+                check_geofence: bool = True, map_fn: MapFn | None = None) -> list[Violation]:
     """Re-check every sortie of a plan and the accounting of its drops.
 
     Parameters
@@ -166,6 +167,9 @@ def verify_plan(plan: Plan, scenario: Scenario, dem: Dem, *,
     check_geofence
         Check the fence and rally items too; off only for mission-only files (``.waypoints``)
         that cannot carry them.
+    map_fn
+        Runs the checks of independent groups of sorties (``Executor.map``-like, for example
+        on a process pool); in order when None. The violations are the same either way.
 
     Returns
     -------
@@ -173,12 +177,24 @@ def verify_plan(plan: Plan, scenario: Scenario, dem: Dem, *,
         Every violation found, sortie by sortie, then the plan-level ones; empty when the plan
         may be flown.
     """
-    ctx = _Context.of(scenario, dem)
     weights = {d.id: d.weight_kg for d in scenario.drops}
+    pieces = [(group, scenario, dem, weights, check_geofence)
+              for group in groups(plan.sorties, GROUPS if map_fn is not None else 1)]
     out: list[Violation] = []
-    for sortie in plan.sorties:
-        out += _verify_sortie(sortie, ctx, weights, check_geofence)
+    for found in run(map_fn, _verify_piece, pieces):
+        out += found
     out += check_accounting(plan, scenario)
+    return out
+
+
+def _verify_piece(piece: tuple[tuple[Sortie, ...], Scenario, Dem, Mapping[str, float], bool]
+                  ) -> list[Violation]:
+    """The violations of a group of sorties (a task of :func:`verify_plan`)."""
+    sorties, scenario, dem, weights, check_geofence = piece
+    ctx = _Context.of(scenario, dem)
+    out: list[Violation] = []
+    for sortie in sorties:
+        out += _verify_sortie(sortie, ctx, weights, check_geofence)
     return out
 
 

@@ -1,0 +1,57 @@
+"""Planning with an executor: the same plan and the same violations as without one."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import pytest
+
+from planner.pipeline import make_plan
+from planner.scenario import Scenario
+from planner.tasks import chunks, run_map
+from planner.terrain import Dem
+from planner.verify.verifier import verify_plan
+
+
+def reversed_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+    """A map that runs the pieces last first (results still in order)."""
+    pieces = list(items)
+    done = [fn(p) for p in reversed(pieces)]
+    return iter(done[::-1])
+
+
+@pytest.mark.slow
+def test_same_plan_with_and_without_a_process_pool(district_scenario: Scenario,
+                                                   district_dem: Dem) -> None:
+    """The district plans to the same sorties, missions and figures on a pool of workers."""
+    alone = make_plan(district_scenario, district_dem)
+    with ProcessPoolExecutor(2) as pool:
+        pooled = make_plan(district_scenario, district_dem, map_fn=pool.map)
+    assert pooled.plan == alone.plan
+    assert pooled.construction == alone.construction
+    assert len(alone.plan.sorties) >= 10
+
+
+def test_verifier_finds_the_same_violations_in_any_order(district_scenario: Scenario,
+                                                         district_dem: Dem) -> None:
+    """A smaller battery breaks sorties; every piece order reports the same violations."""
+    plan = make_plan(district_scenario, district_dem).plan
+    weak = {k: dataclasses.replace(t, battery_wh=t.battery_wh * 0.5)
+            for k, t in district_scenario.drone_types.items()}
+    scenario = dataclasses.replace(district_scenario, drone_types=weak)
+    plain = verify_plan(plan, scenario, district_dem)
+    assert any(v.kind == "energy" for v in plain)
+    assert verify_plan(plan, scenario, district_dem, map_fn=reversed_map) == plain
+
+
+@pytest.mark.parametrize(("n", "pieces", "sizes"), [(7, 3, [3, 2, 2]), (2, 5, [1, 1]),
+                                                     (0, 4, []), (8, 1, [8])])
+def test_chunks_are_consecutive_and_complete(n: int, pieces: int, sizes: list[int]) -> None:
+    """Items are cut into consecutive, non-empty runs of near-equal length, none lost."""
+    got = chunks(list(range(n)), pieces)
+    assert [len(c) for c in got] == sizes
+    assert [x for c in got for x in c] == list(range(n))
+    assert run_map(reversed_map, len, got) == sizes
