@@ -44,10 +44,16 @@ def _shares_a_fixture(item: pytest.Item) -> bool:
                for defs in info.name2fixturedefs.values())
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Group every module's tests that share a wider-scoped fixture into one xdist group, and
     move the modules that hold ``slow`` tests ahead of the others (keeping the order within a
-    module and among modules of the same kind)."""
+    module and among modules of the same kind).
+
+    Runs first: xdist's own hook of a parallel worker (registered after this file, so called
+    before it otherwise) reads the ``xdist_group`` markers to name the groups, and would find
+    none.
+    """
     if config.pluginmanager.hasplugin("xdist"):
         for item in items:
             if _shares_a_fixture(item) and item.get_closest_marker("xdist_group") is None:
