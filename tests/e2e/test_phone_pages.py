@@ -231,18 +231,25 @@ def test_desktop_layout_is_unchanged(console: tuple[str, str], browser: Any) -> 
 
 
 def _with_vehicles(route: Any) -> None:
-    """The fleet's live stream answered by one state: a run with two vehicles flying sorties
-    S002 (system 1) and S001 (system 2)."""
+    """The fleet's state answered with a run of two vehicles flying sorties S002 (system 1) and
+    S001 (system 2): ``/api/fleet`` (the page's state, vehicles as a list) as JSON, the live
+    stream ``/api/fleet/live`` (vehicles by system id) as one ``state`` event."""
+    live = "/api/fleet/live" in route.request.url
     response = route.fetch(url=route.request.url.replace("/api/fleet/live", "/api/fleet"))
     state = response.json()
     now = state.get("t", 0)
     state["run"] = {"plan_id": "p", "run_id": 1, "started": True, "finished": False,
                     "routes": {}, "assignment": {"octo a": 1, "octo b": 2}, "resumed": False,
                     "resend_delivered": False, "skipped": {}}
-    state["vehicles"] = {str(sysid): {
+    vehicles = [{
         "sysid": sysid, "name": name, "sortie_id": sortie, "phase": "flying", "mode": "AUTO",
         "armed": True, "lat_deg": 44.06, "lon_deg": -71.13, "heard_at": now, "battery_pct": 80}
-        for sysid, name, sortie in ((1, "octo a", "S002"), (2, "octo b", "S001"))}
+        for sysid, name, sortie in ((1, "octo a", "S002"), (2, "octo b", "S001"))]
+    if not live:
+        state["vehicles"] = vehicles
+        route.fulfill(response=response, json=state)
+        return
+    state["vehicles"] = {str(v["sysid"]): v for v in vehicles}
     headers = {**response.headers, "content-type": "text/event-stream"}
     headers.pop("content-length", None)
     route.fulfill(status=200, headers=headers,
@@ -259,6 +266,7 @@ def test_a_sortie_has_one_colour_on_plan_and_fleet(console: tuple[str, str],
     page.wait_for_selector(".card.sortie[data-sortie='S001']")
     planned = page.eval_on_selector(".card.sortie[data-sortie='S001']",
                                     "(c) => getComputedStyle(c).borderLeftColor")
+    page.route("**/api/fleet", _with_vehicles)
     page.route("**/api/fleet/live*", _with_vehicles)
     page.click("#nav-fleet")
     page.wait_for_selector("#vehicle-2")
