@@ -357,8 +357,8 @@ def test_battery_reserve_rtl_before_the_reserve_is_broken(failsafes: dict[str, F
     rtl = [line for line in run.output.splitlines()
            if "battery_reserve" in line and "returning to launch" in line]
     assert rtl, run.output
-    said = re.search(r"battery (\d+) %, the rest of the sortie needs (\d+) % and the reserve "
-                     r"is (\d+) %", rtl[0])
+    said = re.search(r"battery (\d+) % with (\d+) % needed for the rest of the sortie and a "
+                     r"(\d+) % reserve", rtl[0])
     assert said, rtl[0]
     battery, needed, reserve = (int(x) for x in said.groups())
     # commanded when the margin went below zero, not later: the reserve was still whole
