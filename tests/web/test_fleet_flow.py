@@ -151,10 +151,27 @@ def test_events_catch_up_after_a_reconnect(flown: dict[str, Any]) -> None:
     assert '"n": 1' not in text and '"n": 2' in text
 
 
-def test_replay_a_recorded_flight(flown: dict[str, Any]) -> None:
+@pytest.fixture
+def flown_run(flown: dict[str, Any]) -> dict[str, Any]:
+    """The module's fleet once the plan's run has finished: flown by ``test_fly_the_plan``
+    (which checks each step), or here when that test did not run first in this process."""
+    c = Client(flown["app"], "operator")
+    if c.get("/api/fleet").json["run"] is None:
+        wait_until(lambda: len(c.get("/api/fleet").json["vehicles"]) == 2, 20,
+                   "two vehicles heard", period_s=0.2)
+        r = c.post("/api/fleet/upload", json={"plan_id": flown["plan_id"]})
+        assert r.status_code == 200, r.json
+    if not c.get("/api/fleet").json["run"]["started"]:
+        assert c.post("/api/fleet/start").status_code == 200
+    wait_until(lambda: c.get("/api/fleet").json["run"]["finished"], 240, "the run to finish",
+               period_s=0.2)
+    return flown
+
+
+def test_replay_a_recorded_flight(flown_run: dict[str, Any]) -> None:
     """A flown sortie replays from its .tlog: samples in time order, the planned route and
     plan-against-flown figures."""
-    c = Client(flown["app"], "engineer")
+    c = Client(flown_run["app"], "engineer")
     flights = c.get("/api/flights").json["flights"]
     assert len(flights) >= 1 and all(f["state"] == "completed" for f in flights)
     r = c.get(f"/api/flights/{flights[-1]['id']}/replay").json
