@@ -35,6 +35,7 @@ from planner.errors import InputError
 from web import db as tables
 from web.db import Database
 from web.errors import Conflict, NotFound, TooManyRequests
+from web.i18n import LANGUAGES, language_code
 
 ROLES = ("operator", "crew", "engineer", "admin")
 #: What each role may do, beyond watching.
@@ -59,6 +60,9 @@ class User:
     username: str
     role: str
     disabled: bool = False
+    #: The console's language for this user (a code of :data:`web.i18n.LANGUAGES`); None:
+    #: the browser's.
+    language: str | None = None
 
     def may(self, permission: str) -> bool:
         """True if this user's role has ``permission``."""
@@ -66,7 +70,8 @@ class User:
 
 
 def _user(row: Any) -> User:
-    return User(id=row.id, username=row.username, role=row.role, disabled=bool(row.disabled))
+    return User(id=row.id, username=row.username, role=row.role, disabled=bool(row.disabled),
+                language=language_code(row.language))
 
 
 def session_hash(token: str) -> str:
@@ -236,6 +241,25 @@ class Users:
             conn.execute(sa.delete(tables.sessions).where(tables.sessions.c.user_id == user_id))
             conn.execute(sa.delete(tables.users).where(tables.users.c.id == user_id))
         return user
+
+    def set_language(self, user_id: int, language: str | None) -> User:
+        """Save the console's language of an account (None or "": the browser's).
+
+        Raises
+        ------
+        InputError
+            A language the console does not speak.
+        """
+        code = None
+        if language not in (None, ""):
+            code = language_code(language)
+            if code is None:
+                raise InputError(f"Expected one of {', '.join(LANGUAGES)} or an empty value, "
+                                 f"got {language!r}", field="language")
+        self._existing(user_id)
+        self.db.write(sa.update(tables.users).where(tables.users.c.id == user_id)
+                      .values(language=code))
+        return self._existing(user_id)
 
     def set_password(self, user_id: int, password: str, *, keep: str | None = None) -> User:
         """A new password; every session of the account ends except the one ``keep``."""

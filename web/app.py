@@ -21,7 +21,7 @@ from typing import Any
 from flask import Flask, Response, redirect, send_from_directory, url_for
 
 from planner.errors import InputError
-from web import compress, csp, errors
+from web import compress, csp, errors, i18n
 from web.accounts import PERMISSIONS
 from web.services import init_app
 from web.views import api, auth, deliveries, fleet, flights, plans, simulator, tiles
@@ -112,6 +112,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     errors.register(app)
     init_app(app)
+    i18n.init_app(app, user_language=lambda: getattr(current_user(), "language", None))
     _register_blueprints(app)
     compress.init_app(app)
 

@@ -64,7 +64,8 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(256), nullable=False),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
-    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()))
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("language", sa.String(16)))
 sessions = sa.Table(
     "sessions", metadata,
     sa.Column("id_hash", sa.String(64), primary_key=True),
@@ -112,7 +113,7 @@ parcels = sa.Table(
 #: Columns later schema versions added to tables an older database already has: table ->
 #: (column, the SQL of its type and default), in the order they are added.
 ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
-    "users": (("disabled", "BOOLEAN NOT NULL DEFAULT FALSE"),),
+    "users": (("disabled", "BOOLEAN NOT NULL DEFAULT FALSE"), ("language", "VARCHAR(16)")),
     "plans": (("lineage_id", "VARCHAR(32)"), ("version", "INTEGER NOT NULL DEFAULT 1"),
               ("flown_at", "FLOAT")),
     "parcels": (("lineage_id", "VARCHAR(32)"), ("delivered_at", "FLOAT"),

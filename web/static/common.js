@@ -1,9 +1,47 @@
 /* Shared by every console page: API calls with the CSRF token, live events that reconnect and
-   catch up (Last-Event-ID), the confirm dialog and the map with offline hillshade tiles. */
+   catch up (Last-Event-ID), the confirm dialog, the map with offline hillshade tiles, and the
+   page's language: t() translates a message with the catalogue the page embeds, num() and
+   dateTime() format numbers and times in the language of <html lang> (units stay metric). */
 "use strict";
 const dropline = (() => {
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const body = document.body;
+  const lang = document.documentElement.lang || "en";
+  const messages = (() => {
+    const node = document.getElementById("i18n-messages");
+    try { return node ? JSON.parse(node.textContent) : {}; } catch (e) { return {}; }
+  })();
+
+  /* A message in the page's language; with ``values``, %(name)s placeholders take values[name]
+     and %% is a percent sign (the result goes into textContent, never parsed as HTML). */
+  function t(text, values) {
+    const out = Object.prototype.hasOwnProperty.call(messages, text) && messages[text]
+      ? messages[text] : text;
+    if (!values) return out;
+    return out.replace(/%\((\w+)\)s|%%/g, (whole, key) => {
+      if (key === undefined) return "%";
+      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
+    });
+  }
+
+  const numberFormats = new Map();
+  /* A number with at most ``digits`` decimals (at least ``minDigits``) in the page's language;
+     "–" for a missing value. */
+  function num(value, digits = 1, minDigits = 0) {
+    if (value === null || value === undefined || Number.isNaN(Number(value))) return "–";
+    const key = digits + "/" + minDigits;
+    if (!numberFormats.has(key)) numberFormats.set(key, new Intl.NumberFormat(lang,
+      {maximumFractionDigits: digits, minimumFractionDigits: Math.min(minDigits, digits)}));
+    return numberFormats.get(key).format(Number(value));
+  }
+
+  /* A Unix time (s) as a date and time in the page's language and the browser's time zone;
+     ``options`` are Intl.DateTimeFormat's (default: medium date, short time). */
+  function dateTime(epochS, options) {
+    if (epochS === null || epochS === undefined) return "–";
+    return new Intl.DateTimeFormat(lang, options || {dateStyle: "medium", timeStyle: "short"})
+      .format(new Date(epochS * 1000));
+  }
   const may = new Set((body.dataset.may || "").split(" ").filter(Boolean));
   const palette = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4",
                    "#f032e6", "#9a6324", "#800000", "#469990", "#000075", "#808000"];
@@ -28,7 +66,7 @@ const dropline = (() => {
   }
 
   function describeError(json) {
-    return json.error || "request failed";
+    return json.error || t("request failed");
   }
 
   /* Live events: EventSource resumes with Last-Event-ID by itself after a dropped stream; if
@@ -69,9 +107,10 @@ const dropline = (() => {
   function makeMap(id) {
     const map = L.map(id, {preferCanvas: true}).setView([44.3, -71.5], 9);
     const hillshade = L.tileLayer("/tiles/{z}/{x}/{y}.png",
-      {maxZoom: 17, maxNativeZoom: 15, attribution: "terrain: SRTM hillshade"}).addTo(map);
-    const layers = {"Hillshade (offline)": hillshade};
-    if (body.dataset.tileUrl) layers["Online map"] = L.tileLayer(body.dataset.tileUrl, {maxZoom: 19});
+      {maxZoom: 17, maxNativeZoom: 15, attribution: t("terrain: SRTM hillshade")}).addTo(map);
+    const layers = {};
+    layers[t("Hillshade (offline)")] = hillshade;
+    if (body.dataset.tileUrl) layers[t("Online map")] = L.tileLayer(body.dataset.tileUrl, {maxZoom: 19});
     if (Object.keys(layers).length > 1) L.control.layers(layers).addTo(map);
     return map;
   }
@@ -127,11 +166,14 @@ const dropline = (() => {
     new MutationObserver(() => labelCells(table)).observe(table, {childList: true, subtree: true});
   }
 
-  function minutes(s) { return s === null || s === undefined ? "–" : (s / 60).toFixed(1) + " min"; }
+  function minutes(s) {
+    return s === null || s === undefined ? "–" : t("%(n)s min", {n: num(s / 60, 1, 1)});
+  }
 
   function batteryBar(usedPct, leftPct, reservePct) {
-    const bar = el("div", {class: "battery", title:
-      `uses ${usedPct}% · lands with ${leftPct}% · reserve ${reservePct}%`});
+    const bar = el("div", {class: "battery", title: t(
+      "uses %(used)s%% · lands with %(left)s%% · reserve %(reserve)s%%",
+      {used: usedPct, left: leftPct, reserve: reservePct})});
     if (leftPct !== null) bar.append(el("div", {class: "left", style: `left:0;width:${leftPct}%`}));
     if (usedPct !== null) bar.append(el("div", {class: "used",
       style: `left:${leftPct}%;width:${usedPct}%`}));
@@ -140,5 +182,5 @@ const dropline = (() => {
   }
 
   return {api, events, confirmAction, makeMap, el, tip, palette, sortieColour, may, minutes,
-          batteryBar};
+          batteryBar, t, num, dateTime, lang};
 })();

@@ -1,7 +1,9 @@
 /* Every drop of the plan being flown with its state, ETA and public tracking link. */
 "use strict";
 (() => {
-  const {api, el, minutes, events} = dropline;
+  const {api, el, minutes, events, t} = dropline;
+  const states = {planned: t("planned"), queued: t("queued"), en_route: t("en route"),
+                  released: t("released"), delivered: t("delivered"), failed: t("failed")};
   const body = document.querySelector("#deliveries tbody");
   const drops = {};
   let planId = null;
@@ -10,11 +12,11 @@
     body.replaceChildren(...Object.values(drops).map((d) => el("tr", {id: "drop-" + d.drop_id,
         class: "state-" + d.state},
       el("td", {}, d.drop_id), el("td", {}, d.sortie_id), el("td", {}, d.vehicle),
-      el("td", {class: "state"}, d.state + (d.reason ? ` (${d.reason})` : "")),
+      el("td", {class: "state"}, (states[d.state] || d.state) + (d.reason ? ` (${d.reason})` : "")),
       el("td", {}, d.state === "delivered" ? "–" : minutes(d.eta_in_s)),
-      el("td", {}, d.token ? el("a", {href: "/track/" + d.token, class: "track-link"}, "track") : "–"))));
+      el("td", {}, d.token ? el("a", {href: "/track/" + d.token, class: "track-link"}, t("track")) : "–"))));
     document.getElementById("deliveries-plan").textContent =
-      planId ? `plan ${planId}` : "no plan is being flown";
+      planId ? t("plan %(plan)s", {plan: planId}) : t("no plan is being flown");
   }
 
   async function load() {

@@ -2,7 +2,12 @@
    planner with a progress bar, and show sorties, profiles, battery use and unserved drops. */
 "use strict";
 (() => {
-  const {api, el, tip, sortieColour, makeMap, minutes, batteryBar, events, may} = dropline;
+  const {api, el, tip, sortieColour, makeMap, minutes, batteryBar, events, may, t, num,
+         dateTime} = dropline;
+  const planStates = {draft: t("draft"), running: t("running"), done: t("done"),
+                      failed: t("failed")};
+  const stages = {routing: t("routing"), sorties: t("sorties"), drops: t("drops")};
+  const stateName = (s) => planStates[s] || s;
   const $ = (id) => document.getElementById(id);
   const map = makeMap("map");
   const layers = {scenario: L.layerGroup().addTo(map), result: L.layerGroup().addTo(map),
@@ -15,8 +20,8 @@
       el("option", {value: n, selected: n === s.sample}, n)));
     const p = await api("GET", "/api/plans");
     const chosen = selectId || p.default;
-    $("plans").replaceChildren(el("option", {value: ""}, "(choose a plan)"), ...p.plans.map((r) =>
-      el("option", {value: r.id, selected: r.id === chosen}, `${r.name} · ${r.id} · ${r.state}`)));
+    $("plans").replaceChildren(el("option", {value: ""}, t("(choose a plan)")), ...p.plans.map((r) =>
+      el("option", {value: r.id, selected: r.id === chosen}, `${r.name} · ${r.id} · ${stateName(r.state)}`)));
     return chosen;
   }
 
@@ -27,42 +32,43 @@
     layers.scenario.clearLayers();
     for (const z of currentZones()) {
       L.polygon(z.polygon.map(([lon, lat]) => [lat, lon]), {color: "#b71c1c", weight: 1,
-        fillOpacity: 0.25}).bindTooltip(tip("no-fly: ", z.name)).addTo(layers.scenario);
+        fillOpacity: 0.25}).bindTooltip(tip(t("no-fly:") + " ", z.name)).addTo(layers.scenario);
     }
     for (const d of currentDepots()) {
-      L.marker([d.lat_deg, d.lon_deg], {title: "depot " + d.id}).bindTooltip(tip("depot ", d.id))
+      L.marker([d.lat_deg, d.lon_deg], {title: t("depot %(id)s", {id: d.id})})
+        .bindTooltip(tip(t("depot %(id)s", {id: d.id})))
         .addTo(layers.scenario);
     }
     if (!plan.result) {
       for (const d of plan.scenario.drops) {
         L.circleMarker([d.lat_deg, d.lon_deg], {radius: 4, color: "#555"})
-          .bindTooltip(tip(d.id, ` · ${d.weight_kg} kg`)).addTo(layers.scenario);
+          .bindTooltip(tip(d.id, " · ", t("%(kg)s kg", {kg: num(d.weight_kg, 2)}))).addTo(layers.scenario);
       }
     }
   }
 
   function depotEditor() {
     const types = plan.scenario.drone_types;
-    const head = el("tr", {}, el("th", {}, "Depot"), ...types.map((t) => el("th", {}, t)), el("th"));
+    const head = el("tr", {}, el("th", {}, t("Depot")), ...types.map((kind) => el("th", {}, kind)), el("th"));
     const rows = currentDepots().map((d, i) => el("tr", {},
-      el("td", {}, `${d.id} (${d.lat_deg.toFixed(4)}, ${d.lon_deg.toFixed(4)})`),
-      ...types.map((t) => el("td", {}, el("input", {type: "number", min: 0, max: 50,
-        value: d.drones[t] || 0, class: "drones", "data-depot": i, "data-type": t,
+      el("td", {}, `${d.id} (${num(d.lat_deg, 4, 4)}, ${num(d.lon_deg, 4, 4)})`),
+      ...types.map((kind) => el("td", {}, el("input", {type: "number", min: 0, max: 50,
+        value: d.drones[kind] || 0, class: "drones", "data-depot": i, "data-type": kind,
         onchange: (ev) => {
           const depots = structuredClone(currentDepots());
-          depots[i].drones[t] = parseInt(ev.target.value || "0", 10);
+          depots[i].drones[kind] = parseInt(ev.target.value || "0", 10);
           edits.depots = depots;
         }}))),
       el("td", {}, el("button", {class: "needs-plan", disabled: !may.has("plan"), onclick: () => {
         edits.depots = currentDepots().filter((_, k) => k !== i); refresh();
-      }}, "remove"))));
+      }}, t("remove")))));
     $("depots").replaceChildren(head, ...rows);
   }
 
   function zoneEditor() {
     $("zones").replaceChildren(...currentZones().map((z, i) => el("li", {}, z.name, " ",
       el("button", {onclick: () => { edits.nofly = currentZones().filter((_, k) => k !== i); refresh(); }},
-        "remove"))));
+        t("remove")))));
   }
 
   function refresh() { drawScenario(); depotEditor(); zoneEditor(); }
@@ -85,7 +91,7 @@
   $("draw-zone").onclick = () => { mode = "zone"; draftZone = []; $("finish-zone").disabled = false; };
   $("finish-zone").onclick = () => {
     if (draftZone.length >= 3) {
-      edits.nofly = currentZones().concat([{name: "zone " + (currentZones().length + 1),
+      edits.nofly = currentZones().concat([{name: t("zone %(n)s", {n: currentZones().length + 1}),
                                             polygon: draftZone}]);
     }
     mode = null; draftZone = []; layers.draft.clearLayers(); $("finish-zone").disabled = true; refresh();
@@ -112,9 +118,9 @@
     if (!(await saveEdits())) return;
     try {
       await api("POST", `/api/plans/${plan.id}/run`);
-      $("plan-state").textContent = "running";
+      $("plan-state").textContent = stateName("running");
       $("progress").hidden = false; $("progress-bar").style.width = "0%";
-      $("progress-text").textContent = "starting";
+      $("progress-text").textContent = t("starting");
       $("result").hidden = true; layers.result.clearLayers();
     } catch (e) { $("edit-error").textContent = e.message; }
   };
@@ -138,7 +144,7 @@
   function profileChart(p) {
     const w = 400, h = 120, pad = 4;
     const xs = p.distance_m, all = p.alt_amsl_m.concat(p.ground_amsl_m).filter((v) => v !== null);
-    if (!xs.length || !all.length) return el("p", {}, "no profile");
+    if (!xs.length || !all.length) return el("p", {}, t("no profile"));
     const lo = Math.min(...all), hi = Math.max(...all), xmax = xs[xs.length - 1] || 1;
     const X = (d) => pad + (w - 2 * pad) * d / xmax;
     const Y = (v) => h - pad - (h - 2 * pad) * (v - lo) / ((hi - lo) || 1);
@@ -154,7 +160,8 @@
     alt.setAttribute("points", line(p.alt_amsl_m));
     alt.setAttribute("fill", "none"); alt.setAttribute("stroke", "#1565c0"); alt.setAttribute("stroke-width", "1.5");
     const title = document.createElementNS(ns, "title");
-    title.textContent = `terrain and altitude, ${lo.toFixed(0)}–${hi.toFixed(0)} m AMSL over ${(xmax / 1000).toFixed(1)} km`;
+    title.textContent = t("terrain and altitude, %(lo)s–%(hi)s m AMSL over %(km)s km",
+      {lo: num(lo, 0), hi: num(hi, 0), km: num(xmax / 1000, 1, 1)});
     svg.append(title, ground, alt);
     return svg;
   }
@@ -170,11 +177,14 @@
       s.track.forEach((p) => bounds.push(p));
       s.drop_ids.forEach((d) => { sortieOf[d] = s; });
       return el("div", {class: "card sortie", style: `border-left-color:${colour}`, "data-sortie": s.id},
-        el("b", {}, s.id), ` ${s.vehicle} · drops ${s.drop_ids.join(", ")}`, el("br"),
-        `${(s.distance_m / 1000).toFixed(1)} km · ${minutes(s.duration_s)} · ${s.energy_wh} Wh · `,
-        `AGL ${s.min_agl_m}–${s.max_agl_m} m`,
+        el("b", {}, s.id), " ", t("%(vehicle)s · drops %(drops)s",
+          {vehicle: s.vehicle, drops: s.drop_ids.join(", ")}), el("br"),
+        t("%(km)s km · %(duration)s · %(wh)s Wh · ", {km: num(s.distance_m / 1000, 1, 1),
+          duration: minutes(s.duration_s), wh: num(s.energy_wh, 1)}),
+        t("AGL %(lo)s–%(hi)s m", {lo: num(s.min_agl_m, 1), hi: num(s.max_agl_m, 1)}),
         batteryBar(s.energy_pct, s.landing_pct, s.reserve_pct),
-        el("small", {}, `battery: uses ${s.energy_pct}%, lands with ${s.landing_pct}%, reserve ${s.reserve_pct}%`),
+        el("small", {}, t("battery: uses %(used)s%%, lands with %(left)s%%, reserve %(reserve)s%%",
+          {used: s.energy_pct, left: s.landing_pct, reserve: s.reserve_pct})),
         profileChart(s.profile));
     }));
     const unserved = {};
@@ -183,7 +193,8 @@
       const s = sortieOf[d.id];
       const colour = s ? sortieColour(s.id) : "#777";
       L.circleMarker([d.lat_deg, d.lon_deg], {radius: 5, color: colour, fillOpacity: s ? 0.9 : 0.2})
-        .bindTooltip(s ? tip(d.id, " → ", s.id) : tip(d.id, ": unserved: ", unserved[d.id] || ""))
+        .bindTooltip(s ? tip(d.id, " → ", s.id)
+                      : tip(d.id, ": ", t("unserved:"), " ", unserved[d.id] || ""))
         .addTo(layers.result);
     }
     $("unserved").replaceChildren(...result.unserved_groups.map((g) =>
@@ -191,8 +202,10 @@
         el("b", {}, `${g.title} (${g.drops.length})`), ": ", el("i", {}, g.hint),
         el("ul", {}, ...g.drops.map((u) => el("li", {}, el("b", {}, u.drop_id), ": " + u.reason))))));
     const sum = result.summary;
-    $("summary").textContent = `${sum.served} of ${sum.drops} drops in ${sum.sorties} sorties on ` +
-      `${sum.vehicles} drones; makespan ${minutes(sum.makespan_s)}, ${sum.energy_wh} Wh`;
+    $("summary").textContent = t(
+      "%(served)s of %(drops)s drops in %(sorties)s sorties on %(vehicles)s drones; makespan %(makespan)s, %(wh)s Wh",
+      {served: sum.served, drops: sum.drops, sorties: sum.sorties, vehicles: sum.vehicles,
+       makespan: minutes(sum.makespan_s), wh: num(sum.energy_wh, 1)});
     $("downloads").replaceChildren(...files.map((f) => el("li", {},
       el("a", {href: `/api/plans/${plan.id}/files/${f}`, download: true}, f))));
     $("result").hidden = false;
@@ -203,8 +216,9 @@
   function drawVersions() {
     $("versions").replaceChildren(...(plan.versions || []).map((v) => el("li",
       {class: v.version === plan.version ? "version current" : "version"},
-      `v${v.version} · ${new Date(v.created_at * 1000).toLocaleString()} · ${v.created_by} · ${v.state}`,
-      v.read_only ? " · flown, read-only" : (v.version === plan.version ? " · current" : ""),
+      `v${v.version} · ${dateTime(v.created_at)} · ${v.created_by} · ${stateName(v.state)}`,
+      v.read_only ? " · " + t("flown, read-only")
+                  : (v.version === plan.version ? " · " + t("current") : ""),
       v.state === "done" ? " · " : null,
       v.state === "done" ? el("a", {href: `/api/plans/${plan.id}/versions/${v.version}/files/plan.json`,
         download: true}, "plan.json") : null)));
@@ -219,7 +233,7 @@
     $("time-limit").value = plan.edits.time_limit_s || "";
     $("plan-panel").hidden = false;
     $("plan-title").textContent = `${plan.name} · ${plan.id}`;
-    $("plan-state").textContent = plan.state;
+    $("plan-state").textContent = stateName(plan.state);
     $("plan-error").textContent = plan.error || "";
     drawVersions();
     $("progress").hidden = plan.state !== "running";
@@ -238,7 +252,7 @@
       if (!plan || e.plan_id !== plan.id) return;
       $("progress").hidden = false;
       $("progress-bar").style.width = e.percent + "%";
-      $("progress-text").textContent = `${e.stage} ${e.done}/${e.total}`;
+      $("progress-text").textContent = `${stages[e.stage] || e.stage} ${e.done}/${e.total}`;
     },
     plan_done: (e) => {
       if (!plan || e.plan_id !== plan.id) return;

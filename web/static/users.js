@@ -3,7 +3,7 @@
    built with dropline.el (text nodes, never HTML from data). */
 "use strict";
 (() => {
-  const {api, el, confirmAction} = dropline;
+  const {api, el, confirmAction, t, dateTime} = dropline;
   const roles = ["operator", "crew", "engineer", "admin"];
 
   function say(node, text, ok) {
@@ -21,7 +21,7 @@
       await api("POST", "/api/me/password", {current_password: form.get("current_password"),
         new_password: form.get("new_password")});
       ev.target.reset();
-      say(passwordMessage, "password changed; your other sessions have ended", true);
+      say(passwordMessage, t("password changed; your other sessions have ended"), true);
     } catch (e) { say(passwordMessage, e.message, false); }
   });
 
@@ -35,32 +35,37 @@
     await loadUsers();
   }
 
+  const roleNames = {operator: t("operator"), crew: t("crew"), engineer: t("engineer"),
+                     admin: t("admin")};
+
   function userRow(u) {
+    const user = u.username;
     const role = el("select", {class: "role", "data-user-id": String(u.id),
-      "aria-label": "role of " + u.username},
-      ...roles.map((r) => el("option", {value: r, selected: r === u.role}, r)));
+      "aria-label": t("role of %(user)s", {user})},
+      ...roles.map((r) => el("option", {value: r, selected: r === u.role}, roleNames[r])));
     role.addEventListener("change", () => act(
       () => api("PATCH", "/api/users/" + u.id, {role: role.value}),
-      "role of " + u.username + " changed to " + role.value));
+      t("role of %(user)s changed to %(role)s", {user, role: roleNames[role.value]})));
     const toggle = el("button", {type: "button", class: "toggle"},
-                      u.disabled ? "Enable" : "Disable");
+                      u.disabled ? t("Enable") : t("Disable"));
     toggle.addEventListener("click", () => act(
       () => api("PATCH", "/api/users/" + u.id, {disabled: !u.disabled}),
-      u.username + (u.disabled ? " enabled" : " disabled; its sessions ended")));
-    const password = el("input", {type: "password", placeholder: "new password",
-      minlength: "8", autocomplete: "new-password", "aria-label": "new password of " + u.username});
-    const reset = el("button", {type: "button", class: "reset"}, "Set");
+      u.disabled ? t("%(user)s enabled", {user}) : t("%(user)s disabled; its sessions ended", {user})));
+    const password = el("input", {type: "password", placeholder: t("new password"),
+      minlength: "8", autocomplete: "new-password",
+      "aria-label": t("new password of %(user)s", {user})});
+    const reset = el("button", {type: "button", class: "reset"}, t("Set"));
     reset.addEventListener("click", () => act(
       () => api("POST", "/api/users/" + u.id + "/password", {password: password.value}),
-      "password of " + u.username + " set; its sessions ended"));
-    const remove = el("button", {type: "button", class: "delete"}, "Delete");
+      t("password of %(user)s set; its sessions ended", {user})));
+    const remove = el("button", {type: "button", class: "delete"}, t("Delete"));
     remove.addEventListener("click", async () => {
-      if (!await confirmAction("Delete the account " + u.username + "?")) return;
-      await act(() => api("DELETE", "/api/users/" + u.id), u.username + " deleted");
+      if (!await confirmAction(t("Delete the account %(user)s?", {user}))) return;
+      await act(() => api("DELETE", "/api/users/" + u.id), t("%(user)s deleted", {user}));
     });
     return el("tr", {class: u.disabled ? "disabled" : null},
-      el("td", {}, u.username, u.username === me ? " (you)" : ""), el("td", {}, role),
-      el("td", {}, u.disabled ? "disabled " : "enabled ", toggle), el("td", {}, u.sessions),
+      el("td", {}, user, user === me ? " " + t("(you)") : ""), el("td", {}, role),
+      el("td", {}, u.disabled ? t("disabled") + " " : t("enabled") + " ", toggle), el("td", {}, u.sessions),
       el("td", {}, password, reset), el("td", {}, remove));
   }
 
@@ -79,7 +84,7 @@
       await api("POST", "/api/users", {username: form.get("username"),
         password: form.get("password"), role: form.get("role")});
       ev.target.reset();
-    }, "user " + form.get("username") + " created");
+    }, t("user %(user)s created", {user: form.get("username")}));
   });
 
   /* The audit log, newest first; "Older" follows the cursor of the page shown. */
@@ -96,7 +101,7 @@
     try {
       const page = await api("GET", "/api/audit?" + query);
       audit.replaceChildren(...page.audit.map((r) => el("tr", {class: "result-" + r.result},
-        el("td", {}, new Date(r.at * 1000).toLocaleString()), el("td", {}, r.username),
+        el("td", {}, dateTime(r.at, {dateStyle: "short", timeStyle: "medium"})), el("td", {}, r.username),
         el("td", {}, r.action), el("td", {}, r.target), el("td", {}, r.result),
         el("td", {}, r.detail || ""))));
       next = page.next_before;

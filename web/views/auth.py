@@ -1,11 +1,12 @@
-"""Logging in and out (form and JSON), changing one's password and the user administration
-page. Every login, failed login and logout is audited."""
+"""Logging in and out (form and JSON), changing one's password and language, and the user
+administration page. Every login, failed login, logout and account change is audited."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_babel import gettext, lazy_gettext
 
 from planner.errors import InputError
 from web.accounts import ROLES, User
@@ -15,6 +16,9 @@ from web.views._access import current_session, current_user, login_required, req
 from web.views._util import field, json_body
 
 bp = Blueprint("auth", __name__)
+#: The login form's messages in the page's language.
+_LOGIN_ERRORS = {"wrong user name or password": lazy_gettext("wrong user name or password"),
+                 "this account is disabled": lazy_gettext("this account is disabled")}
 
 
 def _address() -> str:
@@ -91,10 +95,12 @@ def login() -> Any:
     try:
         user = log_in(username, request.form.get("password", ""))
     except Unauthorized as exc:
-        return render_template("login.html", error=exc.message,
+        return render_template("login.html", error=_LOGIN_ERRORS.get(exc.message, exc.message),
                                next=request.form.get("next")), exc.status
     except TooManyRequests as exc:
-        return render_template("login.html", error=exc.message,
+        error = gettext("too many failed logins; try again in %(seconds)s s",
+                        seconds=round(exc.retry_after_s))
+        return render_template("login.html", error=error,
                                next=request.form.get("next")), exc.status, retry_after(exc)
     return redirect(_safe_next(request.form.get("next"), user))
 
@@ -121,6 +127,28 @@ def account_page() -> Any:
     return render_template("users.html", users=[], roles=ROLES, admin=False)
 
 
+@bp.route("/account/language", methods=["POST"])
+@login_required
+def set_language() -> Any:
+    """Save the console's language of one's own account from the account page's form
+    (``language``: a language code, or empty for the browser's); back to the account page."""
+    user = current_user()
+    assert user is not None
+    svc = services()
+    language = request.form.get("language", "")
+    try:
+        saved = svc.users.set_language(user.id, language)
+    except InputError:
+        svc.db.audit(username=user.username, action="language",
+                     target=f"user {user.username}", result="failed",
+                     detail=f"unknown language {language!r}")
+        raise
+    svc.db.audit(username=user.username, action="language",
+                 target=f"user {user.username}", result="ok",
+                 detail=saved.language or "the browser's")
+    return redirect(url_for("auth.account_page"), code=303)
+
+
 @bp.route("/api/login", methods=["POST"])
 def api_login() -> Any:
     """Log in with ``{"username", "password"}``."""
@@ -142,7 +170,7 @@ def me() -> Any:
     user = current_user()
     if user is None:
         raise Unauthorized("log in first")
-    return {"username": user.username, "role": user.role,
+    return {"username": user.username, "role": user.role, "language": user.language,
             "may": sorted(p for p in ("plan", "command", "ack", "replay", "users")
                           if user.may(p))}
 
