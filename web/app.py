@@ -46,7 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "SAMPLE_SCENARIO": "district",
     "CONNECT": [],
     "TIME_SCALE": 1.0,
-    "RESET_BATTERY": False,
+    "RESET_BATTERY": None,
     "FLEET_WAIT_S": 10.0,
     "TILE_URL": None,
     "TILE_DEM": None,

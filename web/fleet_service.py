@@ -118,7 +118,8 @@ class FleetService:
         Vehicle seconds per wall second (a simulator's speedup; 1 for real vehicles); None:
         each vehicle's ``SIM_SPEEDUP``, read when it is first heard.
     reset_battery
-        Reset simulated batteries after each turnaround (simulators only).
+        Reset the battery count after each turnaround; None: on simulators only (see
+        :class:`gcs.fleet.FlyOptions`).
     vehicle_types
         Drone type id of each system id known to be of one (a simulated fleet's): plan drones
         are only matched to vehicles of their type.
@@ -129,7 +130,7 @@ class FleetService:
 
     def __init__(self, connect: Sequence[str], database: Database, data_dir: Path,
                  events: EventBus, *, time_scale: float | None = 1.0,
-                 reset_battery: bool = False, wait_s: float = 10.0,
+                 reset_battery: bool | None = None, wait_s: float = 10.0,
                  vehicle_types: Mapping[int, str] | None = None,
                  dem_source: Callable[[], Dem | None] | None = None) -> None:
         self.urls = list(connect)

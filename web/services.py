@@ -148,7 +148,7 @@ def init_app(app: Flask) -> Services:
     scale = app.config.get("TIME_SCALE")
     fleet = FleetService(app.config["CONNECT"], database, data_dir, events,
                          time_scale=None if scale is None else float(scale),
-                         reset_battery=bool(app.config["RESET_BATTERY"]),
+                         reset_battery=app.config["RESET_BATTERY"],
                          wait_s=float(app.config["FLEET_WAIT_S"]),
                          vehicle_types=app.config.get("VEHICLE_TYPES"),
                          dem_source=lambda: _fleet_dem(app, plans, map_dem))

@@ -69,9 +69,10 @@ def register(sub: Any) -> None:
     fly.add_argument("--turnaround", type=float, default=None, metavar="S",
                      help="seconds between sorties of a vehicle (default: the drone type's "
                           "with --scenario, else 0)")
-    fly.add_argument("--reset-battery", action="store_true",
-                     help="send MAV_CMD_BATTERY_RESET after each turnaround (simulators, whose "
-                          "battery is never swapped)")
+    fly.add_argument("--reset-battery", action=argparse.BooleanOptionalAction, default=None,
+                     help="send MAV_CMD_BATTERY_RESET after each turnaround, standing for the "
+                          "battery swap (default: on simulators only, the vehicles with a "
+                          "SIM_SPEEDUP parameter, whose battery is never swapped)")
     fly.add_argument("--reserve", type=float, default=20.0, metavar="PCT",
                      help="battery reserve without --scenario (default 20)")
     fly.add_argument("--timeout", type=float, default=None, metavar="S",

@@ -21,16 +21,18 @@ class FlyOptions:
     vehicles): turnaround, readiness and lost-vehicle times are in vehicle seconds.
     ``turnaround_s`` overrides the drone type's turnaround (0 without drone types).
     ``reset_battery`` sends MAV_CMD_BATTERY_RESET after each turnaround, standing for the battery
-    swap on simulators whose pack is never changed. ``reserve_pct`` applies to sorties whose drone
-    type is unknown. ``vehicle_types`` gives the drone type id of system ids known to be of one
-    (a plan drone then only takes a vehicle of its type, :func:`gcs.fleet.assign.assign_vehicles`).
+    swap on simulators whose pack is never changed; None (the default) does it on simulators
+    only (vehicles with a ``SIM_SPEEDUP`` parameter), never on a real flight controller.
+    ``reserve_pct`` applies to sorties whose drone type is unknown. ``vehicle_types`` gives the
+    drone type id of system ids known to be of one (a plan drone then only takes a vehicle of its
+    type, :func:`gcs.fleet.assign.assign_vehicles`).
     """
 
     time_scale: float = 1.0
     turnaround_s: float | None = None
     ready_timeout_s: float = 180.0
     lost_vehicle_s: float = 900.0
-    reset_battery: bool = False
+    reset_battery: bool | None = None
     stream_rate_hz: float = 4.0
     max_release_error_m: float = 30.0
     upload_attempts: int = 2

@@ -159,12 +159,24 @@ class VehicleWorker:
         wait_s = self.ctx.turnaround_s(sortie)
         self._phase(Phase.TURNAROUND, message=f"turnaround {wait_s:.0f} s")
         self._sleep_vehicle_s(wait_s)
-        if self.opts.reset_battery and not self._stopping():
+        if not self._stopping() and self._resets_battery():
             try:
                 commands.command(self.link, self.target, _D.MAV_CMD_BATTERY_RESET, (0xFF, 100),
                                  self.opts.retry)
             except GroundControlError as exc:
                 log.warning("%s: battery reset refused: %s", self.name, exc)
+
+    def _resets_battery(self) -> bool:
+        """The turnaround swaps the battery by resetting its count: when asked, or by default
+        on a simulator (a vehicle with ``SIM_SPEEDUP``), whose pack is never changed."""
+        if self.opts.reset_battery is not None:
+            return self.opts.reset_battery
+        try:
+            value = commands.param_get_optional(self.link, self.target, "SIM_SPEEDUP")
+        except GroundControlError as exc:
+            log.warning("%s: cannot tell whether it is a simulator: %s", self.name, exc)
+            return False
+        return value is not None
 
     # -- one sortie ---------------------------------------------------------------------------
     def _fly(self, sortie: Sortie) -> FieldLanding | None:
