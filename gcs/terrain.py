@@ -50,6 +50,8 @@ TILE_ROWS, TILE_COLS, TILE_POINTS = 7, 8, 4
 DEFAULT_SPACING_M = 100
 #: Rate (Hz of vehicle time) asked for the EXTRA3 stream that carries TERRAIN_REQUEST.
 EXTRA3_RATE_HZ = 4
+#: Blocks a server keeps looked up (vehicles ask for the same blocks again and again).
+BLOCK_CACHE = 256
 _INT16 = (-32768, 32767)
 
 
@@ -116,6 +118,20 @@ def tile_heights_m(dem: Dem, lat_e7: int, lon_e7: int, spacing_m: float,
     return [int(h) for h in np.clip(np.rint(heights), *_INT16)]
 
 
+def block_heights_m(dem: Dem, lat_e7: int, lon_e7: int, spacing_m: float) -> NDArray[np.float64]:
+    """Heights (m AMSL, NaN outside the DEM) of a whole block's 28 x 32 points, row = north.
+
+    The points of :func:`tile_points_deg`, all looked up at once: tile ``b`` is rows
+    ``4 * (b // 8)`` and columns ``4 * (b % 8)`` onwards.
+    """
+    rows, cols = np.mgrid[0:TILE_ROWS * TILE_POINTS, 0:TILE_COLS * TILE_POINTS]
+    dlat_e7 = rows * float(spacing_m) / M_PER_DEG_E7
+    mid_lat = np.radians((lat_e7 + dlat_e7 / 2.0) * 1e-7)
+    dlon_e7 = cols * float(spacing_m) / (M_PER_DEG_E7 * np.maximum(np.cos(mid_lat), 0.01))
+    heights = dem.elevation_amsl_m((lon_e7 + dlon_e7) * 1e-7, (lat_e7 + dlat_e7) * 1e-7)
+    return np.asarray(heights, dtype=np.float64)
+
+
 def mask_bits(mask: int) -> list[int]:
     """The tile numbers (0..55) set in a TERRAIN_REQUEST mask."""
     return [b for b in range(TILE_ROWS * TILE_COLS) if mask >> b & 1]
@@ -157,7 +173,7 @@ class TerrainServer:
     """
 
     def __init__(self, dem: Dem) -> None:
-        self.dem = dem
+        self._dem = dem
         self._queue: queue.Queue[tuple[Link, Message] | None] = queue.Queue()
         self._queued: set[tuple[str, int, int, int, int]] = set()
         self._lock = threading.Lock()
@@ -165,8 +181,20 @@ class TerrainServer:
         self._closed = False
         self._vehicles: set[tuple[str, int]] = set()
         self._requests = self._sent = self._missing = 0
+        self._blocks: dict[tuple[int, int, int], NDArray[np.float64]] = {}
         self._thread = threading.Thread(target=self._serve, daemon=True, name="terrain-server")
         self._thread.start()
+
+    @property
+    def dem(self) -> Dem:
+        """The elevation model answered from."""
+        return self._dem
+
+    @dem.setter
+    def dem(self, dem: Dem) -> None:
+        with self._lock:
+            self._dem = dem
+            self._blocks = {}
 
     def attach(self, link: Link) -> None:
         """Answer the vehicles of ``link`` from now on."""
@@ -228,12 +256,18 @@ class TerrainServer:
         if spacing <= 0:
             return
         sent = missing = 0
+        block = self._block(lat_e7, lon_e7, spacing)
         for bit in mask_bits(mask):
-            heights = tile_heights_m(self.dem, lat_e7, lon_e7, spacing, bit)
-            if heights is None:
+            row, col = TILE_POINTS * (bit // TILE_COLS), TILE_POINTS * (bit % TILE_COLS)
+            tile = block[row:row + TILE_POINTS, col:col + TILE_POINTS]
+            if not np.all(np.isfinite(tile)):
                 missing += 1
                 continue
-            link.send(link.mav.terrain_data_encode(lat_e7, lon_e7, spacing, bit, heights))
+            heights = [int(h) for h in np.clip(np.rint(tile), *_INT16).ravel()]
+            try:
+                link.send(link.mav.terrain_data_encode(lat_e7, lon_e7, spacing, bit, heights))
+            except AttributeError:  # the link was closed meanwhile
+                return
             sent += 1
         with self._lock:
             self._requests += 1
@@ -242,6 +276,19 @@ class TerrainServer:
         if missing:
             log.info("terrain: %d tiles of block %.4f, %.4f outside the DEM", missing,
                      lat_e7 * 1e-7, lon_e7 * 1e-7)
+
+    def _block(self, lat_e7: int, lon_e7: int, spacing_m: int) -> NDArray[np.float64]:
+        """The heights of a block, looked up once (see :data:`BLOCK_CACHE`)."""
+        key = (lat_e7, lon_e7, spacing_m)
+        with self._lock:
+            dem, blocks = self._dem, self._blocks
+        block = blocks.get(key)
+        if block is None:
+            block = block_heights_m(dem, lat_e7, lon_e7, spacing_m)
+            if len(blocks) >= BLOCK_CACHE:
+                blocks.clear()
+            blocks[key] = block  # a model switched meanwhile has a new cache
+        return block
 
     def close(self) -> None:
         """Stop answering (and listening to the links)."""

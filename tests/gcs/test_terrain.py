@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from gcs.telemetry import TelemetryHub
 from gcs.terrain import (
     M_PER_DEG_E7,
     TerrainServer,
+    block_heights_m,
     leg_points_deg,
     mask_bits,
     tile_heights_m,
@@ -125,6 +127,33 @@ def test_terrain_report_reaches_the_snapshot(vehicle_and_hub: Any) -> None:
     assert report.has_data and report.pending_tiles == 0 and report.loaded_tiles == 336
     assert report.terrain_height_amsl_m == pytest.approx(342.5)
     assert report.current_height_m == pytest.approx(10.5)
+
+
+@pytest.mark.parametrize("spacing_m", [30, 100])
+def test_a_block_looked_up_at_once_holds_every_tile(dem: Dem, spacing_m: int) -> None:
+    """The whole block's heights, looked up at once, are the tiles' heights point by point."""
+    lat_e7, lon_e7 = round(LITTLETON[0] * 1e7), round(LITTLETON[1] * 1e7)
+    block = block_heights_m(dem, lat_e7, lon_e7, spacing_m)
+    assert block.shape == (28, 32)
+    for bit in (0, 7, 20, 55):
+        tile = block[4 * (bit // 8):4 * (bit // 8) + 4, 4 * (bit % 8):4 * (bit % 8) + 4]
+        assert [int(h) for h in np.rint(tile).ravel()] == \
+            tile_heights_m(dem, lat_e7, lon_e7, spacing_m, bit)
+
+
+def test_server_follows_a_new_dem(dem: Dem) -> None:
+    """A server given another elevation model forgets the blocks it looked up in the old one."""
+    server = TerrainServer(dem)
+    try:
+        lat_e7, lon_e7 = round(LITTLETON[0] * 1e7), round(LITTLETON[1] * 1e7)
+        first = server._block(lat_e7, lon_e7, 100)
+        flat = Dem(tiles=tuple(dataclasses.replace(t, heights_m=np.zeros_like(t.heights_m))
+                               for t in dem.tiles))
+        server.dem = flat
+        assert np.any(first != 0)
+        assert not np.any(server._block(lat_e7, lon_e7, 100))
+    finally:
+        server.close()
 
 
 def test_server_closes_cleanly(dem: Dem) -> None:
