@@ -8,10 +8,12 @@ breaks any rule; both 2 on bad input.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,9 @@ def register(sub: Any) -> None:
     plan.add_argument("--frame", choices=("relative", "terrain"), default=None,
                       help="altitude frame of waypoints (default: the scenario's, else relative)")
     plan.add_argument("--no-progress", action="store_true", help="do not show progress bars")
+    plan.add_argument("--workers", type=int, default=0, metavar="N",
+                      help="worker processes for the independent planning work (default 0: "
+                           "none); the plan is the same either way")
     add_plan_arguments(plan)
     plan.set_defaults(func=plan_command)
 
@@ -124,8 +129,13 @@ def plan_command(args: argparse.Namespace) -> int:
     objective = OBJECTIVES[getattr(args, "objective", None) or "makespan"]
     timings: dict[str, float] = {"load": time.perf_counter() - t0}
     show = not args.no_progress and sys.stderr.isatty()
-    result = make_plan(scenario, dem, objective=objective, progress=_progress_bar(show),
-                       timings=timings, clock=time.perf_counter)
+    workers = getattr(args, "workers", 0) or 0
+    if workers < 0:
+        raise InputError(f"Expected --workers >= 0, got {workers}", field="--workers")
+    with ProcessPoolExecutor(workers) if workers else contextlib.nullcontext() as pool:
+        result = make_plan(scenario, dem, objective=objective, progress=_progress_bar(show),
+                           timings=timings, clock=time.perf_counter,
+                           map_fn=pool.map if pool is not None else None)
     out = Path(args.out)
     summary = plan_summary(result, scenario, timings)
     try:
