@@ -15,7 +15,7 @@ import selectors
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 
 from planner.scenario import DroneType, Wind
@@ -36,6 +36,12 @@ log = logging.getLogger(__name__)
 #: for the speedup), simulated time slips instead: the fleet runs slower than asked but keeps
 #: answering, rather than spending ever longer bursts catching up with its sockets unserved.
 MAX_LAG_WALL_S = 0.25
+#: Most simulated seconds a vehicle runs in one catch-up without reading its sockets, whatever
+#: the speedup. A vehicle's protocol timers run on simulated time (ArduPilot re-requests a
+#: mission item after 1 s and cancels the upload after 8 s): a longer catch-up would let them run
+#: out while the ground station's answer waits unread, which real SITL, whose clock only advances
+#: as fast as its loop runs, never does.
+MAX_LAG_SIM_S = 0.5
 
 
 def drone_type_params(drone: DroneType) -> dict[str, float]:
@@ -151,7 +157,9 @@ class BuiltinFleet:
     host
         Interface to listen on.
     dem
-        Terrain model; ground heights (and the start altitudes) come from it when given.
+        Terrain model giving each vehicle's start (``--home``) altitude when given. The ground
+        the vehicles fly over is only the terrain a ground station serves them (TERRAIN_DATA),
+        flat at the start altitude without it, as on ArduPilot SITL.
     params
         ArduCopter parameter overrides for every vehicle.
     drone_type
@@ -207,7 +215,6 @@ class BuiltinFleet:
         #: The drone type id of each vehicle (None: the default SITL quad).
         self.drone_type_ids: tuple[str | None, ...] = tuple(
             None if t is None else t.id for t in types)
-        ground = None if dem is None else self._ground_fn(dem)
         self._vehicles: list[SimVehicle] = []
         for i, kind in enumerate(types):
             overrides: dict[str, float] = {}
@@ -216,10 +223,10 @@ class BuiltinFleet:
             overrides.update(params or {})
             overrides["SIM_SPEEDUP"] = self.speedup
             lat, lon = self.frame.to_latlon(0.0, i * spacing_m) if homes is None else homes[i]
-            alt = home[2] if ground is None else ground(*self.frame.to_ne(lat, lon))
+            alt = home[2] if dem is None else float(dem.elevation_amsl_m(lon, lat))
             self._vehicles.append(SimVehicle(
                 sysid=i + 1, start=(lat, lon, alt), frame=self.frame, params=overrides,
-                seed=seed, ground=ground, power=PowerModel.from_drone_type(kind) if kind
+                seed=seed, power=PowerModel.from_drone_type(kind) if kind
                 else PowerModel(), wind=wind, settle_s=settle_s, finite_battery=finite_battery,
                 battery_swap=battery_swap))
         self._endpoints = [Endpoint(v, host=host, port=base_port + 10 * i, udp=udp,
@@ -235,23 +242,6 @@ class BuiltinFleet:
         self.cpu_s = 0.0
         #: Simulated seconds lost to overload (see :data:`MAX_LAG_WALL_S`).
         self.slipped_s = 0.0
-
-    def _ground_fn(self, dem: Dem) -> Callable[[float, float], float]:
-        frame = self.frame
-        cache: dict[tuple[int, int], float] = {}
-
-        def ground(n_m: float, e_m: float) -> float:
-            key = (round(n_m), round(e_m))
-            value = cache.get(key)
-            if value is None:
-                lat, lon = frame.to_latlon(n_m, e_m)
-                value = float(dem.elevation_amsl_m(lon, lat))
-                if len(cache) > 200_000:
-                    cache.clear()
-                cache[key] = value
-            return value
-
-        return ground
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -355,12 +345,13 @@ class BuiltinFleet:
                 now = self.clock.now_s()
                 with self._lock:
                     behind_s = now - min(v.t for v in self._vehicles)
-                    max_lag_s = MAX_LAG_WALL_S * self.speedup
+                    max_lag_s = min(MAX_LAG_WALL_S * self.speedup, MAX_LAG_SIM_S)
                     if behind_s > max_lag_s:
                         self.clock.slip(behind_s - max_lag_s)
                         self.slipped_s += behind_s - max_lag_s
                         now = self.clock.now_s()
                     for vehicle, endpoint in zip(self._vehicles, self._endpoints, strict=True):
+                        endpoint.deliver()  # what arrived before the steps it waited through
                         vehicle.advance_to(now)
                         endpoint.deliver()
                         endpoint.flush(selector)

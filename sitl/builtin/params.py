@@ -52,7 +52,7 @@ _DEFAULTS: tuple[tuple[str, float, int], ...] = (
     ("SERVO8_FUNCTION", 28, INT16), ("WINCH_TYPE", 0, INT8), ("WINCH_RATE_MAX", 1, REAL32),
     # motors and vehicle
     ("MOT_THST_HOVER", 0.35, REAL32), ("MOT_SPIN_ARM", 0.1, REAL32),
-    ("TERRAIN_ENABLE", 1, INT8), ("TERRAIN_FOLLOW", 0, INT8),
+    ("TERRAIN_ENABLE", 1, INT8), ("TERRAIN_FOLLOW", 0, INT8), ("TERRAIN_SPACING", 100, INT16),
     ("SYSID_THISMAV", 1, INT16), ("SYSID_MYGCS", 255, INT16), ("BRD_OPTIONS", 0, INT32),
     ("SR0_EXTRA1", 0, INT16), ("SR0_POSITION", 0, INT16),
     # simulation

@@ -12,6 +12,23 @@ TRACES = SHARED / "ardupilot" / "traces"
 
 #: Home of the recorded traces (lat, lon, alt AMSL).
 TRACE_HOME = (30.3165, 78.0322, 640.0)
+#: Metres per degree of latitude.
+M_PER_DEG_LAT = 111_319.49
+
+
+def north_slope_dem(home_alt_m: float, rise_m_per_km: float) -> Any:
+    """Terrain rising (or falling) northwards at a constant rate around the traces' home,
+    ``home_alt_m`` there: a :class:`~planner.terrain.Dem` several blocks of terrain wide."""
+    import numpy as np
+
+    from planner.terrain import Dem, DemTile
+
+    south, north = 30.28, 30.36
+    rise_m_per_deg = rise_m_per_km * M_PER_DEG_LAT / 1000.0
+    heights = home_alt_m + rise_m_per_deg * (np.array([[north], [south]]) - TRACE_HOME[0])
+    tile = DemTile(heights_m=np.repeat(heights, 2, axis=1), west_deg=77.99, north_deg=north,
+                   dlon_deg=0.1, dlat_deg=north - south)
+    return Dem(tiles=(tile,))
 
 
 class OfflineGcs:
@@ -38,6 +55,17 @@ class OfflineGcs:
         self._vehicle_out = codec(sysid, 1)
         self._gcs_in = codec(*gcs)
         self.log: list[tuple[float, Any]] = []
+        self.dem: Any = None
+
+    def serve_terrain(self, dem: Any) -> None:
+        """Answer the vehicle's TERRAIN_REQUESTs from ``dem`` from now on (as the ground
+        station's terrain server, :mod:`gcs.terrain`) and ask for the EXTRA3 stream that
+        carries them."""
+        from gcs.mavlink import dialect as mav
+
+        self.dem = dem
+        self.send(mav.MAVLink_request_data_stream_message(
+            self.sysid, 1, mav.MAV_DATA_STREAM_EXTRA3, 4, 1))
 
     @property
     def t(self) -> float:
@@ -58,10 +86,26 @@ class OfflineGcs:
 
     def _collect(self) -> None:
         v = self.vehicle
+        requests = []
         for m in v.outbox:
             for d in self._gcs_in.parse_buffer(m.pack(self._vehicle_out)) or []:
                 self.log.append((v.t, d))
+                if self.dem is not None and d.get_type() == "TERRAIN_REQUEST":
+                    requests.append(d)
         v.outbox.clear()
+        for request in requests:
+            self._answer_terrain(request)
+
+    def _answer_terrain(self, request: Any) -> None:
+        from gcs.mavlink import dialect as mav
+        from gcs.terrain import mask_bits, tile_heights_m
+
+        for bit in mask_bits(request.mask):
+            heights = tile_heights_m(self.dem, request.lat, request.lon, request.grid_spacing,
+                                     bit)
+            if heights is not None:
+                self.send(mav.MAVLink_terrain_data_message(request.lat, request.lon,
+                                                           request.grid_spacing, bit, heights))
 
     def run(self, seconds: float) -> None:
         """Advance ``seconds`` of simulated time."""

@@ -56,6 +56,8 @@ class MavClient:
         self.texts: list[str] = []
         self._chunks: dict[int, list[str]] = {}
         self._last_hb = 0.0
+        #: Called with every received message (e.g. to answer terrain requests).
+        self.listeners: list[Callable[[Any], None]] = []
 
     # -- plumbing ---------------------------------------------------------------------------
     def close(self) -> None:
@@ -84,6 +86,8 @@ class MavClient:
 
     def _note(self, msg: Any) -> None:
         self.log.append(msg)
+        for listener in self.listeners:
+            listener(msg)
         if msg.get_type() != "STATUSTEXT":
             return
         text = msg.text if isinstance(msg.text, str) else msg.text.decode(errors="replace")
@@ -286,6 +290,21 @@ class MavClient:
         self.mav.mission_clear_all_send(self.target_system, self.target_component, mission_type)
         return int(self.expect("MISSION_ACK", timeout_s,
                                lambda m: m.mission_type == mission_type).type)
+
+    def serve_terrain(self, dem: Any) -> None:
+        """Answer every TERRAIN_REQUEST from ``dem`` from now on, statelessly and in full, as the
+        ground station's terrain server (:mod:`gcs.terrain`) does."""
+        from gcs.terrain import mask_bits, tile_heights_m
+
+        def answer(msg: Any) -> None:
+            if msg.get_type() != "TERRAIN_REQUEST":
+                return
+            for bit in mask_bits(msg.mask):
+                heights = tile_heights_m(dem, msg.lat, msg.lon, msg.grid_spacing, bit)
+                if heights is not None:
+                    self.mav.terrain_data_send(msg.lat, msg.lon, msg.grid_spacing, bit, heights)
+
+        self.listeners.append(answer)
 
     def texts_since(self, start: int) -> list[str]:
         """STATUSTEXTs received since ``len(client.texts)`` was ``start``."""

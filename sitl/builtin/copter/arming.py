@@ -57,9 +57,6 @@ class ArmingHost(Protocol):
     def frame(self) -> LocalFrame: ...
 
     @property
-    def gps_noise(self) -> list[float]: ...
-
-    @property
     def storage(self) -> MissionStorage: ...
 
     @property
@@ -209,11 +206,11 @@ class Arming:
             self._disarm_timer_s = 0.0
 
     def _set_home_here(self) -> None:
-        """Home where the GPS (with its error) puts the vehicle; mission item 0 follows."""
+        """Home exactly where the vehicle stands (SITL has no GPS error at rest; at boot that is
+        its ``--home``); mission item 0 follows."""
         v = self._v
-        noise = v.gps_noise
-        lat, lon = v.frame.to_latlon(v.body.n_m + noise[0], v.body.e_m + noise[1])
-        v.home = (lat, lon, v.body.alt_m + noise[2])
+        lat, lon = v.frame.to_latlon(v.body.n_m, v.body.e_m)
+        v.home = (lat, lon, v.body.alt_m)
         self.home_set = True
         v.storage.set_home(v.home)
 

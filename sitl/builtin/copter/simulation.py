@@ -1,10 +1,12 @@
 """The fixed-step simulation of one copter: what changes in each step of simulated time.
 
 Every :data:`STEP_S` simulated seconds the vehicle's parts run in a fixed order: the GPS error
-walks on, item transfers time out, the present mode flies (the distance flown is counted, and
-the EKF reports its in-flight yaw alignment :data:`YAW_ALIGN_S` after arming), the pack drains by
-the airframe's current and may be swapped at the depot, then the payload, arming, failsafes and
-telemetry update, and the deferred PARAM_VALUE messages go out last. Nothing here reads a clock:
+walks on, item transfers time out, the present mode flies unless the vehicle lies where it hit
+the ground (the distance flown is counted, and the EKF reports its in-flight yaw alignment
+:data:`YAW_ALIGN_S` after arming), the simulated ground stops it
+(:mod:`sitl.builtin.flight.ground`), the pack drains by the airframe's current and may be swapped
+at the depot, then the payload, arming, failsafes and telemetry update, and the deferred
+PARAM_VALUE messages go out last. Nothing here reads a clock:
 a run is a function of the seed and of what the vehicle was told at which step.
 """
 
@@ -17,6 +19,7 @@ from typing import Protocol
 from gcs.mavlink import dialect as mav
 from sitl.builtin.copter.arming import Arming
 from sitl.builtin.copter.mode_control import ModeControl
+from sitl.builtin.flight import ground
 from sitl.builtin.flight.battery import Battery, DepotSwap, PowerModel
 from sitl.builtin.flight.failsafe import Failsafes
 from sitl.builtin.flight.payload import Payload
@@ -28,12 +31,15 @@ from sitl.builtin.protocol.transfer import ItemTransfer
 STEP_S = 0.05
 #: In flight, the EKF reports its yaw aligned this long after arming (s).
 YAW_ALIGN_S = 5.5
-#: GPS error: each step it keeps this share of itself and adds a normal step of this deviation.
+#: GPS error in flight: each step it keeps this share of itself and adds a normal step of this
+#: deviation. Standing on the ground it fades within a second (this share kept per step): SITL
+#: reports a vehicle at rest, and its home, exactly where it stands.
 _NOISE_KEEP = 0.995
 _NOISE_STEP_M = 0.02
+_NOISE_KEEP_GROUND = 0.8
 
 
-class SimulationHost(Protocol):
+class SimulationHost(ground.GroundHost, Protocol):
     """What the simulation loop needs from its vehicle."""
 
     t: float
@@ -68,12 +74,6 @@ class SimulationHost(Protocol):
     @property
     def depot_swap(self) -> DepotSwap: ...
 
-    @property
-    def armed(self) -> bool: ...
-
-    @property
-    def flying(self) -> bool: ...
-
     def wind_ne(self) -> tuple[float, float]: ...
 
     def text(self, severity: int, text: str) -> None: ...
@@ -89,13 +89,13 @@ class Simulation:
     host
         The vehicle advanced; its ``t`` is the simulated time (s since boot).
     rng
-        Source of the GPS error.
+        Source of the GPS error in flight.
     """
 
     def __init__(self, host: SimulationHost, rng: random.Random) -> None:
         self._v = host
         self._rng = rng
-        #: GPS error (north, east, up) in metres.
+        #: GPS error (north, east, up) in metres: none until the vehicle flies.
         self.gps_noise = [0.0, 0.0, 0.0]
         #: Horizontal distance flown since boot (m).
         self.distance_m = 0.0
@@ -114,7 +114,9 @@ class Simulation:
         self._update_noise()
         for transfer in v.transfers.values():
             transfer.update()
-        self._update_flight(dt)
+        if not ground.in_contact(v):
+            self._update_flight(dt)
+        ground.settle(v)
         self._update_battery(dt)
         v.payload.update(dt)
         v.arming.update(dt)
@@ -124,6 +126,10 @@ class Simulation:
 
     def _update_noise(self) -> None:
         noise = self.gps_noise
+        if not self._v.flying:
+            for i in range(3):
+                noise[i] *= _NOISE_KEEP_GROUND
+            return
         rng = self._rng
         for i in range(3):
             noise[i] = _NOISE_KEEP * noise[i] + rng.gauss(0.0, _NOISE_STEP_M)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from gcs.mavlink import dialect as mav
@@ -43,6 +43,7 @@ from sitl.builtin.params import ParamStore
 from sitl.builtin.protocol.handlers import handle_message
 from sitl.builtin.protocol.telemetry import Telemetry
 from sitl.builtin.protocol.transfer import ItemTransfer
+from sitl.builtin.terrain import Terrain
 
 #: Simulated time from boot to GPS/EKF ready (s), as measured on SITL.
 DEFAULT_SETTLE_S = 42.0
@@ -61,16 +62,14 @@ class SimVehicle:
     sysid
         MAVLink system id (``SYSID_THISMAV``).
     start
-        Where the vehicle stands at boot: latitude, longitude (degrees) and ground altitude AMSL.
+        Where the vehicle stands at boot, SITL's ``--home``: latitude, longitude (degrees) and
+        ground altitude AMSL. Home is set exactly there once the GPS has a fix.
     frame
         Local frame shared by the fleet.
     params
         Parameter overrides (ArduCopter names and units).
     seed
         Seed of the GPS noise.
-    ground
-        Terrain height AMSL at a (north, east) point of ``frame``; flat at the start altitude
-        when None.
     power
         Current model of the airframe.
     wind
@@ -87,7 +86,6 @@ class SimVehicle:
 
     def __init__(self, *, sysid: int, start: tuple[float, float, float], frame: LocalFrame,
                  params: Mapping[str, float] | None = None, seed: int = 0,
-                 ground: Callable[[float, float], float] | None = None,
                  power: PowerModel | None = None, wind: Wind | None = None,
                  settle_s: float = DEFAULT_SETTLE_S, finite_battery: bool = False,
                  battery_swap: bool = False) -> None:
@@ -102,9 +100,12 @@ class SimVehicle:
         self.t = 0.0
         self.settle_s = settle_s
         n0, e0 = frame.to_ne(start[0], start[1])
-        self._flat_alt_m = start[2]
-        self._ground = ground
-        self.body = Body(n0, e0, self.ground_alt_m(n0, e0))
+        #: Terrain the ground station served, and the simulated ground made of it (SITL's rule,
+        #: see :mod:`sitl.builtin.terrain`): flat at the start altitude without it.
+        self.terrain = Terrain(self, (round(start[0] * 1e7), round(start[1] * 1e7)), start[2])
+        #: Simulated time the vehicle flew into the ground (None: it did not).
+        self.ground_hit_s: float | None = None
+        self.body = Body(n0, e0, start[2])
         self.power = power or PowerModel()
         self.battery = Battery(capacity_mah=self.params["BATT_CAPACITY"],
                                voltage_v=self.params["SIM_BATT_VOLTAGE"], finite=finite_battery)
@@ -142,6 +143,11 @@ class SimVehicle:
     def armed(self) -> bool:
         """Motors armed."""
         return self.arming.armed
+
+    @property
+    def home_set(self) -> bool:
+        """Home has been set (once the GPS has a fix, and at every arming)."""
+        return self.arming.home_set
 
     @property
     def prearm_ok_cached(self) -> bool:
@@ -217,10 +223,9 @@ class SimVehicle:
 
     # -- geometry -----------------------------------------------------------------------------
     def ground_alt_m(self, n_m: float, e_m: float) -> float:
-        """Terrain height AMSL at a local point."""
-        if self._ground is None:
-            return self._flat_alt_m
-        return self._ground(n_m, e_m)
+        """Simulated ground AMSL at a local point (from the terrain served, else flat)."""
+        lat, lon = self.frame.to_latlon(n_m, e_m)
+        return self.terrain.ground_alt_m(round(lat * 1e7), round(lon * 1e7))
 
     def home_alt_m(self) -> float:
         """Home altitude AMSL."""

@@ -39,8 +39,8 @@ class Limits:
 class Body:
     """Position and velocity of the point mass, and its current track."""
 
-    __slots__ = ("_a_now", "_dir", "_len", "_limits", "_o", "_s", "_v", "_v_end", "alt_m",
-                 "e_m", "n_m", "on_ground", "ve", "vn", "vu", "yaw_deg")
+    __slots__ = ("_a_now", "_dir", "_len", "_limits", "_o", "_s", "_saved", "_v", "_v_end",
+                 "alt_m", "e_m", "n_m", "on_ground", "ve", "vn", "vu", "yaw_deg")
 
     def __init__(self, n_m: float, e_m: float, alt_m: float) -> None:
         self.n_m, self.e_m, self.alt_m = n_m, e_m, alt_m
@@ -55,6 +55,7 @@ class Body:
         self._v = 0.0
         self._v_end = 0.0
         self._a_now = 0.0
+        self._saved: tuple[float, float, float, float, object] = (n_m, e_m, alt_m, 0.0, self._o)
 
     # -- targets ------------------------------------------------------------------------------
     def track_to(self, n_m: float, e_m: float, alt_m: float, limits: Limits, *,
@@ -176,6 +177,24 @@ class Body:
         self.vn, self.ve, self.vu = d[0] * v_new, d[1] * v_new, d[2] * v_new
         if abs(d[0]) + abs(d[1]) > 1e-3 and v_new > 0.3:
             self.yaw_deg = math.degrees(math.atan2(d[1], d[0])) % 360.0
+
+    def checkpoint(self) -> None:
+        """Remember where the vehicle is along its track (see :meth:`restore`)."""
+        self._saved = (self.n_m, self.e_m, self.alt_m, self._s, self._o)
+
+    def restore(self) -> None:
+        """Back to the last :meth:`checkpoint`, at rest: something stopped the vehicle there."""
+        n_m, e_m, alt_m, s, origin = self._saved
+        target = self.target
+        self.n_m, self.e_m, self.alt_m = n_m, e_m, alt_m
+        self.vn = self.ve = self.vu = 0.0
+        if origin is self._o:
+            self._s = s
+            self._v = 0.0
+            self._a_now = 0.0
+        else:  # a new track began since: start it again from here
+            self._v_end, v_end = 0.0, self._v_end
+            self.track_to(*target, self._limits, end_speed_m_s=v_end)
 
     def place(self, n_m: float, e_m: float, alt_m: float) -> None:
         """Put the vehicle at a point at rest (used on the ground)."""

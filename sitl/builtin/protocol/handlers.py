@@ -11,6 +11,7 @@ from gcs.mavlink import dialect as mav
 from sitl.builtin.mission import FENCE, MISSION, RALLY, IncomingItem, StoredItem
 from sitl.builtin.protocol.commands import CommandHost, guided_goto, handle_command, handle_set_mode
 from sitl.builtin.protocol.transfer import ItemTransfer, item_float_message, item_int_message
+from sitl.builtin.terrain import Terrain
 
 _TYPES = (MISSION, FENCE, RALLY)
 
@@ -32,6 +33,9 @@ class MessageHost(CommandHost, Protocol):
 
     @property
     def transfers(self) -> dict[int, ItemTransfer]: ...
+
+    @property
+    def terrain(self) -> Terrain: ...
 
     def mission_running(self) -> bool: ...
 
@@ -186,6 +190,14 @@ def _position_target_global_int(v: MessageHost, msg: Any) -> None:
     guided_goto(v, msg.lat_int / 1e7, msg.lon_int / 1e7, msg.alt, msg.coordinate_frame)
 
 
+def _terrain_data(v: MessageHost, msg: Any) -> None:
+    v.terrain.receive(msg)
+
+
+def _terrain_check(v: MessageHost, msg: Any) -> None:
+    v.telemetry.terrain_check(int(msg.lat), int(msg.lon))
+
+
 def _setup_signing(v: MessageHost, msg: Any) -> None:
     key = bytes(msg.secret_key)
     v.signing_key = None if not any(key) else key
@@ -211,6 +223,8 @@ _HANDLERS = {
     "SET_MODE": _set_mode,
     "SET_POSITION_TARGET_GLOBAL_INT": _position_target_global_int,
     "SETUP_SIGNING": _setup_signing,
+    "TERRAIN_DATA": _terrain_data,
+    "TERRAIN_CHECK": _terrain_check,
     "COMMAND_LONG": handle_command,
     "COMMAND_INT": handle_command,
 }

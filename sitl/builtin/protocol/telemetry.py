@@ -3,6 +3,9 @@
 Only HEARTBEAT (1 Hz) and TIMESYNC (every 10 s) are sent unasked; every stream starts at 0 Hz
 and is set by REQUEST_DATA_STREAM (ArduCopter's stream groups) or, per message, by
 SET_MESSAGE_INTERVAL. MISSION_CURRENT runs at half the EXTENDED_STATUS rate, as measured.
+EXTRA3 carries ArduPilot's terrain slot: a TERRAIN_REPORT and, when due, a TERRAIN_REQUEST for the
+terrain the vehicle lacks (:mod:`sitl.builtin.terrain`), so a ground station that never asks for
+EXTRA3 (or message 133) is never asked for terrain, as on SITL.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sitl.builtin.flight.host import VehicleView
 from sitl.builtin.flight.payload import Payload
 from sitl.builtin.mission import MISSION
 from sitl.builtin.modes import MODE, POSITION_MODES
+from sitl.builtin.terrain import Terrain
 
 #: Unix time of boot (fixed, so that runs are reproducible).
 EPOCH_US = 1_735_689_600_000_000
@@ -36,7 +40,8 @@ STREAMS: dict[int, tuple[str, ...]] = {
     mav.MAV_DATA_STREAM_RC_CHANNELS: ("SERVO_OUTPUT_RAW", "RC_CHANNELS"),
     mav.MAV_DATA_STREAM_EXTRA1: ("ATTITUDE",),
     mav.MAV_DATA_STREAM_EXTRA2: ("VFR_HUD",),
-    mav.MAV_DATA_STREAM_EXTRA3: ("SYSTEM_TIME", "WIND", "BATTERY_STATUS", "EKF_STATUS_REPORT"),
+    mav.MAV_DATA_STREAM_EXTRA3: ("SYSTEM_TIME", "WIND", "BATTERY_STATUS", "EKF_STATUS_REPORT",
+                                 "TERRAIN_REQUEST"),
 }
 _HALF_RATE = frozenset({"MISSION_CURRENT"})
 
@@ -74,6 +79,12 @@ class TelemetryHost(VehicleView, Protocol):
     @property
     def prearm_ok_cached(self) -> bool: ...
 
+    @property
+    def terrain(self) -> Terrain: ...
+
+    @property
+    def home_set(self) -> bool: ...
+
     def wind_ne(self) -> tuple[float, float]: ...
 
 
@@ -100,6 +111,7 @@ class Telemetry:
             "RC_CHANNELS": self.rc_channels, "WIND": self.wind,
             "AUTOPILOT_VERSION": self.autopilot_version,
             "GPS_GLOBAL_ORIGIN": self.gps_global_origin,
+            "TERRAIN_REQUEST": self.terrain, "TERRAIN_REPORT": self.terrain_report,
         }
 
     # -- rates --------------------------------------------------------------------------------
@@ -170,7 +182,9 @@ class Telemetry:
             if t + 1e-9 >= when:
                 if name == "FENCE_STATUS" and v.params["FENCE_ENABLE"] < 1:
                     continue
-                v.send(self.builders[name]())
+                msg = self.builders[name]()
+                if msg is not None:
+                    v.send(msg)
                 interval = self.interval_of(name)
                 when += interval
                 due[name] = when if when > t else t + interval
@@ -184,7 +198,9 @@ class Telemetry:
         name = self.name_of(msg_id)
         if name is None or name not in self.builders:
             return False
-        self.v.send(self.builders[name]())
+        msg = self.builders[name]()
+        if msg is not None:
+            self.v.send(msg)
         return True
 
     def on_arm(self) -> None:
@@ -403,3 +419,38 @@ class Telemetry:
         version = (4 << 24) | (7 << 16) | (0 << 8)
         return mav.MAVLink_autopilot_version_message(
             caps, version, 0, 0, 0, [0] * 8, [0] * 8, [0] * 8, 0, 0, self.v.sysid, [0] * 18)
+
+    # -- terrain ------------------------------------------------------------------------------
+    def _terrain_position(self) -> tuple[int, int, float] | None:
+        """Where the vehicle knows it is (lat, lon degE7, altitude AMSL); None before a fix."""
+        v = self.v
+        if v.gps_lost or v.t < v.ready_at_s - v.settle_s * 0.5:
+            return None
+        return self._gps_latlon_e7()
+
+    def _home_e7(self) -> tuple[int, int] | None:
+        v = self.v
+        return (round(v.home[0] * 1e7), round(v.home[1] * 1e7)) if v.home_set else None
+
+    def terrain(self) -> None:
+        """The EXTRA3 terrain slot (MSG_TERRAIN): a TERRAIN_REPORT and, when due, one
+        TERRAIN_REQUEST for the tiles the vehicle lacks (sent directly; nothing returned)."""
+        self.v.terrain.stream(position=self._terrain_position(), home_e7=self._home_e7())
+
+    def terrain_report(self) -> Any:
+        """TERRAIN_REPORT about where the vehicle is (None with TERRAIN_ENABLE 0)."""
+        terrain = self.v.terrain
+        if not terrain.enabled:
+            return None
+        position = self._terrain_position()
+        lat, lon = (0, 0) if position is None else position[:2]
+        return terrain.report(lat, lon, position=position, home_e7=self._home_e7(),
+                              extrapolate=True)
+
+    def terrain_check(self, lat_e7: int, lon_e7: int) -> None:
+        """TERRAIN_CHECK: a TERRAIN_REPORT about that point; its block is queued for download."""
+        terrain = self.v.terrain
+        if not terrain.enabled:
+            return
+        self.v.send(terrain.report(lat_e7, lon_e7, position=self._terrain_position(),
+                                   home_e7=self._home_e7(), extrapolate=False))

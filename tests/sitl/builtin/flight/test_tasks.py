@@ -5,14 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import numpy as np
 import pytest
 
 from gcs.mavlink import COPTER_MODES
 from gcs.mavlink import dialect as mav
-from planner.terrain import Dem, DemTile
-from sitl.builtin.flight.geo import LocalFrame
-from tests.sitl.helpers import OfflineGcs
+from tests.sitl.helpers import OfflineGcs, north_slope_dem
 
 Factory = Callable[..., OfflineGcs]
 HOME = (0, 16, 0, 0, 0, 0, 303165000, 780322000, 640.0)
@@ -272,24 +269,20 @@ def test_change_speed_shortens_legs(offline: Factory) -> None:
     assert slow == pytest.approx(200 / 5 + 4, abs=3)
 
 
-@pytest.mark.parametrize(("frame", "alt", "expected_amsl"), [
-    (6, 30.0, 670.0),  # above home
-    (0, 700.0, 700.0),  # AMSL
-    (10, 30.0, 700.0),  # above terrain (the DEM is 40 m higher up north)
+@pytest.mark.parametrize(("frame", "alt", "expected_amsl", "tol_m"), [
+    (6, 30.0, 670.0, 0.3),  # above home
+    (0, 700.0, 700.0, 0.3),  # AMSL
+    (10, 30.0, 700.0, 1.0),  # above the terrain served: 30 m higher 200 m north (whole metres)
 ])
-def test_altitude_frames(offline: Factory, frame: int, alt: float,
-                         expected_amsl: float) -> None:
+def test_altitude_frames(offline: Factory, frame: int, alt: float, expected_amsl: float,
+                         tol_m: float) -> None:
     """Relative, AMSL and terrain frames put the vehicle at the right height."""
-    heights = np.array([[670.0, 670.0], [640.0, 640.0]])  # north row 670, south row 640
-    tile = DemTile(heights_m=heights, west_deg=78.031, north_deg=30.31830, dlon_deg=0.01,
-                   dlat_deg=0.0018)
-    dem = Dem(tiles=(tile,))
-    local = LocalFrame(30.3165, 78.0322)
-    gcs = offline(ground=lambda n, e: float(dem.elevation_amsl_m(*local.to_latlon(n, e)[::-1])))
+    gcs = offline()
+    gcs.serve_terrain(north_slope_dem(640.0, 30.0 / 0.2))
     target = (303182966, 780322000)
     t0 = gcs.fly([HOME, TAKEOFF, wp(target, alt=alt, frame=frame), RTL])
     assert gcs.run_until(lambda: 2 in reached(gcs, t0), 300)
-    assert gcs.vehicle.body.alt_m == pytest.approx(expected_amsl, abs=0.3)
+    assert gcs.vehicle.body.alt_m == pytest.approx(expected_amsl, abs=tol_m)
 
 
 def test_pause_and_resume(offline: Factory) -> None:
