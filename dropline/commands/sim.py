@@ -58,7 +58,8 @@ def register(sub: Any) -> None:
                      help="TCP port of vehicle 1 (default 5760)")
     sim.add_argument("--udp", action="store_true", help="also serve MAVLink over UDP")
     sim.add_argument("--scenario", metavar="DIR",
-                     help="fly over this scenario's DEM, in its wind, as its drone type")
+                     help="start at this scenario's DEM height (the ground is the terrain a "
+                          "ground station serves), in its wind, as its drone type")
     sim.add_argument("--drone-type", metavar="ID",
                      help="scenario drone type to simulate (default: the first depot's)")
     sim.set_defaults(func=sim_command)
