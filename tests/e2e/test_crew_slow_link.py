@@ -96,6 +96,7 @@ def test_first_screen_stale_flag_and_catch_up(link: ThrottleProxy, browser: Any)
         page.wait_for_function("() => document.querySelector('#live').textContent"
                                ".startsWith('offline since')", timeout=5_000)
         assert page.locator("#offline-banner").is_visible()
+        assert "stale" in (page.get_attribute("#drop-age", "class") or "")   # drops: as of when
         page.wait_for_timeout(12_000)
         assert "last heard 1" in page.locator(f"{STALE} .age").first.inner_text()  # 1x s
         w.shot("crew-2-cut")
@@ -109,6 +110,7 @@ def test_first_screen_stale_flag_and_catch_up(link: ThrottleProxy, browser: Any)
         print(f"stale after {stale_after:.1f} s of outage, caught up {caught_up_s:.1f} s after")
         assert caught_up_s < 15.0, caught_up_s
         assert page.locator("#offline-banner").is_hidden()
+        assert "stale" not in (page.get_attribute("#drop-age", "class") or "")
         ages = page.locator(f"{CARDS} .age").all_inner_texts()
         assert all(a.startswith("heard ") and int(a.split()[1]) < STALE_S for a in ages), ages
         w.shot("crew-3-back")

@@ -154,7 +154,8 @@
     for (const d of Object.values(drops)) {
       L.circleMarker([d.lat_deg, d.lon_deg], {radius: 5, color: d.state === "delivered" ? "#2e7d32" :
         d.state === "failed" ? "#b71c1c" : "#f9a825", fillOpacity: 0.8})
-        .bindTooltip(tip(d.drop_id, ": ", d.state)).addTo(routes);
+        .bindTooltip(tip(d.drop_id, ": ", d.state, d.as_of ? ` · as of ${clockTime(d.as_of)}` : ""))
+        .addTo(routes);
     }
   }
 
@@ -163,8 +164,10 @@
     const count = (s) => all.filter((d) => d.state === s).length;
     $("drop-summary").textContent = all.length ? `${count("delivered")} of ${all.length} delivered · ` +
       `${count("en_route")} en route · ${count("queued")} queued · ${count("failed")} failed` : "no plan flying";
-    $("drop-age").textContent = lastServerT === null ? "" :
-      ` · as of ${clockTime(lastServerT)} (${ago(serverNow() - lastServerT)} ago)`;
+    const age = lastServerT === null ? null : serverNow() - lastServerT;
+    $("drop-age").textContent = age === null ? "" :
+      ` · as of ${clockTime(lastServerT)} (${ago(age)} ago)`;
+    $("drop-age").className = age !== null && age > staleS ? "error stale" : "";
   }
 
   function drawAlerts() {  // time, severity, cause, advice, ack where needed, ringing: alerts.js
@@ -205,7 +208,7 @@
     if (s.stale_s) staleS = s.stale_s;
     if (!run || !s.run || run.plan_id !== s.run.plan_id || run.run_id !== s.run.run_id) routePoints = {};
     run = s.run; drops = {}; alerts = {};
-    s.drops.forEach((d) => { drops[d.drop_id] = d; });
+    s.drops.forEach((d) => { drops[d.drop_id] = Object.assign({as_of: s.t}, d); });
     s.alerts.forEach((a) => { alerts[a.id] = a; });
     for (const sysid of Object.keys(vehicles)) if (!(sysid in s.vehicles)) removeVehicle(sysid);
     for (const v of Object.values(s.vehicles)) updateVehicle(v);
@@ -279,7 +282,10 @@
       if (Date.now() - keptMs > 5000) { keep(); keptMs = Date.now(); }
     });
     on("trust", drawTrust);
-    on("drop", (e) => { drops[e.drop.drop_id] = e.drop; dropSummary(); drawRoutes(); });
+    on("drop", (e) => {
+      drops[e.drop.drop_id] = Object.assign({}, e.drop, {as_of: serverNow()});
+      dropSummary(); drawRoutes();
+    });
     on("alert", (e) => { alerts[e.alert.id] = e.alert; drawAlerts(); });
     on("ack", (e) => { if (alerts[e.alert_id]) { alerts[e.alert_id].acked_by = e.by; drawAlerts(); } });
     source.onopen = heard;
