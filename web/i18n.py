@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +30,7 @@ from typing import Any
 
 from babel.messages.mofile import read_mo
 from flask import Flask, Response, abort, request
-from flask_babel import Babel, format_datetime, format_decimal, get_locale, lazy_gettext
+from flask_babel import Babel, format_datetime, format_decimal, get_locale, gettext, lazy_gettext
 
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 #: What a page shows for a missing number or time (an en dash).
@@ -69,6 +69,22 @@ DEFAULT = "en"
 #: The roles' names as pages show them (the role itself is stored in English).
 ROLE_NAMES = {"operator": lazy_gettext("operator"), "crew": lazy_gettext("crew"),
               "engineer": lazy_gettext("engineer"), "admin": lazy_gettext("admin")}
+#: A parcel's state as the public tracking page words it (the service's English wording).
+TRACK_STATES = {"planned": lazy_gettext("Scheduled"),
+                "queued": lazy_gettext("Waiting for take-off"),
+                "en_route": lazy_gettext("On its way"),
+                "released": lazy_gettext("Being delivered"),
+                "delivered": lazy_gettext("Delivered"),
+                "failed": lazy_gettext("Delivery failed")}
+#: A failed delivery's reasons as the tracking service words them, in the reader's language.
+TRACK_REASONS = {
+    "The delivery flight did not take place.":
+        lazy_gettext("The delivery flight did not take place."),
+    "Nobody collected the parcel at the drop point.":
+        lazy_gettext("Nobody collected the parcel at the drop point."),
+    "The drone could not reach the drop point.":
+        lazy_gettext("The drone could not reach the drop point."),
+}
 #: Other spellings a ``?lang=`` parameter or an old setting may use.
 _ALIASES = {"zh_cn": "zh", "zh-cn": "zh", "zh_hans": "zh", "zh-hans": "zh",
             "zh_hans_cn": "zh", "zh-hans-cn": "zh", "hi_in": "hi", "hi-in": "hi",
@@ -185,6 +201,23 @@ def format_number(value: float | None, digits: int = 1) -> str:
         return NO_VALUE
     # the language's own pattern (its digit grouping), which shows up to 3 decimals
     return str(format_decimal(round(value, min(digits, 3))))
+
+
+def translated_track(status: Mapping[str, Any]) -> dict[str, Any]:
+    """A parcel's public status (:meth:`web.deliveries.DeliveryService.track`) with its words
+    (state, failure reason, next step) in this request's language; the rest as it is."""
+    out = dict(status)
+    state = str(status.get("state"))
+    if state in TRACK_STATES:
+        out["status"] = str(TRACK_STATES[state])
+    reason = status.get("reason")
+    if isinstance(reason, str) and reason in TRACK_REASONS:
+        out["reason"] = str(TRACK_REASONS[reason])
+    if status.get("next_step"):
+        hub = str((status.get("contact") or {}).get("name") or "")
+        out["next_step"] = gettext("The parcel is back at the hub: it will be re-sent on the "
+                                   "next sortie, or it can be collected at %(hub)s.", hub=hub)
+    return out
 
 
 def init_app(app: Flask, user_language: Callable[[], str | None]) -> None:

@@ -19,6 +19,7 @@ from flask import Blueprint, Response, render_template, request
 from PIL import Image
 
 from web.errors import NotFound
+from web.i18n import translated_track
 from web.services import services
 from web.views._access import login_required
 
@@ -50,6 +51,7 @@ def _cached(response: Response, delivered: bool) -> Response:
     """``response`` with an ETag, Cache-Control, and as a 304 when the client has it."""
     response.headers["Cache-Control"] = (f"private, max-age={DELIVERED_MAX_AGE_S}"
                                          if delivered else "private, no-cache")
+    response.vary.add("Accept-Language")  # its words are in the reader's language
     response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
     response.make_conditional(request)
     return response
@@ -83,7 +85,7 @@ def _utc_text(unix_s: float | None) -> str | None:
 def track_page(token: str) -> Any:
     """A parcel's public tracking page (no login; only this parcel)."""
     try:
-        status = services().deliveries.track(token)
+        status = translated_track(services().deliveries.track(token))
     except NotFound:
         return _not_found()
     shown = {**status, "eta_text": _utc_text(status["eta_at"]),
@@ -97,8 +99,9 @@ def track_page(token: str) -> Any:
 def track(token: str) -> Any:
     """A parcel's public status: state, ETA, delivery time, failure reason and next step,
     drop point and contact."""
-    status = services().deliveries.track(token)
-    response = Response(json.dumps(status, separators=(",", ":"), sort_keys=True),
+    status = translated_track(services().deliveries.track(token))
+    response = Response(json.dumps(status, ensure_ascii=False, separators=(",", ":"),
+                                   sort_keys=True),
                         mimetype="application/json")
     return _cached(response, status["state"] == "delivered")
 
