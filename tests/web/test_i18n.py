@@ -4,6 +4,7 @@ language's conventions, and translations that reach the browser only as text."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import UTC, datetime
@@ -30,6 +31,14 @@ EXPECTED = {
 
 def _text(response: object) -> str:
     return response.get_data(as_text=True)  # type: ignore[attr-defined, no-any-return]
+
+
+def _embedded(page: str) -> dict[str, str]:
+    """The script messages a page carries (its body's ``data-messages``, single-quoted)."""
+    found = re.search(r"data-messages='([^']*)'", page)
+    assert found is not None
+    messages: dict[str, str] = json.loads(html.unescape(found.group(1)))
+    return messages
 
 
 def _choose(client: Client, language: str, **kw: object) -> object:
@@ -156,8 +165,7 @@ def test_pages_carry_the_scripts_catalogue(app: Flask, code: str) -> None:
     so units and labels drawn by the scripts are translated too."""
     c = Client(app, "operator")
     page = _text(c.get(f"/flights?lang={code}"))
-    embedded = page.split('<script type="application/json" id="i18n-messages">')[1]
-    messages = json.loads(embedded.split("</script>")[0])
+    messages = _embedded(page)
     assert messages["%(n)s min"] == _translated(code, "%(n)s min")
     assert messages["Hillshade (offline)"] == _translated(code, "Hillshade (offline)")
     served = c.get(f"/i18n/{code}.json")
@@ -215,14 +223,14 @@ def test_a_bad_lang_parameter_is_ignored(app: Flask) -> None:
 
 def test_translations_reach_the_page_as_text(app: Flask, monkeypatch: pytest.MonkeyPatch
                                              ) -> None:
-    """A script message that looks like markup stays inside the page's JSON block (escaped),
-    never opening an element."""
+    """A script message that looks like markup stays inside the page's JSON attribute
+    (escaped), never opening an element; pages carry no inline script."""
     evil = {"Online map": "</script><script>alert(1)</script><b>x</b>"}
     monkeypatch.setattr(i18n, "js_catalogue", lambda code: evil)
     page = _text(Client(app, "operator").get("/plans?lang=hi"))
     assert "<script>alert(1)" not in page and "<b>x</b>" not in page
-    block = page.split('id="i18n-messages">')[1].split("</script>")[0]
-    assert json.loads(block) == evil
+    assert _embedded(page) == evil
+    assert "<script>" not in page and page.count("<script") == page.count("<script src=")
 
 
 def _placeholders(text: str) -> list[str]:

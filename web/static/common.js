@@ -8,8 +8,7 @@ const dropline = (() => {
   const body = document.body;
   const lang = document.documentElement.lang || "en";
   const messages = (() => {
-    const node = document.getElementById("i18n-messages");
-    try { return node ? JSON.parse(node.textContent) : {}; } catch (e) { return {}; }
+    try { return JSON.parse(body.dataset.messages || "{}"); } catch (e) { return {}; }
   })();
 
   /* A message in the page's language; with ``values``, %(name)s placeholders take values[name]
