@@ -229,16 +229,30 @@ class FlightLog:
 
     # -- flights ------------------------------------------------------------------------------
     def tlog_path(self, run_id: int, sortie_id: str, sysid: int) -> Path:
-        """Where the ``.tlog`` of a flight goes."""
+        """Where the ``.tlog`` of a flight goes: ``run<id>-<sortie>-sys<id>.tlog``."""
         return self.tlog_dir / f"run{run_id}-{sortie_id}-sys{sysid}.tlog"
 
     def open_flight(self, run_id: int, *, sortie_id: str, vehicle: str, sysid: int) -> int:
-        """A new flight in state ``preparing``; returns its id."""
-        path = str(self.tlog_path(run_id, sortie_id, sysid))
+        """A new flight in state ``preparing``; returns its id.
+
+        Its ``.tlog`` is :meth:`tlog_path`, with ``-2``, ``-3``... before the suffix when a file
+        of that name exists (another database logging to the same folder): a flight's log is
+        never written into another's (:meth:`flight_tlog_path`).
+        """
+        path = first = self.tlog_path(run_id, sortie_id, sysid)
+        n = 1
+        while path.exists():
+            n += 1
+            path = first.with_name(f"{first.stem}-{n}{first.suffix}")
         result = self._write(sa.insert(flights).values(
             run_id=run_id, sortie_id=sortie_id, vehicle=vehicle, sysid=sysid, state="preparing",
-            started_at=self.clock(), tlog_path=path))
+            started_at=self.clock(), tlog_path=str(path)))
         return int(result.inserted_primary_key[0])
+
+    def flight_tlog_path(self, flight_id: int) -> Path | None:
+        """The ``.tlog`` of flight ``flight_id`` (None for an unknown flight)."""
+        rows = self._read(sa.select(flights.c.tlog_path).where(flights.c.id == flight_id))
+        return Path(rows[0].tlog_path) if rows and rows[0].tlog_path else None
 
     def set_flight_state(self, flight_id: int, state: str, *, reason: str | None = None) -> None:
         """Move a flight to ``state``; ``flying`` stamps the take-off, final states the end."""

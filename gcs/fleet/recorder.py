@@ -145,8 +145,8 @@ class FleetRecorder:
         if self.flight_log is not None and flight_id >= 0:
             self.flight_log.set_flight_state(flight_id, state, reason=reason)
 
-    def tlog_path(self, sortie_id: str, sysid: int) -> Path | None:
-        """Where the ``.tlog`` of a flight goes (None when nothing is recorded)."""
-        if self.flight_log is None or self.run is None:
+    def tlog_path(self, flight_id: int) -> Path | None:
+        """Where the ``.tlog`` of flight ``flight_id`` goes (None when nothing is recorded)."""
+        if self.flight_log is None or flight_id < 0:
             return None
-        return self.flight_log.tlog_path(self.run.id, sortie_id, sysid)
+        return self.flight_log.flight_tlog_path(flight_id)

@@ -185,7 +185,7 @@ class VehicleWorker:
         tracker = ctx.trackers[sortie.id]
         flight_id = recorder.open_flight(sortie_id=sortie.id, vehicle=self.name,
                                          sysid=self.sysid)
-        writer = self._start_tlog(sortie)
+        writer = self._start_tlog(flight_id)
         try:
             try:
                 uploads = self._prepare(sortie)
@@ -205,8 +205,8 @@ class VehicleWorker:
                 writer[1]()
                 writer[0].close()
 
-    def _start_tlog(self, sortie: Sortie) -> tuple[TlogWriter, Callable[[], None]] | None:
-        path = self.ctx.recorder.tlog_path(sortie.id, self.sysid)
+    def _start_tlog(self, flight_id: int) -> tuple[TlogWriter, Callable[[], None]] | None:
+        path = self.ctx.recorder.tlog_path(flight_id)
         if path is None:
             return None
         writer = TlogWriter(path)
@@ -290,7 +290,7 @@ class VehicleWorker:
                  ) -> FieldLanding | None:
         own = writer is None and resumed
         if own:
-            writer = self._start_tlog(sortie)
+            writer = self._start_tlog(flight_id)
         try:
             return self._watch(sortie, flight_id, resumed=resumed)
         finally:

@@ -42,7 +42,7 @@ def test_statuses_alerts_and_reports_without_a_flight_log() -> None:
     assert [a.message for a in recorder.alerts()] == heard == ["first", "second"]
     assert recorder.preflight_report("S1") is report and recorder.preflight_report("S2") is None
     assert recorder.open_flight(sortie_id="S1", vehicle="a", sysid=1) == -1
-    assert recorder.tlog_path("S1", 1) is None and recorder.run is None
+    assert recorder.tlog_path(-1) is None and recorder.run is None
     assert recorder.open_run(plan_key="k", plan_name="p", plan_path=None, resume=True) is None
 
 
@@ -64,7 +64,7 @@ def test_writes_go_to_the_run_of_the_flight_log(tmp_path: Path) -> None:
     assert log.vehicles(run.id) == {"a": 1}
     [flight] = log.flights(run.id)
     assert (flight.id, flight.state, flight.reason) == (flight_id, "completed", None)
-    assert recorder.tlog_path("S1", 1) == log.tlog_path(run.id, "S1", 1)
+    assert recorder.tlog_path(flight_id) == log.tlog_path(run.id, "S1", 1)
     assert [a["message"] for a in log.alerts(run.id)] == ["watch out"]
     assert log.drop_states(run.id) == {"D1": ("delivered", None)}
     assert log.unfinished_run() is None
@@ -83,3 +83,21 @@ def test_flight_end_keeps_its_reason(tmp_path: Path, state: str) -> None:
     [flight] = log.flights(run.id)
     assert (flight.state, flight.reason) == (state, "why")
     log.close()
+
+
+def test_a_flight_log_never_writes_into_another_databases_tlog(tmp_path: Path) -> None:
+    """Two databases logging to one folder number their runs alike: the second flight of the
+    same run, sortie and vehicle gets a name of its own instead of the first one's file."""
+    first, second = FlightLog(tmp_path / "a.db"), FlightLog(tmp_path / "b.db")
+    paths = []
+    for log in (first, second):
+        run = log.start_run(plan_key="k", plan_name="p")
+        flight_id = log.open_flight(run.id, sortie_id="S1", vehicle="a", sysid=1)
+        path = FleetRecorder(log).tlog_path(flight_id)
+        assert path is not None and log.flights(run.id)[0].tlog_path == str(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+        paths.append(path)
+        log.close()
+    assert paths[0].name == "run1-S1-sys1.tlog" and paths[1].name == "run1-S1-sys1-2.tlog"
+    assert paths[0].read_bytes() == paths[1].read_bytes() == b"x"
