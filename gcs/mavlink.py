@@ -51,6 +51,17 @@ GCS_COMPONENT_ID = 190
 log = logging.getLogger(__name__)
 
 
+def _pymavlink_print(*args: object, **_kwargs: object) -> None:
+    """pymavlink's own status lines ("EOF on TCP socket", "Attempting reconnect", "... sleeping")
+    go to this module's log, not to standard output: a program's output is its own, and a
+    reconnecting link's background thread never writes into it."""
+    log.info("pymavlink: %s", " ".join(str(a) for a in args))
+
+
+# Module globals come before builtins in a name lookup: mavutil's print calls land here.
+setattr(mavutil, "print", _pymavlink_print)  # noqa: B010
+
+
 class Encoder(Protocol):
     """The message builders of a codec that the ground station uses.
 
