@@ -10,16 +10,21 @@
    ``error`` shows a failed acknowledgement. */
 "use strict";
 dropline.alerts = (() => {
-  const {api, el, may} = dropline;
+  const {api, el, may, t, num} = dropline;
   const STORE = "dropline.alerts.ring";
   //: info alerts fade over this many seconds, and are not shown after it
   const INFO_FADE_S = 600;
   let list = null, shown = [], opts = {}, seen = null, audio = null, toggle = null;
 
   const nowS = () => (opts.now ? opts.now() : Date.now() / 1000);
-  const clockTime = (unixS) => new Date(unixS * 1000).toLocaleTimeString([], {hour12: false});
-  const ago = (s) => s < 60 ? `${Math.max(0, s).toFixed(0)} s` :
-    s < 3600 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${(s / 3600).toFixed(1)} h`;
+  const clockTime = (unixS) => new Date(unixS * 1000).toLocaleTimeString(dropline.lang, {hour12: false});
+  const ago = (s) => s < 60 ? t("%(n)s s", {n: num(Math.max(0, s), 0)}) :
+    s < 3600 ? t("%(min)s min %(s)s s", {min: num(Math.floor(s / 60), 0), s: num(Math.round(s % 60), 0)}) :
+    t("%(n)s h", {n: num(s / 3600, 1, 1)});
+  const when = (a) => t("%(time)s (%(age)s ago)", {time: clockTime(a.at), age: ago(nowS() - a.at)}) + " ";
+  const SEVERITIES = {info: t("INFO"), warning: t("WARNING"), critical: t("CRITICAL")};
+  const severityName = (code) => Object.prototype.hasOwnProperty.call(SEVERITIES, code) ?
+    SEVERITIES[code] : String(code).toUpperCase();
   const ringing = () => localStorage.getItem(STORE) === "on";
 
   function tone() {
@@ -47,7 +52,7 @@ dropline.alerts = (() => {
     tone();
     if ("Notification" in window && Notification.permission === "granted") {
       try {
-        new Notification(`Critical: vehicle ${a.sysid} ${a.kind}`,
+        new Notification(t("Critical: vehicle %(id)s %(kind)s", {id: a.sysid, kind: a.kind}),
                          {body: `${a.message}\n${a.advice || ""}`, tag: `dropline-alert-${a.id}`});
       } catch (e) { /* notifications only from a service worker on this device */ }
     }
@@ -64,28 +69,30 @@ dropline.alerts = (() => {
         try { await Notification.requestPermission(); } catch (e) { /* the sound stays on */ }
       }
     });
-    return el("label", {id: "alert-ring-toggle", title: "a tone and a browser notification " +
-      "for each new critical alert"}, box, " ring for critical alerts");
+    return el("label", {id: "alert-ring-toggle",
+      title: t("a tone and a browser notification for each new critical alert")},
+      box, " " + t("ring for critical alerts"));
   }
 
   function item(a) {
     const needsAck = a.needs_ack ?? a.severity !== "info";
     const li = el("li", {id: "alert-" + a.id, class: `alert alert-${a.severity}`,
                          "data-severity": a.severity},
-      el("small", {class: "alert-time", title: a.at_iso || ""},
-        `${clockTime(a.at)} (${ago(nowS() - a.at)} ago) `),
-      el("b", {class: "alert-severity"}, a.severity.toUpperCase()), " ",
-      el("span", {class: "alert-vehicle"},
-        `vehicle ${a.sysid}${a.sortie_id ? " " + a.sortie_id : ""}: ${a.kind}`), ": ",
+      el("small", {class: "alert-time", title: a.at_iso || ""}, when(a)),
+      el("b", {class: "alert-severity"}, severityName(a.severity)), " ",
+      el("span", {class: "alert-vehicle"}, a.sortie_id ?
+        t("vehicle %(id)s %(sortie)s: %(kind)s", {id: a.sysid, sortie: a.sortie_id, kind: a.kind}) :
+        t("vehicle %(id)s: %(kind)s", {id: a.sysid, kind: a.kind})), ": ",
       el("span", {class: "alert-cause"}, a.message),
-      a.action ? el("span", {class: "alert-gcs-action"}, ` (ground station: ${a.action})`) : null,
+      a.action ? el("span", {class: "alert-gcs-action"},
+        " (" + t("ground station: %(action)s", {action: a.action}) + ")") : null,
       a.advice ? el("div", {class: "alert-advice"}, `→ ${a.advice}`) : null,
-      !needsAck ? null : a.acked_by ? el("small", {class: "alert-acked"}, `acknowledged by ${a.acked_by}`) :
+      !needsAck ? null : a.acked_by ? el("small", {class: "alert-acked"}, t("acknowledged by %(user)s", {user: a.acked_by})) :
         el("button", {class: "ack", disabled: !may.has("ack"), onclick: async () => {
           try { await api("POST", `/api/alerts/${a.id}/ack`); } catch (e) {
             if (opts.error) opts.error(e.message);
           }
-        }}, "Acknowledge"));
+        }}, t("Acknowledge")));
     return li;
   }
 
@@ -117,7 +124,7 @@ dropline.alerts = (() => {
     if (!list) return;
     for (const node of list.querySelectorAll(".alert-time")) {
       const a = shown.find((x) => "alert-" + x.id === node.parentNode.id);
-      if (a) node.textContent = `${clockTime(a.at)} (${ago(nowS() - a.at)} ago) `;
+      if (a) node.textContent = when(a);
     }
     fade();
   }, 5000);

@@ -8,7 +8,7 @@
    the browser (and the page by the service worker) for a short outage. */
 "use strict";
 (() => {
-  const {api, el, tip, palette, makeMap, minutes, confirmAction, may} = dropline;
+  const {api, el, tip, palette, makeMap, minutes, confirmAction, may, t, num} = dropline;
   const $ = (id) => document.getElementById(id);
   const STORE = "dropline.fleet.state";
   const initial = JSON.parse($("fleet-state").dataset.state);
@@ -29,9 +29,27 @@
     if (lastServerT === null || serverT > lastServerT) lastServerT = serverT;
   }
   const serverNow = () => Date.now() / 1000 + (offsetS ?? 0);
-  const clockTime = (unixS) => new Date(unixS * 1000).toLocaleTimeString([], {hour12: false});
-  const ago = (s) => s < 60 ? `${Math.max(0, s).toFixed(0)} s` :
-    s < 3600 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${(s / 3600).toFixed(1)} h`;
+  const clockTime = (unixS) => new Date(unixS * 1000).toLocaleTimeString(dropline.lang, {hour12: false});
+  const ago = (s) => s < 60 ? t("%(n)s s", {n: num(Math.max(0, s), 0)}) :
+    s < 3600 ? t("%(min)s min %(s)s s", {min: num(Math.floor(s / 60), 0), s: num(Math.round(s % 60), 0)}) :
+    t("%(n)s h", {n: num(s / 3600, 1, 1)});
+  // what a vehicle is doing, a drop's state, a command (the server's codes, in words)
+  const PHASES = {waiting: t("waiting"), configuring: t("configuring"), uploading: t("uploading"),
+    ready: t("ready"), preflight: t("preflight"), arming: t("arming"), flying: t("flying"),
+    returning: t("returning"), landed: t("landed"), landed_away: t("landed away"),
+    turnaround: t("turnaround"), done: t("done"), failed: t("failed")};
+  const DROP_STATES = {planned: t("planned"), queued: t("queued"), en_route: t("en route"),
+    released: t("released"), delivered: t("delivered"), failed: t("failed")};
+  const VERBS = {pause: t("pause"), resume: t("resume"), rtl: t("rtl"), land: t("land")};
+  const VEHICLE_COMMANDS = {pause: t("PAUSE vehicle %(id)s"), resume: t("RESUME vehicle %(id)s"),
+    rtl: t("RTL vehicle %(id)s"), land: t("LAND vehicle %(id)s")};
+  const FLEET_COMMANDS = {pause: t("PAUSE every vehicle"), resume: t("RESUME every vehicle"),
+    rtl: t("RTL every vehicle"), land: t("LAND every vehicle")};
+  const named = (words, code) => Object.prototype.hasOwnProperty.call(words, code) ? words[code] : code;
+  const vehicleName = (v) => v.name || t("vehicle %(id)s", {id: v.sysid});
+  const ageText = (age, stale) => age === null ? t("never heard") :
+    stale ? t("last heard %(age)s ago", {age: ago(age)}) : t("heard %(age)s ago", {age: ago(age)});
+  const vehicleResult = (x) => t("vehicle %(id)s: %(detail)s", {id: x.sysid, detail: x.detail});
 
   function message(text, error) {
     $("fleet-message").textContent = text;
@@ -39,12 +57,12 @@
   }
 
   async function command(label, url) {
-    if (!(await confirmAction(`${label}?`))) return;
+    if (!(await confirmAction(t("%(action)s?", {action: label})))) return;
     try {
       const r = await api("POST", url);
-      message(r.results.map((x) => `vehicle ${x.sysid}: ${x.detail}`).join("\n") || "done", false);
+      message(r.results.map(vehicleResult).join("\n") || t("done"), false);
     } catch (e) {
-      const lines = e.body && e.body.results ? e.body.results.map((x) => `vehicle ${x.sysid}: ${x.detail}`) : [];
+      const lines = e.body && e.body.results ? e.body.results.map(vehicleResult) : [];
       message(lines.concat([e.message]).join("\n"), true);
     }
   }
@@ -65,32 +83,38 @@
     const stale = age === null || age > staleS;
     const buttons = ["pause", "resume", "rtl", "land"].map((verb) => el("button", {
       class: "command", "data-verb": verb, "data-sysid": v.sysid, disabled: !may.has("command"),
-      onclick: () => command(`${verb.toUpperCase()} vehicle ${v.sysid}`,
-                             `/api/fleet/vehicles/${v.sysid}/${verb}`)}, verb));
+      onclick: () => command(t(VEHICLE_COMMANDS[verb], {id: v.sysid}),
+                             `/api/fleet/vehicles/${v.sysid}/${verb}`)}, VERBS[verb]));
     const battery = v.battery_pct === null || v.battery_pct === undefined ? null : v.battery_pct;
-    const now = [v.mode, v.armed ? "ARMED" : null, v.phase ? `phase ${v.phase}` : null]
+    const now = [v.mode, v.armed ? t("ARMED") : null,
+      v.phase ? t("phase %(phase)s", {phase: named(PHASES, v.phase)}) : null]
       .filter(Boolean).join(" · ");
-    const eta = v.current_drop ? ` · drop ${v.current_drop}` +
-      (v.eta_at ? ` in ${minutes(Math.max(0, v.eta_at - serverNow()))}` : "") : "";
+    const eta = !v.current_drop ? "" : " · " + (v.eta_at ?
+      t("drop %(drop)s in %(eta)s", {drop: v.current_drop, eta: minutes(Math.max(0, v.eta_at - serverNow()))}) :
+      t("drop %(drop)s", {drop: v.current_drop}));
+    const alt = (v.alt_agl_m ?? null) !== null ? t("alt %(m)s m AGL", {m: num(v.alt_agl_m, 1)}) :
+      (v.terrain_agl_m ?? null) !== null ? t("alt %(m)s m AGL (vehicle's terrain)", {m: num(v.terrain_agl_m, 1)}) :
+      t("alt %(m)s m above home (no terrain known)", {m: num(v.alt_rel_m, 1)});
+    const batteryText = t("battery %(pct)s%%", {pct: battery === null ? "?" : num(battery, 0)});
     const node = el("div", {class: "card vehicle" + (stale ? " stale" : ""), id: "vehicle-" + v.sysid,
                             "data-stale": stale ? "true" : "false",
                             style: `border-left-color:${colour}` + (stale ? ";opacity:.6;filter:grayscale(1)" : "")},
-      el("b", {}, v.name || `vehicle ${v.sysid}`), ` · system ${v.sysid} · `,
-      stale ? el("b", {class: "stale-flag"}, "STALE") : el("span", {class: "mode"}, now),
-      " · ", el("small", {class: "age", title: "seconds since the vehicle's last message"},
-        age === null ? "never heard" : `${stale ? "last heard" : "heard"} ${ago(age)} ago`),
+      el("b", {}, vehicleName(v)), " · " + t("system %(id)s", {id: v.sysid}) + " · ",
+      stale ? el("b", {class: "stale-flag"}, t("STALE")) : el("span", {class: "mode"}, now),
+      " · ", el("small", {class: "age", title: t("seconds since the vehicle's last message")},
+        ageText(age, stale)),
       el("br"),
-      stale ? el("small", {class: "was"}, `last known: ${now || "–"}`) : null, stale ? el("br") : null,
-      `${v.sortie_id ? "sortie " + v.sortie_id : "no sortie"}${eta}`, el("br"),
-      el("span", {class: "alt"}, (v.alt_agl_m ?? null) !== null ? `alt ${v.alt_agl_m} m AGL` :
-        (v.terrain_agl_m ?? null) !== null ? `alt ${v.terrain_agl_m} m AGL (vehicle's terrain)` :
-        `alt ${v.alt_rel_m ?? "–"} m above home (no terrain known)`),
-      ` · ${v.groundspeed_m_s ?? "–"} m/s · loss ${(100 * (v.loss_rate || 0)).toFixed(0)}%`,
+      stale ? el("small", {class: "was"}, t("last known: %(state)s", {state: now || "–"})) : null,
+      stale ? el("br") : null,
+      (v.sortie_id ? t("sortie %(id)s", {id: v.sortie_id}) : t("no sortie")) + eta, el("br"),
+      el("span", {class: "alt"}, alt),
+      " · " + t("%(speed)s m/s · loss %(loss)s%%",
+                {speed: num(v.groundspeed_m_s, 1), loss: num(100 * (v.loss_rate || 0), 0)}),
       v.terrain_pending > 0 ? el("small", {class: "terrain-pending"},
-        ` · terrain: ${v.terrain_pending} tiles pending`) : null,
-      el("div", {class: "battery", title: `battery ${battery ?? "?"}%`},
+        " · " + t("terrain: %(n)s tiles pending", {n: num(v.terrain_pending, 0)})) : null,
+      el("div", {class: "battery", title: batteryText},
         el("div", {class: "left", style: `left:0;width:${battery ?? 0}%`})),
-      el("small", {class: "battery-text"}, `battery ${battery ?? "?"}%`),
+      el("small", {class: "battery-text"}, batteryText),
       el("div", {class: "row"}, ...buttons), v.message ? el("small", {class: "error"}, v.message) : null);
     return node;
   }
@@ -110,12 +134,13 @@
     if (!away && entry.recover) { entry.recover.remove(); entry.recover = null; }
     if (away && !entry.recover) {
       entry.recover = L.circleMarker([away.lat_deg, away.lon_deg], {radius: 12, color: "#b71c1c", weight: 3,
-        fillOpacity: 0.15}).bindTooltip(tip("recover here: ", d.name || `vehicle ${d.sysid}`,
-        ` · ${(away.distance_m / 1000).toFixed(1)} km from ${away.depot_id}`), {permanent: true}).addTo(map);
+        fillOpacity: 0.15}).bindTooltip(tip(t("recover here: %(vehicle)s · %(km)s km from %(depot)s",
+        {vehicle: vehicleName(d), km: num(away.distance_m / 1000, 1, 1), depot: away.depot_id})),
+        {permanent: true}).addTo(map);
     }
     if (!entry.marker) {
       entry.marker = L.circleMarker(pos, {radius: 7, weight: 2, fillOpacity: 0.9})
-        .bindTooltip(tip(`system ${d.sysid}`)).addTo(map);
+        .bindTooltip(tip(t("system %(id)s", {id: d.sysid}))).addTo(map);
     }
     const stale = (ageOf(d) ?? Infinity) > staleS;
     entry.marker.setLatLng(pos).setStyle({color: "#000", fillColor: stale ? "#999" : colourOf(d)});
@@ -149,12 +174,13 @@
     routes.clearLayers();
     for (const [sortie, pts] of Object.entries(routePoints)) {
       L.polyline(pts, {color: "#555", weight: 2, dashArray: "6 4", opacity: 0.7})
-        .bindTooltip(tip("planned ", sortie)).addTo(routes);
+        .bindTooltip(tip(t("planned %(sortie)s", {sortie}))).addTo(routes);
     }
     for (const d of Object.values(drops)) {
       L.circleMarker([d.lat_deg, d.lon_deg], {radius: 5, color: d.state === "delivered" ? "#2e7d32" :
         d.state === "failed" ? "#b71c1c" : "#f9a825", fillOpacity: 0.8})
-        .bindTooltip(tip(d.drop_id, ": ", d.state, d.as_of ? ` · as of ${clockTime(d.as_of)}` : ""))
+        .bindTooltip(tip(d.drop_id, ": ", named(DROP_STATES, d.state),
+          d.as_of ? " · " + t("as of %(time)s", {time: clockTime(d.as_of)}) : ""))
         .addTo(routes);
     }
   }
@@ -162,11 +188,13 @@
   function dropSummary() {
     const all = Object.values(drops);
     const count = (s) => all.filter((d) => d.state === s).length;
-    $("drop-summary").textContent = all.length ? `${count("delivered")} of ${all.length} delivered · ` +
-      `${count("en_route")} en route · ${count("queued")} queued · ${count("failed")} failed` : "no plan flying";
+    $("drop-summary").textContent = all.length ? t(
+      "%(delivered)s of %(total)s delivered · %(en_route)s en route · %(queued)s queued · %(failed)s failed",
+      {delivered: num(count("delivered"), 0), total: num(all.length, 0), en_route: num(count("en_route"), 0),
+       queued: num(count("queued"), 0), failed: num(count("failed"), 0)}) : t("no plan flying");
     const age = lastServerT === null ? null : serverNow() - lastServerT;
     $("drop-age").textContent = age === null ? "" :
-      ` · as of ${clockTime(lastServerT)} (${ago(age)} ago)`;
+      " · " + t("as of %(time)s (%(age)s ago)", {time: clockTime(lastServerT), age: ago(age)});
     $("drop-age").className = age !== null && age > staleS ? "error stale" : "";
   }
 
@@ -177,11 +205,12 @@
   // new system ids heard on a listening link wait for an operator; spoofed packets are flagged
   let unconfirmedShown = "";
   function unconfirmedItem(u) {
-    const where = u.address ? `${u.link_url} from ${u.address}` : u.link_url;
-    return el("li", {id: "unconfirmed-" + u.sysid}, `system ${u.sysid} on ${where} `,
+    const where = u.address ? t("%(link)s from %(address)s", {link: u.link_url, address: u.address}) :
+      u.link_url;
+    return el("li", {id: "unconfirmed-" + u.sysid}, t("system %(id)s on %(where)s", {id: u.sysid, where}) + " ",
       el("button", {class: "command accept", "data-sysid": u.sysid, disabled: !may.has("command"),
-        onclick: () => command(`Accept system ${u.sysid} heard on ${where} as a vehicle`,
-                               `/api/fleet/vehicles/${u.sysid}/accept`)}, "Accept"));
+        onclick: () => command(t("Accept system %(id)s heard on %(where)s as a vehicle", {id: u.sysid, where}),
+                               `/api/fleet/vehicles/${u.sysid}/accept`)}, t("Accept")));
   }
   function drawTrust(s) {
     const shown = JSON.stringify(s.unconfirmed);
@@ -192,14 +221,15 @@
     }
     const flags = s.link_flags.filter((f) => f.kind !== "unconfirmed");
     $("link-flags").replaceChildren(...flags.map((f) => el("p", {class: "alert-warning link-flag"},
-      `${f.message} (${f.count} packet${f.count === 1 ? "" : "s"})`)));
+      f.count === 1 ? t("%(message)s (%(n)s packet)", {message: f.message, n: num(f.count, 0)}) :
+        t("%(message)s (%(n)s packets)", {message: f.message, n: num(f.count, 0)}))));
   }
 
   function runState() {
-    if (!run) { $("run-state").textContent = "no plan uploaded"; return; }
-    $("run-state").textContent = `plan ${run.plan_id}` + (run.finished ? " · finished" :
-      run.started ? " · flying" : " · uploaded, ready to start") +
-      (run.resumed ? " · resumed after a restart" : "");
+    if (!run) { $("run-state").textContent = t("no plan uploaded"); return; }
+    $("run-state").textContent = t("plan %(id)s", {id: run.plan_id}) + " · " + (run.finished ? t("finished") :
+      run.started ? t("flying") : t("uploaded, ready to start")) +
+      (run.resumed ? " · " + t("resumed after a restart") : "");
   }
 
   // -- state: inlined, streamed, kept ---------------------------------------------------------
@@ -213,7 +243,7 @@
     for (const sysid of Object.keys(vehicles)) if (!(sysid in s.vehicles)) removeVehicle(sysid);
     for (const v of Object.values(s.vehicles)) updateVehicle(v);
     $("links").replaceChildren(...s.links.filter((l) => !l.open).map((l) =>
-      el("p", {class: "error"}, `link ${l.url}: ${l.error}`)));
+      el("p", {class: "error"}, t("link %(url)s: %(error)s", {url: l.url, error: l.error}))));
     drawRoutes(); dropSummary(); drawAlerts(); runState(); drawTrust(s);
   }
 
@@ -248,16 +278,21 @@
     const live = $("live"), banner = $("offline-banner");
     if (on) {
       offlineSinceMs = null;
-      if (live) { live.className = "live on"; live.textContent = "live"; live.title = "live data"; }
+      if (live) { live.className = "live on"; live.textContent = t("live"); live.title = t("live data"); }
       banner.hidden = true;
       return;
     }
     if (offlineSinceMs === null) offlineSinceMs = lastHeardMs;
-    const since = new Date(offlineSinceMs).toLocaleTimeString([], {hour12: false});
-    if (live) { live.className = "live off"; live.textContent = `offline since ${since}`; live.title = "no live data"; }
+    const since = clockTime(offlineSinceMs / 1000);
+    if (live) {
+      live.className = "live off"; live.textContent = t("offline since %(time)s", {time: since});
+      live.title = t("no live data");
+    }
     banner.hidden = false;
-    banner.textContent = `Offline since ${since}: showing the last known state` +
-      (lastServerT === null ? "." : `, ${ago(serverNow() - lastServerT)} old.`);
+    banner.textContent = lastServerT === null ?
+      t("Offline since %(time)s: showing the last known state.", {time: since}) :
+      t("Offline since %(time)s: showing the last known state, %(age)s old.",
+        {time: since, age: ago(serverNow() - lastServerT)});
   }
 
   function heard() { lastHeardMs = Date.now(); if (offlineSinceMs !== null) setLive(true); }
@@ -305,8 +340,7 @@
       const stale = (ageOf(entry.data) ?? Infinity) > staleS;
       if (!node || (node.dataset.stale === "true") !== stale) { drawCard(entry.data); placeOnMap(entry); continue; }
       const age = ageOf(entry.data);
-      node.querySelector(".age").textContent = age === null ? "never heard" :
-        `${stale ? "last heard" : "heard"} ${ago(age)} ago`;
+      node.querySelector(".age").textContent = ageText(age, stale);
     }
     dropSummary();
     const silentMs = Date.now() - lastHeardMs;
@@ -325,7 +359,7 @@
     return new Promise((resolve, reject) => {
       const script = el("script", {src: assets.leafletJs});
       script.addEventListener("load", resolve);
-      script.addEventListener("error", () => reject(new Error("the map library did not load")));
+      script.addEventListener("error", () => reject(new Error(t("the map library did not load"))));
       document.body.append(script);
     });
   }
@@ -340,7 +374,7 @@
   // -- commands -------------------------------------------------------------------------------
   async function loadPlans() {
     const p = await api("GET", "/api/plans");
-    $("fleet-plan").replaceChildren(el("option", {value: ""}, "(a planned plan)"),
+    $("fleet-plan").replaceChildren(el("option", {value: ""}, t("(a planned plan)")),
       ...p.plans.filter((r) => r.state === "done").map((r) =>
         el("option", {value: r.id}, `${r.name} · ${r.id}`)));
   }
@@ -348,28 +382,31 @@
   // parcels a run of the plan delivered are skipped unless the operator re-sends them (audited)
   const resend = el("input", {type: "checkbox", id: "resend-delivered",
     disabled: !may.has("command")});
-  $("upload-plan").after(el("label", {title: "fly sorties whose parcels were delivered again"},
-    resend, " re-send delivered parcels"));
+  $("upload-plan").after(el("label", {title: t("fly sorties whose parcels were delivered again")},
+    resend, " " + t("re-send delivered parcels")));
   $("upload-plan").onclick = async () => {
     const id = $("fleet-plan").value;
-    if (!id) { message("choose a planned plan first", true); return; }
-    const again = resend.checked ? " and fly its delivered parcels AGAIN" : "";
-    if (!(await confirmAction(`Upload plan ${id} to the vehicles${again} and verify it?`))) return;
-    message("uploading…", false);
+    if (!id) { message(t("choose a planned plan first"), true); return; }
+    const ask = resend.checked ?
+      t("Upload plan %(id)s to the vehicles and fly its delivered parcels AGAIN and verify it?", {id}) :
+      t("Upload plan %(id)s to the vehicles and verify it?", {id});
+    if (!(await confirmAction(ask))) return;
+    message(t("uploading…"), false);
     try {
       const r = await api("POST", "/api/fleet/upload", {plan_id: id, resend_delivered: resend.checked});
       resend.checked = false;
-      message(r.results.map((x) => `${x.name} (system ${x.sysid}): ${x.detail}`)
+      message(r.results.map((x) => t("%(name)s (system %(id)s): %(detail)s",
+        {name: x.name, id: x.sysid, detail: x.detail}))
         .concat(Object.values(r.skipped || {})).join("\n"), false);
     } catch (e) {
-      const lines = e.body && e.body.results ? e.body.results.map((x) => `${x.name}: ${x.detail}`) : [];
+      const lines = e.body && e.body.results ? e.body.results.map((x) => t("%(name)s: %(detail)s", {name: x.name, detail: x.detail})) : [];
       message(lines.concat([e.message]).join("\n"), true);
     }
     connect();   // the uploaded run's state, then its routes
   };
-  $("start-plan").onclick = () => command("Start the uploaded plan", "/api/fleet/start");
+  $("start-plan").onclick = () => command(t("Start the uploaded plan"), "/api/fleet/start");
   document.querySelectorAll("button.all").forEach((b) => {
-    b.onclick = () => command(`${b.dataset.verb.toUpperCase()} every vehicle`, `/api/fleet/all/${b.dataset.verb}`);
+    b.onclick = () => command(named(FLEET_COMMANDS, b.dataset.verb), `/api/fleet/all/${b.dataset.verb}`);
   });
 
   // -- start: the cards, the stream, then the map, the plans and the offline copy -------------
