@@ -1,4 +1,5 @@
-"""Fixtures of the end-to-end tests: one headless chromium for the session."""
+"""Fixtures of the end-to-end tests: one headless chromium for the session, and a console
+without vehicles."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.helpers import ARTIFACTS, CHROMIUM
+from tests.web.helpers import make_app, serve, services
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +24,14 @@ def browser() -> Iterator[Any]:
         b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         yield b
         b.close()
+
+
+@pytest.fixture
+def console_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A console without vehicles, served on a free port."""
+    app = make_app(tmp_path_factory.mktemp("console"))
+    try:
+        for server in serve(app):
+            yield server.url
+    finally:
+        services(app).close()

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.e2e.helpers import Watched
-from tests.web.helpers import make_app, serve, services
 
 pytestmark = pytest.mark.slow
 
@@ -66,17 +64,6 @@ def _fleet_state(route: Any) -> None:
     headers.pop("content-length", None)
     route.fulfill(status=200, headers=headers,
                   body=f"retry: 600000\nevent: state\ndata: {json.dumps(state)}\n\n")
-
-
-@pytest.fixture
-def console_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A console without vehicles, served on a free port."""
-    app = make_app(tmp_path_factory.mktemp("i18n-fleet"))
-    try:
-        for server in serve(app):
-            yield server.url
-    finally:
-        services(app).close()
 
 
 @pytest.mark.parametrize("code", ["hi", "zh"])

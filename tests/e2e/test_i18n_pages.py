@@ -5,26 +5,14 @@ times in the language's format), without console errors or CSP violations."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.e2e.helpers import Watched
-from tests.web.helpers import PASSWORD, make_app, serve, services
+from tests.web.helpers import PASSWORD
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def console_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A console without vehicles, served on a free port."""
-    app = make_app(tmp_path_factory.mktemp("i18n-pages"))
-    try:
-        for server in serve(app):
-            yield server.url
-    finally:
-        services(app).close()
 
 
 def test_a_user_switches_from_the_browsers_hindi_to_chinese(console_url: str,
