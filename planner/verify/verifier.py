@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from planner.errors import VerificationError
 from planner.plan_model import Plan, Sortie
 from planner.scenario import Drop, Scenario
+from planner.tasks import PIECES_PER_CALL, MapFn, chunks, run_map
 from planner.terrain import Dem
 from planner.verify._base import (
     ENERGY_REL_TOL,
@@ -39,7 +40,6 @@ from planner.verify._geom import (
     make_zone_frame,
     profile,
 )
-from planner.verify._pieces import GROUPS, MapFn, groups, run
 from planner.verify._track import Track, replay
 
 __all__ = ["VIOLATION_KINDS", "Violation", "ensure_verified", "format_violations",
@@ -178,10 +178,10 @@ def verify_plan(plan: Plan, scenario: Scenario, dem: Dem, *,
         may be flown.
     """
     weights = {d.id: d.weight_kg for d in scenario.drops}
-    pieces = [(group, scenario, dem, weights, check_geofence)
-              for group in groups(plan.sorties, GROUPS if map_fn is not None else 1)]
+    pieces = [(tuple(group), scenario, dem, weights, check_geofence)
+              for group in chunks(plan.sorties, PIECES_PER_CALL if map_fn is not None else 1)]
     out: list[Violation] = []
-    for found in run(map_fn, _verify_piece, pieces):
+    for found in run_map(map_fn, _verify_piece, pieces):
         out += found
     out += check_accounting(plan, scenario)
     return out
