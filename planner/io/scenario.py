@@ -29,6 +29,8 @@ The format, with defaults::
 
     [[drone_type]]                       # one or more: DroneType fields
 
+    [costs]                              # optional: CostTable prices (planner.io.costs)
+
 Paths are relative to the folder. Ids (of drops, depots and drone types) are 1 to 64 characters:
 letters, digits, space, ``_``, ``.`` and ``-``, starting with a letter or digit
 (:data:`planner.scenario.ID_PATTERN`); names (of the scenario and of no-fly zones) are free text
@@ -65,6 +67,7 @@ from planner.io._toml_tables import (
     read_table,
     spec_of,
 )
+from planner.io.costs import read_costs
 from planner.scenario import (
     MAX_DRONES,
     SCENARIO_FILE,
@@ -83,7 +86,8 @@ DEFAULT_BUFFER_M = 50.0
 MAX_BUFFER_M = 100_000.0
 
 _TOP = Spec(kinds={"name": "string", "drops": "string", "terrain": "any", "airspace": "any",
-                   "wind": "any", "planner": "any", "depot": "any", "drone_type": "any"},
+                   "wind": "any", "planner": "any", "depot": "any", "drone_type": "any",
+                   "costs": "any"},
             required=frozenset({"terrain", "depot", "drone_type"}))
 _TERRAIN = Spec(kinds={"dem": "any", "clearance_agl_m": "number", "ceiling_agl_m": "number"},
                 required=frozenset({"dem"}))
@@ -287,6 +291,7 @@ def load_scenario(folder: str | Path, *, strict: bool = False) -> Scenario:
     nofly, buffer_m = _airspace(doc, top, root)
     wind = _optional(doc, top, "wind", Wind)
     params = _optional(doc, top, "planner", PlannerParams)
+    read_costs(doc, top)  # checked here; planner.io.costs.load_costs reads it for the cost report
     if "drops" in doc:
         drops_path = _file(root, doc["drops"], top, "drops", "drops")
     else:
