@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from dropline.commands.exit_codes import ExitCode
+from planner.cost import cost_summary, format_cost, plan_cost
 from planner.errors import InputError
+from planner.io.costs import load_costs
 from planner.io.inputs import load_scenario_with_dem
 from planner.io.plan_folder import PlanFolder, read_plan_source, write_plan_folder
 from planner.mission_plan import plan_from_mission
@@ -138,6 +140,7 @@ def plan_command(args: argparse.Namespace) -> int:
                            map_fn=pool.map if pool is not None else None)
     out = Path(args.out)
     summary = plan_summary(result, scenario, timings)
+    summary["cost"] = cost_summary(plan_cost(result.plan, scenario, load_costs(args.scenario)))
     try:
         write_plan_folder(out, result.plan, scenario, summary=summary)
     except OSError as exc:
@@ -173,6 +176,8 @@ def print_report(plan: Plan, summary: dict[str, Any], out: Path) -> None:
         print(f"{len(plan.unserved)} unserved drops:")
         for u in plan.unserved:
             print(f"  {u.drop_id}: {u.reason}")
+    for line in format_cost(summary["cost"]) if "cost" in summary else ():
+        print(line)
     print(f"written to {out}/ (plan.json, summary.json, routes.geojson, sorties/*.plan, "
           f"sorties/*.waypoints)")
 
