@@ -4,6 +4,7 @@ from planner.cost.report import DropCost as DropCost
 from planner.cost.report import PlanCost as PlanCost
 from planner.cost.report import SortieCost as SortieCost
 from planner.cost.report import cost_summary as cost_summary
+from planner.cost.report import flown_cost as flown_cost
 from planner.cost.report import format_cost as format_cost
 from planner.cost.report import plan_cost as plan_cost
 from planner.cost.table import CURRENCY as CURRENCY

@@ -16,16 +16,17 @@ from the sortie's depot: a farther drop takes a larger share (equal shares when 
 the depot). Each drop is then compared with its road cost (``road_yuan_per_parcel``, or with
 ``road_yuan_per_km`` set, that price times the straight-line distance times
 ``road_detour_factor``) and is cheaper by ``drone`` or by ``road`` (``same`` when equal to the
-fen). Unserved drops are not costed.
+fen). Unserved drops are not costed. :func:`flown_cost` prices what was flown the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from planner.cost.table import CURRENCY, CostTable
+from planner.flown.figures import FlownFigures
 from planner.geo import geodesic_distance_m
 from planner.plan_model import Plan, Sortie
 from planner.scenario import Scenario
@@ -120,12 +121,12 @@ def _road_yuan(table: CostTable, reach_m: float) -> float:
     return table.road_yuan_per_km * reach_m / 1000 * table.road_detour_factor
 
 
-def _sortie_cost(sortie: Sortie, scenario: Scenario, table: CostTable) -> SortieCost:
+def _sortie_cost(sortie: Sortie, scenario: Scenario, table: CostTable, *, energy_wh: float,
+                 duration_s: float) -> SortieCost:
     drone = scenario.drone_types[sortie.drone_type_id]
-    m = sortie.metrics
-    energy_kwh = m.energy_wh / 1000
-    cycles = m.energy_wh / drone.battery_wh
-    flight_h = m.duration_s / 3600
+    energy_kwh = energy_wh / 1000
+    cycles = energy_wh / drone.battery_wh
+    flight_h = duration_s / 3600
     crew_h = drone.turnaround_s / 3600
     pack_yuan = drone.battery_wh / 1000 * table.battery_yuan_per_kwh
     return SortieCost(
@@ -133,7 +134,25 @@ def _sortie_cost(sortie: Sortie, scenario: Scenario, table: CostTable) -> Sortie
         energy_yuan=energy_kwh / table.charger_efficiency * table.electricity_yuan_per_kwh,
         battery_cycles=cycles, battery_wear_yuan=cycles * pack_yuan / table.battery_cycle_life,
         flight_h=flight_h, depreciation_yuan=flight_h * table.depreciation_yuan_per_flight_h,
-        crew_h=crew_h, crew_yuan=crew_h * table.crew_yuan_per_h, distance_km=m.distance_m / 1000)
+        crew_h=crew_h, crew_yuan=crew_h * table.crew_yuan_per_h,
+        distance_km=sortie.metrics.distance_m / 1000)
+
+
+def _drop_costs(sortie: Sortie, cost: SortieCost, drop_ids: Sequence[str], scenario: Scenario,
+                table: CostTable) -> list[DropCost]:
+    """``cost`` shared among ``drop_ids`` by their distance from the sortie's depot."""
+    depot = next(d for d in scenario.depots if d.id == sortie.depot_id)
+    drops = {d.id: d for d in scenario.drops}
+    reach_m = [geodesic_distance_m(depot.lat_deg, depot.lon_deg, drops[i].lat_deg,
+                                   drops[i].lon_deg) for i in drop_ids]
+    total_m = sum(reach_m)
+    out = []
+    for drop_id, reach in zip(drop_ids, reach_m, strict=True):
+        share = reach / total_m if total_m > 0 else 1 / len(reach_m)
+        out.append(DropCost(drop_id=drop_id, sortie_id=sortie.id,
+                            weight_kg=drops[drop_id].weight_kg, share=share,
+                            drone_yuan=share * cost.cost_yuan, road_yuan=_road_yuan(table, reach)))
+    return out
 
 
 def plan_cost(plan: Plan, scenario: Scenario, table: CostTable | None = None) -> PlanCost:
@@ -154,23 +173,57 @@ def plan_cost(plan: Plan, scenario: Scenario, table: CostTable | None = None) ->
         Per sortie, per delivered drop (with its road cost and the cheaper way) and the totals.
     """
     table = table or CostTable()
-    depots = {d.id: d for d in scenario.depots}
-    drops = {d.id: d for d in scenario.drops}
     sortie_costs: list[SortieCost] = []
     drop_costs: list[DropCost] = []
     for sortie in plan.sorties:
-        cost = _sortie_cost(sortie, scenario, table)
+        cost = _sortie_cost(sortie, scenario, table, energy_wh=sortie.metrics.energy_wh,
+                            duration_s=sortie.metrics.duration_s)
         sortie_costs.append(cost)
-        depot = depots[sortie.depot_id]
-        reach_m = [geodesic_distance_m(depot.lat_deg, depot.lon_deg, drops[i].lat_deg,
-                                       drops[i].lon_deg) for i in sortie.drop_ids]
-        total_m = sum(reach_m)
-        for drop_id, reach in zip(sortie.drop_ids, reach_m, strict=True):
-            share = reach / total_m if total_m > 0 else 1 / len(reach_m)
-            drop_costs.append(DropCost(
-                drop_id=drop_id, sortie_id=sortie.id, weight_kg=drops[drop_id].weight_kg,
-                share=share, drone_yuan=share * cost.cost_yuan,
-                road_yuan=_road_yuan(table, reach)))
+        drop_costs += _drop_costs(sortie, cost, sortie.drop_ids, scenario, table)
+    return PlanCost(sorties=tuple(sortie_costs), drops=tuple(drop_costs), table=table)
+
+
+def flown_cost(plan: Plan, scenario: Scenario, flown: Mapping[str, FlownFigures],
+               table: CostTable | None = None) -> PlanCost:
+    """The cost report of what was flown of a plan.
+
+    Parameters
+    ----------
+    plan
+        The plan flown.
+    scenario
+        Its scenario.
+    flown
+        The flown figures of each sortie flown, by sortie id (see
+        :func:`planner.flown.figures.compare_flight`); sorties not in it are left out.
+    table
+        The prices; the defaults of :class:`CostTable` when None.
+
+    Returns
+    -------
+    PlanCost
+        Priced as :func:`plan_cost`, with the energy drawn (``energy_used_wh``) and the time
+        flown (``duration_flown_s``) measured, each falling back to the prediction when not
+        measured; distances are the planned ones. Only the parcels released count as
+        delivered: a sortie's cost is shared among them (a sortie that released none still
+        counts in the totals).
+    """
+    table = table or CostTable()
+    sortie_costs: list[SortieCost] = []
+    drop_costs: list[DropCost] = []
+    for sortie in plan.sorties:
+        figures = flown.get(sortie.id)
+        if figures is None:
+            continue
+        m = sortie.metrics
+        cost = _sortie_cost(
+            sortie, scenario, table,
+            energy_wh=m.energy_wh if figures.energy_used_wh is None else figures.energy_used_wh,
+            duration_s=(m.duration_s if figures.duration_flown_s is None
+                        else figures.duration_flown_s))
+        sortie_costs.append(cost)
+        released = [i for i in sortie.drop_ids if figures.drop_errors_m.get(i) is not None]
+        drop_costs += _drop_costs(sortie, cost, released, scenario, table)
     return PlanCost(sorties=tuple(sortie_costs), drops=tuple(drop_costs), table=table)
 
 

@@ -9,7 +9,8 @@ import re
 import pyproj
 import pytest
 
-from planner.cost import CostTable, cost_summary, format_cost, plan_cost
+from planner.cost import CostTable, cost_summary, flown_cost, format_cost, plan_cost
+from planner.flown.figures import FlownFigures
 from planner.pipeline import PlanResult, make_plan
 from planner.plan_model import Plan
 from planner.scenario import Scenario
@@ -131,3 +132,40 @@ def test_bad_prices_are_refused(field: str, value: float, reason: str) -> None:
     """Each price is checked with a message saying what was expected."""
     with pytest.raises(ValueError, match=re.escape(reason)):
         CostTable(**{field: value})
+
+
+def _flown(energy_used_wh: float | None, duration_flown_s: float | None,
+           released: dict[str, float | None]) -> FlownFigures:
+    return FlownFigures(cross_track_max_m=None, cross_track_p95_m=None, agl_min_m=None,
+                        agl_max_m=None, agl_min_planned_m=None, agl_max_planned_m=None,
+                        agl_reference="dem", alt_max_amsl_m=None, incursions=(),
+                        drop_errors_m=released, duration_flown_s=duration_flown_s,
+                        energy_used_wh=energy_used_wh, final_state="completed")
+
+
+def test_flown_cost_prices_what_was_measured(tutorial_result: PlanResult,
+                                             tutorial_scenario: Scenario) -> None:
+    """Measured energy and time replace the predictions; only released parcels are delivered."""
+    plan = tutorial_result.plan
+    first, second = plan.sorties[0], plan.sorties[1]
+    flown = {
+        first.id: _flown(450.0, 1800.0, {i: 2.0 for i in first.drop_ids}),
+        second.id: _flown(None, None, {second.drop_ids[0]: 1.0,
+                                       **{i: None for i in second.drop_ids[1:]}}),
+    }
+    cost = flown_cost(plan, tutorial_scenario, flown)
+    # The first sortie as measured: 450 Wh, half an hour; the second as predicted.
+    first_yuan = 0.45 / 0.9 * 0.8 + 450 / 900 * 2.7 + 0.5 * 25 + 300 / 3600 * 40
+    m = second.metrics
+    second_yuan = (m.energy_wh / 1000 / 0.9 * 0.8 + m.energy_wh / 900 * 2.7
+                   + m.duration_s / 3600 * 25 + 300 / 3600 * 40)
+    assert [s.sortie_id for s in cost.sorties] == [first.id, second.id]
+    assert cost.cost_yuan == pytest.approx(first_yuan + second_yuan)
+    assert [d.drop_id for d in cost.drops] == [*first.drop_ids, second.drop_ids[0]]
+    lone = cost.drops[-1]
+    assert lone.share == 1.0 and lone.drone_yuan == pytest.approx(second_yuan)
+    summary = cost_summary(cost)
+    parcels = len(first.drop_ids) + 1
+    assert summary["parcels"] == parcels
+    assert summary["cost_per_parcel_yuan"] == pytest.approx((first_yuan + second_yuan) / parcels,
+                                                            abs=0.005)
