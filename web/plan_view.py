@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from planner.cost import cost_summary, plan_cost
+from planner.io.costs import load_costs
 from planner.items import Cmd, Frame, MissionItem
 from planner.plan_model import Plan, Sortie
 from planner.scenario import Scenario
@@ -188,5 +190,6 @@ def plan_view(plan: Plan, scenario: Scenario, dem: Dem) -> dict[str, Any]:
                     "sorties": len(plan.sorties),
                     "vehicles": len({s.vehicle for s in plan.sorties}),
                     "makespan_s": _num(max(etas)) if etas else 0.0,
-                    "energy_wh": _num(sum(s.metrics.energy_wh for s in plan.sorties))},
+                    "energy_wh": _num(sum(s.metrics.energy_wh for s in plan.sorties)),
+                    "cost": cost_summary(plan_cost(plan, scenario, load_costs(scenario.root)))},
     }

@@ -32,7 +32,9 @@ import sqlalchemy as sa
 
 from gcs.fleet import logs
 from gcs.fleet.logs import FlightLog
+from planner.cost import cost_summary, plan_cost
 from planner.errors import DroplineError, InputError
+from planner.io.costs import load_costs
 from planner.io.plan_folder import (
     PLAN_JSON,
     ROUTES_GEOJSON,
@@ -359,8 +361,10 @@ class PlanService:
         try:
             result = make_plan(scenario, dem, progress=progress, timings=timings,
                                clock=time.perf_counter)
-            write_plan_folder(out, result.plan, scenario,
-                              summary=plan_summary(result, scenario, timings))
+            summary = plan_summary(result, scenario, timings)
+            summary["cost"] = cost_summary(plan_cost(result.plan, scenario,
+                                                     load_costs(scenario.root)))
+            write_plan_folder(out, result.plan, scenario, summary=summary)
         except DroplineError as exc:
             self._finish(record, "failed", self._shown(record, str(exc)), None)
             return

@@ -206,10 +206,43 @@
       "%(served)s of %(drops)s drops in %(sorties)s sorties on %(vehicles)s drones; makespan %(makespan)s, %(wh)s Wh",
       {served: sum.served, drops: sum.drops, sorties: sum.sorties, vehicles: sum.vehicles,
        makespan: minutes(sum.makespan_s), wh: num(sum.energy_wh, 1)});
+    drawCost(sum.cost);
     $("downloads").replaceChildren(...files.map((f) => el("li", {},
       el("a", {href: `/api/plans/${plan.id}/files/${f}`, download: true}, f))));
     $("result").hidden = false;
     if (bounds.length) map.fitBounds(bounds, {padding: [20, 20]});
+  }
+
+  // The cost report: per parcel, per drone-km and per kg against the road, then each drop's
+  // share of its sortie's cost beside its road cost as two bars (numbers only in styles).
+  function drawCost(cost) {
+    const box = $("cost");
+    if (!cost || !cost.parcels) { box.replaceChildren(); $("cost-box").hidden = true; return; }
+    const top = Math.max(0.01, ...cost.drops.map((d) => Math.max(d.drone_yuan, d.road_yuan)));
+    const bar = (value, colour) => el("span", {class: "cost-bar", style:
+      `display:inline-block;height:.7em;margin-right:.3em;background:${colour};` +
+      `width:${(60 * Number(value) / top).toFixed(1)}%`});
+    const cheaper = {drone: t("by drone"), road: t("by road"), same: t("same")};
+    box.replaceChildren(
+      el("p", {id: "cost-figures"}, t(
+        "%(parcel)s yuan per parcel (road %(road)s), %(km)s yuan per drone-km, %(kg)s yuan per kg",
+        {parcel: num(cost.cost_per_parcel_yuan, 2, 2), road: num(cost.road_per_parcel_yuan, 2, 2),
+         km: num(cost.cost_per_drone_km_yuan, 2, 2), kg: num(cost.cost_per_kg_yuan, 2, 2)})),
+      el("p", {id: "cost-parts"}, t(
+        "energy %(kwh)s kWh %(energy)s yuan · battery %(cycles)s cycles %(battery)s yuan · flight %(hours)s h %(depreciation)s yuan · crew %(crew)s yuan",
+        {kwh: num(cost.energy_kwh, 3), energy: num(cost.energy_yuan, 2, 2),
+         cycles: num(cost.battery_cycles, 2), battery: num(cost.battery_wear_yuan, 2, 2),
+         hours: num(cost.flight_h, 2), depreciation: num(cost.depreciation_yuan, 2, 2),
+         crew: num(cost.crew_yuan, 2, 2)})),
+      el("table", {id: "cost-drops"},
+        el("tr", {}, el("th", {}, t("drop")), el("th", {}, t("by drone (yuan)")),
+           el("th", {}, t("by road (yuan)")), el("th", {}, t("cheaper"))),
+        ...cost.drops.map((d) => el("tr", {"data-cheaper": d.cheaper},
+          el("td", {}, d.drop_id),
+          el("td", {}, bar(d.drone_yuan, "#1e88e5"), num(d.drone_yuan, 2, 2)),
+          el("td", {}, bar(d.road_yuan, "#8d6e63"), num(d.road_yuan, 2, 2)),
+          el("td", {}, cheaper[d.cheaper] || d.cheaper)))));
+    $("cost-box").hidden = false;
   }
 
   // Every version of the plan, newest first; flown ones are read-only (changes make a new one).
