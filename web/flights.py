@@ -20,10 +20,12 @@ import sqlalchemy as sa
 from gcs.fleet import logs
 from gcs.fleet.logs import FlightLog, FlightRecord
 from gcs.tlog.reader import TlogFlight, read_flight
+from planner.cost import cost_summary, flown_cost
 from planner.errors import InputError
 from planner.flown.figures import FlownSample, compare_flight
+from planner.io.costs import load_costs
 from planner.io.planfile import read_plan_json
-from planner.plan_model import Sortie
+from planner.plan_model import Plan, Sortie
 from planner.scenario import Scenario
 from planner.terrain import Dem
 from web.errors import NotFound
@@ -142,12 +144,18 @@ class FlightService:
         except InputError as exc:
             raise NotFound(f"flight {flight.id}: {exc}") from None
         sortie, scenario, dem = self._planned(flight)
-        figures = None
+        figures = cost = None
         if sortie is not None:
-            figures = compare_flight(
+            measured = compare_flight(
                 flown.samples, flown.releases, mission=sortie, dem=dem,
                 zones=() if scenario is None else scenario.nofly,
-                reached=[seq for _, seq in flown.reached]).as_dict()
+                reached=[seq for _, seq in flown.reached])
+            figures = measured.as_dict()
+            if scenario is not None:
+                one = Plan(scenario=scenario.name, altitude_frame="relative", sorties=(sortie,),
+                           unserved=())
+                cost = cost_summary(flown_cost(one, scenario, {sortie.id: measured},
+                                               load_costs(scenario.root)))
         armed = [s for s in flown.samples if s.armed]
         shown = armed or list(flown.samples)
         t0 = shown[0].t_s if shown else 0.0
@@ -158,6 +166,7 @@ class FlightService:
                                     home_amsl_m=_home_amsl_m(sortie, flown, shown)),
             "planned_route": [] if sortie is None else track_latlon(sortie.mission),
             "figures": None if figures is None else _rounded(figures),
+            "cost": cost,
         }
 
     def _planned(self, flight: FlightRecord) -> tuple[Sortie | None, Scenario | None,
