@@ -7,6 +7,7 @@ its last state, flagged stale."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -97,8 +98,13 @@ def test_first_screen_stale_flag_and_catch_up(link: ThrottleProxy, browser: Any)
                                ".startsWith('offline since')", timeout=5_000)
         assert page.locator("#offline-banner").is_visible()
         assert "stale" in (page.get_attribute("#drop-age", "class") or "")   # drops: as of when
+        first_age_s = _last_heard_s(page)
         page.wait_for_timeout(12_000)
-        assert "last heard 1" in page.locator(f"{STALE} .age").first.inner_text()  # 1x s
+        # the age keeps counting while nothing arrives: it grew by the 12 s waited (ages are
+        # redrawn once a second) and is at least the time since the cut
+        age_s = _last_heard_s(page)
+        assert 10 <= age_s - first_age_s <= 14 + 2, (first_age_s, age_s)
+        assert age_s >= int(time.monotonic() - cut) - 2, (age_s, time.monotonic() - cut)
         w.shot("crew-2-cut")
 
         link.restore()
@@ -117,6 +123,14 @@ def test_first_screen_stale_flag_and_catch_up(link: ThrottleProxy, browser: Any)
     finally:
         link.restore()
         w.close()
+
+
+def _last_heard_s(page: Any) -> int:
+    """The age the first stale card shows ("last heard 17 s ago"), in seconds."""
+    text = page.locator(f"{STALE} .age").first.inner_text()
+    found = re.search(r"last heard (\d+) s ago", text)
+    assert found, text
+    return int(found.group(1))
 
 
 def test_offline_reload_shows_the_last_state(link: ThrottleProxy, browser: Any) -> None:

@@ -200,7 +200,7 @@ def square_around(lat: float, lon: float, north_m: float, east_m: float,
 def upload_ok(rig: Rig, items: Sequence[MissionItem], mission_type: int) -> None:
     """Upload and require MAV_MISSION_ACCEPTED."""
     result = rig.client.upload(items, mission_type, timeout_s=rig.wall_s(10))
-    for _ in range(2):
+    for _ in range(4):
         # The vehicle cancels an upload after 8 simulated seconds without an answer (0.8 s of
         # wall time at 10x): on a loaded machine, upload again as a ground station would.
         if result != mavlink.MAV_MISSION_OPERATION_CANCELLED:
