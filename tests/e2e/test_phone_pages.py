@@ -69,7 +69,9 @@ def test_every_page_fits_a_phone(console: tuple[str, str], browser: Any, size: s
     assert on_screen(page, "#logout") and on_screen(page, "#nav-users")
 
     page.click("#nav-fleet")
-    page.wait_for_function("() => document.querySelector('#run-state').textContent !== ''")
+    page.wait_for_url("**/fleet")
+    page.wait_for_function("() => (document.querySelector('#run-state')?.textContent ?? '') "
+                           "!== ''")
     page.wait_for_selector("#map.leaflet-container")
     _fits(w, f"phone-{size}-fleet")
     assert on_screen(page, "#logout")
@@ -90,7 +92,8 @@ def test_every_page_fits_a_phone(console: tuple[str, str], browser: Any, size: s
         assert on_screen(page, f"#flights tbody tr >> nth={i} >> button.replay")
     page.locator("button.replay").first.click()
     page.wait_for_selector("#replay:not([hidden])")
-    page.wait_for_function("() => document.querySelector('#replay-time').textContent !== ''")
+    page.wait_for_function("() => (document.querySelector('#replay-time')?.textContent ?? '') "
+                           "!== ''")
     _fits(w, f"phone-{size}-replay")
     assert on_screen(page, "#play") and on_screen(page, "#slider")
     map_box = page.locator("#map").bounding_box()
@@ -155,6 +158,7 @@ def test_other_roles_land_on_the_plan_page(console: tuple[str, str], browser: An
     page.fill("#password", PASSWORD)
     page.click("#login")
     page.wait_for_url("**/plans")
+    page.wait_for_load_state("networkidle")  # map tiles loaded before the session ends
     page.click("#logout")
     page.goto(url + "/flights")
     assert "/login?next=" in page.url
@@ -174,7 +178,8 @@ def test_replay_slider_moves_a_second_per_key(console: tuple[str, str], browser:
     page.click("#nav-flights")
     page.locator("button.replay").first.click()
     page.wait_for_selector("#replay:not([hidden])")
-    page.wait_for_function("() => document.querySelector('#replay-time').textContent !== ''")
+    page.wait_for_function("() => (document.querySelector('#replay-time')?.textContent ?? '') "
+                           "!== ''")
     assert float(page.get_attribute("#slider", "max") or 0) > 20
     page.focus("#slider")
     page.keyboard.press("ArrowRight")

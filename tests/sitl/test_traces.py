@@ -191,9 +191,11 @@ class Replayer:
             if missing is None:
                 return
             if time.monotonic() > deadline:
+                stream = missing[0] if missing[0] in _SOFT else "strict"
                 raise AssertionError(
-                    f"the simulator never sent {missing};\n"
-                    f"  received last: {self.events.keys[-8:]}")
+                    f"the simulator never sent {missing} in its place;\n"
+                    f"  wanted ({stream}): {_streams(keys).get(stream, [])[-12:]}\n"
+                    f"  received ({stream}): {_streams(self.events.keys).get(stream, [])[-12:]}")
             self.pump(0.05)
 
     def run(self, gcs: list[tuple[float, Any]], trace: EventLog) -> None:
@@ -229,16 +231,25 @@ def _streams(keys: list[tuple[Any, ...]]) -> dict[str, list[tuple[Any, ...]]]:
 
 def _align(want: list[tuple[Any, ...]], have: list[tuple[Any, ...]]) -> int:
     """How many of ``want`` are matched by ``have`` in order, allowing an event to arrive up to
-    :data:`REORDER_WINDOW` places early or late (the autopilot's text queue is flushed
-    asynchronously, so a STATUSTEXT and an unrelated ack may swap)."""
+    :data:`REORDER_WINDOW` places early or late against the one matched before it (the
+    autopilot's text queue is flushed asynchronously, so a STATUSTEXT and an unrelated ack may
+    swap). An unmatched event left behind (a heartbeat of the state before the session) does not
+    hold the window back.
+
+    >>> _align([("A",), ("B",), ("C",), ("D",), ("E",)],
+    ...        [("X",), ("A",), ("B",), ("C",), ("D",), ("E",)])
+    5
+    >>> _align([("A",), ("B",)], [("A",), ("X",), ("Y",), ("Z",), ("W",), ("V",), ("B",)])
+    1
+    """
     used = [False] * len(have)
-    start = 0
+    last = -1
     for i, key in enumerate(want):
-        while start < len(have) and used[start]:
-            start += 1
-        for j in range(start, min(len(have), start + REORDER_WINDOW + 1)):
+        lo = max(0, last - REORDER_WINDOW)
+        for j in range(lo, min(len(have), last + REORDER_WINDOW + 2)):
             if not used[j] and have[j] == key:
                 used[j] = True
+                last = max(last, j)
                 break
         else:
             return i
