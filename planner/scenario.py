@@ -207,6 +207,12 @@ class Depot:
         object.__setattr__(self, "drones", MappingProxyType(dict(self.drones)))
 
 
+#: A recipient's telephone number: an optional ``+``, then digits, spaces, ``-``, ``(`` and ``)``,
+#: with 6 to 15 digits (E.164 allows at most 15).
+PHONE_PATTERN = re.compile(r"\+?(?=(?:[ ()-]*\d){6,15}[ ()-]*$)[\d ()-]{6,32}")
+#: A recipient's e-mail address (one ``@``, a dotted domain, no spaces or angle brackets).
+EMAIL_PATTERN = re.compile(r"[^\s@<>\"',;]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
+
 #: Heaviest parcel a drops list may hold, in kg (heavier than any drone carries is planned as
 #: unserved; beyond this it is a typing error).
 MAX_PARCEL_KG = 1000.0
@@ -217,6 +223,8 @@ class Drop:
     """A parcel to deliver at a point, with an optional time window in seconds from plan start.
 
     ``line`` is the 1-based line of the drops CSV it came from, when loaded from a file.
+    ``phone`` and ``email`` are the recipient's, for notifications (optional); they take no part
+    in planning, comparisons or ``repr``.
     """
 
     id: str
@@ -227,9 +235,19 @@ class Drop:
     latest_s: float | None = None
     priority: int = 0
     line: int | None = field(default=None, compare=False)
+    phone: str | None = field(default=None, compare=False, repr=False)
+    email: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         _require(bool(self.id), "Expected a non-empty drop id")
+        if self.phone is not None:
+            _require(isinstance(self.phone, str) and PHONE_PATTERN.fullmatch(self.phone)
+                     is not None, f"Expected phone to be a telephone number (digits, spaces, "
+                     f"+ - ( ) and 6-15 digits), got {_shown(self.phone)}")
+        if self.email is not None:
+            _require(isinstance(self.email, str) and EMAIL_PATTERN.fullmatch(self.email)
+                     is not None, f"Expected email to be an address like name@example.org, "
+                     f"got {_shown(self.email)}")
         check_id("id", self.id)
         check_lat_lon(self.lat_deg, self.lon_deg)
         _positive("weight_kg", self.weight_kg)

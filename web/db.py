@@ -6,8 +6,9 @@ change revokes it), ``audit_log`` (every vehicle command and account event: who,
 result; user-controlled text bounded to :data:`AUDIT_TEXT_MAX` characters, refused requests
 aggregated beyond :data:`REFUSED_PER_MINUTE` a user and minute), ``plans`` (a scenario choice
 with its uploads and edits, and the state of its planner job: one row per version of a plan,
-see below), ``parcels`` (the unguessable tracking token of each parcel of a flown plan) and
-``alert_acks``. Flights, alerts and delivery events stay in the flight log of
+see below), ``parcels`` (the unguessable tracking token of each parcel of a flown plan),
+``notifications`` (the outbox of recipient notifications, one row per event and channel, see
+:mod:`web.notify`) and ``alert_acks``. Flights, alerts and delivery events stay in the flight log of
 :mod:`gcs.fleet.logs`.
 
 Plan versions: every row of ``plans`` is one version, with its own folder. ``lineage_id`` is
@@ -21,8 +22,8 @@ delivery once, and nothing later clears them.
 SQLite in the data folder by default; any SQLAlchemy URL (``DATABASE_URL``) works. The schema is
 set up idempotently (``create_all`` plus a version row; older databases gain the new
 columns: ``users.disabled`` of version 2, plan versions and parcel lineage and delivery of
-version 3, filled in for the rows they have); every write runs in one transaction. A
-database file that SQLite cannot read stops the start with an
+version 3, filled in for the rows they have; the notification outbox of version 4); every
+write runs in one transaction. A database file that SQLite cannot read stops the start with an
 :class:`~planner.errors.InputError` naming the file (nothing is written to it).
 """
 
@@ -42,7 +43,7 @@ import sqlalchemy as sa
 
 from planner.errors import InputError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Longest user-controlled text kept in an audit row (longer text is cut, marked with "...").
 AUDIT_TEXT_MAX = 500
 #: Refused-request audit rows kept per user and minute; the rest are counted in one summary row.
@@ -119,6 +120,25 @@ ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "parcels": (("lineage_id", "VARCHAR(32)"), ("delivered_at", "FLOAT"),
                 ("delivered_run_id", "INTEGER")),
 }
+notifications = sa.Table(
+    "notifications", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(160), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("lineage_id", sa.String(32), nullable=False),
+    sa.Column("drop_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("recipient", sa.String(320), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_at", sa.Float, nullable=False),
+    sa.Column("last_error", sa.String(500)),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("sent_at", sa.Float),
+    sa.UniqueConstraint("event_id", "channel"),
+    sa.Index("ix_notifications_due", "state", "next_at"),
+    sa.Index("ix_notifications_parcel", "lineage_id", "drop_id"))
 alert_acks = sa.Table(
     "alert_acks", metadata,
     sa.Column("alert_id", sa.Integer, primary_key=True),
@@ -249,7 +269,7 @@ class Database:
             conn.execute(sa.update(parcels).where(parcels.c.lineage_id.is_(None))
                          .values(lineage_id=sa.select(plans.c.lineage_id)
                                  .where(plans.c.id == parcels.c.plan_id).scalar_subquery()))
-            for table in (audit_log, plans, parcels):
+            for table in (audit_log, plans, parcels, notifications):
                 for index in table.indexes:
                     index.create(conn, checkfirst=True)
             row = conn.execute(sa.select(schema_version.c.version)).first()

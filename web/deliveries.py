@@ -295,10 +295,13 @@ class DeliveryService:
             for sortie in plan.sorties:
                 for drop_id in sortie.drop_ids:
                     event = logged.get(drop_id) or {}
+                    state = event.get("state", "planned")
+                    eta_at = event.get("eta_at") if state in OPEN_STATES else None
                     drops.append({"drop_id": drop_id, "sortie_id": sortie.id,
-                                  "vehicle": sortie.vehicle,
-                                  "state": event.get("state", "planned"), "eta_in_s": None,
-                                  "eta_at": None, "reason": event.get("detail")})
+                                  "vehicle": sortie.vehicle, "state": state,
+                                  "eta_in_s": None if eta_at is None
+                                  else round(max(0.0, eta_at - time.time()), 1),
+                                  "eta_at": eta_at, "reason": event.get("detail")})
             for row in drops:
                 if row["drop_id"] in delivered:
                     row.update(state="delivered", reason=None)

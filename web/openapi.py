@@ -111,6 +111,13 @@ def openapi_document() -> dict[str, Any]:
                               "schema": _ID},
                 "sysid": {"name": "sysid", "in": "path", "required": True,
                           "schema": {"type": "integer", "minimum": 0, "maximum": 255}},
+                "notification_id": {"name": "notification_id", "in": "path",
+                                    "required": True, "schema": _ID},
+                "notification_state": {"name": "state", "in": "query", "required": False,
+                                       "schema": {"type": "string",
+                                                  "enum": ["pending", "sent", "dead"]}},
+                "limit": {"name": "limit", "in": "query", "required": False,
+                          "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
                 "alert_id": {"name": "alert_id", "in": "path", "required": True,
                              "schema": _ID},
                 "user_id": {"name": "user_id", "in": "path", "required": True,
@@ -242,6 +249,13 @@ def openapi_document() -> dict[str, Any]:
                                            errors=("401", "404", "409"))},
             "/api/track/{token}": {"get": _op("a parcel's public status", errors=("404",),
                                               params=("token",), public=True)},
+            "/api/notifications": {"get": _op(
+                "recipient notifications, newest first (recipients' addresses: operators "
+                "only)", errors=("400", "401", "403"),
+                params=("notification_state", "limit"))},
+            "/api/notifications/{notification_id}/retry": {"post": _op(
+                "queue a dead-letter notification again; audited", errors=_WRITE,
+                params=("notification_id",))},
             "/api/flights": {"get": _op("recorded flights")},
             "/api/flights/{flight_id}/replay": {"get": _op(
                 "a flight's track, planned route and figures", errors=("401", "403", "404"),

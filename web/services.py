@@ -22,6 +22,7 @@ from web.deliveries import DeliveryService
 from web.events import EventBus
 from web.fleet_service import FleetService
 from web.flights import FlightService
+from web.notify.service import NotifyService
 from web.planning import PlanService
 from web.simulator import SimulatorControl
 from web.tiles import TileService
@@ -44,9 +45,12 @@ class Services:
     tiles: TileService
     simulator: SimulatorControl | None = None
     signer: FleetSigner | None = None
+    notify: NotifyService | None = None
 
     def close(self) -> None:
-        """Stop the fleet, end event streams and release the database."""
+        """Stop the notifier and the fleet, end event streams and release the database."""
+        if self.notify is not None:
+            self.notify.close()
         self.events.close()
         if self.signer is not None:
             self.signer.close()
@@ -156,21 +160,27 @@ def init_app(app: Flask) -> Services:
     plans.attach_flight_log(fleet.flight_log)
     keys = _signing_keys(app, data_dir)
     signer = None if keys is None else FleetSigner(fleet.hub, keys)
+    deliveries = DeliveryService(database, plans, fleet,
+                                 contacts=app.config.get("HUB_CONTACTS") or {})
+    notify_config = app.config.get("NOTIFY")
+    notify = None if notify_config is None else NotifyService(notify_config, database, plans,
+                                                              deliveries)
     found = Services(
         db=database, users=Users(database, app.config["PASSWORD_HASH_METHOD"]),
         limiter=LoginLimiter(int(app.config["LOGIN_FAILURES"]),
                              float(app.config["LOGIN_WINDOW_S"]),
                              int(app.config.get("LOGIN_ADDRESS_FAILURES", 20))),
         events=events, plans=plans, fleet=fleet,
-        deliveries=DeliveryService(database, plans, fleet,
-                                   contacts=app.config.get("HUB_CONTACTS") or {}),
+        deliveries=deliveries,
         flights=FlightService(fleet.flight_log, plans),
         tiles=TileService(map_dem, data_dir / "tiles"),
-        simulator=app.config.get("SIMULATOR"), signer=signer)
+        simulator=app.config.get("SIMULATOR"), signer=signer, notify=notify)
     fleet.start()
     if signer is not None:
         signer.start()
     fleet.resume(plans)
+    if notify is not None and app.config.get("NOTIFY_AUTOSTART", True):
+        notify.start()
     _private_data_dir(data_dir)
     app.extensions["dropline"] = found
     return found

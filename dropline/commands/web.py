@@ -100,6 +100,10 @@ def _common(parser: argparse.ArgumentParser, *, port: int) -> None:
                              "kept in DIR/signing.json (owner-only, reused on later starts); "
                              "all sent packets signed, unsigned ones from keyed vehicles ignored")
     add_sign_key_file(parser)
+    parser.add_argument("--notify", default=None, metavar="FILE",
+                        help="tell recipients (the drops' phone and email columns) about their "
+                             "parcels through the webhook and/or SMTP server of this TOML file "
+                             "(see README, Notifications)")
 
 
 def signing_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -119,6 +123,22 @@ def signing_config(args: argparse.Namespace) -> dict[str, Any]:
     return {"SIGN": True} if getattr(args, "sign", False) else {}
 
 
+def notify_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The console's notification settings from ``--notify FILE``, if given.
+
+    Raises
+    ------
+    InputError
+        The file is missing, malformed or has a wrong setting (named).
+    """
+    path = getattr(args, "notify", None)
+    if not path:
+        return {}
+    from web.notify.config import load_notify_config
+
+    return {"NOTIFY": load_notify_config(path)}
+
+
 def _check(args: argparse.Namespace) -> None:
     port_number(args.port, "--port")
     if args.speedup is not None:
@@ -130,6 +150,7 @@ def _check(args: argparse.Namespace) -> None:
         raise InputError(f"expected at least {MIN_PASSWORD} characters",
                          field="DROPLINE_ADMIN_PASSWORD")
     signing_config(args)  # an unreadable key file is refused before anything starts
+    notify_config(args)
     os.umask(0o077)  # the database, flight logs, plans and tiles: readable by the owner only
 
 
@@ -254,8 +275,10 @@ class Demo:
 
 def start_demo(data_dir: str, speedup: float, *, sim_base_port: int | None = None,
                drop_ids: list[str] | None = None,
-               signing: dict[str, Any] | None = None) -> Demo:
+               settings: dict[str, Any] | None = None) -> Demo:
     """The demo wiring: simulated fleet, console app, admin account and the draft plan.
+
+    ``settings`` are more console settings (signing, notifications).
 
     The draft plan (the whole sample district, or only ``drop_ids``) is made on the first start
     of a data folder and reused after; it is the plan the Plan page opens.
@@ -273,7 +296,7 @@ def start_demo(data_dir: str, speedup: float, *, sim_base_port: int | None = Non
                           "SAMPLE_SCENARIO": SAMPLE, "SIMULATOR": FleetSimulator(fleet),
                           "VEHICLE_TYPES": {i + 1: v.drone_type_id
                                             for i, v in enumerate(vehicles)},
-                          **(signing or {})})
+                          **(settings or {})})
         try:
             generated = _first_login(app)
             with app.app_context():
@@ -340,7 +363,7 @@ def demo_command(args: argparse.Namespace) -> int:
     if args.sim_base_port is not None:
         port_number(args.sim_base_port, "--sim-base-port", lowest=1)
     demo = start_demo(args.data_dir, args.speedup, sim_base_port=args.sim_base_port,
-                      signing=signing_config(args))
+                      settings={**signing_config(args), **notify_config(args)})
     try:
         depots = sorted({v.depot_id for v in demo.vehicles})
         ports = demo.fleet.connection_strings
@@ -362,5 +385,5 @@ def serve_command(args: argparse.Namespace) -> int:
                       "TIME_SCALE": args.speedup, "MISSIONS_DIR": str(MISSIONS),
                       "SAMPLE_SCENARIO": SAMPLE,
                       "SESSION_COOKIE_SECURE": bool(args.secure_cookies),
-                      **signing_config(args)})
+                      **signing_config(args), **notify_config(args)})
     return _serve(app, args.host, args.port, _first_login(app))

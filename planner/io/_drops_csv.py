@@ -1,8 +1,9 @@
 """Reading the drops CSV of a scenario.
 
 The header names the columns, in any order: ``id``, ``lat_deg``, ``lon_deg`` and ``weight_kg``
-are required; ``earliest_s``, ``latest_s`` and ``priority`` are optional (an empty cell means
-unset); other columns (``name``...) are ignored. Blank lines and lines whose first non-blank
+are required; ``earliest_s``, ``latest_s`` and ``priority`` are optional, as are the recipient's
+``phone`` and ``email`` for notifications (an empty cell means unset); other columns
+(``name``...) are ignored. Blank lines and lines whose first non-blank
 character is ``#`` are skipped, before and after the header.
 """
 
@@ -19,8 +20,9 @@ from planner.io._toml_tables import blame_field, did_you_mean
 from planner.scenario import Drop
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("id", "lat_deg", "lon_deg", "weight_kg")
-OPTIONAL_COLUMNS: tuple[str, ...] = ("earliest_s", "latest_s", "priority")
-_FIELDS = ("id", "lat_deg", "lon_deg", "weight_kg", "earliest_s", "latest_s", "priority")
+OPTIONAL_COLUMNS: tuple[str, ...] = ("earliest_s", "latest_s", "priority", "phone", "email")
+_FIELDS = ("id", "lat_deg", "lon_deg", "weight_kg", "earliest_s", "latest_s", "priority",
+           "phone", "email")
 #: Most drops a drops CSV may hold.
 MAX_DROPS = 10_000
 
@@ -138,6 +140,9 @@ def read_drops(path: Path) -> tuple[Drop, ...]:
                 values["priority"] = int(text)
             except ValueError:
                 raise at.error(f"Expected an integer, got '{text}'", "priority") from None
+        for col in ("phone", "email"):
+            if col in index and row[index[col]]:
+                values[col] = row[index[col]]
         try:
             drop = Drop(**values)
         except ValueError as err:

@@ -18,10 +18,12 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request
 from PIL import Image
 
-from web.errors import NotFound
+from planner.errors import InputError
+from web.errors import Conflict, NotFound
 from web.i18n import translated_track
+from web.notify.outbox import STATES
 from web.services import services
-from web.views._access import login_required
+from web.views._access import current_user, login_required, require
 
 bp = Blueprint("deliveries", __name__)
 
@@ -30,6 +32,8 @@ DELIVERED_MAX_AGE_S = 3600
 #: Colours of the tracking page's map tile (a 256 px hillshade in 64 colours is about 3 kB
 #: instead of 30 kB: seconds less on a slow mobile link).
 MAP_COLOURS = 64
+#: Most notifications one request lists.
+NOTIFICATIONS_MAX = 500
 
 
 @bp.route("/deliveries")
@@ -115,3 +119,38 @@ def track_map(token: str) -> Any:
     response.headers["Cache-Control"] = "private, max-age=86400"
     response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
     return response.make_conditional(request)
+
+
+@bp.route("/api/notifications")
+@require("plan")
+def notifications() -> Any:
+    """The newest recipient notifications (``?state=pending|sent|dead``, ``?limit=`` up to
+    500): event, channel, recipient, attempts and the last error."""
+    notify = services().notify
+    state = request.args.get("state") or None
+    if state is not None and state not in STATES:
+        raise InputError(f"Expected state in {', '.join(STATES)}, got {state[:40]!r}",
+                         field="state")
+    limit_text = request.args.get("limit", "100")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= NOTIFICATIONS_MAX:
+        raise InputError(f"Expected limit in 1..{NOTIFICATIONS_MAX}, got {limit_text[:20]!r}",
+                         field="limit")
+    if notify is None:
+        return {"enabled": False, "channels": [], "notifications": []}
+    return {"enabled": True, "channels": list(notify.channels),
+            "notifications": notify.outbox.rows(state=state, limit=int(limit_text))}
+
+
+@bp.route("/api/notifications/<int:notification_id>/retry", methods=["POST"])
+@require("plan")
+def retry_notification(notification_id: int) -> Any:
+    """Queue a dead letter again (audited)."""
+    svc = services()
+    if svc.notify is None:
+        raise Conflict("notifications are not set up (dropline serve --notify FILE)")
+    user = current_user()
+    assert user is not None
+    found = svc.notify.outbox.retry(notification_id)
+    svc.db.audit(username=user.username, action="notification retry",
+                 target=f"{found['event_id']} ({found['channel']})", result="ok")
+    return found
