@@ -60,8 +60,13 @@ NAV_COMMANDS: frozenset[int] = frozenset({
     Cmd.NAV_TAKEOFF, Cmd.NAV_DELAY, Cmd.NAV_PAYLOAD_PLACE,
 })
 
-#: Commands that release a parcel.
+#: Commands that release a parcel (a DO_GRIPPER only with param2 = 0, release: see
+#: :func:`is_release`; with param2 = 1 it grabs one, see :func:`is_grab`).
 RELEASE_COMMANDS: frozenset[int] = frozenset({Cmd.DO_GRIPPER, Cmd.DO_WINCH, Cmd.NAV_PAYLOAD_PLACE})
+
+#: DO_GRIPPER param2: GRIPPER_ACTIONS.
+GRIPPER_RELEASE = 0
+GRIPPER_GRAB = 1
 
 #: Frames whose altitude is relative to home, to terrain, or absolute.
 RELATIVE_FRAMES: frozenset[int] = frozenset({Frame.GLOBAL_RELATIVE_ALT,
@@ -112,3 +117,34 @@ class MissionItem:
     def params(self) -> tuple[float, float, float, float]:
         """The four command parameters."""
         return (self.param1, self.param2, self.param3, self.param4)
+
+
+def is_grab(item: MissionItem) -> bool:
+    """Whether ``item`` grabs a parcel (DO_GRIPPER with param2 = 1, a pickup).
+
+    Examples
+    --------
+    >>> is_grab(MissionItem(command=Cmd.DO_GRIPPER, frame=Frame.MISSION, param1=1, param2=1))
+    True
+    >>> is_grab(MissionItem(command=Cmd.DO_GRIPPER, frame=Frame.MISSION, param1=1, param2=0))
+    False
+    """
+    return item.command == Cmd.DO_GRIPPER and item.param2 == GRIPPER_GRAB
+
+
+def is_release(item: MissionItem) -> bool:
+    """Whether ``item`` lets a parcel go: a release command that is not a gripper grab.
+
+    Examples
+    --------
+    >>> is_release(MissionItem(command=Cmd.DO_WINCH, frame=Frame.MISSION, param2=1))
+    True
+    >>> is_release(MissionItem(command=Cmd.DO_GRIPPER, frame=Frame.MISSION, param1=1, param2=1))
+    False
+    """
+    return item.command in RELEASE_COMMANDS and not is_grab(item)
+
+
+def is_stop(item: MissionItem) -> bool:
+    """Whether ``item`` hands a parcel over at a stop of the sortie: a release or a grab."""
+    return item.command in RELEASE_COMMANDS

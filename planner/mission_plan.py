@@ -7,7 +7,7 @@ from pathlib import Path
 
 from planner.errors import PlanFileError
 from planner.geo import geodesic_distance_m
-from planner.items import RELEASE_COMMANDS, Cmd, MissionItem
+from planner.items import Cmd, MissionItem, is_grab, is_stop
 from planner.plan_model import Plan, Sortie, SortieMetrics, Unserved
 from planner.scenario import Scenario
 
@@ -15,20 +15,25 @@ _HOME_TOLERANCE_M = 50.0
 _DROP_TOLERANCE_M = 5.0
 
 
-def release_positions(mission: Sequence[MissionItem]) -> list[tuple[float, float]]:
-    """(lat_deg, lon_deg) where each release happens: a release item's own position, or the last
-    one."""
-    out: list[tuple[float, float]] = []
+def stop_positions(mission: Sequence[MissionItem]) -> list[tuple[float, float, bool]]:
+    """(lat_deg, lon_deg, grab) of each stop: where a parcel is released (``grab`` False) or
+    grabbed (a pickup, ``grab`` True); a stop item's own position, or the last one."""
+    out: list[tuple[float, float, bool]] = []
     last: tuple[float, float] | None = None
     for item in mission:
-        if item.command in RELEASE_COMMANDS and item.command != Cmd.NAV_PAYLOAD_PLACE:
-            if last is not None:
-                out.append(last)
-        elif item.command == Cmd.NAV_PAYLOAD_PLACE:
-            out.append((item.lat_deg, item.lon_deg))
+        if item.command == Cmd.NAV_PAYLOAD_PLACE:
+            out.append((item.lat_deg, item.lon_deg, False))
+        elif is_stop(item) and last is not None:
+            out.append((*last, is_grab(item)))
         if item.is_nav and item.command not in (Cmd.NAV_DELAY, Cmd.NAV_RETURN_TO_LAUNCH):
             last = (item.lat_deg, item.lon_deg)
     return out
+
+
+def release_positions(mission: Sequence[MissionItem]) -> list[tuple[float, float]]:
+    """(lat_deg, lon_deg) where each release happens: a release item's own position, or the last
+    one (gripper grabs at pickups are not releases)."""
+    return [(lat, lon) for lat, lon, grab in stop_positions(mission) if not grab]
 
 
 def plan_from_mission(scenario: Scenario, mission: Sequence[MissionItem],
@@ -37,7 +42,7 @@ def plan_from_mission(scenario: Scenario, mission: Sequence[MissionItem],
     """A one-sortie plan from a mission file, its drops found by their release positions.
 
     The depot is the scenario depot nearest to home (item 0); drops of the scenario released
-    nowhere in the mission are listed as not part of it.
+    (or, for pickups, grabbed) nowhere in the mission are listed as not part of it.
     """
     if not mission:
         raise PlanFileError("the mission has no items", path=path)
@@ -59,16 +64,20 @@ def plan_from_mission(scenario: Scenario, mission: Sequence[MissionItem],
         raise PlanFileError(f"unknown drone type '{drone_type}'; the scenario has "
                             f"{', '.join(scenario.drone_types)}", path=path)
     drop_ids: list[str] = []
-    for lat, lon in release_positions(mission):
+    pickup_ids: list[str] = []
+    for lat, lon, grab in stop_positions(mission):
         near = min(scenario.drops, default=None,
                    key=lambda d: geodesic_distance_m(d.lat_deg, d.lon_deg, lat, lon))
         if near is not None and geodesic_distance_m(near.lat_deg, near.lon_deg, lat, lon) \
                 <= _DROP_TOLERANCE_M:
             drop_ids.append(near.id)
+            if grab:
+                pickup_ids.append(near.id)
     metrics = SortieMetrics(distance_m=0, duration_s=0, energy_wh=0, energy_pct=0,
                             reserve_pct=0, min_agl_m=0, max_agl_m=0, payload_kg=0)
     sortie = Sortie(id=name, depot_id=depot.id, drone_type_id=drone_type,
-                    vehicle=f"{depot.id}/{drone_type}/1", drop_ids=tuple(drop_ids), start_s=0.0,
+                    vehicle=f"{depot.id}/{drone_type}/1", drop_ids=tuple(drop_ids),
+                    pickup_ids=tuple(pickup_ids), start_s=0.0,
                     mission=tuple(mission), fence=tuple(fence), rally=tuple(rally),
                     metrics=metrics)
     served = set(drop_ids)

@@ -21,8 +21,9 @@ class SortieMetrics:
 
     ``energy_wh`` is the energy drawn from take-off to landing; ``reserve_pct`` the battery left on
     landing as a percentage of capacity; ``min_agl_m``/``max_agl_m`` the lowest and highest
-    height above ground along the cruise legs (descents at drops excluded); ``drop_etas_s`` the
-    release time of each drop, seconds from plan start.
+    height above ground along the cruise legs (descents at drops excluded); ``payload_kg`` the
+    most payload on board at any time (at take-off, or after a pickup); ``drop_etas_s`` the
+    release time of each drop (the grab time at a pickup), seconds from plan start.
     """
 
     distance_m: float
@@ -46,7 +47,9 @@ class SortieMetrics:
 class Sortie:
     """One flight: depot -> drops -> depot, flown by one drone.
 
-    ``vehicle`` names the drone (``"<depot>/<type>/<n>"``, n from 1); ``mission`` holds the
+    ``drop_ids`` lists every stop in flying order; ``pickup_ids`` those of them that are pickups
+    (a parcel grabbed there and brought to the depot), the others are deliveries. ``vehicle``
+    names the drone (``"<depot>/<type>/<n>"``, n from 1); ``mission`` holds the
     mission items with item 0 the home position (frame GLOBAL, AMSL); ``fence`` the geofence
     items (inclusion corridor first, then exclusion zones) and ``rally`` the rally points.
     """
@@ -61,6 +64,11 @@ class Sortie:
     fence: tuple[MissionItem, ...]
     rally: tuple[MissionItem, ...]
     metrics: SortieMetrics
+    pickup_ids: tuple[str, ...] = ()
+
+    def is_pickup(self, drop_id: str) -> bool:
+        """Whether the stop at ``drop_id`` collects a parcel rather than delivering one."""
+        return drop_id in self.pickup_ids
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

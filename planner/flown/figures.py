@@ -38,7 +38,7 @@ from planner.flown._track import (
     planned_track,
 )
 from planner.flown._zones import Incursion, fence_areas, incursions, zone_areas
-from planner.items import RELEASE_COMMANDS, MissionItem
+from planner.items import MissionItem, is_grab, is_stop
 from planner.mission_plan import release_positions
 from planner.plan_model import Sortie
 from planner.scenario import NoFlyZone
@@ -172,10 +172,14 @@ def _items_reached(samples: Sequence[FlownSample], reached: Sequence[int], total
 
 
 def _release_labels(mission: tuple[MissionItem, ...], drop_ids: Sequence[str]) -> dict[int, str]:
-    """The label of each release item: its drop id, else ``"item N"``."""
-    seqs = [i for i, m in enumerate(mission) if m.command in RELEASE_COMMANDS]
+    """The label of each release item: its drop id, else ``"item N"``.
+
+    ``drop_ids`` lists every stop in order, pickups included: the k-th stop item (a release or,
+    at a pickup, a gripper grab) serves the k-th id; grabs are left out of the labels.
+    """
+    seqs = [i for i, m in enumerate(mission) if is_stop(m)]
     return {seq: drop_ids[k] if k < len(drop_ids) else f"item {seq}"
-            for k, seq in enumerate(seqs)}
+            for k, seq in enumerate(seqs) if not is_grab(mission[seq])}
 
 
 def _drop_label(drop: DropPoint, labels: Mapping[int, str]) -> str:

@@ -3,7 +3,8 @@
 Layout (``"format": "dropline-plan"``, ``"version": 1``)::
 
     {"format", "version", "scenario", "altitude_frame", "seed",
-     "sorties": [{"id", "depot_id", "drone_type_id", "vehicle", "drop_ids", "start_s",
+     "sorties": [{"id", "depot_id", "drone_type_id", "vehicle", "drop_ids",
+                  "pickup_ids" (only when the sortie has pickups), "start_s",
                   "metrics": {"distance_m", ..., "drop_etas_s": {drop id: s}},
                   "mission": [item, ...], "fence": [item, ...], "rally": [item, ...]}],
      "unserved": [{"drop_id", "reason"}],
@@ -11,8 +12,10 @@ Layout (``"format": "dropline-plan"``, ``"version": 1``)::
 
 Each item is ``{"seq", "command", "command_name", "frame", "params": [p1, p2, p3, p4],
 "lat_deg", "lon_deg", "alt_m", "autocontinue"}``; its mission type is the list it is in and
-``command_name`` is for people only (ignored on reading). Floats are written with ``repr``
-precision, so a round trip gives equal values; NaN is written ``null``.
+``command_name`` is for people only (ignored on reading). ``pickup_ids`` lists the stops of
+``drop_ids`` that collect a parcel (the others deliver one); a sortie without it has none.
+Floats are written with ``repr`` precision, so a round trip gives equal values; NaN is written
+``null``.
 """
 
 from __future__ import annotations
@@ -61,9 +64,12 @@ def _sortie_json(sortie: Sortie) -> dict[str, object]:
     metrics["drop_etas_s"] = {k: _num(v) for k, v in sortie.metrics.drop_etas_s.items()}
     out: dict[str, object] = {
         "id": sortie.id, "depot_id": sortie.depot_id, "drone_type_id": sortie.drone_type_id,
-        "vehicle": sortie.vehicle, "drop_ids": list(sortie.drop_ids), "start_s": sortie.start_s,
-        "metrics": metrics,
+        "vehicle": sortie.vehicle, "drop_ids": list(sortie.drop_ids),
     }
+    if sortie.pickup_ids:
+        out["pickup_ids"] = list(sortie.pickup_ids)
+    out["start_s"] = sortie.start_s
+    out["metrics"] = metrics
     for name, mission_type in _LISTS:
         items: Sequence[MissionItem] = getattr(sortie, name)
         for seq, item in enumerate(items):
@@ -165,6 +171,14 @@ def _read_sortie(doc: JsonDoc, value: object, where: str) -> Sortie:
     drops_where = join(where, "drop_ids")
     drop_ids = tuple(doc.string(v, join(drops_where, k)) for k, v in
                      enumerate(doc.array(doc.key(obj, "drop_ids", where), drops_where)))
+    pickup_ids: tuple[str, ...] = ()
+    if "pickup_ids" in obj:
+        pick_where = join(where, "pickup_ids")
+        pickup_ids = tuple(doc.string(v, join(pick_where, k)) for k, v in
+                           enumerate(doc.array(obj["pickup_ids"], pick_where)))
+        for k, drop_id in enumerate(pickup_ids):
+            if drop_id not in drop_ids:
+                doc.fail(join(pick_where, k), f"pickup '{drop_id}' is not in drop_ids")
     lists: dict[str, tuple[MissionItem, ...]] = {}
     for name, mission_type in _LISTS:
         list_where = join(where, name)
@@ -174,7 +188,7 @@ def _read_sortie(doc: JsonDoc, value: object, where: str) -> Sortie:
     return Sortie(id=_str(doc, obj, "id", where), depot_id=_str(doc, obj, "depot_id", where),
                   drone_type_id=_str(doc, obj, "drone_type_id", where),
                   vehicle=_str(doc, obj, "vehicle", where), drop_ids=drop_ids,
-                  start_s=_float(doc, obj, "start_s", where),
+                  pickup_ids=pickup_ids, start_s=_float(doc, obj, "start_s", where),
                   mission=lists["mission"], fence=lists["fence"], rally=lists["rally"],
                   metrics=_read_metrics(doc, doc.key(obj, "metrics", where),
                                         join(where, "metrics")))
