@@ -23,6 +23,21 @@ def _over(value: float, limit: float) -> bool:
     return value > limit + ABS_TOL + REL_TOL * abs(limit)
 
 
+def peak_load(problem: RoutingProblem, clients: Sequence[int]) -> float:
+    """Most load on board along depot -> ``clients`` -> depot: every delivery at take-off,
+    falling at each delivery and rising at each pickup."""
+    load = float(sum(problem.clients[c].demand for c in clients))
+    peak = load
+    for c in clients:
+        client = problem.clients[c]
+        if client.pickup:
+            load += client.pickup - client.demand
+            peak = max(peak, load)
+        else:
+            load -= client.demand
+    return peak
+
+
 def _forward(problem: RoutingProblem, depot: int, clients: Sequence[int],
              depart_s: float) -> tuple[list[float], list[float], float]:
     """Arrivals, service starts and return time of a trip leaving at ``depart_s``."""
@@ -65,7 +80,7 @@ def schedule_trip(problem: RoutingProblem, depot: int, clients: Sequence[int],
     dist = problem.distance_m
     nodes = [depot, *(problem.node(c) for c in clients), depot]
     distance = float(sum(float(dist[a, b]) for a, b in itertools.pairwise(nodes)))
-    load = float(sum(problem.clients[c].demand for c in clients))
+    load = peak_load(problem, clients)
     return Trip(clients=tuple(clients), depart_s=ready_s, service_start_s=tuple(start),
                 return_s=ret, distance_m=distance, load=load)
 

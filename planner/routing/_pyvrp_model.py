@@ -1,10 +1,11 @@
 """Translation of a :class:`RoutingProblem` to PyVRP's integer ``ProblemData`` and back.
 
 PyVRP works in integers. Distances and times are scaled and rounded up (so an answer PyVRP finds
-feasible keeps the float limits too, up to the exact re-check that follows); loads are rounded up
-and capacities down. The scales are chosen so that rounding changes a cost by less than 1e-6 of
-it, and so that distances, times and loads have similar magnitudes (PyVRP's penalty weights are
-bounded).
+feasible keeps the float limits too, up to the exact re-check that follows); loads (deliveries
+and pickups, which PyVRP carries natively: the load falls at a delivery and rises at a pickup)
+are rounded up and capacities down. The scales are chosen so that rounding changes a cost by
+less than 1e-6 of it, and so that distances, times and loads have similar magnitudes (PyVRP's
+penalty weights are bounded).
 
 Each vehicle type gets its own PyVRP depot at its depot's node, whose service duration is the
 type's turnaround: PyVRP spends it at the start of every trip. Internal time is shifted by the
@@ -117,7 +118,7 @@ def choose_scales(problem: RoutingProblem) -> Scales:
     span = max([float(finite_t.max()) * n_arcs if finite_t.size else 1.0, *horizon])
     while s_t > 1 and span * s_t > MAX_SCALED:
         s_t /= 10
-    demands = [c.demand for c in problem.clients]
+    demands = [c.demand + c.pickup for c in problem.clients]
     caps = [v.capacity for v in problem.vehicle_types if math.isfinite(v.capacity)]
     integral = all(float(q).is_integer() for q in demands + caps)
     total_q = sum(demands) or 1.0
@@ -194,16 +195,20 @@ def build_model(problem: RoutingProblem, scales: Scales, variant: Variant) -> Py
         early_i = _up(cl.earliest_s + t0, s_t)
         late_i = max(early_i, _down(late + t0, s_t)) if math.isfinite(late) else INT_MAX
         delivery = [_up(cl.demand, scales.load)]
+        pickup = [_up(cl.pickup, scales.load)]
         if with_parcels:
             delivery.append(scales.parcel)
+            pickup.append(0)
         for (kind, p), top in zip(dims, dim_caps, strict=True):
             if kind == "dist":
                 w = int(dist[p, node] + dist[node, p] - weight)
             else:
                 w = int(dur[p, node] + dur[node, p]) + _up(cl.service_s, s_t)
             delivery.append(min(w, 2 * top + 1))
+            pickup.append(0)
         clients.append(pyvrp.Client(
-            location=node, delivery=delivery, service_duration=_up(cl.service_s, s_t),
+            location=node, delivery=delivery, pickup=pickup,
+            service_duration=_up(cl.service_s, s_t),
             tw_early=early_i, tw_late=late_i, prize=_down(cl.prize, s_d, 0),
             required=cl.required, name=cl.name or f"c{c}"))
 

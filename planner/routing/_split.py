@@ -34,7 +34,7 @@ def split_sequence(problem: RoutingProblem, vt: VehicleType,
     for i in range(n):
         if not math.isfinite(best[i][0]):
             continue
-        d_in = t_in = load = 0.0
+        d_in = t_in = load = final = 0.0
         for j in range(i, n):
             c = clients[j]
             if j == i:
@@ -43,7 +43,12 @@ def split_sequence(problem: RoutingProblem, vt: VehicleType,
                 d_in += float(dist[nodes[j - 1], nodes[j]])
                 t_in += float(dur[nodes[j - 1], nodes[j]])
             t_in += problem.clients[c].service_s
-            load += problem.clients[c].demand
+            # a later client's delivery rides every earlier arc; its pickup only the arcs after it
+            cl = problem.clients[c]
+            if cl.pickup:
+                load, final = max(load + cl.demand, final + cl.pickup), final + cl.pickup
+            else:
+                load += cl.demand
             d_total = d_in + float(dist[nodes[j], p])
             t_total = t_in + float(dur[nodes[j], p])
             if not (_within(load, vt.capacity) and (vt.max_parcels is None

@@ -6,7 +6,9 @@ may hold ``inf`` for an arc that cannot be flown. Distances are in metres (or in
 benchmark instance), times in seconds from the plan start, loads in the unit of the vehicle
 capacity (kg for parcels).
 
-A vehicle flies one or more trips (sorties) from its depot: depot -> clients -> depot. Before
+A vehicle flies one or more trips (sorties) from its depot: depot -> clients -> depot. It leaves
+with every delivery of the trip on board; the load falls at each delivery and rises at each
+pickup, and must stay within the capacity all along. Before
 each trip it spends ``turnaround_s`` at the depot (loading, battery swap); the first trip leaves
 the depot at time 0 at the earliest. Per-trip limits (distance, duration, capacity, parcels) hold
 for every trip; ``shift_end_s`` bounds the return of the last trip. A client's time window bounds
@@ -51,12 +53,14 @@ class DepotNode:
 class Client:
     """A place to serve once (a drop).
 
-    ``demand`` is in the vehicle capacity's unit; ``service_s`` the time spent there; the service
-    must start within ``[earliest_s, latest_s]``. An optional client (``required=False``) is
-    served only if its ``prize`` (in distance units) pays for the detour.
+    ``demand`` (delivered there, carried from the depot) and ``pickup`` (collected there, carried
+    back to the depot) are in the vehicle capacity's unit; ``service_s`` the time spent there;
+    the service must start within ``[earliest_s, latest_s]``. An optional client
+    (``required=False``) is served only if its ``prize`` (in distance units) pays for the detour.
     """
 
     demand: float = 0.0
+    pickup: float = 0.0
     service_s: float = 0.0
     earliest_s: float = 0.0
     latest_s: float = math.inf
@@ -66,6 +70,7 @@ class Client:
 
     def __post_init__(self) -> None:
         _non_negative("demand", self.demand)
+        _non_negative("pickup", self.pickup)
         _non_negative("service_s", self.service_s)
         _non_negative("earliest_s", self.earliest_s)
         _non_negative("latest_s", self.latest_s, allow_inf=True)
@@ -162,7 +167,8 @@ class Trip:
     """One trip: depot -> ``clients`` in order -> depot.
 
     ``depart_s`` is when it leaves the depot (after the turnaround), ``service_start_s`` the start
-    of service at each client (the ETA), ``return_s`` the landing back at the depot.
+    of service at each client (the ETA), ``return_s`` the landing back at the depot, ``load``
+    the most on board at any time.
     """
 
     clients: tuple[int, ...]

@@ -13,10 +13,19 @@ start of service at ``f`` to landing (flying and service, no waiting) and two ti
 
 Labels of the same customer set and first customer are compared and the dominated ones dropped
 (no worse distance, energy and duration, a later ``x`` and an earlier ``y``).
+
+Pickups: the payload on an arc is then the suffix's deliveries plus the pickups made before it,
+some of them before the suffix and not yet known. A label keeps the suffix's energy and peak
+load with no pickup before it (its exact value once the trip is closed, and a lower bound until
+then, so pruning stays safe) and its energy with the most payload the rest of a trip could add;
+a label dominates another only if it is no worse at both ends and its peak load is no higher.
+Every closed trip's energy and load are exact; the dominance between the two ends assumes the
+energy of the orders compared does not cross, so the answer is not claimed proven optimal.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,13 +52,20 @@ class ClassData:
     max_stops: int
     available_from_s: float
     return_by_s: float
+    pickup_kg: Sequence[float] = ()
+
+    @property
+    def has_pickups(self) -> bool:
+        """Whether some customer has a parcel to collect."""
+        return any(q > 0 for q in self.pickup_kg)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Candidate:
     """A feasible trip of one drone class, with what scheduling needs to know about it.
 
-    ``customers`` are 0-based customer indexes in flying order. The trip may leave the depot at
+    ``customers`` are 0-based customer indexes in flying order; ``load_kg`` is the most payload
+    on board at any time. The trip may leave the depot at
     any time in ``[start_min_s, start_max_s]`` and then occupies the drone for ``occupancy_s``
     (waiting included when the windows force it; turnaround excluded). ``back_s`` is the time
     from the end of the last service to landing.
@@ -117,6 +133,9 @@ def _predecessors(data: ClassData, neighbours: int | None) -> list[list[int]]:
 
 def _run(klass: int, data: ClassData, *, wait_allowed: bool, triangle: bool, keep_last: bool,
          max_labels: int, neighbours: int | None) -> tuple[list[Candidate], int]:
+    if data.has_pickups:
+        return _run_pickups(klass, data, wait_allowed=wait_allowed, triangle=triangle,
+                            keep_last=keep_last, max_labels=max_labels, neighbours=neighbours)
     t, dist, energy = data.time_s, data.distance_m, data.energy_wh
     dem, ready, due, serv = data.demand_kg, data.ready_s, data.due_s, data.service_s
     cap, limit = data.capacity_kg + EPS, data.energy_limit_wh * (1 + EPS)
@@ -263,3 +282,136 @@ def _covers(a: Candidate, b: Candidate, keep_last: bool) -> bool:
             and a.occupancy_s <= b.occupancy_s and a.start_max_s >= b.start_max_s
             and a.start_min_s + a.occupancy_s <= b.start_min_s + b.occupancy_s
             and (not keep_last or a.back_s >= b.back_s))
+
+
+#: (distance_m, energy_wh, duration_s, x_s, y_s, deliveries_kg, customers, peak_kg, energy_hi_wh):
+#: a label of :func:`_run_pickups`, energy and peak with no pickup before the suffix, and
+#: ``energy_hi_wh`` with the most payload the rest of a trip could add.
+PickLabel = tuple[float, float, float, float, float, float, tuple[int, ...], float, float]
+
+
+def _suffix(data: ClassData, seq: tuple[int, ...], before_kg: float) -> tuple[float, float]:
+    """Energy and peak load of the arcs from ``seq[0]`` to the depot, ``before_kg`` of pickups
+    already on board when service at ``seq[0]`` starts."""
+    dem, pick, energy = data.demand_kg, data.pickup_kg, data.energy_wh
+    deliver = sum(dem[c] for c in seq)
+    load = deliver + before_kg
+    total = 0.0
+    peak = 0.0
+    for k, c in enumerate(seq):
+        load += pick[c] - dem[c]
+        peak = max(peak, load)
+        total += energy(c + 1, seq[k + 1] + 1 if k + 1 < len(seq) else 0, load)
+    return total, peak
+
+
+def _run_pickups(klass: int, data: ClassData, *, wait_allowed: bool, triangle: bool,
+                 keep_last: bool, max_labels: int,
+                 neighbours: int | None) -> tuple[list[Candidate], int]:
+    """:func:`_run` for customers with pickups: suffix energies recomputed at every extension."""
+    t, dist = data.time_s, data.distance_m
+    dem, pick, ready, due, serv = (data.demand_kg, data.pickup_kg, data.ready_s, data.due_s,
+                                   data.service_s)
+    cap, limit = data.capacity_kg + EPS, data.energy_limit_wh * (1 + EPS)
+    avail = data.available_from_s
+    n = len(dem)
+    total_pick = sum(pick)
+    preds = _predecessors(data, neighbours)
+    level: dict[tuple[int, int, int], list[PickLabel]] = {}
+
+    def hi_kg(mask: int) -> float:
+        rest = total_pick - sum(pick[c] for c in range(n) if mask >> c & 1)
+        return min(rest, data.capacity_kg)
+
+    for c in range(n):
+        f = c + 1
+        if max(dem[c], pick[c]) > cap or not (math.isfinite(t[f][0]) and math.isfinite(t[0][f])):
+            continue
+        dur = serv[c] + t[f][0]
+        e, peak = _suffix(data, (c,), 0.0)
+        if e > limit:
+            continue
+        latest = min(due[c], data.return_by_s - dur)
+        y = ready[c] + dur if wait_allowed else ready[c]
+        if latest < ready[c] - EPS:
+            continue
+        e_hi, _ = _suffix(data, (c,), hi_kg(1 << c))
+        _insert_pick(level, (1 << c, c, c if keep_last else -1),
+                     (dist[f][0], e, dur, latest, y, dem[c], (c,), peak, e_hi))
+    out: list[Candidate] = []
+    labels = 0
+    while level:
+        labels += sum(len(v) for v in level.values())
+        if labels > max_labels:
+            raise _Overflow
+        nxt: dict[tuple[int, int, int], list[PickLabel]] = {}
+        for (mask, c, last), bucket in level.items():
+            f = c + 1
+            for lab in bucket:
+                cand = _close_pick(klass, data, lab, mask, wait_allowed)
+                if cand is not None:
+                    out.append(cand)
+                d_m, _, dur, x, y, load, seq, _, _ = lab
+                if len(seq) >= data.max_stops:
+                    continue
+                for p in preds[f]:
+                    q = p - 1
+                    if mask >> q & 1:
+                        continue
+                    load2 = load + dem[q]
+                    if load2 > cap:
+                        continue
+                    seq2 = (q, *seq)
+                    e2, peak2 = _suffix(data, seq2, 0.0)
+                    if e2 > limit or peak2 > cap:
+                        continue
+                    step = serv[q] + t[p][f]
+                    dur2 = dur + step
+                    x2 = min(due[q], x - step)
+                    if wait_allowed:
+                        if x2 < ready[q] - EPS:
+                            continue
+                        y2 = max(y, ready[q] + dur2)
+                    else:
+                        y2 = max(ready[q], y - step)
+                        if y2 > x2 + EPS:
+                            continue
+                    if triangle and (x2 - t[0][p] < avail - EPS
+                                     or e2 + data.energy_wh(0, p, load2) > limit):
+                        continue
+                    mask2 = mask | 1 << q
+                    e_hi, _ = _suffix(data, seq2, hi_kg(mask2))
+                    _insert_pick(nxt, (mask2, q, last),
+                                 (d_m + dist[p][f], e2, dur2, x2, y2, load2, seq2, peak2, e_hi))
+        level = nxt
+    return out, labels
+
+
+def _insert_pick(level: dict[tuple[int, int, int], list[PickLabel]], key: tuple[int, int, int],
+                 lab: PickLabel) -> None:
+    """:func:`_insert` for labels with pickups: also no higher peak and high-load energy."""
+    bucket = level.get(key)
+    if bucket is None:
+        level[key] = [lab]
+        return
+    d, e, dur, x, y, peak, e_hi = lab[0], lab[1], lab[2], lab[3], lab[4], lab[7], lab[8]
+    for o in bucket:
+        if (o[0] <= d and o[1] <= e and o[2] <= dur and o[3] >= x and o[4] <= y
+                and o[7] <= peak and o[8] <= e_hi):
+            return
+    bucket[:] = [o for o in bucket
+                 if not (d <= o[0] and e <= o[1] and dur <= o[2] and x >= o[3] and y <= o[4]
+                         and peak <= o[7] and e_hi <= o[8])]
+    bucket.append(lab)
+
+
+def _close_pick(klass: int, data: ClassData, lab: PickLabel, mask: int,
+                wait_allowed: bool) -> Candidate | None:
+    """:func:`_close` for a label with pickups: the take-off load is its deliveries."""
+    d_m, e_wh, dur, x, y, load, seq, peak, _ = lab
+    if load > data.capacity_kg + EPS:
+        return None
+    cand = _close(klass, data, (d_m, e_wh, dur, x, y, load, seq), mask, wait_allowed)
+    if cand is None:
+        return None
+    return dataclasses.replace(cand, load_kg=max(load, peak))

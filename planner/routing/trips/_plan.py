@@ -72,6 +72,7 @@ def _schedule(problem: TripProblem, cand: Candidate, drone: int,
     where = f"trip {list(cand.customers)} of class {dc.id!r}"
     bad: list[str] = []
     load = sum(custs[c].demand_kg for c in cand.customers)
+    payload = load
     node = dc.depot_node
     now = depart_s
     dist = energy = 0.0
@@ -89,11 +90,13 @@ def _schedule(problem: TripProblem, cand: Candidate, drone: int,
         etas.append(now)
         now += cust.service_s
         load -= cust.demand_kg
+        if cust.pickup_kg:
+            load += cust.pickup_kg
+            payload = max(payload, load)
         node = cust.node
     dist += dc.arc_distance_m(node, dc.depot_node)
     energy += dc.arc_energy_wh(node, dc.depot_node, max(0.0, load))
     now += dc.arc_time_s(node, dc.depot_node)
-    payload = sum(custs[c].demand_kg for c in cand.customers)
     if payload > dc.capacity_kg + TOL:
         bad.append(f"{where}: payload {payload} kg over {dc.capacity_kg}")
     if energy > dc.energy_limit_wh * (1 + 1e-9):

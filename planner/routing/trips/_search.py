@@ -117,11 +117,14 @@ def search(problem: TripProblem, params: TripParams, *, progress: Report | None,
         else:
             why = f"no answer found within the time limit (search status {state.status})"
         return Outcome(plan=None, unservable=(), status=why)
+    # with pickups the enumeration's dominance is not exact (see _enum): no proof is claimed
+    pickups = any(c.pickup_kg > 0 for c in problem.customers)
     plan = build_plan(problem, [col_cands[k] for k in state.chosen],
                       [cols[k] for k in state.chosen], state.starts,
                       scale=params.time_scale, optimal=state.proven and state.exact_pool
-                      and not restricted, lower_bound=state.lower, candidates=len(cands),
-                      columns=len(cols), restricted=restricted, status=state.status)
+                      and not restricted and not pickups, lower_bound=state.lower,
+                      candidates=len(cands), columns=len(cols), restricted=restricted,
+                      status=state.status)
     return Outcome(plan=plan, unservable=(), status=state.status)
 
 
@@ -154,6 +157,7 @@ def _class_data(problem: TripProblem, dc: DroneClass) -> ClassData:
     n = len(problem.customers)
     return ClassData(time_s=time_s, distance_m=dist_m, energy_wh=energy,
                      demand_kg=[c.demand_kg for c in problem.customers],
+                     pickup_kg=[c.pickup_kg for c in problem.customers],
                      ready_s=[c.ready_s for c in problem.customers],
                      due_s=[c.due_s for c in problem.customers],
                      service_s=[c.service_s for c in problem.customers],

@@ -5,8 +5,10 @@ time. A fleet of drone classes (a type at a depot, ``count`` identical drones) f
 depot -> customers -> depot, several per drone, one after the other with a turnaround, all
 within the class's working hours. Each trip respects the class's payload capacity, stop count
 and battery energy, where the energy of every arc is given by the caller as a function of the
-payload on board on that arc (the payload falls at each delivery), so nonlinear models such as
-Dorling et al. (2017) are checked exactly, never linearised.
+payload on board on that arc (the payload falls at each delivery and rises at each pickup), so
+nonlinear models such as Dorling et al. (2017) are checked exactly, never linearised. With
+pickups every trip stays exactly checked but the optimum is not claimed proven (see
+:mod:`planner.routing.trips._enum`).
 
 The method (after the set-partitioning approaches to multi-trip drone routing):
 

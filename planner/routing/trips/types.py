@@ -33,8 +33,9 @@ def _number(name: str, value: float, *, low: float = 0.0, allow_inf: bool = Fals
 class TripCustomer:
     """A customer: node ``node`` of the arc functions, its demand and time window.
 
-    Service must start within ``[ready_s, due_s]`` (seconds from the plan start) and lasts
-    ``service_s``.
+    ``demand_kg`` is delivered there (carried from the depot); ``pickup_kg`` collected there
+    (carried back to the depot). Service must start within ``[ready_s, due_s]`` (seconds from
+    the plan start) and lasts ``service_s``.
     """
 
     node: int
@@ -43,11 +44,13 @@ class TripCustomer:
     due_s: float = math.inf
     service_s: float = 0.0
     name: str = ""
+    pickup_kg: float = 0.0
 
     def __post_init__(self) -> None:
         _require(isinstance(self.node, int) and self.node >= 0,
                  f"Expected node to be an integer >= 0, got {self.node!r}")
         _number("demand_kg", self.demand_kg)
+        _number("pickup_kg", self.pickup_kg)
         _number("ready_s", self.ready_s)
         _number("due_s", self.due_s, low=self.ready_s, allow_inf=True)
         _number("service_s", self.service_s)
@@ -60,7 +63,8 @@ class DroneClass:
     ``arc_time_s(i, j)`` and ``arc_distance_m(i, j)`` give the flight from node ``i`` to node
     ``j`` (``inf`` for an arc that cannot be flown); ``arc_energy_wh(i, j, load_kg)`` its energy
     with ``load_kg`` of payload on board, non-decreasing in the load. A trip may use at most
-    ``energy_limit_wh`` (the usable battery after the reserve), carry at most ``capacity_kg``
+    ``energy_limit_wh`` (the usable battery after the reserve), carry at most ``capacity_kg`` at
+    any point (the deliveries at take-off, less those made, plus the pickups made)
     and stop at most ``max_stops`` times. Trips leave no earlier than ``available_from_s`` and
     land by ``return_by_s``; a drone needs ``turnaround_s`` after landing before its next trip.
     """
@@ -169,8 +173,8 @@ class PlannedTrip:
     """One trip: drone ``drone`` (0-based) of class ``drone_class`` serves ``customers``.
 
     ``customers`` are indexes into ``TripProblem.customers`` in flying order;
-    ``service_start_s`` the start of service at each (the ETAs); ``load_kg`` the payload at
-    take-off.
+    ``service_start_s`` the start of service at each (the ETAs); ``load_kg`` the most payload
+    on board at any time (at take-off without pickups).
     """
 
     drone_class: int
