@@ -23,6 +23,9 @@ from planner._frozen import reduce_frozen
 DropMethod = Literal["gripper", "winch", "land"]
 DROP_METHODS: tuple[str, ...] = ("gripper", "winch", "land")
 AltitudeFrame = Literal["relative", "terrain"]
+DropKind = Literal["delivery", "pickup"]
+#: Every kind of drop: a parcel delivered at the point, or one collected there for the hub.
+DROP_KINDS: tuple[DropKind, ...] = ("delivery", "pickup")
 
 #: What an id (of a drop, depot or drone type) may be: 1 to 64 characters, letters, digits,
 #: space, ``_``, ``.`` and ``-``, starting with a letter or digit.
@@ -222,6 +225,9 @@ MAX_PARCEL_KG = 1000.0
 class Drop:
     """A parcel to deliver at a point, with an optional time window in seconds from plan start.
 
+    ``kind`` is ``delivery`` (the parcel leaves the hub and is released at the point) or
+    ``pickup`` (a parcel of ``weight_kg`` is collected at the point and brought to the hub); the
+    window bounds the release or the collection alike.
     ``line`` is the 1-based line of the drops CSV it came from, when loaded from a file.
     ``phone`` and ``email`` are the recipient's, for notifications (optional); they take no part
     in planning, comparisons or ``repr``.
@@ -234,6 +240,7 @@ class Drop:
     earliest_s: float | None = None
     latest_s: float | None = None
     priority: int = 0
+    kind: DropKind = "delivery"
     line: int | None = field(default=None, compare=False)
     phone: str | None = field(default=None, compare=False, repr=False)
     email: str | None = field(default=None, compare=False, repr=False)
@@ -265,6 +272,13 @@ class Drop:
         if self.earliest_s is not None and self.latest_s is not None:
             _require(self.earliest_s <= self.latest_s,
                      f"Expected earliest_s <= latest_s, got {self.earliest_s} > {self.latest_s}")
+        _require(self.kind in DROP_KINDS,
+                 f"Expected kind 'delivery' or 'pickup', got {_shown(self.kind)}")
+
+    @property
+    def is_pickup(self) -> bool:
+        """Whether the parcel is collected here (and brought to the hub) rather than delivered."""
+        return self.kind == "pickup"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,9 +1,10 @@
 """Reading the drops CSV of a scenario.
 
 The header names the columns, in any order: ``id``, ``lat_deg``, ``lon_deg`` and ``weight_kg``
-are required; ``earliest_s``, ``latest_s`` and ``priority`` are optional, as are the recipient's
-``phone`` and ``email`` for notifications (an empty cell means unset); other columns
-(``name``...) are ignored. Blank lines and lines whose first non-blank
+are required; ``earliest_s``, ``latest_s`` and ``priority`` are optional, as are ``kind``
+(``delivery``, the default, or ``pickup``: a parcel of ``weight_kg`` collected there and brought
+to the hub) and the recipient's ``phone`` and ``email`` for notifications (an empty cell means
+unset); other columns (``name``...) are ignored. Blank lines and lines whose first non-blank
 character is ``#`` are skipped, before and after the header.
 """
 
@@ -17,12 +18,13 @@ from typing import Any
 
 from planner.errors import ScenarioError
 from planner.io._toml_tables import blame_field, did_you_mean
-from planner.scenario import Drop
+from planner.scenario import DROP_KINDS, Drop
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("id", "lat_deg", "lon_deg", "weight_kg")
-OPTIONAL_COLUMNS: tuple[str, ...] = ("earliest_s", "latest_s", "priority", "phone", "email")
+OPTIONAL_COLUMNS: tuple[str, ...] = ("earliest_s", "latest_s", "priority", "kind", "phone",
+                                     "email")
 _FIELDS = ("id", "lat_deg", "lon_deg", "weight_kg", "earliest_s", "latest_s", "priority",
-           "phone", "email")
+           "kind", "phone", "email")
 #: Most drops a drops CSV may hold.
 MAX_DROPS = 10_000
 
@@ -140,6 +142,13 @@ def read_drops(path: Path) -> tuple[Drop, ...]:
                 values["priority"] = int(text)
             except ValueError:
                 raise at.error(f"Expected an integer, got '{text}'", "priority") from None
+        if "kind" in index and row[index["kind"]]:
+            text = row[index["kind"]]
+            if text not in DROP_KINDS:
+                shown = text if len(text) <= 40 else text[:37] + "..."
+                raise at.error(f"Expected kind 'delivery' or 'pickup' (or an empty cell for a "
+                               f"delivery), got '{shown}'", "kind")
+            values["kind"] = text
         for col in ("phone", "email"):
             if col in index and row[index[col]]:
                 values[col] = row[index[col]]

@@ -38,8 +38,10 @@ of at most 200 characters without control characters. Numbers are bounded to wha
 (at most 1000 drones over every depot, a search time limit of at most 3600 s...).
 
 The drops CSV has a header naming its columns in any order: ``id,lat_deg,lon_deg,weight_kg``
-are required, ``earliest_s,latest_s,priority`` optional, and the recipient's ``phone,email``
-for notifications (an empty cell means unset), other columns are ignored; blank lines and
+are required, ``earliest_s,latest_s,priority`` optional, ``kind`` optional (``delivery``, the
+default, or ``pickup``: a parcel of ``weight_kg`` collected there and brought to the hub, its
+window bounding the collection), and the recipient's ``phone,email`` for notifications (an
+empty cell means unset), other columns are ignored; blank lines and
 lines starting with ``#`` are skipped. The no-fly file is a GeoJSON FeatureCollection of
 Polygon or MultiPolygon features whose ``name`` property names the zone (``zone N`` after the
 0-based feature index if absent).
