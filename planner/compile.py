@@ -7,7 +7,8 @@ Mission layout (what ArduCopter flies and :mod:`planner.verify.verifier` re-chec
 2. NAV_WAYPOINTs along each leg (turns around no-fly zones, terrain breakpoints);
 3. at each drop: a NAV_WAYPOINT down to ``drop_alt_agl_m``, DO_GRIPPER release (or DO_WINCH),
    NAV_DELAY for ``drop_hover_s``; for ``land`` drops NAV_LAND, DO_GRIPPER, NAV_DELAY and a
-   NAV_TAKEOFF; the next leg starts with a vertical climb at the drop;
+   NAV_TAKEOFF; the next leg starts with a vertical climb at the drop. A pickup has the same
+   items with DO_GRIPPER grab (param2 = 1) in place of the release (DO_GRIPPER or DO_WINCH);
 4. the last leg ends above the depot, then NAV_RETURN_TO_LAUNCH descends and lands.
 """
 
@@ -20,7 +21,7 @@ import numpy as np
 import shapely
 
 from planner.geo import FloatArray, LocalProjection
-from planner.items import Cmd, Frame, MissionItem, MissionType
+from planner.items import GRIPPER_GRAB, GRIPPER_RELEASE, Cmd, Frame, MissionItem, MissionType
 from planner.legs.catalogue import LegCatalog
 from planner.plan_model import Sortie, SortieMetrics
 from planner.scenario import DroneType, Scenario
@@ -70,21 +71,26 @@ class _Emitter:
 
 
 def _release(em: _Emitter, drone: DroneType, xy: FloatArray, ground_m: float,
-             next_amsl_m: float) -> None:
-    """Items at one drop, from overhead to the start of the climb towards the next leg."""
+             next_amsl_m: float, *, grab: bool = False) -> None:
+    """Items at one drop, from overhead to the start of the climb towards the next leg.
+
+    With ``grab`` (a pickup) the gripper grabs a parcel where a drop would release one.
+    """
     if drone.drop_method == "land":
         lon, lat = em.lonlat(xy)
         em.items.append(MissionItem(command=Cmd.NAV_LAND, frame=Frame.GLOBAL_RELATIVE_ALT,
                                     lat_deg=lat, lon_deg=lon, alt_m=0.0))
-        em.do(Cmd.DO_GRIPPER, 1, 0)
+        em.do(Cmd.DO_GRIPPER, 1, GRIPPER_GRAB if grab else GRIPPER_RELEASE)
         em.do(Cmd.NAV_DELAY, drone.drop_hover_s, -1, -1, -1)
         em.nav(Cmd.NAV_TAKEOFF, xy, next_amsl_m)
         return
     em.nav(Cmd.NAV_WAYPOINT, xy, ground_m + drone.drop_alt_agl_m)
-    if drone.drop_method == "winch":
+    if grab:
+        em.do(Cmd.DO_GRIPPER, 1, GRIPPER_GRAB)
+    elif drone.drop_method == "winch":
         em.do(Cmd.DO_WINCH, 1, 1, drone.drop_alt_agl_m, 0.5)
     else:
-        em.do(Cmd.DO_GRIPPER, 1, 0)
+        em.do(Cmd.DO_GRIPPER, 1, GRIPPER_RELEASE)
     em.do(Cmd.NAV_DELAY, drone.drop_hover_s, -1, -1, -1)
 
 
@@ -111,7 +117,7 @@ def compile_sortie(ctx: CompileContext, ev: SortieEval, *, sortie_id: str, vehic
         if k < len(ev.drops):
             point = ev.drops[k]
             _release(em, drone, catalog.points_xy_m[point], catalog.ground_amsl_m(point),
-                     ev.legs[k + 1].start_alt_amsl_m)
+                     ev.legs[k + 1].start_alt_amsl_m, grab=point in ev.pickups)
     em.items.append(MissionItem(command=Cmd.NAV_RETURN_TO_LAUNCH, frame=Frame.MISSION))
     fence = _fence(ctx, ev)
     rally = _rally(ctx, em, ev)
@@ -126,6 +132,7 @@ def compile_sortie(ctx: CompileContext, ev: SortieEval, *, sortie_id: str, vehic
         payload_kg=round(ev.payload_kg, 3), drop_etas_s=etas)
     return Sortie(id=sortie_id, depot_id=ctx.point_ids[ev.depot], drone_type_id=drone.id,
                   vehicle=vehicle, drop_ids=tuple(ctx.point_ids[p] for p in ev.drops),
+                  pickup_ids=tuple(ctx.point_ids[p] for p in ev.drops if p in ev.pickups),
                   start_s=round(start_s, 1), mission=tuple(em.items), fence=fence, rally=rally,
                   metrics=metrics)
 

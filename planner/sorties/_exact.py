@@ -1,11 +1,12 @@
 """Exact check and repair of routed trips along the real legs.
 
 Each trip of a routing answer is evaluated with :func:`planner.sorties.evaluate.evaluate_sortie`
-(payload, parcels, energy with reserve along the real legs, wind, climbs, the payload falling at
-each release) and must let some take-off time release every parcel inside its window. A trip
-that fails in its routed order and reversed (and, up to four drops, in every order) is split into
-the fewest feasible sorties; a drop its drone type cannot serve from that depot even alone moves
-to a solo sortie of a group that can. Nothing leaves here unchecked.
+(the payload on board at every point, parcels, energy with reserve along the real legs, wind,
+climbs, the payload falling at each release and rising at each pickup) and must let some
+take-off time release every parcel inside its window. A trip that fails in its routed order and
+reversed (and, up to four drops, in every order) is split into the fewest feasible sorties; a
+drop its drone type cannot serve from that depot even alone moves to a solo sortie of a group
+that can. Nothing leaves here unchecked.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class Checker:
         self.log = log
         self.budget = budget_wh(group.drone, inp.margin_fraction)
         self.weights = inp.weights_kg
+        self.pickups = inp.pickups
         self.evaluations = 0
         self.energy_wh: dict[tuple[int, ...], float] = {}
         self._cache: dict[tuple[int, ...], SortieEval | None] = {}
@@ -71,7 +73,8 @@ class Checker:
             return self._cache[order]
         g = self.group
         self.evaluations += 1
-        ev = evaluate_sortie(self.inp.catalog, g.drone, g.depot, order, self.weights, math.inf)
+        ev = evaluate_sortie(self.inp.catalog, g.drone, g.depot, order, self.weights, math.inf,
+                             pickups=self.pickups)
         ok: SortieEval | None = None
         if not isinstance(ev, str):
             self.energy_wh[order] = ev.energy_wh

@@ -47,6 +47,7 @@ class Estimator:
         self.service = tm.service_s
         self.descent = tm.descent_s
         self.w = inp.weights_kg
+        self.pickups = inp.pickups
         self.model = DorlingModel.of(group.drone)
         e_ratios, t_ratios = [], []
         for p in tm.drop_points:
@@ -60,7 +61,8 @@ class Estimator:
 
     def _raw(self, order: Sequence[int]) -> tuple[float, float]:
         power = self.model.power_w
-        q = sum(self.w[p] for p in order)
+        picks = self.pickups
+        q = sum(self.w[p] for p in order if p not in picks)
         at = self.node[self.g.depot]
         dur = energy = 0.0
         for p in order:
@@ -69,12 +71,13 @@ class Estimator:
             desc = self.descent[p]
             rest = self.service[p] - desc
             energy += power(q) * (dt + desc)
-            q -= self.w[p]
+            q += self.w[p] if p in picks else -self.w[p]
             energy += power(q) * rest
             dur += dt + self.service[p]
             at = c
         dt = float(self.t[at, self.node[self.g.depot]])
-        return dur + dt, (energy + power(0.0) * dt) / 3600.0
+        back = sum(self.w[p] for p in order if p in picks) if picks else 0.0
+        return dur + dt, (energy + power(back) * dt) / 3600.0
 
     def estimate(self, order: Sequence[int]) -> tuple[float, float, float]:
         """Estimated duration (s), energy (Wh) and exact horizontal distance (m) of ``order``."""
@@ -171,8 +174,11 @@ class _GroupSearch:
 
     def _fits(self, points: Sequence[int]) -> bool:
         drone = self.g.drone
+        drops = self.inp.drops
+        deliver = sum(drops[p].weight_kg for p in points if not drops[p].is_pickup)
+        collect = sum(drops[p].weight_kg for p in points if drops[p].is_pickup)
         return (len(points) <= drone.max_parcels
-                and sum(self.inp.drops[p].weight_kg for p in points) <= drone.max_payload_kg + 1e-9)
+                and max(deliver, collect) <= drone.max_payload_kg + 1e-9)
 
     def _exact(self, ranked: Sequence[tuple[float, tuple[int, ...]]],
                budget: list[int]) -> SortieEval | None:

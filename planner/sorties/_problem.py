@@ -5,10 +5,12 @@ along the chord (the worst head wind for paths bent around zones), plus take-off
 depots; a client's service is the descent to drop height, the hover and the climb back, as its
 solo sorties measured them. Release time windows become service windows shifted by the descent.
 
-The battery depends on the payload on board, which falls at each release; the routing core
-cannot follow that. It gets an energy-like dimension instead: the arc into a drop costs the
-reference drone type's power with that drop's parcel on board times the arc's time, the arc
-back to a depot the power empty, and each drop the energy of its descent, hover and climb. This
+The battery depends on the payload on board, which falls at each release and rises at each
+pickup; the routing core cannot follow that. It gets an energy-like dimension instead: the arc
+into a delivery costs the reference drone type's power with that drop's parcel on board times
+the arc's time, the arc out of a pickup the power with the collected parcel on board (both on an
+arc from a pickup to a delivery), other arcs the power empty, and each drop the energy of its
+descent, hover and climb. This
 is exact for solo sorties up to the time estimate and misses only the other parcels still on
 board on the way to a drop; a group's limit is its battery budget divided by the median ratio
 of exact to proxy energy over its solo sorties, times a factor the caller tightens when exact
@@ -87,6 +89,11 @@ class RouteInput:
     def weights_kg(self) -> dict[int, float]:
         """Parcel weight of each drop point."""
         return {p: d.weight_kg for p, d in self.drops.items()}
+
+    @property
+    def pickups(self) -> frozenset[int]:
+        """Drop points where a parcel is collected (brought to the depot) instead of delivered."""
+        return frozenset(p for p, d in self.drops.items() if d.is_pickup)
 
     def option(self, point: int, group: Group) -> Option | None:
         """The solo option of ``point`` in ``group``, if it has one."""
@@ -178,11 +185,20 @@ def timing(inp: RouteInput) -> Timing:
         dur[i, n_dep:] += up[d]
         dur[n_dep:, i] += down[d]
     ref = DorlingModel.of(reference_drone(inp))
+    pickups = inp.pickups
     power_in = np.array([ref.power_w(0.0)] * n_dep
-                        + [ref.power_w(inp.drops[p].weight_kg) for p in drops])
+                        + [ref.power_w(0.0 if p in pickups else inp.drops[p].weight_kg)
+                           for p in drops])
     energy = np.empty((n, n))
     for r0 in range(0, n, step):
         energy[r0:r0 + step] = dur[r0:r0 + step] * power_in[None, :] / 3600.0
+    if pickups:
+        w_in = np.array([0.0] * n_dep + [0.0 if p in pickups else inp.drops[p].weight_kg
+                                         for p in drops])
+        for i, p in enumerate(drops, start=n_dep):
+            if p in pickups:
+                mass = ref.base_mass_kg + inp.drops[p].weight_kg + w_in
+                energy[i] = dur[i] * (ref.k_w_per_kg15 * mass**1.5 / ref.efficiency) / 3600.0
     stop = {p: ref.power_w(inp.drops[p].weight_kg / 2) * service[p] / 3600.0 for p in drops}
     return Timing(depot_points=depots, drop_points=drops, distance_m=dist, duration_s=dur,
                   energy_wh=energy, service_s=service, descent_s=descent, stop_wh=stop)
@@ -326,8 +342,9 @@ def _build(inp: RouteInput, tm: Timing, limits: Sequence[float],
         early = max(0.0, (d.earliest_s or 0.0) - desc)
         late = math.inf if d.latest_s is None else max(early, d.latest_s - desc)
         service_s = tm.service_s[p] if layout == "time" else tm.stop_wh[p]
-        clients.append(Client(demand=d.weight_kg, service_s=service_s, earliest_s=early,
-                              latest_s=late, name=d.id))
+        clients.append(Client(demand=0.0 if d.is_pickup else d.weight_kg,
+                              pickup=d.weight_kg if d.is_pickup else 0.0, service_s=service_s,
+                              earliest_s=early, latest_s=late, name=d.id))
     depot_of = {p: i for i, p in enumerate(tm.depot_points)}
     types = []
     for k, g in enumerate(inp.groups):

@@ -3,7 +3,8 @@
 Each arc ``i -> j`` of a drone type carries exactly what :func:`planner.sorties.evaluate.
 evaluate_sortie` charges between the release at ``i`` and the release at ``j``: the hover after
 the release at ``i`` and the climb back to the leg (or the take-off at a depot), the leg, and the
-descent to drop height at ``j`` (or the landing at a depot), all with the payload left on board.
+descent to drop height at ``j`` (or the landing at a depot), all with the payload left on board
+(after the grab, at a pickup).
 So a trip's energy and its release times are exact, and the trip solver's optimum is the optimum
 of the plan over every feasible sortie. Arcs that no sortie of the group can fly (too heavy
 together, or too far for the battery even empty at the best ground speed) are left out without
@@ -60,7 +61,10 @@ class _Arcs:
             return False
         if i == d or j == d:
             return True
-        w = self.inp.drops[i].weight_kg + self.inp.drops[j].weight_kg
+        a, b = self.inp.drops[i], self.inp.drops[j]
+        # both parcels ride together unless a delivery at i comes before a pickup at j
+        together = a.is_pickup or not b.is_pickup
+        w = a.weight_kg + b.weight_kg if together else max(a.weight_kg, b.weight_kg)
         reach_m = float(dist[d, i] + dist[i, j] + dist[j, d])
         return (w <= self.g.drone.max_payload_kg + 1e-9 and self.g.drone.max_parcels > 1
                 and reach_m * self.wh_per_m <= self.budget)
@@ -136,8 +140,9 @@ def trip_problem(inp: RouteInput, points: tuple[int, ...]) -> TripProblem:
     for p in points:
         d = inp.drops[p]
         customers.append(TripCustomer(
-            node=p, demand_kg=d.weight_kg, ready_s=d.earliest_s or 0.0,
-            due_s=math.inf if d.latest_s is None else d.latest_s, name=d.id))
+            node=p, demand_kg=0.0 if d.is_pickup else d.weight_kg, ready_s=d.earliest_s or 0.0,
+            due_s=math.inf if d.latest_s is None else d.latest_s, name=d.id,
+            pickup_kg=d.weight_kg if d.is_pickup else 0.0))
     fleet = []
     for g in inp.groups:
         arcs = _Arcs(inp, g)

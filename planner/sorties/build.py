@@ -1,7 +1,8 @@
 """A simple, correct sortie construction: seed with the farthest drop, insert the cheapest.
 
 Every candidate sortie is checked exactly by :func:`planner.sorties.evaluate.evaluate_sortie`
-(payload, parcel count, energy with reserve along the real legs); nothing unchecked is returned.
+(payload on board at every point, pickups included, parcel count, energy with reserve along the
+real legs); nothing unchecked is returned.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def solo_options(catalog: LegCatalog, drop_point: int, drop: Drop,
     options: list[Option] = []
     failures: list[tuple[str, float, str]] = []  # (kind, sort key, sentence)
     weights = {drop_point: drop.weight_kg}
+    pickups = (drop_point,) if drop.is_pickup else ()
     for depot, drone in fleet:
         where = f"from {depot_ids[depot]} with {drone.id}"
         if drop.weight_kg > drone.max_payload_kg:
@@ -72,7 +74,8 @@ def solo_options(catalog: LegCatalog, drop_point: int, drop: Drop,
         if not _within_reach(drone, round_trip_m, budget, wind_speed_m_s):
             solo = f"needs more than the {budget:.0f} Wh budget"
         else:
-            solo = evaluate_sortie(catalog, drone, depot, (drop_point,), weights, budget)
+            solo = evaluate_sortie(catalog, drone, depot, (drop_point,), weights, budget,
+                                   pickups=pickups)
         if isinstance(solo, str):
             if "budget" in solo:
                 failures.append(("out of range", round_trip_m,
@@ -159,6 +162,7 @@ def build_sorties(catalog: LegCatalog, depot: int, drone: DroneType, members: Se
     servable alone by ``drone`` from ``depot``; ``drops`` maps drop points to their drops.
     """
     weights_kg = {p: d.weight_kg for p, d in drops.items()}
+    pickups = frozenset(p for p, d in drops.items() if d.is_pickup)
     priority = {p: d.priority for p, d in drops.items()}
     remaining = set(members)
     order = sorted(remaining, key=lambda p: (-priority[p], -dist_m[depot, p], p))
@@ -176,7 +180,8 @@ def build_sorties(catalog: LegCatalog, depot: int, drone: DroneType, members: Se
     for seed in order:
         if seed not in remaining:
             continue
-        current = evaluate_sortie(catalog, drone, depot, (seed,), weights_kg, budget)
+        current = evaluate_sortie(catalog, drone, depot, (seed,), weights_kg, budget,
+                                  pickups=pickups)
         if isinstance(current, str):
             raise AssertionError(f"drop point {seed} was given to a drone that cannot serve it")
         route = [seed]
@@ -191,7 +196,8 @@ def build_sorties(catalog: LegCatalog, depot: int, drone: DroneType, members: Se
                 if not math.isfinite(cost):
                     break
                 trial = (*route[:pos], c, *route[pos:])
-                ev = evaluate_sortie(catalog, drone, depot, trial, weights_kg, budget)
+                ev = evaluate_sortie(catalog, drone, depot, trial, weights_kg, budget,
+                                     pickups=pickups)
                 if not isinstance(ev, str) and windows_fit(ev, drops):
                     route = list(trial)
                     current = ev

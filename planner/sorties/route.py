@@ -312,10 +312,12 @@ def reevaluator(inp: RouteInput, g: Group) -> Callable[[SortieEval, tuple[int, .
                                                         SortieEval | str]:
     """Exact re-evaluation of a sortie shortened by the scheduler."""
     weights = inp.weights_kg
+    pickups = inp.pickups
     budget = budget_wh(g.drone, inp.margin_fraction)
 
     def again(ev: SortieEval, keep: tuple[int, ...]) -> SortieEval | str:
-        return evaluate_sortie(inp.catalog, g.drone, ev.depot, keep, weights, budget)
+        return evaluate_sortie(inp.catalog, g.drone, ev.depot, keep, weights, budget,
+                               pickups=pickups)
     return again
 
 
