@@ -1,4 +1,5 @@
-"""Drop checks: releases at their drops, and every drop served once or listed as unserved."""
+"""Drop checks: releases (grabs at pickups) at their drops, and every drop served once or listed
+as unserved."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from planner.verify._track import Track
 
 def check_release_positions(sortie: Sortie, drops: Mapping[str, Drop],
                             track: Track) -> list[Violation]:
-    """The k-th release happens within ``DROP_TOL_M`` of the k-th drop of ``drop_ids``.
+    """The k-th release or grab happens within ``DROP_TOL_M`` of the k-th drop of ``drop_ids``,
+    a grab where the scenario has a pickup and a release where it has a delivery.
 
     Drop ids the scenario lacks are skipped here (the load check reports them).
     """
-    out = []
-    releases = track.releases
+    out = _check_pickup_ids(sortie, drops)
+    releases = track.stops
     for k, rel in enumerate(releases):
         at = where(rel.lat_deg, rel.lon_deg)
         if k >= len(sortie.drop_ids):
@@ -30,6 +32,15 @@ def check_release_positions(sortie: Sortie, drops: Mapping[str, Drop],
         drop = drops.get(sortie.drop_ids[k])
         if drop is None:
             continue
+        if rel.grab != drop.is_pickup:
+            did, wanted, never = (
+                ("grabs", "a delivery: expected a release", "released") if rel.grab else
+                ("releases", "a pickup: expected DO_GRIPPER grab (param2 = 1)", "collected"))
+            out.append(violation(sortie, rel.item_index, "structure",
+                                 f"stop {k + 1} at {at} {did} a parcel but drop {drop.id} is "
+                                 f"{wanted}"))
+            out.append(violation(sortie, None, "drop_missing",
+                                 f"drop {drop.id} is never {never}: its stop {did} a parcel"))
         d = geodesic_distance_m(rel.lat_deg, rel.lon_deg, drop.lat_deg, drop.lon_deg)
         if d > DROP_TOL_M:
             out.append(violation(sortie, rel.item_index, "drop_missing",
@@ -40,6 +51,24 @@ def check_release_positions(sortie: Sortie, drops: Mapping[str, Drop],
         out.append(violation(sortie, None, "drop_missing",
                              f"drop {drop_id} is in drop_ids but no item releases it "
                              f"({len(releases)} releases for {len(sortie.drop_ids)} drops)"))
+    return out
+
+
+def _check_pickup_ids(sortie: Sortie, drops: Mapping[str, Drop]) -> list[Violation]:
+    """``pickup_ids`` are exactly the stops of ``drop_ids`` the scenario has as pickups."""
+    out = []
+    for drop_id in sortie.pickup_ids:
+        if drop_id not in sortie.drop_ids:
+            out.append(violation(sortie, None, "structure",
+                                 f"pickup {drop_id} is not a stop of drop_ids "
+                                 f"{list(sortie.drop_ids)}"))
+    for drop_id in sortie.drop_ids:
+        drop = drops.get(drop_id)
+        if drop is not None and drop.is_pickup != sortie.is_pickup(drop_id):
+            says = "a pickup" if sortie.is_pickup(drop_id) else "a delivery"
+            out.append(violation(sortie, None, "structure",
+                                 f"the plan says drop {drop_id} is {says} but the scenario has "
+                                 f"it as a {drop.kind}"))
     return out
 
 

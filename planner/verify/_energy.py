@@ -85,8 +85,9 @@ def _move_energy(move: Move, prof: Profile, drone: DroneType, wind: Wind,
 
 def integrate(track: Track, profiles: Sequence[Profile], drone: DroneType, wind: Wind,
               payload_kg: float, release_weights_kg: Sequence[float]) -> EnergyResult:
-    """Walk the track with the payload on board falling by ``release_weights_kg[k]`` at the
-    k-th release (releases beyond the list drop nothing)."""
+    """Walk the track with the payload on board changing by ``release_weights_kg[k]`` at the
+    k-th stop: falling by it at a release, rising by ``-release_weights_kg[k]`` where that is
+    negative (a pickup); stops beyond the list change nothing."""
     on_board = payload_kg
     total = 0.0
     steps: list[tuple[int, float]] = []

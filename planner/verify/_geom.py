@@ -131,7 +131,8 @@ def check_heights(sortie: Sortie, moves: tuple[Move, ...], profiles: list[Profil
 
 def check_releases(sortie: Sortie, releases: tuple[Release, ...], drone: DroneType,
                    dem: Dem) -> list[Violation]:
-    """Airborne releases happen at the drone type's drop height (winch line long enough)."""
+    """Airborne releases (and grabs, at pickups) happen at the drone type's drop height (winch
+    line long enough)."""
     out: list[Violation] = []
     for rel in releases:
         if not rel.airborne:
@@ -143,8 +144,9 @@ def check_releases(sortie: Sortie, releases: tuple[Release, ...], drone: DroneTy
         want = drone.drop_alt_agl_m
         if agl < want - AGL_TOL_M or agl > want + AGL_TOL_M:
             kind = "agl_low" if agl < want else "agl_high"
+            action = "grab" if rel.grab else "release"
             out.append(violation(sortie, rel.item_index, kind,
-                                  f"release at {agl:.1f} m above ground at {at}; expected "
+                                  f"{action} at {agl:.1f} m above ground at {at}; expected "
                                   f"drop_alt_agl_m {want:.1f} m of drone type {drone.id} "
                                   f"(tolerance {AGL_TOL_M} m)"))
         if rel.command == Cmd.DO_WINCH and rel.winch_length_m < agl - AGL_TOL_M:

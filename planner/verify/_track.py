@@ -1,5 +1,7 @@
 """Replay a mission item by item into the moves, hovers and releases ArduCopter would fly.
 
+A DO_GRIPPER grab (param2 = 1) is a pickup: it is replayed like a release, marked as a grab.
+
 The replay follows ArduCopter's AUTO semantics: NAV_TAKEOFF climbs where the vehicle stands,
 NAV_WAYPOINT flies a straight 3D line (linear in height above ground when the destination is in a
 terrain frame, linear in AMSL otherwise), NAV_LAND flies to its position at the current altitude
@@ -15,11 +17,13 @@ from dataclasses import dataclass
 from planner.geo import geodesic_distance_m
 from planner.items import (
     AMSL_FRAMES,
+    GRIPPER_RELEASE,
     RELATIVE_FRAMES,
     TERRAIN_FRAMES,
     Cmd,
     MissionItem,
     MissionType,
+    is_grab,
 )
 from planner.plan_model import Sortie
 from planner.scenario import Depot, DroneType
@@ -81,7 +85,10 @@ class Hover:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Release:
-    """A parcel release by item ``item_index`` where the vehicle is at that moment."""
+    """A parcel release by item ``item_index`` where the vehicle is at that moment.
+
+    With ``grab`` the item grabs a parcel instead (DO_GRIPPER grab, at a pickup).
+    """
 
     item_index: int
     command: int
@@ -90,6 +97,7 @@ class Release:
     amsl_m: float
     airborne: bool
     winch_length_m: float
+    grab: bool = False
 
 
 Event = Move | Hover | Release
@@ -111,9 +119,14 @@ class Track:
         return tuple(e for e in self.events if isinstance(e, Move))
 
     @property
-    def releases(self) -> tuple[Release, ...]:
-        """The releases, in flight order."""
+    def stops(self) -> tuple[Release, ...]:
+        """The releases and grabs (one per stop of ``drop_ids``), in flight order."""
         return tuple(e for e in self.events if isinstance(e, Release))
+
+    @property
+    def releases(self) -> tuple[Release, ...]:
+        """The releases (grabs left out), in flight order."""
+        return tuple(e for e in self.stops if not e.grab)
 
 
 class _Replay:
@@ -248,16 +261,17 @@ class _Replay:
 
     def release(self, index: int, item: MissionItem) -> None:
         name = cmd_name(item.command)
-        if item.command == Cmd.DO_GRIPPER and item.param2 != 0:
-            action = "grab" if item.param2 == 1 else f"action {item.param2}"
-            self.bad(index, f"DO_GRIPPER {action} (param2 = {item.param2}); expected 0 (release)")
+        grab = is_grab(item)
+        if item.command == Cmd.DO_GRIPPER and not grab and item.param2 != GRIPPER_RELEASE:
+            self.bad(index, f"DO_GRIPPER action {item.param2} (param2); expected 0 (release) or "
+                            f"1 (grab, at a pickup)")
             return
         if item.command == Cmd.DO_WINCH and not (
                 item.param2 == 1 and item.param3 > 0 and item.param4 > 0):
             self.bad(index, f"DO_WINCH params {item.params}; expected param2 = 1 (relative "
                             f"length control), param3 = length > 0 m, param4 = rate > 0 m/s")
         method = self.drone.drop_method
-        wanted = _METHOD_COMMAND[method]
+        wanted = Cmd.DO_GRIPPER if grab else _METHOD_COMMAND[method]
         state = "airborne" if self.airborne else "on the ground"
         if item.command != wanted or self.airborne == (method == "land"):
             expected = ("DO_GRIPPER on the ground after NAV_LAND" if method == "land"
@@ -266,7 +280,7 @@ class _Replay:
                             f"{self.drone.id} drops by {method}; expected {expected}")
         self.events.append(Release(item_index=index, command=item.command, lon_deg=self.lon,
                                    lat_deg=self.lat, amsl_m=self.amsl, airborne=self.airborne,
-                                   winch_length_m=item.param3))
+                                   winch_length_m=0.0 if grab else item.param3, grab=grab))
 
     def rtl(self, index: int, item: MissionItem) -> None:
         if not self.airborne:

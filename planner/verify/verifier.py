@@ -7,9 +7,10 @@ zones in its own projection without buffers, and integrates the energy itself. I
 violation it finds instead of stopping at the first.
 
 Checks: mission structure, no-fly zones, the height band above ground (sampled at half the DEM
-resolution along every move), DEM coverage, energy against the usable battery, payload and parcel
-limits, releases at their drops, every drop served once or listed as unserved, geofence and rally
-points.
+resolution along every move), DEM coverage, energy against the usable battery, payload (at every
+point: the deliveries at take-off, falling at each release, rising at each pickup) and parcel
+limits, releases at their drops and grabs at their pickups (never the one for the other), every
+drop served once or listed as unserved, geofence and rally points.
 """
 
 from __future__ import annotations
@@ -82,11 +83,24 @@ def _replayed(sortie: Sortie, ctx: _Context) -> tuple[Track, list[Profile]] | li
     return track, [profile(m, ctx.dem, ctx.frame, ctx.step_m) for m in track.moves]
 
 
+def _is_pickup(ctx: _Context, drop_id: str) -> bool:
+    drop = ctx.drops.get(drop_id)
+    return drop is not None and drop.is_pickup
+
+
+def _load_profile(sortie: Sortie, ctx: _Context,
+                  payload_kg_by_drop: Mapping[str, float]) -> tuple[float, list[float]]:
+    """Payload at take-off and its change at each stop (negative at a pickup: it rises)."""
+    changes = [-payload_kg_by_drop.get(d, 0.0) if _is_pickup(ctx, d)
+               else payload_kg_by_drop.get(d, 0.0) for d in sortie.drop_ids]
+    return sum(w for w in changes if w > 0), changes
+
+
 def _energy(sortie: Sortie, ctx: _Context, track: Track, profiles: list[Profile],
             payload_kg_by_drop: Mapping[str, float]) -> EnergyResult:
     drone = ctx.scenario.drone_types[sortie.drone_type_id]
-    weights = [payload_kg_by_drop.get(d, 0.0) for d in sortie.drop_ids]
-    return integrate(track, profiles, drone, ctx.scenario.wind, sum(weights), weights)
+    takeoff, changes = _load_profile(sortie, ctx, payload_kg_by_drop)
+    return integrate(track, profiles, drone, ctx.scenario.wind, takeoff, changes)
 
 
 def _check_energy(sortie: Sortie, ctx: _Context, result: EnergyResult) -> list[Violation]:
@@ -112,10 +126,15 @@ def _check_load(sortie: Sortie, ctx: _Context,
         if drop_id not in payload_kg_by_drop or drop_id not in ctx.drops:
             out.append(_sortie_bad(sortie, "drop_unknown",
                                    f"drop '{drop_id}' is not a drop of the scenario"))
-    payload = sum(payload_kg_by_drop.get(d, 0.0) for d in sortie.drop_ids)
-    if payload > drone.max_payload_kg + 1e-9:
+    load, changes = _load_profile(sortie, ctx, payload_kg_by_drop)
+    peak, at = load, ""
+    for k, change in enumerate(changes):
+        load -= change
+        if load > peak:
+            peak, at = load, f" on board after the pickup at {sortie.drop_ids[k]}"
+    if peak > drone.max_payload_kg + 1e-9:
         out.append(_sortie_bad(sortie, "payload",
-                               f"payload {payload:.3f} kg of drops {', '.join(sortie.drop_ids)} "
+                               f"payload {peak:.3f} kg{at} of drops {', '.join(sortie.drop_ids)} "
                                f"is above the {drone.max_payload_kg:.3f} kg limit of drone type "
                                f"{drone.id}"))
     if len(sortie.drop_ids) > drone.max_parcels:
@@ -139,7 +158,7 @@ def _verify_sortie(sortie: Sortie, ctx: _Context, payload_kg_by_drop: Mapping[st
     out = list(track.violations)
     out += _check_load(sortie, ctx, payload_kg_by_drop)
     out += check_heights(sortie, track.moves, profiles, ctx.scenario)
-    out += check_releases(sortie, track.releases, drone, ctx.dem)
+    out += check_releases(sortie, track.stops, drone, ctx.dem)
     out += check_nofly(sortie, track, profiles, ctx.frame)
     out += check_release_positions(sortie, ctx.drops, track)
     out += _check_energy(sortie, ctx, _energy(sortie, ctx, track, profiles, payload_kg_by_drop))
