@@ -7,10 +7,11 @@ Features, in drawing order, each with a ``kind`` property:
   points, back home); properties ``sortie_id``, ``vehicle``, ``depot_id``, ``drone_type_id``,
   ``drop_ids``, ``start_s``, ``distance_m``, ``duration_s``, ``energy_wh``, ``reserve_pct``,
   ``min_agl_m``, ``max_agl_m`` and ``colour_index`` (the sortie's 0-based position in the
-  plan; a map takes it modulo its palette size);
+  plan; a map takes it modulo its palette size), and ``pickup_ids`` when it collects parcels;
 - ``depot``: one Point per depot (``depot_id``, ``drones``);
 - ``drop``: one Point per drop (``drop_id``, ``weight_kg``, ``served``; served drops add
-  ``sortie_id``, ``vehicle`` and ``eta_s``, unserved ones ``reason``).
+  ``sortie_id``, ``vehicle`` and ``eta_s``, unserved ones ``reason``; a pickup adds
+  ``pickup: true``).
 
 Positions are 2D; altitudes stay in the mission files and the AGL band of a route is given by
 its ``min_agl_m``/``max_agl_m``. NaN figures are written ``null``.
@@ -59,6 +60,8 @@ def _route(sortie: Sortie, index: int) -> dict[str, object]:
     if len(track) == 1:
         track = track * 2  # a LineString needs two positions
     m = sortie.metrics
+    extra: dict[str, object] = {"pickup_ids": list(sortie.pickup_ids)} if sortie.pickup_ids \
+        else {}
     return {"type": "Feature", "id": f"route/{sortie.id}",
             "geometry": {"type": "LineString", "coordinates": track},
             "properties": {
@@ -68,7 +71,7 @@ def _route(sortie: Sortie, index: int) -> dict[str, object]:
                 "distance_m": _clean(m.distance_m), "duration_s": _clean(m.duration_s),
                 "energy_wh": _clean(m.energy_wh), "reserve_pct": _clean(m.reserve_pct),
                 "min_agl_m": _clean(m.min_agl_m), "max_agl_m": _clean(m.max_agl_m),
-                "colour_index": index}}
+                "colour_index": index, **extra}}
 
 
 def _ring(ring: tuple[tuple[float, float], ...]) -> list[Position]:
@@ -118,6 +121,8 @@ def routes_feature_collection(plan: Plan, scenario: Scenario) -> dict[str, objec
     for drop in scenario.drops:
         props: dict[str, object] = {"kind": "drop", "drop_id": drop.id,
                                     "weight_kg": drop.weight_kg, "served": drop.id in served}
+        if drop.is_pickup:
+            props["pickup"] = True
         sortie = served.get(drop.id)
         if sortie is not None:
             props.update(sortie_id=sortie.id, vehicle=sortie.vehicle,

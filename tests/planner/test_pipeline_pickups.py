@@ -14,6 +14,7 @@ import pytest
 import planner.pipeline
 import planner.sorties.route
 from planner.io import load_scenario_with_dem, read_plan_json, write_plan_json
+from planner.io.geojson_out import routes_feature_collection
 from planner.items import GRIPPER_GRAB, GRIPPER_RELEASE, Cmd, is_grab, is_release
 from planner.mission_plan import release_positions, stop_positions
 from planner.pipeline import PlanResult, make_plan
@@ -225,3 +226,17 @@ def test_plan_json_carries_pickup_ids_and_old_files_still_load(sample_plan: Plan
     old = tmp_path / "old.json"
     old.write_text(json.dumps(doc))
     assert all(s.pickup_ids == () for s in read_plan_json(old).sorties)
+
+
+def test_routes_geojson_marks_pickups(sample: tuple[Scenario, Dem],
+                                      sample_plan: PlanResult) -> None:
+    """Pickup drops carry ``pickup: true`` and their routes ``pickup_ids``; deliveries neither."""
+    scenario, _ = sample
+    fc = routes_feature_collection(sample_plan.plan, scenario)
+    features: list[dict[str, Any]] = fc["features"]  # type: ignore[assignment]
+    drops = {f["properties"]["drop_id"]: f["properties"] for f in features
+             if f["properties"]["kind"] == "drop"}
+    assert {d for d, p in drops.items() if p.get("pickup")} == {"U1", "U2"}
+    assert all("pickup" not in p for d, p in drops.items() if d not in ("U1", "U2"))
+    routes = [f["properties"] for f in features if f["properties"]["kind"] == "route"]
+    assert sorted(p for r in routes for p in r.get("pickup_ids", [])) == ["U1", "U2"]
