@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
 import pytest
 
 from planner.legs.catalogue import LegCatalog
-from planner.pipeline import build_scene
-from planner.scenario import Depot, Drop, Scenario, TerrainConfig
+from planner.pipeline import build_scene, route_input
+from planner.scenario import Depot, Drop, Scenario, TerrainConfig, Wind
+from planner.sorties._trips import solve_small
 from planner.sorties.evaluate import SortieEval, evaluate_sortie, load_profile_kg
 from planner.terrain import Dem
 from tests.planner.helpers import LAT0, LON0, drone_type, hills_dem
+from tests.planner.sorties.test_route import CASES
 
 G = 9.80665
 
@@ -103,3 +106,37 @@ def test_capacity_is_checked_at_every_point_of_the_route(flat: Dem) -> None:
     over = evaluate_sortie(cat, drone, 0, (2, 1), weights, math.inf, pickups={2})
     assert isinstance(fits, SortieEval)
     assert over == "payload 3.50 kg after a pickup is above the quad limit of 3.00 kg"
+
+
+@pytest.mark.parametrize(("relief", "wind_m_s", "method"), [(0.0, 0.0, "gripper"),
+                                                             (400.0, 6.0, "winch"),
+                                                             (300.0, 3.0, "land")])
+def test_trip_arcs_add_up_to_the_exact_sortie_with_pickups(relief: float, wind_m_s: float,
+                                                           method: str) -> None:
+    """With every other drop a pickup, the trip solver's per-arc energies and times sum to
+    evaluate_sortie's for every trip it flies, over hills and wind."""
+    dem = hills_dem(5, relief)
+    base = CASES["one_depot_capacity"]
+    drops = tuple(dataclasses.replace(d, kind="pickup") if k % 2 else d
+                  for k, d in enumerate(base.drops))
+    sc = dataclasses.replace(
+        base, drops=drops, wind=Wind(speed_m_s=wind_m_s, from_deg=230.0),
+        drone_types={"quad": drone_type(max_parcels=3, max_payload_kg=2.6, drop_method=method)})
+    inp, _ = route_input(sc, dem, objective="distance")
+    assert inp.pickups
+    points = tuple(sorted(p for p, o in inp.options.items() if o))
+    plan = solve_small(inp, points, seed=0, time_limit_s=10.0, clock=None)
+    assert plan is not None and plan.trips
+    assert any(any(points[c] in inp.pickups for c in t.customers)
+               and not all(points[c] in inp.pickups for c in t.customers) for t in plan.trips)
+    drone = sc.drone_types["quad"]
+    for trip in plan.trips:
+        order = tuple(points[c] for c in trip.customers)
+        ev = evaluate_sortie(inp.catalog, drone, 0, order, inp.weights_kg, math.inf,
+                             pickups=inp.pickups)
+        assert isinstance(ev, SortieEval)
+        assert trip.energy_wh == pytest.approx(ev.energy_wh, rel=1e-9)
+        assert trip.load_kg == pytest.approx(ev.payload_kg, rel=1e-9)
+        assert trip.return_s - trip.depart_s == pytest.approx(ev.duration_s, rel=1e-9)
+        released = [t - trip.depart_s for t in trip.service_start_s]
+        assert released == pytest.approx(list(ev.release_offsets_s), rel=1e-9)
