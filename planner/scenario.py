@@ -128,7 +128,8 @@ class DroneType:
     Masses in kg, energy in Wh, speeds and rates in m/s, times in s. The energy model is
     Dorling et al. (2017): hover power ``P = (W + m)^1.5 * sqrt(g^3 / (2 rho zeta n))`` with
     ``W = empty_mass_kg`` and ``m = battery_mass_kg + payload``; electrical power is
-    ``P / power_efficiency``.
+    ``P / power_efficiency``. ``max_payload_kg`` bounds the payload on board at every point of
+    a sortie (pickups add to it); ``max_parcels`` the stops of a sortie, pickups included.
     """
 
     id: str
