@@ -301,7 +301,9 @@ class DeliveryService:
                                   "vehicle": sortie.vehicle, "state": state,
                                   "eta_in_s": None if eta_at is None
                                   else round(max(0.0, eta_at - time.time()), 1),
-                                  "eta_at": eta_at, "reason": event.get("detail")})
+                                  "eta_at": eta_at, "reason": event.get("detail"),
+                                  "kind": "pickup" if sortie.is_pickup(drop_id)
+                                  else "delivery"})
             for row in drops:
                 if row["drop_id"] in delivered:
                     row.update(state="delivered", reason=None)

@@ -57,7 +57,8 @@ def drop_json(d: DropStatus, time_scale: float, now_mono_s: float) -> dict[str, 
             "eta_at": None if eta_in_s is None else round(time.time() + eta_in_s, 1),
             "lat_deg": d.planned_lat_deg, "lon_deg": d.planned_lon_deg,
             "release_error_m": None if d.release_error_m is None else
-            round(d.release_error_m, 1), "reason": d.reason}
+            round(d.release_error_m, 1), "reason": d.reason,
+            "kind": "pickup" if d.pickup else "delivery"}
 
 
 class FleetRun:

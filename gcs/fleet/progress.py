@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from gcs.geo import distance_m, segment_projection
-from planner.items import RELATIVE_FRAMES, RELEASE_COMMANDS, Cmd, MissionItem
+from planner.items import RELATIVE_FRAMES, Cmd, MissionItem, is_stop
 from planner.plan_model import Sortie
 
 
@@ -50,8 +50,9 @@ def _points(mission: tuple[MissionItem, ...]) -> list[TrackPoint]:
 
 
 def release_items(mission: tuple[MissionItem, ...]) -> list[int]:
-    """Indexes of the items that release a parcel, in mission order."""
-    return [i for i, item in enumerate(mission) if i > 0 and item.command in RELEASE_COMMANDS]
+    """Indexes of the items that hand a parcel over at a stop (a release, or a pickup's grab),
+    in mission order: the sortie's ``drop_ids`` in turn."""
+    return [i for i, item in enumerate(mission) if i > 0 and is_stop(item)]
 
 
 class SortieProgress:

@@ -26,6 +26,8 @@ from planner.plan_model import Sortie
 #: Texts ArduPilot sends when the gripper opens ("Gripper load releasing"/"released") or a
 #: payload place lets go ("PayloadPlace: Releasing the gripper").
 RELEASE_TEXTS = ("gripper load releas", "payloadplace: releasing", "gripper released")
+#: Texts of ArduPilot's gripper closing on a parcel (AP_Gripper, AP_Mission): a pickup.
+GRAB_TEXTS = ("gripper load grabb", "gripper grabbed")
 
 
 class DropState(StrEnum):
@@ -50,6 +52,10 @@ class DropStatus:
     the release from live progress and ``eta_at_s`` the same on the caller's clock (None once
     released or before take-off); ``release_*`` where the vehicle was when it let go and how far
     that is from the planned position.
+
+    A pickup (``pickup``) goes the same way with its gripper grab in place of the release:
+    ``released`` is collected (the ``release_*`` fields say where), and it is delivered when the
+    sortie brings it home.
     """
 
     drop_id: str
@@ -67,6 +73,7 @@ class DropStatus:
     release_lon_deg: float | None = None
     release_error_m: float | None = None
     reason: str | None = None
+    pickup: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,12 +128,13 @@ class SortieTracker:
             self._status[drop_id] = DropStatus(
                 drop_id=drop_id, sortie_id=sortie.id, vehicle=sortie.vehicle,
                 state=DropState.QUEUED, release_seq=seq, planned_lat_deg=points[seq].lat_deg,
-                planned_lon_deg=points[seq].lon_deg, planned_eta_s=eta)
+                planned_lon_deg=points[seq].lon_deg, planned_eta_s=eta,
+                pickup=sortie.is_pickup(drop_id))
         for drop_id in sortie.drop_ids[len(self.progress.releases):]:
             self._status[drop_id] = DropStatus(
                 drop_id=drop_id, sortie_id=sortie.id, vehicle=sortie.vehicle,
                 state=DropState.QUEUED, release_seq=-1, planned_lat_deg=0.0,
-                planned_lon_deg=0.0, planned_eta_s=None)
+                planned_lon_deg=0.0, planned_eta_s=None, pickup=sortie.is_pickup(drop_id))
 
     # -- queries ------------------------------------------------------------------------------
     def statuses(self) -> tuple[DropStatus, ...]:
@@ -175,8 +183,10 @@ class SortieTracker:
                                      "release_error_m": error, "eta_remaining_s": None,
                                      "eta_at_s": None}
         if error > self.max_release_error_m:
+            what = "collected {:.0f} m from the pickup point" if st.pickup else \
+                "released {:.0f} m from the drop position"
             return self._set(drop_id, now_s, state=DropState.FAILED,
-                             reason=f"released {error:.0f} m from the drop position", **fields)
+                             reason=what.format(error), **fields)
         return self._set(drop_id, now_s, state=DropState.RELEASED, **fields)
 
     def update(self, now_s: float, *, seq: int | None, lat_deg: float | None,
@@ -198,7 +208,8 @@ class SortieTracker:
                     self._seq > st.release_seq:
                 events.append(self._release(drop_id, now_s, observed=False))
                 st = self._status[drop_id]
-            if st.state == DropState.RELEASED and self._seq is not None and self._seq > after:
+            if st.state == DropState.RELEASED and self._seq is not None and \
+                    self._seq > after and not st.pickup:
                 events.append(self._set(drop_id, now_s, state=DropState.DELIVERED))
         events += self._update_etas(now_s, lat_deg, lon_deg)
         return [e for e in events if e is not None]
@@ -219,12 +230,16 @@ class SortieTracker:
         return out
 
     def on_text(self, now_s: float, text: str) -> list[DropEvent]:
-        """A STATUSTEXT: a gripper or payload-place release marks the next drop released."""
+        """A STATUSTEXT: a gripper or payload-place release marks the next drop released, a
+        gripper grab the next pickup collected."""
         low = text.lower()
-        if not self.started or not any(t in low for t in RELEASE_TEXTS):
+        grab = any(t in low for t in GRAB_TEXTS)
+        if not self.started or not (grab or any(t in low for t in RELEASE_TEXTS)):
             return []
         for drop_id in self.sortie.drop_ids:
             st = self._status[drop_id]
+            if st.pickup != grab:
+                continue
             if st.state == DropState.EN_ROUTE and drop_id in self._window:
                 approach, _ = self._window[drop_id]
                 if self._seq is not None and self._seq >= approach:
@@ -251,15 +266,20 @@ class SortieTracker:
         """The sortie ended: released drops are delivered, the rest failed with ``reason``.
 
         With ``completed`` (the mission ran to its end in AUTO) a drop still en route was flown
-        through while nothing was heard, and is counted as delivered.
+        through while nothing was heard, and is counted as delivered. A collected pickup is
+        delivered only when the sortie completed (it came home); else it failed.
         """
         events: list[DropEvent | None] = []
         for drop_id in self.sortie.drop_ids:
             st = self._status[drop_id]
             if st.state in FINAL_STATES:
                 continue
-            if st.state == DropState.RELEASED or (completed and st.state == DropState.EN_ROUTE
-                                                  and drop_id in self._window):
+            if st.pickup and st.state == DropState.RELEASED and not completed:
+                events.append(self._set(drop_id, now_s, state=DropState.FAILED,
+                                        reason=f"collected but not brought home: {reason}",
+                                        eta_remaining_s=None, eta_at_s=None))
+            elif st.state == DropState.RELEASED or (completed and st.state == DropState.EN_ROUTE
+                                                    and drop_id in self._window):
                 events.append(self._set(drop_id, now_s, state=DropState.DELIVERED,
                                         eta_remaining_s=None, eta_at_s=None))
             else:

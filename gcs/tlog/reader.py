@@ -40,6 +40,8 @@ _D = mav.dialect
 _ARMED = _D.MAV_MODE_FLAG_SAFETY_ARMED
 _RELEASE_TEXTS = ("Gripper load releasing", "Gripper Released",
                   "PayloadPlace: Releasing the gripper")
+#: ArduPilot's texts of the gripper closing on a parcel (AP_Gripper, AP_Mission): a pickup.
+_GRAB_TEXTS = ("Gripper load grabbing", "Gripper load grabbed", "Gripper Grabbed")
 _MISSION_TEXT = re.compile(r"^Mission: (\d+) (\w+)")
 _RELEASE_ITEMS = ("Gripper", "Winch", "PayloadPlace")
 #: Vehicle messages whose ``time_boot_ms`` sets the clock.
@@ -52,7 +54,8 @@ class TlogFlight:
 
     ``reached`` holds (t_s, seq) of every MISSION_ITEM_REACHED; ``texts`` (t_s, text) of every
     STATUSTEXT; ``home`` the last HOME_POSITION (lat_deg, lon_deg, alt_amsl_m);
-    ``log_start_s``/``log_end_s`` the recording's first and last timestamps (Unix s).
+    ``log_start_s``/``log_end_s`` the recording's first and last timestamps (Unix s);
+    ``grabs`` where the gripper closed on a parcel (a pickup), told by the gripper's texts.
     """
 
     path: Path
@@ -68,6 +71,7 @@ class TlogFlight:
     log_start_s: float = 0.0
     log_end_s: float = 0.0
     messages: int = 0
+    grabs: tuple[ReleaseEvent, ...] = ()
 
     @property
     def reached_seqs(self) -> tuple[int, ...]:
@@ -120,6 +124,7 @@ class _Reader:
         self.release_item: tuple[float, int] | None = None
         self.samples: list[FlownSample] = []
         self.signs: list[tuple[float, int | None]] = []
+        self.grab_signs: list[tuple[float, int | None]] = []
         self.reached: list[tuple[float, int]] = []
         self.texts: list[tuple[float, str]] = []
         self.transfers: dict[int, _Transfer] = {}
@@ -225,6 +230,8 @@ class _Reader:
                 self.sign()
         elif text.startswith(_RELEASE_TEXTS):
             self.sign()
+        elif text.startswith(_GRAB_TEXTS):
+            self.sign(self.grab_signs)
 
     def on_command_ack(self, msg: Any) -> None:
         if msg.result == _D.MAV_RESULT_ACCEPTED and msg.command == _D.MAV_CMD_DO_WINCH:
@@ -248,17 +255,20 @@ class _Reader:
         if items is not None:
             self.done[mission_type] = items
 
-    def sign(self) -> None:
+    def sign(self, signs: list[tuple[float, int | None]] | None = None) -> None:
         if self.t is None:
             return
         item = self.release_item
         seq = item[1] if item is not None and self.t - item[0] <= 120.0 else self.seq
-        self.signs.append((self.t, seq))
+        (self.signs if signs is None else signs).append((self.t, seq))
 
-    def releases(self) -> tuple[ReleaseEvent, ...]:
+    def releases(self, signs: list[tuple[float, int | None]] | None = None
+                 ) -> tuple[ReleaseEvent, ...]:
+        """One event per group of signs (releases, or ``signs`` given) at the vehicle's
+        position then."""
         out: list[ReleaseEvent] = []
         last = -math.inf
-        for t, seq in self.signs:
+        for t, seq in self.signs if signs is None else signs:
             if t - last < RELEASE_MERGE_S:
                 continue
             last = t
@@ -342,6 +352,7 @@ def read_flight(path: str | Path, *, sysid: int | None = None, gripper_servo: in
                       releases=reader.releases(), reached=tuple(reader.reached),
                       texts=tuple(reader.texts), mission=reader.done.get(0, ()),
                       fence=reader.done.get(1, ()), rally=reader.done.get(2, ()),
+                      grabs=reader.releases(reader.grab_signs),
                       home=reader.home, log_start_s=messages[0][0], log_end_s=messages[-1][0],
                       messages=len(messages))
 

@@ -9,6 +9,7 @@ where the two backends differ the real program is right.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections import deque
@@ -339,6 +340,59 @@ def test_auto_delivery_releases_at_each_drop(make_rig: Callable[..., Rig], flat_
     assert end.relative_alt / 1000 < 1.0
     last = rig.client.wait_heartbeat(rig.wall_s(2))
     assert mode_of(last) == "AUTO" and not is_armed(last)
+
+
+@pytest.fixture(scope="module")
+def collection(flat_dem: Dem, delivery: tuple[Scenario, Sortie]) -> tuple[Scenario, Sortie]:
+    """The two-stop sortie with its second stop a pickup (a gripper grab there)."""
+    scenario, _ = delivery
+    first, second = scenario.drops
+    scenario = dataclasses.replace(scenario, drops=(
+        first, dataclasses.replace(second, kind="pickup")))
+    plan = make_plan(scenario, flat_dem).plan
+    assert len(plan.sorties) == 1 and not plan.unserved
+    assert plan.sorties[0].pickup_ids == (second.id,)
+    return scenario, plan.sorties[0]
+
+
+@pytest.mark.slow
+def test_auto_pickup_grabs_at_its_point(make_rig: Callable[..., Rig], flat_dem: Dem,
+                                        collection: tuple[Scenario, Sortie]) -> None:
+    """A sortie with a delivery and a pickup flies to completion in AUTO: the gripper opens once
+    over the drop and closes once over the pickup ("Gripper load grabbing", "Gripper Grabbed",
+    then "Gripper load grabbed"), at the stop's altitude, and the copter lands at home."""
+    scenario, sortie = collection
+    rig = make_rig(home=(LAT0, LON0, FLAT_ALT_M), dem=flat_dem)
+    prepare(rig, {})
+    upload_ok(rig, sortie.mission, MissionType.MISSION)
+    rig.client.log = deque(rig.client.log, maxlen=500_000)
+    start_mission(rig)
+    wait_heartbeat_where(rig, lambda m: is_armed(m) and mode_of(m) == "AUTO", 5, "armed AUTO")
+    wait_disarmed(rig, 900)
+    rig.let_run(2)
+    texts = rig.client.texts
+    grab = [t for t in texts if "rabb" in t]
+    assert grab == ["Gripper load grabbing", "Gripper Grabbed", "Gripper load grabbed"], texts
+    assert len(texts_matching(texts, "Gripper load released")) == 1
+    positions = {}
+    last = None
+    for msg in rig.client.log:
+        if msg.get_type() == "GLOBAL_POSITION_INT":
+            last = msg
+        elif msg.get_type() == "STATUSTEXT" and last is not None:
+            text = msg.text if isinstance(msg.text, str) else msg.text.decode(errors="replace")
+            if text.startswith(("Gripper load grabbing", "Gripper load releasing",
+                                "Gripper Released")):
+                positions.setdefault("grab" if "grab" in text else "release", last)
+    drop_alt = scenario.drone_types["quad"].drop_alt_agl_m
+    delivered = next(d for d in sortie.drop_ids if not sortie.is_pickup(d))
+    for kind, drop_id in (("release", delivered), ("grab", sortie.pickup_ids[0])):
+        drop = next(d for d in scenario.drops if d.id == drop_id)
+        pos = positions[kind]
+        assert distance_m(pos.lat / 1e7, pos.lon / 1e7, drop.lat_deg, drop.lon_deg) < 5.0
+        assert abs(pos.relative_alt / 1000 - drop_alt) < 2.0
+    end = position(rig)
+    assert distance_m(end.lat / 1e7, end.lon / 1e7, LAT0, LON0) < 5.0
 
 
 @pytest.mark.slow

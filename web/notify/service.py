@@ -169,7 +169,7 @@ class NotifyService:
 
     def recipients(self, lineage_id: str) -> dict[str, Recipient]:
         """Drop id -> recipient of the parcels of a plan, from its flown versions' scenarios
-        (the newest version naming a drop wins)."""
+        (the newest version naming a drop wins); pickups are not deliveries to anyone."""
         out: dict[str, Recipient] = {}
         flown = [v for v in self.plans.versions(lineage_id)
                  if v.flown_at is not None and v.state == "done"]
@@ -181,7 +181,8 @@ class NotifyService:
                 depot = {d: s.depot_id for s in plan.sorties for d in s.drop_ids}
                 cached = {d.id: Recipient(phone=d.phone, email=d.email, depot_id=depot[d.id])
                           for d in scenario.drops
-                          if d.id in depot and (d.phone is not None or d.email is not None)}
+                          if d.id in depot and (d.phone is not None or d.email is not None)
+                          and getattr(d, "kind", "delivery") != "pickup"}
                 self._recipients[record.version_id] = cached
             out.update(cached)
         return out

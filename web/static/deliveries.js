@@ -11,8 +11,10 @@
   function draw() {
     body.replaceChildren(...Object.values(drops).map((d) => el("tr", {id: "drop-" + d.drop_id,
         class: "state-" + d.state},
-      el("td", {}, d.drop_id), el("td", {}, d.sortie_id), el("td", {}, d.vehicle),
-      el("td", {class: "state"}, (states[d.state] || d.state) + (d.reason ? ` (${d.reason})` : "")),
+      el("td", {}, d.drop_id + (d.kind === "pickup" ? " (" + t("pickup") + ")" : "")),
+      el("td", {}, d.sortie_id), el("td", {}, d.vehicle),
+      el("td", {class: "state"}, (d.kind === "pickup" && d.state === "released" ? t("collected") :
+        states[d.state] || d.state) + (d.reason ? ` (${d.reason})` : "")),
       el("td", {}, d.state === "delivered" ? "–" : minutes(d.eta_in_s)),
       el("td", {}, d.token ? el("a", {href: "/track/" + d.token, class: "track-link"}, t("track")) : "–"))));
     document.getElementById("deliveries-plan").textContent =

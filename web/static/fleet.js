@@ -179,7 +179,9 @@
     for (const d of Object.values(drops)) {
       L.circleMarker([d.lat_deg, d.lon_deg], {radius: 5, color: d.state === "delivered" ? "#2e7d32" :
         d.state === "failed" ? "#b71c1c" : "#f9a825", fillOpacity: 0.8})
-        .bindTooltip(tip(d.drop_id, ": ", named(DROP_STATES, d.state),
+        .bindTooltip(tip(d.drop_id, d.kind === "pickup" ? " (" + t("pickup") + ")" : "", ": ",
+          d.kind === "pickup" && d.state === "released" ? t("collected") :
+            named(DROP_STATES, d.state),
           d.as_of ? " · " + t("as of %(time)s", {time: clockTime(d.as_of)}) : ""))
         .addTo(routes);
     }

@@ -47,3 +47,5 @@ class VehicleState:
     distance_flown_m: float
     #: Where each parcel was let go: true (lat_deg, lon_deg, alt_agl_m) at the release.
     release_positions: tuple[tuple[float, float, float], ...] = ()
+    #: Where each parcel was taken on by a gripper grab (a pickup), the same way.
+    grab_positions: tuple[tuple[float, float, float], ...] = ()

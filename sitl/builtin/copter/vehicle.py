@@ -397,4 +397,5 @@ class SimVehicle:
             ready_to_arm=self.prearm_ok_cached, fence_breached=self.failsafes.breached != 0,
             failsafes=self.failsafes.active(), link_connected=self.link_connected,
             distance_flown_m=self.simulation.distance_m,
-            release_positions=tuple(payload.release_positions))
+            release_positions=tuple(payload.release_positions),
+            grab_positions=tuple(payload.grab_positions))

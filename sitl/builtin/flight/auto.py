@@ -214,7 +214,7 @@ class MissionRunner:
             if item.param2 == 0:
                 v.payload.release(announce=True)
             else:
-                v.payload.grab()
+                v.payload.grab(announce=True)
         elif item.command == 178:
             v.change_speed(int(item.param1), item.param2)
         elif item.command == 42600:

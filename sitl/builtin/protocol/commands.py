@@ -234,7 +234,7 @@ def _gripper(v: CommandHost, cmd: _Cmd) -> None:
     if cmd.p[1] == 0:
         v.payload.release(announce=False)
     else:
-        v.payload.grab()
+        v.payload.grab(announce=False)
     _ack(v, cmd, ACCEPTED)
 
 

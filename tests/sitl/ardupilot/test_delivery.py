@@ -127,14 +127,15 @@ class FlyRun:
 class Flying:
     """``dropline fly PLAN`` running in the background against ``vehicles``."""
 
-    def __init__(self, plan_dir: Path, folder: Path, vehicles: Vehicles) -> None:
+    def __init__(self, plan_dir: Path, folder: Path, vehicles: Vehicles,
+                 scenario: Path = SCENARIO) -> None:
         self.plan_dir, self.folder, self.vehicles = plan_dir, folder, vehicles
         vehicles.wait_listening()
         self.out = (folder / "fly.out").open("wb")
         self.started = time.monotonic()
         # no --speedup: the ground station reads the vehicles' SIM_SPEEDUP
         self.proc = subprocess.Popen(
-            dropline_command("fly", str(plan_dir), *vehicles.connects, "--scenario", str(SCENARIO),
+            dropline_command("fly", str(plan_dir), *vehicles.connects, "--scenario", str(scenario),
                       "--db", str(folder / "fly.db"), "--wait", "30", "--no-progress",
                       "--timeout", str(FLY_TIMEOUT_S)),
             stdout=self.out, stderr=subprocess.STDOUT)
@@ -167,7 +168,7 @@ def _plan(out: Path, scenario: Path = SCENARIO, *extra: str) -> Path:
 
 
 def _fly_all(jobs: Sequence[tuple[Path, Path, Sequence[int], dict[str, float] | None]],
-             ) -> list[FlyRun]:
+             scenario: Path = SCENARIO) -> list[FlyRun]:
     """Fly every (plan, folder, instances, params) at once, each on its own SITL vehicles."""
     vehicles: list[Vehicles] = []
     flying: list[Flying] = []
@@ -177,7 +178,7 @@ def _fly_all(jobs: Sequence[tuple[Path, Path, Sequence[int], dict[str, float] | 
             vehicles.append(Vehicles(folder / "sitl", instances, drone_type_id="sitl_quad",
                                      params=params))
         for (plan_dir, folder, _, _), v in zip(jobs, vehicles, strict=True):
-            flying.append(Flying(plan_dir, folder, v))
+            flying.append(Flying(plan_dir, folder, v, scenario))
         return [f.finish() for f in flying]
     finally:
         for f in flying:
@@ -397,3 +398,44 @@ def test_fence_breach_rtl_and_alert(failsafes: dict[str, FlyRun]) -> None:
     print(f"fence: {breached[0][1]!r}; {alerts[0]}; landed {home_m:.1f} m from the depot; "
           f"{run.wall_s:.0f} s wall")
 
+
+
+# -- pickups -------------------------------------------------------------------------------------
+
+PICKUPS = REPO / "tests" / "data" / "scenarios" / "valleys_pickups"
+
+
+@pytest.fixture(scope="module")
+def pickups(tmp_path_factory: pytest.TempPathFactory) -> FlyRun:
+    """The valleys and ridges with two stops made pickups, flown on two vehicles
+    (instances 44-45)."""
+    root = tmp_path_factory.mktemp("ardupilot-pickups")
+    plan = _plan(root / "plan", PICKUPS)
+    return _fly_all([(plan, root / "fly", (44, 45), None)], PICKUPS)[0]
+
+
+def test_fly_collects_pickups_and_releases_deliveries(pickups: FlyRun) -> None:
+    """Real SITL: each sortie's gripper grabs once per pickup within 10 m of the pickup point
+    ("Gripper load grabbing") and releases once per delivery at its drop; every stop counts
+    as delivered once the vehicle is home; no failsafe."""
+    run = pickups
+    assert run.code == 0, run.output
+    assert "drops: 4/4 delivered" in run.output, run.output
+    where = {d.id: (d.lat_deg, d.lon_deg) for d in load_scenario(PICKUPS).drops}
+    home = load_scenario(PICKUPS).depots[0]
+    for sortie in run.sorties:
+        flight = run.flight(sortie.id)
+        collected = [d for d in sortie.drop_ids if sortie.is_pickup(d)]
+        deliveries = [d for d in sortie.drop_ids if not sortie.is_pickup(d)]
+        assert collected and deliveries
+        assert len(flight.grabs) == len(collected), flight.texts
+        assert len(flight.releases) == len(deliveries), flight.texts
+        for ids, events in ((collected, flight.grabs), (deliveries, flight.releases)):
+            for stop, event in zip(ids, events, strict=True):
+                assert distance_m(*where[stop], event.lat_deg, event.lon_deg) <= \
+                    RELEASE_TOLERANCE_M, (stop, event)
+        assert not _failsafe_texts(flight), _failsafe_texts(flight)
+        last = flight.samples[-1]
+        assert not last.armed
+        assert distance_m(home.lat_deg, home.lon_deg, last.lat_deg, last.lon_deg) <= \
+            LANDED_TOLERANCE_M
