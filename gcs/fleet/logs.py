@@ -321,6 +321,15 @@ class FlightLog:
             out.setdefault(str(r.drop_id), int(r.run_id))
         return out
 
+    def flying_sorties(self, plan_key: str) -> dict[str, int]:
+        """Sorties of a plan in the air in a run not ended (a flight preparing or flying):
+        sortie id -> run id."""
+        rows = self._read(sa.select(flights.c.sortie_id, flights.c.run_id)
+                          .join(runs, runs.c.id == flights.c.run_id)
+                          .where(runs.c.plan_key == plan_key, runs.c.ended_at.is_(None),
+                                 flights.c.state.in_(("preparing", "flying"))))
+        return {str(r.sortie_id): int(r.run_id) for r in rows}
+
     def drop_states(self, run_id: int) -> dict[str, tuple[str, str | None]]:
         """The last recorded state (and detail) of every drop of a run."""
         out: dict[str, tuple[str, str | None]] = {}
