@@ -202,8 +202,11 @@ def upload_ok(rig: Rig, items: Sequence[MissionItem], mission_type: int) -> None
     result = rig.client.upload(items, mission_type, timeout_s=rig.wall_s(10))
     for _ in range(4):
         # The vehicle cancels an upload after 8 simulated seconds without an answer (0.8 s of
-        # wall time at 10x): on a loaded machine, upload again as a ground station would.
-        if result != mavlink.MAV_MISSION_OPERATION_CANCELLED:
+        # wall time at 10x), or refuses an item it asked for again after this client, late on a
+        # loaded machine, already sent it (out of sequence): upload again as a ground station
+        # would.
+        if result not in (mavlink.MAV_MISSION_OPERATION_CANCELLED,
+                          mavlink.MAV_MISSION_INVALID_SEQUENCE):
             break
         result = rig.client.upload(items, mission_type, timeout_s=rig.wall_s(10))
     assert result == mavlink.MAV_MISSION_ACCEPTED, (mission_type, result)
