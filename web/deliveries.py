@@ -264,6 +264,13 @@ class DeliveryService:
             return None
         return run.drops()
 
+    def in_the_air(self, plan_id: str) -> dict[str, str]:
+        """Drops on their way in the run in progress of a version of this plan (their sortie
+        took off): drop id -> its sortie and vehicle."""
+        return {str(d["drop_id"]): f"sortie {d['sortie_id']} on {d['vehicle']}"
+                for d in self._live(plan_id) or []
+                if d["state"] in ("en_route", "released")}
+
     # -- the crew's list ----------------------------------------------------------------------
     def _shown_plan(self, plan_id: str) -> Plan:
         """The sorties of the plan's newest version, or while that is a draft of a flown plan,

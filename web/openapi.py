@@ -188,6 +188,17 @@ def openapi_document() -> dict[str, Any]:
                     "file": {"type": "string", "format": "binary"}}})},
             "/api/plans/{plan_id}/run": {"post": _op("start planning", ok="202", errors=(
                 *_WRITE, "422"), params=("plan_id",))},
+            "/api/plans/{plan_id}/replan": {"post": _op(
+                "plan again what is not done yet: a new version without delivered, "
+                "on-their-way and cancelled drops and grounded vehicles; audited", ok="202",
+                errors=(*_WRITE, "422"), params=("plan_id",), body={
+                    "type": "object", "additionalProperties": False, "properties": {
+                        "cancel": {"type": "array", "items": {"type": "string"}},
+                        "ground": {"type": "array", "items": {"type": "string"},
+                                   "description": "vehicles as the plan names them "
+                                                  "(depot/type/n)"},
+                        "add": {"type": "array", "items": {"type": "string"},
+                                "description": "more drops of the plan's drops file"}}})},
             "/api/plans/{plan_id}/files/{name}": {"get": {**_op(
                 "a file of a planned plan", errors=("401", "404", "409"),
                 ok_type="application/octet-stream"), "parameters": [

@@ -78,7 +78,7 @@ def register(sub: Any) -> None:
     verify.set_defaults(func=verify_command)
 
 
-def _progress_bar(enabled: bool) -> Callable[[str, int, int], None] | None:
+def progress_bar(enabled: bool) -> Callable[[str, int, int], None] | None:
     """A tqdm-backed ``progress(stage, done, total)`` callback on stderr."""
     if not enabled:
         return None
@@ -135,7 +135,7 @@ def plan_command(args: argparse.Namespace) -> int:
     if workers < 0:
         raise InputError(f"Expected --workers >= 0, got {workers}", field="--workers")
     with ProcessPoolExecutor(workers) if workers else contextlib.nullcontext() as pool:
-        result = make_plan(scenario, dem, objective=objective, progress=_progress_bar(show),
+        result = make_plan(scenario, dem, objective=objective, progress=progress_bar(show),
                            timings=timings, clock=time.perf_counter,
                            map_fn=pool.map if pool is not None else None)
     out = Path(args.out)

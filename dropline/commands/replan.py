@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from collections import Counter
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +27,20 @@ import sqlalchemy as sa
 from dropline.commands.exit_codes import ExitCode
 from dropline.commands.plan import (
     OBJECTIVES,
-    _progress_bar,
     load_inputs,
     print_report,
+    progress_bar,
 )
 from gcs.fleet.logs import FlightLog
 from gcs.fleet.manager import plan_key
 from planner.cost import cost_summary, plan_cost
 from planner.errors import InputError, VerificationError
+from planner.grounding import ground_vehicles
 from planner.io.costs import load_costs
 from planner.io.plan_folder import SUMMARY_JSON, read_plan_folder, write_plan_folder
 from planner.pipeline import make_plan, plan_summary
 from planner.plan_model import Plan, Unserved
-from planner.scenario import Depot, Scenario
+from planner.scenario import Scenario
 from planner.verify.verifier import verify_plan
 
 
@@ -143,29 +144,6 @@ def left_out(plan: Plan, plan_dir: Path, scenario: Scenario, log: FlightLog,
                    in_air=in_air, cancelled=cancelled)
 
 
-def grounded_depots(depots: tuple[Depot, ...], names: list[str]) -> tuple[Depot, ...]:
-    """The depots with the ``depot/type/n`` vehicles taken out of their drone counts.
-
-    Raises
-    ------
-    InputError
-        A name is not of a vehicle the depots have.
-    """
-    by_id = {d.id: d for d in depots}
-    out: Counter[tuple[str, str]] = Counter()
-    for name in dict.fromkeys(names):
-        parts = name.split("/")
-        depot = by_id.get(parts[0]) if len(parts) == 3 else None
-        count = depot.drones.get(parts[1], 0) if depot is not None else 0
-        if depot is None or not parts[2].isdigit() or not 1 <= int(parts[2]) <= count:
-            raise InputError(f"{name!r} is not a vehicle of the scenario's depots (depot/type/n,"
-                             f" n from 1 to the depot's count of that type)", field="--ground")
-        out[(parts[0], parts[1])] += 1
-    return tuple(dataclasses.replace(d, drones={t: n - out[(d.id, t)]
-                                                for t, n in d.drones.items()})
-                 for d in depots)
-
-
 def replan_command(args: argparse.Namespace) -> int:
     """``dropline replan PLAN_DIR --scenario SCENARIO_DIR --flights DB -o OUT_DIR``."""
     scenario, dem = load_inputs(args.scenario)
@@ -187,9 +165,10 @@ def replan_command(args: argparse.Namespace) -> int:
         raise InputError("nothing is left to plan: every drop is delivered, in the air or "
                          "cancelled")
     reduced = dataclasses.replace(scenario, drops=remaining, params=params,
-                                  depots=grounded_depots(scenario.depots, list(args.ground)))
+                                  depots=ground_vehicles(scenario.depots, args.ground,
+                                                         field="--ground"))
     result = make_plan(reduced, dem, objective=OBJECTIVES["makespan"],
-                       progress=_progress_bar(not args.no_progress))
+                       progress=progress_bar(not args.no_progress and sys.stderr.isatty()))
     plan = dataclasses.replace(result.plan, unserved=result.plan.unserved + out_of.unserved())
     violations = verify_plan(plan, scenario, dem)
     if violations:

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, request, send_file
 
 from planner.errors import InputError
+from web import replan as replanning
 from web.errors import NotFound
 from web.plan_view import plan_view, scenario_layers
 from web.planning import PlanRecord, PlanService
@@ -165,6 +166,23 @@ def run(plan_id: str) -> Any:
     record = services().plans.run(plan_id, username=_username())
     _audited("plan run", record)
     return record_json(record), 202
+
+
+@bp.route("/api/plans/<plan_id>/replan", methods=["POST"])
+@require("plan")
+def replan(plan_id: str) -> Any:
+    """Plan again what is not done yet (``{"cancel": [...], "ground": [...], "add": [...]}``):
+    a new version without delivered, on-their-way and cancelled drops and without grounded
+    vehicles; planning starts at once."""
+    svc = services()
+    found = replanning.replan(svc.plans, svc.deliveries, plan_id, json_body(),
+                              username=_username())
+    _audited("plan replan", found.record,
+             f"{len(found.drop_ids)} drops; left out: {len(found.delivered)} delivered, "
+             f"{len(found.in_air)} on their way, cancelled "
+             f"[{replanning.names(list(found.cancelled))}], grounded "
+             f"[{replanning.names(list(found.grounded))}]")
+    return replanning.replan_json(found, record_json), 202
 
 
 @bp.route("/api/plans/<plan_id>/files/<path:name>")

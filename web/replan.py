@@ -1,0 +1,110 @@
+"""Re-planning a plan from the console: a new version of what is not done yet.
+
+The new version plans the drops of the newest version (and ``add``: more drops of its drops
+file) without those a run of any version delivered, those on their way in the run in progress
+(their sortie finishes them) and the ``cancel`` ones, with the ``ground`` vehicles taken out
+(``depot/type/n``). It is an ordinary version: planned and verified by the planner job, and
+uploaded only after that, when the operator chooses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from planner.errors import InputError
+from planner.grounding import ground_vehicles
+from web import scenario_edit
+from web.deliveries import DeliveryService
+from web.errors import Conflict
+from web.planning import PlanRecord, PlanService
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Replan:
+    """The version made, what it plans and what it leaves out (drop id -> why)."""
+
+    record: PlanRecord
+    drop_ids: tuple[str, ...]
+    delivered: dict[str, str]
+    in_air: dict[str, str]
+    cancelled: tuple[str, ...]
+    grounded: tuple[str, ...]
+
+
+def _ids(body: dict[str, Any], name: str) -> list[str]:
+    value = body.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value) \
+            or len(value) > 10_000:
+        raise InputError("Expected a list of strings", field=name)
+    return list(dict.fromkeys(value))
+
+
+def replan(plans: PlanService, deliveries: DeliveryService, plan_id: str,
+           body: dict[str, Any], *, username: str) -> Replan:
+    """Make (and start planning) the re-plan version of ``plan_id``.
+
+    Parameters
+    ----------
+    plans, deliveries
+        The console's plan versions and drop states.
+    plan_id
+        The plan (any version of it).
+    body
+        ``{"cancel": [...], "ground": [...], "add": [...]}``, each optional.
+    username
+        Who asks (the version's author).
+
+    Raises
+    ------
+    InputError
+        An unknown key, drop or vehicle (named).
+    Conflict
+        Nothing is left to plan, or the plan was never planned.
+    """
+    unknown = set(body) - {"cancel", "ground", "add"}
+    if unknown:
+        raise InputError(f"unknown field {sorted(unknown)[0][:40]!r}; expected cancel, ground "
+                         "or add", field=sorted(unknown)[0][:40])
+    cancel, ground, add = _ids(body, "cancel"), _ids(body, "ground"), _ids(body, "add")
+    record = plans.get(plan_id)
+    base = {k: v for k, v in record.edits.items() if k != "drop_ids"}
+    every, _dem = scenario_edit.load(record.folder, base)
+    chosen, _dem = scenario_edit.load(record.folder, record.edits)
+    known = {d.id for d in every.drops}
+    for name, ids in (("cancel", cancel), ("add", add)):
+        missing = [d for d in ids if d not in known]
+        if missing:
+            raise InputError(f"no drop {missing[0][:64]!r} in the scenario", field=name)
+    depots = ground_vehicles(chosen.depots, ground)
+    delivered = deliveries.delivered_before(record.id)
+    in_air = {d: w for d, w in deliveries.in_the_air(record.id).items() if d not in delivered}
+    wanted = {d.id for d in chosen.drops} | set(add)
+    left_out = set(delivered) | set(in_air) | set(cancel)
+    drop_ids = tuple(d.id for d in every.drops if d.id in wanted and d.id not in left_out)
+    if not drop_ids:
+        raise Conflict("nothing is left to plan: every drop is delivered, on its way or "
+                       "cancelled")
+    edits = {**record.edits, "drop_ids": list(drop_ids),
+             "depots": [{"id": d.id, "lat_deg": d.lat_deg, "lon_deg": d.lon_deg,
+                         "drones": dict(d.drones)} for d in depots]}
+    plans.edit(record.id, edits, username=username)
+    started = plans.run(record.id, username=username)
+    return Replan(record=started, drop_ids=drop_ids, delivered=delivered, in_air=in_air,
+                  cancelled=tuple(d for d in cancel if d not in delivered and d not in in_air),
+                  grounded=tuple(ground))
+
+
+def replan_json(found: Replan, record_json: Any) -> dict[str, Any]:
+    """What the API answers: the new version and what it plans and leaves out."""
+    return {**record_json(found.record), "replan": {
+        "drop_ids": list(found.drop_ids), "delivered": found.delivered,
+        "in_air": found.in_air, "cancelled": list(found.cancelled),
+        "grounded": list(found.grounded)}}
+
+
+def names(values: Sequence[str]) -> str:
+    """A short list of names for the audit log."""
+    shown = ", ".join(values[:10])
+    return shown + (f" and {len(values) - 10} more" if len(values) > 10 else "")
