@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from gcs.fleet.logs import FlightLog, FlightRecord
 from gcs.tlog.reader import TlogFlight, read_flight
 from planner.cost import cost_summary, flown_cost
 from planner.errors import InputError
-from planner.flown.figures import FlownSample, compare_flight
+from planner.flown.figures import FlownFigures, FlownSample, compare_flight
 from planner.io.costs import load_costs
 from planner.io.planfile import read_plan_json
 from planner.plan_model import Plan, Sortie
@@ -137,19 +138,71 @@ class FlightService:
             self._cache[key] = out
         return out
 
-    def _replay(self, flight: FlightRecord) -> dict[str, Any]:
+    def _measured(self, flight: FlightRecord) -> tuple[
+            TlogFlight, Sortie | None, Scenario | None, Dem | None, FlownFigures | None]:
+        """The flight's log, its planned sortie, scenario and DEM, and the figures measured
+        against the sortie (None without one).
+
+        Raises
+        ------
+        NotFound
+            The flight's ``.tlog`` cannot be read.
+        """
         assert flight.tlog_path is not None
         try:
             flown = read_flight(flight.tlog_path, sysid=flight.sysid)
         except InputError as exc:
             raise NotFound(f"flight {flight.id}: {exc}") from None
         sortie, scenario, dem = self._planned(flight)
+        measured = None if sortie is None else compare_flight(
+            flown.samples, flown.releases, mission=sortie, dem=dem,
+            zones=() if scenario is None else scenario.nofly,
+            reached=[seq for _, seq in flown.reached])
+        return flown, sortie, scenario, dem, measured
+
+    def day_cost(self, day: date) -> dict[str, Any]:
+        """The cost of what was flown on one day (UTC, by take-off): each run's flights priced
+        as flown (:func:`planner.cost.flown_cost`), and the day's totals.
+
+        Flights without a readable log or a known plan are counted in ``unpriced``.
+        """
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+        flights = [f for f in self.log.flights()
+                   if start <= (f.takeoff_at or f.started_at) < start + 86400.0]
+        runs: dict[int, dict[str, FlownFigures]] = {}
+        scenarios: dict[int, Scenario] = {}
+        unpriced = 0
+        for flight in flights:
+            if flight.tlog_path is None or not Path(flight.tlog_path).is_file():
+                unpriced += 1
+                continue
+            try:
+                _flown, sortie, scenario, _dem, measured = self._measured(flight)
+            except NotFound:
+                unpriced += 1
+                continue
+            if sortie is None or scenario is None or measured is None:
+                unpriced += 1
+                continue
+            runs.setdefault(flight.run_id, {})[sortie.id] = measured
+            scenarios[flight.run_id] = scenario
+        out_runs: list[dict[str, Any]] = []
+        for run_id, measured_by_sortie in sorted(runs.items()):
+            plan_path = self._plan_path(run_id)
+            assert plan_path is not None
+            plan = read_plan_json(plan_path)
+            scenario = scenarios[run_id]
+            cost = cost_summary(flown_cost(plan, scenario, measured_by_sortie,
+                                           load_costs(scenario.root)))
+            out_runs.append({"run_id": run_id, "plan": plan.scenario,
+                             "flights": len(measured_by_sortie), "cost": cost})
+        return {"day": day.isoformat(), "runs": out_runs, "unpriced_flights": unpriced,
+                "total": day_totals([dict(r["cost"]) for r in out_runs])}
+
+    def _replay(self, flight: FlightRecord) -> dict[str, Any]:
+        flown, sortie, scenario, dem, measured = self._measured(flight)
         figures = cost = None
-        if sortie is not None:
-            measured = compare_flight(
-                flown.samples, flown.releases, mission=sortie, dem=dem,
-                zones=() if scenario is None else scenario.nofly,
-                reached=[seq for _, seq in flown.reached])
+        if sortie is not None and measured is not None:
             figures = measured.as_dict()
             if scenario is not None:
                 one = Plan(scenario=scenario.name, altitude_frame="relative", sorties=(sortie,),
@@ -185,6 +238,31 @@ class FlightService:
         except (InputError, NotFound):
             return sortie, None, None
         return sortie, scenario, dem
+
+
+#: Figures of a cost report that add up over a day.
+DAY_SUMS = ("energy_kwh", "energy_yuan", "battery_wear_yuan", "flight_h", "depreciation_yuan",
+            "crew_yuan", "cost_yuan", "parcels", "payload_kg", "distance_km", "road_yuan",
+            "saving_yuan")
+
+
+def day_totals(costs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The sums of several cost reports, with the day's cost per parcel, drone-km and kg.
+
+    Examples
+    --------
+    >>> day_totals([{k: 1.0 for k in DAY_SUMS}, {k: 1.0 for k in DAY_SUMS}])["cost_per_parcel_yuan"]
+    1.0
+    """
+    total: dict[str, Any] = {k: round(sum(float(c.get(k) or 0.0) for c in costs), 4)
+                             for k in DAY_SUMS}
+    total["parcels"] = int(total["parcels"])
+    for name, by in (("cost_per_parcel_yuan", "parcels"), ("cost_per_drone_km_yuan",
+                                                           "distance_km"),
+                     ("cost_per_kg_yuan", "payload_kg")):
+        total[name] = round(total["cost_yuan"] / total[by], 2) if total[by] else None
+    total["currency"] = "yuan"
+    return total
 
 
 def _rounded(figures: dict[str, Any]) -> dict[str, Any]:

@@ -268,6 +268,11 @@ def openapi_document() -> dict[str, Any]:
                 "queue a dead-letter notification again; audited", errors=_WRITE,
                 params=("notification_id",))},
             "/api/flights": {"get": _op("recorded flights")},
+            "/api/flights/cost": {"get": {**_op(
+                "what flying cost on one day (UTC): each run priced as flown, and the totals",
+                errors=("400", "401")), "parameters": [{
+                    "name": "day", "in": "query", "required": False,
+                    "schema": {"type": "string", "format": "date"}}]}},
             "/api/flights/{flight_id}/replay": {"get": _op(
                 "a flight's track, planned route and figures", errors=("401", "403", "404"),
                 params=("flight_id",))},

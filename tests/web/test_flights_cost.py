@@ -48,3 +48,25 @@ def test_replay_without_a_plan_has_no_cost(flown: dict[str, Any]) -> None:
     """A flight of no known plan is not priced."""
     r = Client(flown["app"], "engineer").get(f"/api/flights/{flown['ids'][1]}/replay").json
     assert r["cost"] is None
+
+
+def test_day_cost_sums_the_runs_flown_that_day(flown: dict[str, Any]) -> None:
+    """The day's report prices the run of the known plan as its replay does, counts the flight
+    of no known plan as unpriced, and totals the day; another day is empty; a bad day is 400."""
+    c = Client(flown["app"], "crew")
+    replay = Client(flown["app"], "engineer").get(
+        f"/api/flights/{flown['ids'][0]}/replay").json["cost"]
+    today = c.get("/api/flights/cost").json
+    assert len(today["runs"]) == 1 and today["unpriced_flights"] == 1
+    run = today["runs"][0]
+    assert run["flights"] == 1 and run["cost"]["cost_yuan"] == replay["cost_yuan"]
+    total = today["total"]
+    assert total["cost_yuan"] == pytest.approx(replay["cost_yuan"], abs=0.01)
+    assert total["parcels"] == 1
+    assert total["cost_per_parcel_yuan"] == pytest.approx(replay["cost_yuan"], abs=0.01)
+    other = c.get("/api/flights/cost?day=2001-01-01").json
+    assert other["runs"] == [] and other["total"]["cost_yuan"] == 0
+    assert other["total"]["cost_per_parcel_yuan"] is None
+    for bad in ("yesterday", "2026-13-01", "2026-01-01T00"):
+        r = c.get(f"/api/flights/cost?day={bad}")
+        assert r.status_code == 400 and "YYYY-MM-DD" in r.json["error"]
