@@ -6,7 +6,11 @@ energy-like dimension. Every routed trip is then evaluated exactly along the rea
 repaired where it fails (:mod:`planner.sorties._exact`: other order, split, drop moved to a group
 that can fly it), an exact local search merges, moves and swaps drops between sorties
 (:mod:`planner.sorties._polish`), and the sorties are scheduled exactly on their drones (the
-router's assignment, LPT, or - without time windows - LPT balanced for the last release). On
+router's assignment, LPT, or - without time windows - LPT balanced for the last release; with
+windows, under the makespan objective, whole sorties then move between a group's drones and
+change places, :mod:`planner.sorties._rebalance`). Under the makespan objective whole sorties
+also move from the group (depot and drone type) that finishes last to another that can fly
+them (:mod:`planner.sorties._shift`). On
 problems of up to ``SECOND_ROUND_MAX_CLIENTS`` drops a second round re-solves with each group's
 proxy tightened by the median excess of its failed trips (or loosened when few failed). Small
 plans go first to exact trip selection (:mod:`planner.sorties._trips`), whose proven optimum needs
@@ -35,6 +39,8 @@ from planner.errors import RoutingInfeasibleError
 from planner.routing import Objective, solve
 from planner.routing.check import as_raw
 from planner.sorties._exact import Fleet, RoutedTrips, exact_fleet
+from planner.sorties._groups import reevaluator as reevaluator
+from planner.sorties._groups import schedule_group
 from planner.sorties._polish import polish
 from planner.sorties._problem import (
     Built,
@@ -45,15 +51,13 @@ from planner.sorties._problem import (
 )
 from planner.sorties._problem import Group as Group
 from planner.sorties._problem import RouteInput as RouteInput
+from planner.sorties._shift import shift
 from planner.sorties._trips import is_small, solve_small
-from planner.sorties.build import assign_groups, budget_wh, build_sorties
-from planner.sorties.evaluate import SortieEval, evaluate_sortie
+from planner.sorties.build import assign_groups, build_sorties
 from planner.sorties.schedule import (
     Scheduled,
     last_release_s,
     schedule,
-    schedule_assigned,
-    schedule_balanced,
     windows_fit,
 )
 
@@ -261,7 +265,14 @@ def _pyvrp_rounds(inp: RouteInput, tm: Timing, *, seed: int, time_limit_s: float
                                clock=clock, deadline_s=deadline_s)
         log.info("routing round %d polish: %d moves", rnd, moves)
         if moves:
-            out.append(_scheduled(inp, "routing", better, {**notes, "polish_moves": moves}))
+            notes = {**notes, "polish_moves": moves}
+            out.append(_scheduled(inp, "routing", better, notes))
+        if inp.objective == "makespan_then_energy":
+            shifted, n_shifted = shift(inp, better, checkers)
+            log.info("routing round %d: %d sorties moved between groups", rnd, n_shifted)
+            if n_shifted:
+                out.append(_scheduled(inp, "routing", shifted,
+                                      {**notes, "shifted_sorties": n_shifted}))
         if len(built.problem.clients) > SECOND_ROUND_MAX_CLIENTS:
             break
         tighten = rep.rejected > SECOND_ROUND_REJECTED * max(1, rep.trips)
@@ -286,39 +297,17 @@ def _to_points(built: Built, raw: Sequence[tuple[int, int, Sequence[Sequence[int
 
 def _scheduled(inp: RouteInput, method: str, fleet: Fleet,
                notes: dict[str, float]) -> Construction:
-    """Schedule every group's drones exactly: the router's order, LPT or (without windows)
-    balanced LPT, whichever serves the most, then releases the last parcel first."""
+    """Schedule every group's drones exactly (:func:`planner.sorties._groups.schedule_group`)."""
     done: list[Scheduled] = []
     dropped: dict[int, str] = {}
     for k, g in enumerate(inp.groups):
         per_drone = [fleet.get((k, n), []) for n in range(g.count)]
         if not any(per_drone):
             continue
-        again = reevaluator(inp, g)
-        evs = [e for seq in per_drone for e in seq]
-        options = [schedule_assigned(per_drone, g.drone, inp.drops, again),
-                   schedule(evs, g.drone, g.count, inp.drops, again)]
-        if not any(inp.drops[p].earliest_s is not None or inp.drops[p].latest_s is not None
-                   for e in evs for p in e.drops):
-            options.append((schedule_balanced(evs, g.drone, g.count), {}))
-        best = min(options, key=lambda r: (len(r[1]), last_release_s(r[0]),
-                                           sum(s.start_s for s in r[0])))
-        done += best[0]
-        dropped.update(best[1])
+        ok, late = schedule_group(inp, g, per_drone)
+        done += ok
+        dropped.update(late)
     return Construction(method=method, scheduled=tuple(done), unserved=dropped, notes=notes)
-
-
-def reevaluator(inp: RouteInput, g: Group) -> Callable[[SortieEval, tuple[int, ...]],
-                                                        SortieEval | str]:
-    """Exact re-evaluation of a sortie shortened by the scheduler."""
-    weights = inp.weights_kg
-    pickups = inp.pickups
-    budget = budget_wh(g.drone, inp.margin_fraction)
-
-    def again(ev: SortieEval, keep: tuple[int, ...]) -> SortieEval | str:
-        return evaluate_sortie(inp.catalog, g.drone, ev.depot, keep, weights, budget,
-                               pickups=pickups)
-    return again
 
 
 def simple_construction(inp: RouteInput, progress: Progress | None = None) -> Construction:
