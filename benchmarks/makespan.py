@@ -23,7 +23,7 @@ makespan:
     release) and one turnaround before its busy time ends. The maximum over the sets.
 
 ``gap`` is makespan / max(lb_far_s, lb_work_s) - 1. With ``--before`` the routing core is also
-run as it scheduled before whole sorties were moved between drones.
+run as it scheduled before whole sorties were moved between drones and groups.
 
     python -m benchmarks.makespan [--sizes 100 1000] [--no-district] [--time-limit S]
                                   [--seed 0] [--before] [--wall-clock] [--json OUT]
@@ -42,6 +42,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import planner.sorties._groups as groups
 import planner.sorties.route as route
 from benchmarks.plan_scale import bench_scenario
 from planner.io import load_scenario_with_dem
@@ -100,7 +101,7 @@ def figures(c: Construction, lb_s: float, wall_s: float) -> dict[str, Any]:
             "makespan_s": round(f["makespan_s"], 1), "energy_wh": round(f["energy_wh"], 1),
             "distance_km": round(f["distance_m"] / 1000, 2),
             "gap": round(f["makespan_s"] / lb_s - 1, 4) if lb_s > 0 else None,
-            "wall_s": round(wall_s, 1)}
+            "wall_s": round(wall_s, 1), "notes": dict(c.notes)}
 
 
 @contextmanager
@@ -140,7 +141,8 @@ def run_case(name: str, scenario: Scenario, dem: Dem, *, before: bool,
     with _patched(route, "is_small", lambda *_: False):
         forced, forced_s = _timed(routed)
         if before:
-            with _patched(route, "rebalance", lambda done, *_a, **_k: list(done)):
+            with (_patched(groups, "rebalance", lambda done, *_a, **_k: list(done)),
+                  _patched(route, "shift", lambda _inp, fleet, _chk: (fleet, 0))):
                 old, old_s = _timed(routed)
     normal, normal_s = (forced, forced_s) if not is_small(
         inp, tuple(p for p, o in inp.options.items() if o)) else _timed(routed)

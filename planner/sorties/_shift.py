@@ -7,7 +7,7 @@ of that group whose every drop another group can also serve is flown by that gro
 groups again exactly makes the later of the two finish before the first did. Candidates are
 ranked by an estimate (each group's last release moved by the sortie's busy time shared over
 its drones) and at most ``MAX_ATTEMPTS`` are scheduled, so the result depends on the inputs
-alone.
+alone. Nothing moves when a group has more than ``MAX_GROUP_SORTIES`` sorties.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ MAX_ATTEMPTS = 40
 TRIES = 4
 #: Placements the windowed rebalancing may make while moves are compared.
 STEPS = 20_000
+#: With a group of more sorties than this nothing moves: scheduling it again exactly for each
+#: attempt costs seconds there (balanced LPT grows faster than the number of sorties).
+MAX_GROUP_SORTIES = 400
 #: A last release must fall by more than this to count.
 TOLERANCE_S = 1e-6
 
@@ -59,6 +62,8 @@ def shift(inp: RouteInput, fleet: Fleet, checkers: Sequence[Checker]) -> tuple[F
     groups = inp.groups
     per: list[list[list[SortieEval]]] = [[list(fleet.get((k, n), [])) for n in range(g.count)]
                                          for k, g in enumerate(groups)]
+    if any(sum(len(seq) for seq in drones) > MAX_GROUP_SORTIES for drones in per):
+        return fleet, 0
     state = [_finish(inp, k, per[k]) for k in range(len(groups))]
     attempts = moves = 0
     while attempts < MAX_ATTEMPTS and len(groups) > 1:
@@ -70,7 +75,8 @@ def shift(inp: RouteInput, fleet: Fleet, checkers: Sequence[Checker]) -> tuple[F
             for i, ev in enumerate(seq):
                 busy = ev.duration_s + gw.drone.turnaround_s
                 for k, g in enumerate(groups):
-                    if k == w or any(inp.option(p, g) is None for p in ev.drops):
+                    if (k == w or sum(len(seq) for seq in per[k]) >= MAX_GROUP_SORTIES
+                            or any(inp.option(p, g) is None for p in ev.drops)):
                         continue
                     est = max(end_w - busy / gw.count,
                               state[k][0] + (busy - gw.drone.turnaround_s
