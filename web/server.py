@@ -43,6 +43,7 @@ class WebServer:
             streams = max(1, threads - RESERVED_THREADS)
             services.events.max_streams = min(services.events.max_streams, streams)
         self._thread: threading.Thread | None = None
+        self._closing = threading.Event()
 
     @property
     def url(self) -> str:
@@ -52,7 +53,12 @@ class WebServer:
 
     def run(self) -> None:
         """Serve until :meth:`close` (or Ctrl-C)."""
-        self._server.run()
+        try:
+            self._server.run()
+        except (OSError, ValueError):
+            # close() from another thread shuts the sockets under the loop's select
+            if not self._closing.is_set():
+                raise
 
     def start(self) -> WebServer:
         """Serve from a background thread."""
@@ -62,6 +68,7 @@ class WebServer:
 
     def close(self) -> None:
         """Stop serving and stop the app's services."""
+        self._closing.set()
         services = self.app.extensions.get("dropline")
         if services is not None:
             services.close()
