@@ -208,6 +208,7 @@ def upload_ok(rig: Rig, items: Sequence[MissionItem], mission_type: int) -> None
         if result not in (mavlink.MAV_MISSION_OPERATION_CANCELLED,
                           mavlink.MAV_MISSION_INVALID_SEQUENCE):
             break
+        rig.client.drain(1.0)  # the failed transfer's late requests and acks
         result = rig.client.upload(items, mission_type, timeout_s=rig.wall_s(10))
     assert result == mavlink.MAV_MISSION_ACCEPTED, (mission_type, result)
 
