@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from planner.scenario import DroneType, Drop
 from planner.sorties.evaluate import SortieEval
-from planner.sorties.schedule import Scheduled
+from planner.sorties.schedule import Scheduled, takeoff_window
 
 #: Sortie placements (one sortie put on a drone's timeline) the search may make per group.
 MAX_STEPS = 200_000
@@ -41,13 +41,7 @@ class _Job:
 
 
 def _job(ev: SortieEval, drops: Mapping[int, Drop], turnaround_s: float) -> _Job:
-    lo, hi = 0.0, float("inf")
-    for point, offset in zip(ev.drops, ev.release_offsets_s, strict=True):
-        d = drops[point]
-        if d.earliest_s is not None:
-            lo = max(lo, d.earliest_s - offset)
-        if d.latest_s is not None:
-            hi = min(hi, d.latest_s - offset)
+    lo, hi = takeoff_window(ev, drops)
     release = ev.release_offsets_s[-1] if ev.release_offsets_s else 0.0
     return _Job(ev=ev, open_s=lo, close_s=hi, release_s=release,
                 busy_s=ev.duration_s + turnaround_s)

@@ -42,8 +42,9 @@ def _start_for_windows(ev: SortieEval, drops: Mapping[int, Drop], free_s: float)
     return start
 
 
-def windows_fit(ev: SortieEval, drops: Mapping[int, Drop]) -> bool:
-    """True if some take-off time >= 0 releases every parcel of ``ev`` inside its window."""
+def takeoff_window(ev: SortieEval, drops: Mapping[int, Drop]) -> tuple[float, float]:
+    """The earliest and latest take-off times (>= 0, seconds) that release every parcel of
+    ``ev`` inside its window (latest is infinite without closing windows)."""
     lo, hi = 0.0, float("inf")
     for point, offset in zip(ev.drops, ev.release_offsets_s, strict=True):
         d = drops[point]
@@ -51,6 +52,12 @@ def windows_fit(ev: SortieEval, drops: Mapping[int, Drop]) -> bool:
             lo = max(lo, d.earliest_s - offset)
         if d.latest_s is not None:
             hi = min(hi, d.latest_s - offset)
+    return lo, hi
+
+
+def windows_fit(ev: SortieEval, drops: Mapping[int, Drop]) -> bool:
+    """True if some take-off time >= 0 releases every parcel of ``ev`` inside its window."""
+    lo, hi = takeoff_window(ev, drops)
     return lo <= hi + 1e-9
 
 
