@@ -71,16 +71,17 @@ def replan(plans: PlanService, deliveries: DeliveryService, plan_id: str,
     record = plans.get(plan_id)
     base = {k: v for k, v in record.edits.items() if k != "drop_ids"}
     every, _dem = scenario_edit.load(record.folder, base)
-    chosen, _dem = scenario_edit.load(record.folder, record.edits)
     known = {d.id for d in every.drops}
+    chosen_ids = record.edits.get("drop_ids")
+    chosen = set(chosen_ids) if isinstance(chosen_ids, list) else known
     for name, ids in (("cancel", cancel), ("add", add)):
         missing = [d for d in ids if d not in known]
         if missing:
             raise InputError(f"no drop {missing[0][:64]!r} in the scenario", field=name)
-    depots = ground_vehicles(chosen.depots, ground)
+    depots = ground_vehicles(every.depots, ground)
     delivered = deliveries.delivered_before(record.id)
     in_air = {d: w for d, w in deliveries.in_the_air(record.id).items() if d not in delivered}
-    wanted = {d.id for d in chosen.drops} | set(add)
+    wanted = (chosen & known) | set(add)
     left_out = set(delivered) | set(in_air) | set(cancel)
     drop_ids = tuple(d.id for d in every.drops if d.id in wanted and d.id not in left_out)
     if not drop_ids:
