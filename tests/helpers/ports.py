@@ -21,16 +21,28 @@ def _free(port: int) -> bool:
     return True
 
 
+def _ephemeral_low() -> int:
+    """The first port the system hands out to outgoing connections (32768 where unknown)."""
+    try:
+        return int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_base_port(vehicles: int = 1) -> int:
     """A base port whose ``base + 10*i + {0, 2, 3}`` are all free for ``vehicles`` instances.
 
-    Blocks are drawn from 30000-59999, spread by process id so that parallel test processes
-    rarely probe the same ones; each port is free for TCP and for UDP.
+    Blocks are drawn from 20000 up to the system's ephemeral range (which outgoing connections
+    take ports from at any moment, so a block checked free there can be taken before the
+    simulator binds it), spread by process id so that parallel test processes rarely probe the
+    same ones; each port is free for TCP and for UDP.
     """
     span = 10 * vehicles + 10
-    start = 30000 + (os.getpid() * 97) % 20000
+    low = 20000
+    size = max(_ephemeral_low() - low - span, 2000)
+    start = (os.getpid() * 97) % size
     for k in range(2000):
-        base = 30000 + (start - 30000 + (next(_next) + k) * span) % 29000
+        base = low + (start + (next(_next) + k) * span) % size
         ports = [base + 10 * i + d for i in range(vehicles) for d in (0, 2, 3)]
         if all(_free(p) for p in ports):
             return base
