@@ -174,8 +174,10 @@ class EventBus:
             idle = False
             with self._cond:
                 if self._next - 1 <= last_id and not self._closed:
-                    self._cond.wait(heartbeat_s)
-                    idle = self._next - 1 <= last_id
+                    left_s = heartbeat_s if end is None else end - time.monotonic()
+                    self._cond.wait(max(0.0, min(heartbeat_s, left_s)))
+                    idle = self._next - 1 <= last_id and (end is None
+                                                          or time.monotonic() < end)
             if idle:
                 yield ": keep-alive\n\n"
 

@@ -19,7 +19,7 @@ from tests.dropline.helpers_demo_day import fly_day
 from tests.sitl.helpers_flying import distance_m
 
 #: A few drops of the district served from several depots and both drone types.
-DAY_DROPS = ["P001", "P005", "P014", "P020"]
+DAY_DROPS = ["P001", "P035", "P014", "P020"]
 SPEEDUP = 10.0  # the demo's own default: 14 vehicles and the console in one process
 
 
@@ -95,7 +95,7 @@ def test_demo_day_flies_every_served_drop_twice_on_one_data_folder(tmp_path: Pat
     again = start_demo(data, SPEEDUP)
     try:
         assert again.first_login is None and again.plan_id == demo.plan_id
-        second = fly_day(again, password, flight_timeout_s=600.0, drop_ids=["P016"])
+        second = fly_day(again, password, flight_timeout_s=600.0, drop_ids=["P017"])
     finally:
         again.close()
     assert second.batteries_before_pct == [100] * len(again.vehicles)

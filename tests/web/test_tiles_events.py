@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,25 @@ def test_bus_keeps_order_and_reports_gaps() -> None:
     assert [e.data["n"] for e in bus.since(3) or []] == [3, 4]
     assert bus.since(5) == []
     assert bus.since(0) is None
+
+
+def test_idle_stream_ends_at_its_limit_not_at_the_next_heartbeat() -> None:
+    """A stream with nothing to send ends once ``max_s`` is over, without waiting out the
+    heartbeat interval, and sends no keep-alive after its limit."""
+    bus = EventBus()
+    stream = bus.stream(bus.last_id, heartbeat_s=30.0, max_s=0.2)
+    done = threading.Event()
+    sent: list[str] = []
+
+    def drain() -> None:
+        sent.extend(stream)
+        done.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    ended = done.wait(10.0)
+    bus.close()
+    assert ended, "the idle stream outlived its limit"
+    assert sent == ["retry: 1000\n\n"]
 
 
 def test_stream_sends_a_reset_when_too_far_behind() -> None:
