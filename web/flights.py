@@ -155,7 +155,7 @@ class FlightService:
             raise NotFound(f"flight {flight.id}: {exc}") from None
         sortie, scenario, dem = self._planned(flight)
         measured = None if sortie is None else compare_flight(
-            flown.samples, flown.releases, mission=sortie, dem=dem,
+            flown.samples, flown.releases, mission=sortie, grabs=flown.grabs, dem=dem,
             zones=() if scenario is None else scenario.nofly,
             reached=[seq for _, seq in flown.reached])
         return flown, sortie, scenario, dem, measured

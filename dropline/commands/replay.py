@@ -112,7 +112,9 @@ def _describe(result: MissionResult) -> str:
     planned = "?" if f.energy_planned_wh is None else f"{f.energy_planned_wh:.0f}"
     cross = "?" if f.cross_track_max_m is None else f"{f.cross_track_max_m:.1f} m"
     text = (f"{verdict} in {result.wall_s:.1f} s: cross-track {cross}, AGL {agl}, "
-            f"{len(f.drop_errors_m)} drops, {len(f.incursions)} incursions, energy "
+            f"{len(f.drop_errors_m)} drops, "
+            + (f"{len(f.grab_errors_m)} pickups, " if f.grab_errors_m else "")
+            + f"{len(f.incursions)} incursions, energy "
             f"{energy}/{planned} Wh, {f.items_reached}/{f.items_total} items, {f.final_state}")
     return text + "".join(f"\n    {b.message}" for b in result.breaches)
 

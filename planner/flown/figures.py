@@ -39,7 +39,7 @@ from planner.flown._track import (
 )
 from planner.flown._zones import Incursion, fence_areas, incursions, zone_areas
 from planner.items import MissionItem, is_grab, is_stop
-from planner.mission_plan import release_positions
+from planner.mission_plan import stop_positions
 from planner.plan_model import Sortie
 from planner.scenario import NoFlyZone
 from planner.terrain import Dem
@@ -50,7 +50,7 @@ __all__ = ["DROP_RADIUS_M", "FINAL_STATES", "DropPoint", "FlownFigures", "FlownS
 
 #: Values of :attr:`FlownFigures.final_state`.
 FINAL_STATES: tuple[str, ...] = ("completed", "landed_short", "in_flight", "not_flown")
-_MAPPINGS = ("drop_errors_m", "drop_agl_min_m", "drop_agl_planned_m")
+_MAPPINGS = ("drop_errors_m", "drop_agl_min_m", "drop_agl_planned_m", "grab_errors_m")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,9 +106,12 @@ class FlownFigures:
     ``incursions``: every stay in a no-fly zone or outside the fence. ``drop_errors_m``: per
     planned release (drop id, or ``"item N"``), the distance from the planned release position to
     where the parcel was let go, None when it was never released; ``unplanned_releases`` counts
-    releases matching no planned one. Durations run from arming to disarming (planned: take-off
-    to landing); energies are drawn from the battery over the same span. ``items_reached`` counts
-    the mission items (home excluded) the flight got through, of ``items_total``.
+    releases matching no planned one. ``grab_errors_m`` and ``unplanned_grabs`` are the same
+    for pickups: per planned gripper grab (pickup id, or ``"item N"``), the distance from the
+    planned grab position to where the gripper closed on the parcel. Durations run from arming
+    to disarming (planned: take-off to landing); energies are drawn from the battery over the
+    same span. ``items_reached`` counts the mission items (home excluded) the flight got
+    through, of ``items_total``.
     ``final_state`` is one of :data:`FINAL_STATES`, ``final_mode`` the last flight mode.
     Figures that cannot be computed are None.
     """
@@ -126,6 +129,8 @@ class FlownFigures:
     drop_agl_min_m: Mapping[str, float | None] = field(default_factory=dict)
     drop_agl_planned_m: Mapping[str, float | None] = field(default_factory=dict)
     unplanned_releases: int = 0
+    grab_errors_m: Mapping[str, float | None] = field(default_factory=dict)
+    unplanned_grabs: int = 0
     duration_planned_s: float | None = None
     duration_flown_s: float | None = None
     energy_planned_wh: float | None = None
@@ -171,15 +176,17 @@ def _items_reached(samples: Sequence[FlownSample], reached: Sequence[int], total
     return min(last if landed and last == total else max(last - 1, 0), total)
 
 
-def _release_labels(mission: tuple[MissionItem, ...], drop_ids: Sequence[str]) -> dict[int, str]:
-    """The label of each release item: its drop id, else ``"item N"``.
+def _release_labels(mission: tuple[MissionItem, ...], drop_ids: Sequence[str], *,
+                    grabs: bool = False) -> dict[int, str]:
+    """The label of each release item (each grab item with ``grabs``): its drop id, else
+    ``"item N"``.
 
     ``drop_ids`` lists every stop in order, pickups included: the k-th stop item (a release or,
-    at a pickup, a gripper grab) serves the k-th id; grabs are left out of the labels.
+    at a pickup, a gripper grab) serves the k-th id.
     """
     seqs = [i for i, m in enumerate(mission) if is_stop(m)]
     return {seq: drop_ids[k] if k < len(drop_ids) else f"item {seq}"
-            for k, seq in enumerate(seqs) if not is_grab(mission[seq])}
+            for k, seq in enumerate(seqs) if is_grab(mission[seq]) == grabs}
 
 
 def _drop_label(drop: DropPoint, labels: Mapping[int, str]) -> str:
@@ -188,12 +195,12 @@ def _drop_label(drop: DropPoint, labels: Mapping[int, str]) -> str:
 
 
 def _drop_errors(mission: tuple[MissionItem, ...], drop_ids: Sequence[str],
-                 releases: Sequence[ReleaseEvent],
-                 track: PlannedTrack) -> tuple[dict[str, float | None], int]:
-    """Planned releases matched to flown ones (by item, then in order)."""
-    by_seq = _release_labels(mission, drop_ids)
+                 releases: Sequence[ReleaseEvent], track: PlannedTrack, *,
+                 grabs: bool = False) -> tuple[dict[str, float | None], int]:
+    """Planned releases (grabs with ``grabs``) matched to flown ones (by item, then in order)."""
+    by_seq = _release_labels(mission, drop_ids, grabs=grabs)
     seqs = list(by_seq)
-    planned = release_positions(mission)
+    planned = [(lat, lon) for lat, lon, grab in stop_positions(mission) if grab == grabs]
     labels = list(by_seq.values())
     match: dict[int, ReleaseEvent] = {}
     free = []
@@ -226,7 +233,8 @@ def _used_wh(flight: Sequence[FlownSample]) -> float | None:
 
 
 def compare_flight(samples: Sequence[FlownSample], releases: Sequence[ReleaseEvent], *,
-                   mission: Sequence[MissionItem] | Sortie, dem: Dem | None = None,
+                   mission: Sequence[MissionItem] | Sortie, grabs: Sequence[ReleaseEvent] = (),
+                   dem: Dem | None = None,
                    zones: Sequence[NoFlyZone] = (), fence: Sequence[MissionItem] | None = None,
                    reached: Sequence[int] = (), drop_ids: Sequence[str] | None = None,
                    duration_planned_s: float | None = None,
@@ -243,6 +251,8 @@ def compare_flight(samples: Sequence[FlownSample], releases: Sequence[ReleaseEve
     mission
         The mission items (item 0 home), or a :class:`~planner.plan_model.Sortie`, which also
         gives the fence, the drop ids and the predicted duration and energy.
+    grabs
+        Every gripper grab seen (a parcel collected at a pickup), in time order.
     dem
         Elevation model for heights above ground; None measures heights above home.
     zones
@@ -304,6 +314,7 @@ def compare_flight(samples: Sequence[FlownSample], releases: Sequence[ReleaseEve
         agl_max_planned_m=None if planned_agl is None else planned_agl[1],
         agl_reference="home" if dem is None else "dem", alt_max_amsl_m=None, incursions=(),
         drop_errors_m=dict.fromkeys(_drop_errors(items, drop_ids, (), track)[0]),
+        grab_errors_m=dict.fromkeys(_drop_errors(items, drop_ids, (), track, grabs=True)[0]),
         drop_agl_min_m=dict.fromkeys(drop_labels),
         drop_agl_planned_m={label: d.planned_agl_m
                             for label, d in zip(drop_labels, track.drops, strict=True)},
@@ -336,6 +347,9 @@ def compare_flight(samples: Sequence[FlownSample], releases: Sequence[ReleaseEve
     areas = zone_areas(zones, track.projection) + fence_areas(fence, track.projection)
     in_window = [r for r in releases if t[0] - 1.0 <= r.t_s <= t[-1] + 1.0]
     errors, unplanned = _drop_errors(items, drop_ids, in_window, track)
+    grab_errors, unplanned_grabs = _drop_errors(
+        items, drop_ids, [g for g in grabs if t[0] - 1.0 <= g.t_s <= t[-1] + 1.0], track,
+        grabs=True)
     landed = not samples[-1].armed
     # the flight ends when the vehicle is first seen disarmed again
     end_s = samples[armed[-1] + 1].t_s if armed[-1] + 1 < len(samples) else flight[-1].t_s
@@ -350,6 +364,7 @@ def compare_flight(samples: Sequence[FlownSample], releases: Sequence[ReleaseEve
         alt_max_amsl_m=float(alt.max()),
         incursions=tuple(incursions(areas, t, x, y)),
         drop_errors_m=errors, drop_agl_min_m=drop_agl, unplanned_releases=unplanned,
+        grab_errors_m=grab_errors, unplanned_grabs=unplanned_grabs,
         duration_flown_s=float(end_s - t[0]), energy_used_wh=_used_wh(flight),
         items_reached=done, final_state=state)
 

@@ -36,6 +36,7 @@ def _num(value: float | None, digits: int = 1) -> str:
 def _rows(f: FlownFigures) -> list[tuple[str, str, str]]:
     """(figure, flown, planned) rows of one mission's table."""
     drops = ", ".join(f"{html.escape(k)}: {_num(v, 2)}" for k, v in f.drop_errors_m.items())
+    grabs = ", ".join(f"{html.escape(k)}: {_num(v, 2)}" for k, v in f.grab_errors_m.items())
     lows = ", ".join(f"{html.escape(k)}: {_num(v)}" for k, v in f.drop_agl_min_m.items())
     planned_lows = ", ".join(f"{html.escape(k)}: {_num(v)}"
                              for k, v in f.drop_agl_planned_m.items())
@@ -48,6 +49,7 @@ def _rows(f: FlownFigures) -> list[tuple[str, str, str]]:
         ("incursions", html.escape("; ".join(f"{i.name} at {i.t_s:.0f} s, {i.depth_m:.1f} m"
                                              for i in f.incursions) or "none"), "none"),
         ("drop errors (m)", drops or "no drops", "0"),
+        *([("pickup grab errors (m)", grabs, "0")] if grabs else []),
         (f"drop phase AGL min (m, above {f.agl_reference})", lows or "no drops",
          planned_lows or "no drops"),
         ("duration (s)", _num(f.duration_flown_s), _num(f.duration_planned_s)),

@@ -195,7 +195,8 @@ def _fly(mission: Mission, options: ReplayOptions, scenario: Scenario | None, de
 def measure(mission: Mission, flight: TlogFlight, *, dem: Dem | None,
             scenario: Scenario | None) -> FlownFigures:
     """The figures of a flight of ``mission`` read from its log."""
-    return compare_flight(flight.samples, flight.releases, mission=mission.sortie, dem=dem,
+    return compare_flight(flight.samples, flight.releases, mission=mission.sortie,
+                          grabs=flight.grabs, dem=dem,
                           zones=() if scenario is None else scenario.nofly,
                           reached=flight.reached_seqs,
                           duration_planned_s=mission.duration_planned_s,

@@ -13,7 +13,8 @@ keys it overrides::
     agl_above_plan_m = 15.0       # how far above the plan's highest
     drop_agl_below_plan_m = 5.0   # how far below its planned drop height a drop may go
     max_incursions = 0            # no-fly or geofence incursions allowed
-    drop_error_m = 5.0            # largest release error of any drop (an unreleased drop fails)
+    drop_error_m = 5.0            # largest release error of any drop, grab error of any pickup
+                                  # (an unreleased drop or uncollected pickup fails)
     duration_ratio_min = 0.7      # flown / predicted duration
     duration_ratio_max = 1.4
     energy_ratio_min = 0.5        # used / predicted energy
@@ -227,6 +228,13 @@ def check(mission: str, figures: FlownFigures, tol: Tolerances) -> list[Breach]:
                               message=f"{mission}: drop {drop} was never released"))
         else:
             over(f"drop_error_m[{drop}]", error, tol.drop_error_m, " m")
+    for pickup, error in f.grab_errors_m.items():
+        if error is None and f.final_state != "not_flown":
+            out.append(Breach(mission=mission, figure="grab_error_m", value=None,
+                              limit=tol.drop_error_m,
+                              message=f"{mission}: pickup {pickup} was never collected"))
+        else:
+            over(f"grab_error_m[{pickup}]", error, tol.drop_error_m, " m")
     duration = _ratio(f.duration_flown_s, f.duration_planned_s)
     over("duration_ratio", duration, tol.duration_ratio_max, "")
     over("duration_ratio", duration, tol.duration_ratio_min, "", below=True)

@@ -6,6 +6,7 @@ import itertools
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 _next = itertools.count()
 
@@ -24,7 +25,8 @@ def _free(port: int) -> bool:
 def _ephemeral_low() -> int:
     """The first port the system hands out to outgoing connections (32768 where unknown)."""
     try:
-        return int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text(encoding="ascii")
+        return int(text.split()[0])
     except (OSError, ValueError, IndexError):
         return 32768
 

@@ -117,6 +117,10 @@
       rows.push(el("tr", {}, el("td", {}, t("drop %(drop)s release error (m)", {drop})),
         el("td", {"data-drop": drop}, err ?? t("not released"))));
     }
+    for (const [drop, err] of Object.entries(fig.grab_errors_m || {})) {
+      rows.push(el("tr", {}, el("td", {}, t("pickup %(drop)s collection error (m)", {drop})),
+        el("td", {"data-pickup": drop}, err ?? t("not collected"))));
+    }
     const planned = fig.drop_agl_planned_m || {};
     for (const [drop, low] of Object.entries(fig.drop_agl_min_m || {})) {
       rows.push(el("tr", {}, el("td", {}, t("drop %(drop)s lowest height flown / planned (m)", {drop})),

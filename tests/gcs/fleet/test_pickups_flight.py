@@ -14,6 +14,8 @@ from gcs.fleet.options import FlyOptions
 from gcs.fleet.tracking import DropState
 from gcs.geo import distance_m
 from gcs.link import Link
+from gcs.tlog.reader import read_flight
+from planner.flown.figures import compare_flight
 from planner.io.inputs import load_scenario_with_dem
 from planner.items import is_grab
 from planner.pipeline import make_plan
@@ -64,3 +66,19 @@ def test_every_pickup_collected_and_every_parcel_released(fleet_sim: Any,
             assert agl == pytest.approx(home_amsl_m + low.alt_m - ground_m, abs=5.0)
     collected = [d for d in manager.drops() if d.drop_id in pickups]
     assert all(d.release_error_m is not None and d.release_error_m < 3.0 for d in collected)
+    # the plan-vs-flown figures read from each flight's .tlog measure every grab and release
+    log = manager.flight_log
+    assert log is not None and manager.run is not None
+    sorties = {s.id: s for s in plan.sorties}
+    for flight in log.flights(manager.run.id):
+        sortie = sorties[flight.sortie_id]
+        assert flight.tlog_path is not None
+        flown = read_flight(flight.tlog_path, sysid=flight.sysid)
+        figures = compare_flight(flown.samples, flown.releases, grabs=flown.grabs,
+                                 mission=sortie, dem=case.dem,
+                                 reached=[seq for _, seq in flown.reached])
+        assert set(figures.grab_errors_m) == set(sortie.pickup_ids)
+        assert set(figures.drop_errors_m) == set(sortie.drop_ids) - set(sortie.pickup_ids)
+        errors = [*figures.grab_errors_m.values(), *figures.drop_errors_m.values()]
+        assert all(e is not None and e < 3.0 for e in errors), figures
+        assert figures.unplanned_grabs == figures.unplanned_releases == 0

@@ -83,6 +83,26 @@ def test_a_flight_on_its_track_has_small_figures() -> None:
     assert f.incursions == ()
 
 
+def test_a_pickup_grab_is_measured_apart_from_the_releases() -> None:
+    """With the mission's gripper item a grab (a pickup), the gripper closing 0.5 m from the
+    point is its grab error under the pickup's id; a release there is an unplanned release
+    (no delivery planned), and a flight without the grab shows the pickup not collected."""
+    items = mission()
+    items[4] = dataclasses.replace(items[4], param2=1.0)  # DO_GRIPPER grab
+    grab = release(1000.4, 0.3)
+    f = compare_flight(flight(), [], grabs=[grab], mission=items, drop_ids=["K1"],
+                       reached=[1, 2, 3, 5, 6, 7])
+    assert dict(f.grab_errors_m) == {"K1": pytest.approx(0.5, abs=0.01)}
+    assert dict(f.drop_errors_m) == {} and f.unplanned_grabs == 0
+    assert f.as_dict()["grab_errors_m"] == {"K1": pytest.approx(0.5, abs=0.01)}
+    missed = compare_flight(flight(), [grab], mission=items, drop_ids=["K1"])
+    assert dict(missed.grab_errors_m) == {"K1": None} and missed.unplanned_releases == 1
+    delivery = compare_flight(flight(), [grab], grabs=[grab], mission=mission(),
+                              drop_ids=["D1"])
+    assert dict(delivery.grab_errors_m) == {} and delivery.unplanned_grabs == 1
+    assert dict(delivery.drop_errors_m) == {"D1": pytest.approx(0.5, abs=0.01)}
+
+
 def test_cross_track_measures_the_distance_from_the_planned_legs() -> None:
     """A 20 m offset over the outbound leg shows as the max; p95 lies between 0 and 20 m."""
     f = compare_flight(flight(offset_m=20.0), [], mission=mission())
