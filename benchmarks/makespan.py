@@ -17,9 +17,12 @@ makespan:
     type; every group, every depot's groups, all groups), take the drops that only these
     groups can serve, each with its shortest solo sortie among them; with at most ``c``
     parcels per sortie, sorted longest first, sorties together last at least the sum of every
-    ``c``-th of them (the first, the ``c+1``-th, ...), plus a turnaround after each of at least
-    ``ceil(n / c)`` sorties. Some drone is busy at least that total over the drones, and its
-    last release comes at most one way home (the longest of the groups' solo sorties after its
+    ``c``-th of them (the first, the ``c+1``-th, ...); without pickups, with at most ``Q`` kg
+    on board, also at least the total of sorties filled longest first with parcels allowed to
+    split, each costing the solo sortie of the first parcel (part) it takes; the larger, plus a
+    turnaround after each of at least ``max(ceil(n / c), ceil(total weight / Q))`` sorties.
+    Some drone is busy at least that total over the drones, and its last release comes at
+    most one way home (the longest of the groups' solo sorties after its
     release) and one turnaround before its busy time ends. The maximum over the sets.
 
 ``gap`` is makespan / max(lb_far_s, lb_work_s) - 1. With ``--before`` the routing core is also
@@ -76,22 +79,49 @@ def lower_bounds(inp: RouteInput) -> dict[str, float]:
 def _work_bound(inp: RouteInput, keys: frozenset[tuple[int, str]]) -> float:
     """The work bound of the drones of the groups ``keys`` (see the module)."""
     groups = [g for g in inp.groups if g.key in keys]
-    solo: list[float] = []
+    solo: list[tuple[float, float]] = []  # (shortest solo sortie, parcel weight)
     home = 0.0
-    for opts in inp.options.values():
+    for p, opts in inp.options.items():
         mine = [o for o in opts if (o.depot, o.drone.id) in keys]
         if mine:
             home = max(home, max(o.solo.duration_s - o.solo.release_offsets_s[-1] for o in mine))
         if opts and len(mine) == len(opts):
-            solo.append(min(o.solo.duration_s for o in mine))
+            solo.append((min(o.solo.duration_s for o in mine), inp.drops[p].weight_kg))
     if not solo:
         return 0.0
-    parcels = max(g.drone.max_parcels for g in groups)
     solo.sort(reverse=True)
+    parcels = max(g.drone.max_parcels for g in groups)
+    by_count = sum(d for d, _ in solo[::parcels])
     sorties = math.ceil(len(solo) / parcels)
-    total = sum(solo[::parcels]) + sorties * min(g.drone.turnaround_s for g in groups)
+    if not inp.pickups:  # a sortie's deliveries all start on board: their weight fits at once
+        payload_kg = max(g.drone.max_payload_kg for g in groups)
+        by_weight = _weight_bound(solo, payload_kg)
+        by_count = max(by_count, by_weight)
+        sorties = max(sorties, math.ceil(sum(w for _, w in solo) / payload_kg - 1e-9))
+    total = by_count + sorties * min(g.drone.turnaround_s for g in groups)
     drones = sum(g.count for g in groups)
     return total / drones - home - max(g.drone.turnaround_s for g in groups)
+
+
+def _weight_bound(solo: list[tuple[float, float]], payload_kg: float) -> float:
+    """Least total duration of sorties carrying at most ``payload_kg`` each, parcels split.
+
+    ``solo`` is sorted longest first. A sortie lasts at least its longest solo sortie, so with
+    parcels allowed to split between sorties the least total fills sorties longest first, each
+    costing the solo duration of the first parcel (part) it takes.
+    """
+    total = 0.0
+    room_kg = 0.0
+    for duration_s, weight_kg in solo:
+        left_kg = weight_kg
+        while left_kg > 1e-12:
+            if room_kg <= 1e-12:
+                total += duration_s
+                room_kg = payload_kg
+            take_kg = min(left_kg, room_kg)
+            left_kg -= take_kg
+            room_kg -= take_kg
+    return total
 
 
 def figures(c: Construction, lb_s: float, wall_s: float) -> dict[str, Any]:
