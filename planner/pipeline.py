@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,8 @@ import shapely
 
 from planner.compile import CompileContext, compile_sortie
 from planner.errors import VerificationError
+from planner.fleet_report import starts_summary
+from planner.fleet_state import VehicleStart, check_starts
 from planner.geo import FloatArray, LocalProjection
 from planner.legs.catalogue import LegCatalog
 from planner.legs.nofly import ZoneMap, build_zone_map
@@ -34,6 +36,7 @@ from planner.sorties.route import (
     route_sorties,
     simple_construction,
 )
+from planner.sorties.schedule import drone_starts
 from planner.tasks import MapFn
 from planner.terrain import Dem
 from planner.verify.verifier import format_violations, verify_plan
@@ -126,7 +129,8 @@ def build_scene(scenario: Scenario) -> LocalScene:
 def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_then_energy",
               progress: Progress | None = None, timings: dict[str, float] | None = None,
               clock: Callable[[], float] | None = None,
-              map_fn: MapFn | None = None) -> PlanResult:
+              map_fn: MapFn | None = None,
+              starts: Sequence[VehicleStart] = ()) -> PlanResult:
     """Plan every drop of ``scenario`` into verified sorties.
 
     Sorties come from the routing core (PyVRP, or exact trip selection on small plans) with
@@ -153,6 +157,9 @@ def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_
         Runs independent pieces of work (matrix rows, servability legs, sortie checks) the
         way ``concurrent.futures.Executor.map`` does, for example on a process pool; in
         order in this process when None. The plan is the same either way.
+    starts
+        When vehicles are ready and with what measured battery (a re-plan from the fleet's
+        state); the others start at 0 on a full battery. Recorded in the plan.
 
     Returns
     -------
@@ -165,9 +172,12 @@ def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_
         If the verifier rejects the compiled plan; nothing flyable must then be written.
     ValueError
         If ``objective`` is not one of :data:`planner.routing.OBJECTIVES`.
+    InputError
+        If a start names no vehicle of the scenario's depots, or one vehicle twice.
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"Expected objective in {OBJECTIVES}, got {objective!r}")
+    starts = check_starts(scenario.depots, starts)
     stamp = _Stamp(timings, clock)
     scene = build_scene(scenario)
     stamp("projection_zones")
@@ -176,7 +186,8 @@ def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_
     stamp("distance_matrix")
     catalog = LegCatalog(scenario=scenario, dem=dem, proj=scene.proj, zones=scene.zone_map,
                          points_xy_m=scene.points_xy_m, links=links)
-    inp, unserved = _servability(scenario, scene, dist, catalog, objective, progress, map_fn)
+    inp, unserved = _servability(scenario, scene, dist, catalog, objective, progress, map_fn,
+                                 starts)
     stamp("servability")
     simple = simple_construction(inp, progress)
     stamp("sorties")
@@ -204,7 +215,7 @@ def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_
                 sorties=tuple(sorties),
                 unserved=tuple(Unserved(drop_id=scene.point_ids[p], reason=r)
                                for p, r in sorted(unserved.items())),
-                seed=scenario.params.seed)
+                seed=scenario.params.seed, vehicle_starts=tuple(starts))
     stamp("compile")
     violations = verify_plan(plan, scenario, dem, map_fn=map_fn)
     stamp("verify")
@@ -265,6 +276,8 @@ def plan_summary(result: PlanResult, scenario: Scenario,
         "construction": result.construction,
         "constructions": [_candidate_summary(c) for c in result.candidates],
         "stage_seconds": {k: round(v, 3) for k, v in (timings or {}).items()},
+        **({"vehicle_starts": starts_summary(plan, scenario, ENERGY_MARGIN_FRACTION)}
+           if plan.vehicle_starts else {}),
     }
 
 
@@ -308,7 +321,8 @@ def route_input(scenario: Scenario, dem: Dem, *,
 
 def _servability(scenario: Scenario, scene: LocalScene, dist: FloatArray, catalog: LegCatalog,
                  objective: Objective, progress: Progress | None,
-                 map_fn: MapFn | None = None) -> tuple[RouteInput, dict[int, str]]:
+                 map_fn: MapFn | None = None,
+                 starts: Sequence[VehicleStart] = ()) -> tuple[RouteInput, dict[int, str]]:
     """Solo options of every drop; the reason for those no drone can serve alone."""
     n_dep = scene.n_depots
     unserved: dict[int, str] = {}
@@ -353,7 +367,10 @@ def _servability(scenario: Scenario, scene: LocalScene, dist: FloatArray, catalo
             unserved[p] = "; ".join([reason, *depot_notes.values()])
         if progress is not None:
             progress("drops", k + 1, len(scenario.drops))
-    groups = tuple(Group(depot=i, drone=drone, count=scenario.depots[i].drones[drone.id])
+    groups = tuple(Group(depot=i, drone=drone, count=scenario.depots[i].drones[drone.id],
+                         starts=drone_starts(starts, scenario.depots[i].id, drone,
+                                             scenario.depots[i].drones[drone.id],
+                                             ENERGY_MARGIN_FRACTION))
                    for i, drone in fleet)
     inp = RouteInput(catalog=catalog, dist_m=dist, options=options, drops=drops, groups=groups,
                      wind_en_m_s=scenario.wind.velocity_en_m_s,

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from planner._frozen import reduce_frozen
+from planner.fleet_state import VehicleStart
 from planner.items import MissionItem
 
 
@@ -81,13 +82,18 @@ class Unserved:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Plan:
-    """All sorties of a scenario and the drops left unserved."""
+    """All sorties of a scenario and the drops left unserved.
+
+    ``vehicle_starts`` holds when vehicles were ready and with what battery, for a plan made
+    from the fleet's state (a re-plan); a vehicle not listed starts at 0 on a full battery.
+    """
 
     scenario: str
     altitude_frame: str
     sorties: tuple[Sortie, ...]
     unserved: tuple[Unserved, ...]
     seed: int = 0
+    vehicle_starts: tuple[VehicleStart, ...] = ()
 
     @property
     def served_drop_ids(self) -> tuple[str, ...]:

@@ -34,6 +34,7 @@ from gcs.fleet import logs
 from gcs.fleet.logs import FlightLog
 from planner.cost import cost_summary, plan_cost
 from planner.errors import DroplineError, InputError
+from planner.fleet_state import starts_from_json
 from planner.io.costs import load_costs
 from planner.io.plan_folder import (
     PLAN_JSON,
@@ -360,7 +361,8 @@ class PlanService:
         timings: dict[str, float] = {}
         try:
             result = make_plan(scenario, dem, progress=progress, timings=timings,
-                               clock=time.perf_counter)
+                               clock=time.perf_counter, starts=starts_from_json(
+                                   record.edits.get("vehicle_starts", [])))
             summary = plan_summary(result, scenario, timings)
             summary["cost"] = cost_summary(plan_cost(result.plan, scenario,
                                                      load_costs(scenario.root)))

@@ -5,11 +5,15 @@ Edits are JSON, each key optional::
     {"depots": [{"id": "hub", "lat_deg": 44.3, "lon_deg": -71.8, "drones": {"heavy_octo": 2}}],
      "nofly": [{"name": "school", "polygon": [[-71.8, 44.3], [-71.79, 44.3], [-71.79, 44.31]]}],
      "drop_ids": ["P001", "P002"], "time_limit_s": 10, "seed": 3, "strict": false,
-     "dem": "4f0c2a9e1b7d3e58"}
+     "dem": "4f0c2a9e1b7d3e58", "wind": {"speed_m_s": 6, "from_deg": 270},
+     "vehicle_starts": [{"vehicle": "hub/heavy_octo/1", "ready_s": 0, "battery_pct": 35}]}
 
 ``depots`` and ``nofly`` replace the folder's; ``drop_ids`` keeps only those drops; ``strict``
 refuses a drops list with a parcel heavier than every drone type (by default it is planned as
 unserved). ``dem`` is the id of a DEM uploaded to the plan (set by the upload, never a path).
+``wind`` replaces the scenario's wind; ``vehicle_starts`` (set by a re-plan) says when vehicles
+are ready and with what battery (:class:`planner.fleet_state.VehicleStart`), checked here against
+the depots and given to the planner.
 Every problem is an :class:`~planner.errors.InputError` naming the file or the edited item and
 field. A file is named as the user knows it: an uploaded file by the name it was uploaded under,
 a scenario file relative to the scenario folder; no server path is ever shown.
@@ -33,6 +37,7 @@ from typing import Any
 import shapely
 
 from planner.errors import InputError, ScenarioError, TerrainError
+from planner.fleet_state import check_starts, starts_from_json, wind_of
 from planner.io.dem import load_dem
 from planner.io.inputs import load_scenario_with_dem
 from planner.io.scenario import load_scenario
@@ -41,7 +46,8 @@ from planner.terrain import Dem
 
 UPLOAD_KINDS = ("drops", "nofly", "dem")
 DEM_SUFFIXES = (".hgt", ".tif", ".tiff")
-EDIT_KEYS = frozenset({"depots", "nofly", "drop_ids", "time_limit_s", "seed", "strict", "dem"})
+EDIT_KEYS = frozenset({"depots", "nofly", "drop_ids", "time_limit_s", "seed", "strict", "dem",
+                       "wind", "vehicle_starts"})
 #: Most cells of an uploaded GeoTIFF: an SRTM 1 arc-second tile (3601 x 3601) with room to spare.
 UPLOAD_MAX_DEM_CELLS = 16_000_000
 #: Longest time limit a plan of the console may ask for, in seconds (below the scenario
@@ -298,6 +304,14 @@ def apply_edits(scenario: Scenario, edits: Mapping[str, Any]) -> Scenario:
                          field="strict")
     if params != scenario.params:
         changes["params"] = params
+    if "wind" in edits:
+        wind = edits["wind"]
+        if not isinstance(wind, dict) or set(wind) != {"speed_m_s", "from_deg"}:
+            raise InputError('Expected {"speed_m_s": 0-60, "from_deg": 0-360}', field="wind")
+        changes["wind"] = wind_of(wind["speed_m_s"], wind["from_deg"], field="wind")
+    if "vehicle_starts" in edits:
+        check_starts(changes.get("depots", scenario.depots),
+                     starts_from_json(edits["vehicle_starts"]))
     if "dem" in edits:
         path = _dem_path(scenario.root, edits["dem"])
         changes["terrain"] = dataclasses.replace(scenario.terrain, dem_paths=(path,))

@@ -5,12 +5,18 @@ parcels runs of the plan delivered (and, for a plan that was itself a re-plan, w
 predecessors delivered) and which sorties are in the air in a run not ended, and plans every
 other drop of the scenario folder as it is now: rows added to its drops CSV are planned, drops
 named with ``--cancel`` are not, and vehicles named with ``--ground`` (``depot/type/n``) do not
-fly. The new plan lists every drop it leaves out as unserved with the reason (delivered, in the
-air, cancelled), so it verifies against the whole scenario; it is verified before anything is
-written. ``summary.json`` records what was left out under ``replan``.
+fly (the vehicles after a grounded one move up a number). The new plan lists every drop it leaves
+out as unserved with the reason (delivered, in the air, cancelled), so it verifies against the
+whole scenario; it is verified before anything is written. ``summary.json`` records what was
+left out under ``replan``.
 
-The planner starts every drone at its depot with a full battery: vehicles still in the air are
-counted as available once they are back, and a battery is swapped between sorties.
+The vehicles start from the fleet's state in the flight log
+(:mod:`dropline.commands._replan_fleet`): one still in the air is ready when its sortie is over
+and a turnaround later; a landed one is ready now with its last measured battery, on which its
+first sortie flies only if the battery covers it (else it swaps first, a turnaround); later
+sorties start on a full battery. ``--battery VEHICLE=PCT`` says what a vehicle's battery holds
+instead. ``--wind SPEED_M_S@FROM_DEG`` plans (and verifies) under the wind blowing now. The plan
+records the starts, ``summary.json`` the starts and the wind under ``replan``.
 """
 
 from __future__ import annotations
@@ -19,11 +25,18 @@ import argparse
 import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from dropline.commands._replan_fleet import (
+    StartFound,
+    battery_overrides,
+    fleet_starts,
+    starts_json,
+)
 from dropline.commands.exit_codes import ExitCode
 from dropline.commands.plan import (
     OBJECTIVES,
@@ -35,7 +48,7 @@ from gcs.fleet.logs import FlightLog
 from gcs.fleet.manager import plan_key
 from planner.cost import cost_summary, plan_cost
 from planner.errors import InputError, VerificationError
-from planner.grounding import ground_vehicles
+from planner.fleet_state import ground_vehicles, parse_wind, renumbered, starts_for
 from planner.io.costs import load_costs
 from planner.io.plan_folder import SUMMARY_JSON, read_plan_folder, write_plan_folder
 from planner.pipeline import make_plan, plan_summary
@@ -51,7 +64,10 @@ def register(sub: Any) -> None:
         description="Plan every drop of the scenario folder (as it is now) that runs of PLAN_DIR "
                     "(and the plans it re-planned) have not delivered and that is not in the "
                     "air, without the --cancel drops and the --ground vehicles; verified, "
-                    "written to OUT_DIR.")
+                    "written to OUT_DIR. Vehicles start from the flight log: one in the air "
+                    "when its sortie is over plus a turnaround, a landed one now on its last "
+                    "measured battery (or --battery), which flies its first sortie only if it "
+                    "covers it, else it is swapped first (a turnaround).")
     replan.add_argument("plan", metavar="PLAN_DIR", help="the plan folder flown so far")
     replan.add_argument("--scenario", required=True, metavar="SCENARIO_DIR",
                         help="the scenario folder (with any drops added to its drops CSV)")
@@ -63,6 +79,13 @@ def register(sub: Any) -> None:
     replan.add_argument("--ground", action="append", default=[], metavar="VEHICLE",
                         help="a vehicle that does not fly, as named in the plan "
                              "(depot/type/n; repeatable)")
+    replan.add_argument("--battery", action="append", default=[], metavar="VEHICLE=PCT",
+                        help="the battery a vehicle (depot/type/n) has when it is next ready, "
+                             "in percent of its capacity, instead of its last reading in the "
+                             "flight log (repeatable)")
+    replan.add_argument("--wind", default=None, metavar="SPEED_M_S@FROM_DEG",
+                        help="plan under this wind instead of the scenario's (for example "
+                             "8@270: 8 m/s from the west)")
     replan.add_argument("--time-limit", type=float, default=None, metavar="S",
                         help="search time limit in seconds")
     replan.add_argument("--no-progress", action="store_true", help="do not show progress bars")
@@ -87,7 +110,7 @@ class LeftOut:
                   for d in self.cancelled))
 
     def as_json(self, of: Path, key: str, grounded: list[str]) -> dict[str, Any]:
-        """What ``summary.json`` records under ``replan``."""
+        """What ``summary.json`` records under ``replan`` (the caller adds the fleet's state)."""
         return {"of": str(of), "plan_key": key, "delivered": self.delivered,
                 "in_air": self.in_air, "cancelled": list(self.cancelled),
                 "grounded": grounded}
@@ -147,10 +170,15 @@ def left_out(plan: Plan, plan_dir: Path, scenario: Scenario, log: FlightLog,
 def replan_command(args: argparse.Namespace) -> int:
     """``dropline replan PLAN_DIR --scenario SCENARIO_DIR --flights DB -o OUT_DIR``."""
     scenario, dem = load_inputs(args.scenario)
+    if args.wind is not None:
+        scenario = dataclasses.replace(scenario, wind=parse_wind(args.wind))
+    overrides = battery_overrides(args.battery, scenario)
     previous = read_plan_folder(args.plan)
+    key = plan_key(previous.plan)
     log = _flight_log(args.flights)
     try:
         out_of = left_out(previous.plan, previous.folder, scenario, log, list(args.cancel))
+        found = fleet_starts(previous.plan, key, log, scenario, overrides, time.time())
     finally:
         log.close()
     params = scenario.params
@@ -167,19 +195,36 @@ def replan_command(args: argparse.Namespace) -> int:
     reduced = dataclasses.replace(scenario, drops=remaining, params=params,
                                   depots=ground_vehicles(scenario.depots, args.ground,
                                                          field="--ground"))
+    starts = starts_for(scenario.depots, args.ground,
+                        {v: f.start for v, f in found.items()}, field="--battery")
     result = make_plan(reduced, dem, objective=OBJECTIVES["makespan"],
-                       progress=progress_bar(not args.no_progress and sys.stderr.isatty()))
+                       progress=progress_bar(not args.no_progress and sys.stderr.isatty()),
+                       starts=starts)
     plan = dataclasses.replace(result.plan, unserved=result.plan.unserved + out_of.unserved())
     violations = verify_plan(plan, scenario, dem)
     if violations:
         raise VerificationError([str(v) for v in violations])
     summary = plan_summary(dataclasses.replace(result, plan=plan), scenario, {})
     summary["cost"] = cost_summary(plan_cost(plan, scenario, load_costs(args.scenario)))
-    summary["replan"] = out_of.as_json(previous.folder, plan_key(previous.plan),
-                                       list(dict.fromkeys(args.ground)))
+    summary["replan"] = {
+        **out_of.as_json(previous.folder, key, list(dict.fromkeys(args.ground))),
+        "vehicle_starts": starts_json(found, renumbered(scenario.depots, args.ground)),
+        **({"wind": {"speed_m_s": scenario.wind.speed_m_s, "from_deg": scenario.wind.from_deg}}
+           if args.wind is not None else {})}
     write_plan_folder(Path(args.out), plan, scenario, summary=summary)
     print(f"re-plan of {previous.folder}: {len(out_of.delivered)} delivered, "
           f"{len(out_of.in_air)} in the air, {len(out_of.cancelled)} cancelled left out; "
           f"{len(args.ground)} vehicles grounded")
+    _print_starts(found, args.wind is not None, scenario)
     print_report(plan, summary, Path(args.out))
     return ExitCode.OK
+
+
+def _print_starts(found: dict[str, StartFound], wind: bool, scenario: Scenario) -> None:
+    """One line per vehicle start taken from the fleet's state, and the wind if it changed."""
+    for vehicle, f in sorted(found.items()):
+        battery = "a full battery" if f.start.battery_pct is None else \
+            f"{f.start.battery_pct:g} % battery"
+        print(f"  {vehicle}: ready at {f.start.ready_s:.0f} s with {battery} ({f.source})")
+    if wind:
+        print(f"  wind {scenario.wind.speed_m_s:g} m/s from {scenario.wind.from_deg:g} deg")

@@ -8,6 +8,7 @@ Layout (``"format": "dropline-plan"``, ``"version": 1``)::
                   "metrics": {"distance_m", ..., "drop_etas_s": {drop id: s}},
                   "mission": [item, ...], "fence": [item, ...], "rally": [item, ...]}],
      "unserved": [{"drop_id", "reason"}],
+     "vehicle_starts": [{"vehicle", "ready_s", "battery_pct"}],   (only when the plan has them)
      "extra": {...}}                       (only when given)
 
 Each item is ``{"seq", "command", "command_name", "frame", "params": [p1, p2, p3, p4],
@@ -25,6 +26,7 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from planner.fleet_state import VehicleStart
 from planner.io._atomic import write_text_atomic
 from planner.io._jsonread import JsonDoc, join
 from planner.items import Cmd, MissionItem, MissionType
@@ -102,6 +104,10 @@ def plan_to_json(plan: Plan, *, extra: Mapping[str, object] | None = None) -> st
         "sorties": [_sortie_json(s) for s in plan.sorties],
         "unserved": [{"drop_id": u.drop_id, "reason": u.reason} for u in plan.unserved],
     }
+    if plan.vehicle_starts:
+        document["vehicle_starts"] = [{"vehicle": s.vehicle, "ready_s": s.ready_s,
+                                       "battery_pct": s.battery_pct}
+                                      for s in plan.vehicle_starts]
     if extra is not None:
         document["extra"] = dict(extra)
     return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
@@ -233,4 +239,24 @@ def read_plan_json(path: str | Path) -> Plan:
                 sorties=tuple(_read_sortie(doc, v, join("sorties", k))
                               for k, v in enumerate(sorties)),
                 unserved=tuple(unserved),
-                seed=doc.integer(doc.key(top, "seed", ""), "seed"))
+                seed=doc.integer(doc.key(top, "seed", ""), "seed"),
+                vehicle_starts=_read_starts(doc, top))
+
+
+def _read_starts(doc: JsonDoc, top: dict[str, object]) -> tuple[VehicleStart, ...]:
+    """The plan's ``vehicle_starts`` (none when the key is absent)."""
+    if "vehicle_starts" not in top:
+        return ()
+    out = []
+    for k, value in enumerate(doc.array(top["vehicle_starts"], "vehicle_starts")):
+        where = join("vehicle_starts", k)
+        obj = doc.obj(value, where)
+        pct = doc.key(obj, "battery_pct", where)
+        try:
+            out.append(VehicleStart(
+                vehicle=_str(doc, obj, "vehicle", where),
+                ready_s=_float(doc, obj, "ready_s", where),
+                battery_pct=None if pct is None else doc.number(pct, join(where, "battery_pct"))))
+        except ValueError as exc:
+            doc.fail(where, str(exc))
+    return tuple(out)

@@ -38,20 +38,23 @@ def schedule_group(inp: RouteInput, g: Group, per_drone: Sequence[Sequence[Sorti
     balanced LPT, whichever serves the most, then releases the last parcel first; with windows
     and under the makespan objective whole sorties are then moved between the drones and
     re-ordered while that releases the last parcel earlier (without windows only a drone's last
-    sortie matters, which the balanced LPT already chooses) (at most ``max_steps`` placements,
+    sortie matters, which the balanced LPT already chooses, unless the drones start from the
+    fleet's state, ``g.starts``) (at most ``max_steps`` placements,
     :func:`planner.sorties._rebalance.rebalance`). Returns the scheduled sorties and the reason
     for each drop a window made the scheduler drop.
     """
     again = reevaluator(inp, g)
     evs = [e for seq in per_drone for e in seq]
-    options = [schedule_assigned(per_drone, g.drone, inp.drops, again),
-               schedule(evs, g.drone, g.count, inp.drops, again)]
+    starts = g.starts or None
+    options = [schedule_assigned(per_drone, g.drone, inp.drops, again, starts=starts),
+               schedule(evs, g.drone, g.count, inp.drops, again, starts=starts)]
     windows = any(inp.drops[p].earliest_s is not None or inp.drops[p].latest_s is not None
                   for e in evs for p in e.drops)
     if not windows:
-        options.append((schedule_balanced(evs, g.drone, g.count), {}))
+        options.append((schedule_balanced(evs, g.drone, g.count, starts=starts), {}))
     best = min(options, key=lambda r: (len(r[1]), last_release_s(r[0]),
                                        sum(s.start_s for s in r[0])))
-    if windows and inp.objective == "makespan_then_energy":
-        return rebalance(best[0], g.drone, g.count, inp.drops, max_steps=max_steps), best[1]
+    if (windows or starts) and inp.objective == "makespan_then_energy":
+        return rebalance(best[0], g.drone, g.count, inp.drops, max_steps=max_steps,
+                         starts=starts), best[1]
     return best[0], best[1]

@@ -41,6 +41,7 @@ from planner.routing import Client, DepotNode, Objective, RoutingProblem, Vehicl
 from planner.routing.pyvrp_solver import unservable_clients
 from planner.scenario import DroneType, Drop
 from planner.sorties.build import Option, budget_wh
+from planner.sorties.schedule import DroneStart
 
 #: A chord counts as straight when the no-fly distance is within this factor of it.
 STRAIGHT_FACTOR = 1.001
@@ -60,11 +61,13 @@ _ROW_CHUNK = 1 << 20
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Group:
-    """``count`` drones of type ``drone`` based at depot point ``depot``."""
+    """``count`` drones of type ``drone`` based at depot point ``depot``; ``starts`` says when
+    each is first free (none: all at 0 on a full battery)."""
 
     depot: int
     drone: DroneType
     count: int
+    starts: tuple[DroneStart, ...] = ()
 
     @property
     def key(self) -> tuple[int, str]:

@@ -5,10 +5,11 @@ schedule is free to choose which drone flies it and when. Starting from a feasib
 drone whose last release is latest gives up a sortie to another drone (at a chosen place in that
 drone's order), exchanges one with it, or flies its own in another order, whichever move lowers
 the group's drones' last releases the most (compared from the latest down). The timeline of each
-drone is exact: a sortie takes off when its drone is free after the turnaround and no parcel is
-released before its window opens; a move that would release a parcel after its window closes is
-not made. The search is bounded by a number of sortie placements, so the result depends on the
-inputs alone.
+drone is exact: a sortie takes off when its drone is free after the turnaround (its first sortie
+when the drone's :class:`~planner.sorties.schedule.DroneStart` allows: at once on a measured
+battery that covers it, else after a swap) and no parcel is released before its window opens; a
+move that would release a parcel after its window closes is not made. The search is bounded by
+a number of sortie placements, so the result depends on the inputs alone.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from planner.scenario import DroneType, Drop
 from planner.sorties.evaluate import SortieEval
-from planner.sorties.schedule import Scheduled, takeoff_window
+from planner.sorties.schedule import FRESH, DroneStart, Scheduled, takeoff_window
 
 #: Sortie placements (one sortie put on a drone's timeline) the search may make per group.
 MAX_STEPS = 200_000
@@ -48,14 +49,21 @@ def _job(ev: SortieEval, drops: Mapping[int, Drop], turnaround_s: float) -> _Job
 
 
 class _Search:
-    def __init__(self, jobs: list[list[_Job]], max_steps: int) -> None:
+    def __init__(self, jobs: list[list[_Job]], max_steps: int,
+                 firsts: Sequence[DroneStart], turnaround_s: float) -> None:
         self.jobs = jobs
         self.steps = max_steps
+        self.firsts = firsts
+        self.turnaround_s = turnaround_s
 
-    def end(self, seq: Sequence[_Job]) -> float | None:
-        """Last release of a drone flying ``seq`` in order; None if a window is missed."""
+    def first_free_s(self, n: int, seq: Sequence[_Job]) -> float:
+        """When drone ``n`` may take off the first sortie of ``seq``."""
+        return self.firsts[n].first_takeoff_s(seq[0].ev, self.turnaround_s) if seq else 0.0
+
+    def end(self, seq: Sequence[_Job], n: int) -> float | None:
+        """Last release of drone ``n`` flying ``seq`` in order; None if a window is missed."""
         self.steps -= len(seq)
-        t = 0.0
+        t = self.first_free_s(n, seq)
         last = 0.0
         for j in seq:
             start = max(t, j.open_s)
@@ -66,7 +74,7 @@ class _Search:
         return last
 
     def run(self) -> None:
-        ends = [self.end(seq) for seq in self.jobs]
+        ends = [self.end(seq, n) for n, seq in enumerate(self.jobs)]
         if any(e is None for e in ends):
             return
         values = [e or 0.0 for e in ends]
@@ -89,10 +97,10 @@ class _Search:
 
         def consider(new_w: list[_Job], k: int, new_k: list[_Job]) -> None:
             nonlocal best
-            end_w = self.end(new_w)
+            end_w = self.end(new_w, w)
             if end_w is None:
                 return
-            end_k = self.end(new_k) if k >= 0 else None
+            end_k = self.end(new_k, k) if k >= 0 else None
             if k >= 0 and end_k is None:
                 return
             vals = list(values)
@@ -152,7 +160,8 @@ def _better(a: Sequence[float], b: Sequence[float]) -> bool:
 
 
 def rebalance(done: Sequence[Scheduled], drone: DroneType, count: int,
-              drops: Mapping[int, Drop], *, max_steps: int = MAX_STEPS) -> list[Scheduled]:
+              drops: Mapping[int, Drop], *, max_steps: int = MAX_STEPS,
+              starts: Sequence[DroneStart] | None = None) -> list[Scheduled]:
     """Re-assign and re-order one group's scheduled sorties for the earliest last release.
 
     Parameters
@@ -167,6 +176,8 @@ def rebalance(done: Sequence[Scheduled], drone: DroneType, count: int,
         Drops by point, for their release windows.
     max_steps
         Bound on the sortie placements simulated.
+    starts
+        When each drone is first free (default: at 0 on a full battery).
 
     Returns
     -------
@@ -179,14 +190,15 @@ def rebalance(done: Sequence[Scheduled], drone: DroneType, count: int,
     jobs: list[list[_Job]] = [[] for _ in range(count)]
     for s in sorted(done, key=lambda s: (s.drone_number, s.start_s)):
         jobs[s.drone_number - 1].append(_job(s.sortie, drops, turn))
-    search = _Search(jobs, max_steps)
-    before = [search.end(seq) for seq in jobs]
+    firsts = starts if starts else (FRESH,) * count
+    search = _Search(jobs, max_steps, firsts, turn)
+    before = [search.end(seq, n) for n, seq in enumerate(jobs)]
     if any(e is None for e in before):
         return list(done)
     search.run()
     out: list[Scheduled] = []
     for n, seq in enumerate(search.jobs):
-        t = 0.0
+        t = search.first_free_s(n, seq)
         for j in seq:
             start = max(t, j.open_s)
             out.append(Scheduled(sortie=j.ev, drone_number=n + 1, start_s=start))

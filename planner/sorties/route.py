@@ -322,7 +322,8 @@ def simple_construction(inp: RouteInput, progress: Progress | None = None) -> Co
         g = by_key[key]
         evals = build_sorties(inp.catalog, g.depot, g.drone, members, inp.drops,
                               inp.dist_m, inp.margin_fraction, progress)
-        ok, late = schedule(evals, g.drone, g.count, inp.drops, reevaluator(inp, g))
+        ok, late = schedule(evals, g.drone, g.count, inp.drops, reevaluator(inp, g),
+                            starts=g.starts or None)
         done += ok
         dropped.update(late)
     return Construction(method="simple", scheduled=tuple(done), unserved=dropped)

@@ -10,7 +10,8 @@ Checks: mission structure, no-fly zones, the height band above ground (sampled a
 resolution along every move), DEM coverage, energy against the usable battery, payload (at every
 point: the deliveries at take-off, falling at each release, rising at each pickup) and parcel
 limits, releases at their drops and grabs at their pickups (never the one for the other), every
-drop served once or listed as unserved, geofence and rally points.
+drop served once or listed as unserved, geofence and rally points, and the vehicle starts a plan
+records (a first sortie on a measured battery must fit in it; :mod:`planner.verify._starts`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from planner.verify._geom import (
     make_zone_frame,
     profile,
 )
+from planner.verify._starts import check_starts
 from planner.verify._track import Track, replay
 
 __all__ = ["VIOLATION_KINDS", "Violation", "ensure_verified", "format_violations",
@@ -203,6 +205,9 @@ def verify_plan(plan: Plan, scenario: Scenario, dem: Dem, *,
     for found in run_map(map_fn, _verify_piece, pieces):
         out += found
     out += check_accounting(plan, scenario)
+    if plan.vehicle_starts:
+        out += check_starts(plan, scenario, lambda s: sortie_energy_wh(
+            s, scenario, dem, payload_kg_by_drop=weights))
     return out
 
 

@@ -181,7 +181,7 @@ def replan(plan_id: str) -> Any:
              f"{len(found.drop_ids)} drops; left out: {len(found.delivered)} delivered, "
              f"{len(found.in_air)} on their way, cancelled "
              f"[{replanning.names(list(found.cancelled))}], grounded "
-             f"[{replanning.names(list(found.grounded))}]")
+             f"[{replanning.names(list(found.grounded))}]{replanning.fleet_note(found)}")
     return replanning.replan_json(found, record_json), 202
 
 

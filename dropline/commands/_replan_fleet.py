@@ -1,0 +1,163 @@
+"""The fleet's state for ``dropline replan``: when each vehicle of the flown plan is ready again,
+and with what battery, from its flight log and the ``--battery`` overrides.
+
+A vehicle's latest flight of the plan tells its state. Still in the air (preparing or flying in a
+run not ended): it is ready once its sortie is over, the planned duration less the time since
+take-off, and its battery is swapped (a turnaround) unless ``--battery`` says what it will have
+then. Landed: it is ready now, with the last battery reading of that flight's ``.tlog`` (or the
+``--battery`` value). A vehicle that flew nothing of the plan, with no override, starts as the
+planner starts every vehicle: now, on a full battery.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from gcs.fleet.logs import FlightLog, FlightRecord, flights, runs
+from gcs.tlog.reader import read_flight
+from planner.errors import InputError
+from planner.fleet_state import VehicleStart, check_vehicle, parse_battery
+from planner.plan_model import Plan
+from planner.scenario import Scenario
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class StartFound:
+    """A vehicle's start and where it comes from (``measured``, ``override``, ``in the air``)."""
+
+    start: VehicleStart
+    source: str
+
+
+def battery_overrides(values: Sequence[str], scenario: Scenario) -> dict[str, float]:
+    """``--battery VEHICLE=PCT`` values: vehicle -> percent.
+
+    Raises
+    ------
+    InputError
+        Naming ``--battery``: not ``VEHICLE=PCT``, a percentage outside 0-100, or no such
+        vehicle in the scenario's depots.
+    """
+    out: dict[str, float] = {}
+    for text in values:
+        name, pct = parse_battery(text)
+        check_vehicle(scenario.depots, name, field="--battery")
+        out[name] = pct
+    return out
+
+
+def latest_flights(log: FlightLog, key: str) -> dict[str, tuple[FlightRecord, bool]]:
+    """Each vehicle's latest flight in the runs of the plan ``key``, and whether its run is
+    still going (not ended)."""
+    rows = log.engine.connect()
+    try:
+        found = list(rows.execute(
+            sa.select(flights.c.id, runs.c.ended_at)
+            .join(runs, runs.c.id == flights.c.run_id)
+            .where(runs.c.plan_key == key).order_by(flights.c.id)))
+    finally:
+        rows.close()
+    open_run = {int(r.id): r.ended_at is None for r in found}
+    out: dict[str, tuple[FlightRecord, bool]] = {}
+    for record in log.flights():
+        if record.id in open_run:
+            out[record.vehicle] = (record, open_run[record.id])
+    return out
+
+
+def last_battery_pct(record: FlightRecord) -> float | None:
+    """The last battery reading (percent) of a flight's ``.tlog``; None without one."""
+    if not record.tlog_path:
+        return None
+    try:
+        flight = read_flight(record.tlog_path, sysid=record.sysid)
+    except InputError:
+        return None
+    readings = [s.battery_remaining_pct for s in flight.samples
+                if s.battery_remaining_pct is not None]
+    return readings[-1] if readings else None
+
+
+def fleet_starts(plan: Plan, key: str, log: FlightLog, scenario: Scenario,
+                 overrides: Mapping[str, float], now_s: float) -> dict[str, StartFound]:
+    """The start of every vehicle the flight log or ``overrides`` say something about.
+
+    Parameters
+    ----------
+    plan
+        The plan flown.
+    key
+        Its plan key (its runs in the log).
+    log
+        The flight log.
+    scenario
+        The scenario as it is now (drone types' turnarounds).
+    overrides
+        ``--battery`` values by vehicle.
+    now_s
+        The time of the re-plan (Unix seconds), its time 0.
+
+    Returns
+    -------
+    dict
+        Vehicle name (as the flown plan names it) -> its start and where it comes from.
+    """
+    durations = {s.id: s.metrics.duration_s for s in plan.sorties}
+    out: dict[str, StartFound] = {}
+    for vehicle, (record, going) in sorted(latest_flights(log, key).items()):
+        if not _known(scenario, vehicle):
+            continue
+        in_air = going and record.state in ("preparing", "flying")
+        if in_air:
+            elapsed = 0.0 if record.takeoff_at is None else max(0.0, now_s - record.takeoff_at)
+            remaining = math.ceil(10 * max(0.0, durations.get(record.sortie_id, 0.0)
+                                           - elapsed)) / 10
+            pct = overrides.get(vehicle)
+            if pct is None:
+                out[vehicle] = StartFound(start=VehicleStart(
+                    vehicle=vehicle, ready_s=remaining + _turnaround(scenario, vehicle)),
+                    source="in the air")
+            else:
+                out[vehicle] = StartFound(start=VehicleStart(
+                    vehicle=vehicle, ready_s=remaining, battery_pct=pct), source="override")
+            continue
+        pct = overrides.get(vehicle)
+        source = "override"
+        if pct is None:
+            pct, source = last_battery_pct(record), "measured"
+        if pct is not None:
+            out[vehicle] = StartFound(start=VehicleStart(vehicle=vehicle, battery_pct=pct),
+                                      source=source)
+    for vehicle, pct in overrides.items():
+        if vehicle not in out:
+            out[vehicle] = StartFound(start=VehicleStart(vehicle=vehicle, battery_pct=pct),
+                                      source="override")
+    return out
+
+
+def _known(scenario: Scenario, vehicle: str) -> bool:
+    """Whether the scenario's depots (as they are now) have the vehicle."""
+    try:
+        check_vehicle(scenario.depots, vehicle, field="--flights")
+    except InputError:
+        return False
+    return True
+
+
+def _turnaround(scenario: Scenario, vehicle: str) -> float:
+    """The turnaround of a vehicle's drone type (0 for a type the scenario no longer has)."""
+    drone = scenario.drone_types.get(vehicle.split("/")[1]) if vehicle.count("/") == 2 else None
+    return drone.turnaround_s if drone is not None else 0.0
+
+
+def starts_json(found: Mapping[str, StartFound], names: Mapping[str, str]) -> list[dict[str, Any]]:
+    """What ``summary.json`` records of the starts under ``replan``: each vehicle as the flown
+    plan named it (``was``) and as the re-plan names it, its ready time, battery and source."""
+    return [{"vehicle": names[v], "was": v, "ready_s": round(f.start.ready_s, 1),
+             "battery_pct": f.start.battery_pct, "source": f.source}
+            for v, f in sorted(found.items()) if v in names]
