@@ -7,6 +7,7 @@ from planner.errors import PlanFileError as PlanFileError
 from planner.errors import ScenarioError as ScenarioError
 from planner.errors import TerrainError as TerrainError
 from planner.errors import VerificationError as VerificationError
+from planner.fleet_state import VehicleStart as VehicleStart
 from planner.geo import LocalProjection as LocalProjection
 from planner.items import Cmd as Cmd
 from planner.items import Frame as Frame
