@@ -221,20 +221,16 @@ def check(mission: str, figures: FlownFigures, tol: Tolerances) -> list[Breach]:
                 message=f"{mission}: drop_agl_min_m[{drop}] {low:.2f} m is below the limit "
                         f"{limit:.2f} m (planned drop height {planned:.2f} m less "
                         f"{tol.drop_agl_below_plan_m:.2f} m)"))
-    for drop, error in f.drop_errors_m.items():
-        if error is None and f.final_state != "not_flown":
-            out.append(Breach(mission=mission, figure="drop_error_m", value=None,
-                              limit=tol.drop_error_m,
-                              message=f"{mission}: drop {drop} was never released"))
-        else:
-            over(f"drop_error_m[{drop}]", error, tol.drop_error_m, " m")
-    for pickup, error in f.grab_errors_m.items():
-        if error is None and f.final_state != "not_flown":
-            out.append(Breach(mission=mission, figure="grab_error_m", value=None,
-                              limit=tol.drop_error_m,
-                              message=f"{mission}: pickup {pickup} was never collected"))
-        else:
-            over(f"grab_error_m[{pickup}]", error, tol.drop_error_m, " m")
+    for figure, errors, what, missed in (("drop_error_m", f.drop_errors_m, "drop", "released"),
+                                         ("grab_error_m", f.grab_errors_m, "pickup",
+                                          "collected")):
+        for stop, error in errors.items():
+            if error is None and f.final_state != "not_flown":
+                out.append(Breach(mission=mission, figure=figure, value=None,
+                                  limit=tol.drop_error_m,
+                                  message=f"{mission}: {what} {stop} was never {missed}"))
+            else:
+                over(f"{figure}[{stop}]", error, tol.drop_error_m, " m")
     duration = _ratio(f.duration_flown_s, f.duration_planned_s)
     over("duration_ratio", duration, tol.duration_ratio_max, "")
     over("duration_ratio", duration, tol.duration_ratio_min, "", below=True)
