@@ -156,7 +156,8 @@ def plan_command(args: argparse.Namespace) -> int:
 def print_report(plan: Plan, summary: dict[str, Any], out: Path) -> None:
     """What ``dropline plan`` prints when it is done."""
     print(f"{summary['served']} of {summary['drops']} drops in {summary['sorties']} sorties "
-          f"on {summary['vehicles']} drones; makespan {summary['makespan_s'] / 60:.1f} min, "
+          f"on {summary['vehicles']} drone{'' if summary['vehicles'] == 1 else 's'}; "
+          f"makespan {summary['makespan_s'] / 60:.1f} min, "
           f"{summary['distance_km']:.1f} km, {summary['energy_wh']:.0f} Wh")
     if "construction" in summary:
         others = [c for c in summary.get("constructions", [])
