@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -131,6 +132,16 @@ def _flight_log(path: str) -> FlightLog:
     if not Path(path).is_file():
         raise InputError("flight log not found (the --db of dropline fly)", path=path,
                          field="--flights")
+    try:
+        con = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
+        finally:
+            con.close()
+    except sqlite3.Error:
+        tables = set()
+    if not {"runs", "flights"} <= tables:  # never create a flight log's tables in another file
+        raise InputError("not a dropline flight log", path=path, field="--flights")
     try:
         log = FlightLog(path)
         log.flights()

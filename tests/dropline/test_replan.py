@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -137,10 +138,18 @@ def test_missing_or_foreign_flight_log(tmp_path: Path,
     """No flight log, or a file that is not one, is exit 2 naming --flights."""
     scenario = _scenario(tmp_path)
     first = _plan(scenario, tmp_path / "first")
-    for db in (tmp_path / "none.db", first / "summary.json"):
+    foreign = tmp_path / "other.db"
+    with sqlite3.connect(foreign) as con:
+        con.execute("CREATE TABLE parcels (id TEXT)")
+    con.close()
+    for db in (tmp_path / "none.db", first / "summary.json", foreign):
         capsys.readouterr()
         code = main(["replan", str(first), "--scenario", str(scenario), "--flights", str(db),
                      "-o", str(tmp_path / "out"), "--no-progress"])
         err = capsys.readouterr().err
         assert code == 2 and "--flights" in err, err
     assert not (tmp_path / "out").exists()
+    with sqlite3.connect(foreign) as con:  # the foreign database is left as it was
+        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master")]
+    con.close()
+    assert names == ["parcels"]
