@@ -3,10 +3,11 @@ and with what battery, from its flight log and the ``--battery`` overrides.
 
 A vehicle's latest flight of the plan tells its state. Still in the air (preparing or flying in a
 run not ended): it is ready once its sortie is over, the planned duration less the time since
-take-off, and its battery is swapped (a turnaround) unless ``--battery`` says what it will have
-then. Landed: it is ready now, with the last battery reading of that flight's ``.tlog`` (or the
-``--battery`` value). A vehicle that flew nothing of the plan, with no override, starts as the
-planner starts every vehicle: now, on a full battery.
+take-off (on the vehicle's clock, read from its ``.tlog``), and its battery is swapped (a
+turnaround) unless ``--battery`` says what it will have then. Landed: it is ready now, with the
+last battery reading of that flight's ``.tlog`` (or the ``--battery`` value). A vehicle that flew
+nothing of the plan, with no override, starts as the planner starts every vehicle: now, on a full
+battery.
 """
 
 from __future__ import annotations
@@ -83,6 +84,30 @@ def last_battery_pct(record: FlightRecord) -> float | None:
     return readings[-1] if readings else None
 
 
+def _elapsed_s(record: FlightRecord, now_s: float) -> float:
+    """Seconds of the vehicle's clock since the flight took off, at ``now_s`` (Unix s).
+
+    From the flight's ``.tlog`` where it has armed samples: the vehicle time flown so far, and
+    the wall time since the log's last message at the log's own rate of vehicle seconds per
+    wall second (a simulator at a speed-up runs faster than the wall clock). Without a readable
+    log, the wall time since take-off.
+    """
+    wall_s = 0.0 if record.takeoff_at is None else max(0.0, now_s - record.takeoff_at)
+    if not record.tlog_path:
+        return wall_s
+    try:
+        flight = read_flight(record.tlog_path, sysid=record.sysid)
+    except (InputError, OSError):
+        return wall_s
+    armed = [s.t_s for s in flight.samples if s.armed]
+    if not armed:
+        return wall_s
+    log_wall_s = flight.log_end_s - flight.log_start_s
+    rate = ((flight.samples[-1].t_s - flight.samples[0].t_s) / log_wall_s
+            if log_wall_s > 1.0 else 1.0)
+    return max(0.0, armed[-1] - armed[0] + max(0.0, now_s - flight.log_end_s) * max(rate, 0.0))
+
+
 def fleet_starts(plan: Plan, key: str, log: FlightLog, scenario: Scenario,
                  overrides: Mapping[str, float], now_s: float) -> dict[str, StartFound]:
     """The start of every vehicle the flight log or ``overrides`` say something about.
@@ -114,7 +139,7 @@ def fleet_starts(plan: Plan, key: str, log: FlightLog, scenario: Scenario,
             continue
         in_air = going and record.state in ("preparing", "flying")
         if in_air:
-            elapsed = 0.0 if record.takeoff_at is None else max(0.0, now_s - record.takeoff_at)
+            elapsed = _elapsed_s(record, now_s)
             remaining = math.ceil(10 * max(0.0, durations.get(record.sortie_id, 0.0)
                                            - elapsed)) / 10
             pct = overrides.get(vehicle)

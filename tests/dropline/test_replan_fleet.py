@@ -109,6 +109,44 @@ def test_replan_starts_from_the_measured_battery_and_the_vehicle_in_the_air(
     assert rows[landed]["source"] == "override" and rows[landed]["battery_pct"] == 95.0
 
 
+def _airborne_tlog(path: Path, *, vehicle_s: float, wall_s: float) -> None:
+    """A ``.tlog`` of vehicle 1 armed in AUTO for ``vehicle_s`` of its own clock over the last
+    ``wall_s`` wall seconds (a simulator at a speed-up), ending now."""
+    codec = mav.codec(1, 1)
+    now = time.time()
+    for k in range(11):
+        stamp = now - wall_s + wall_s * k / 10
+        writer = TlogWriter(path, clock=lambda stamp=stamp: stamp)
+        boot_ms = int(1000 + vehicle_s * 1000 * k / 10)
+        for msg in (codec.heartbeat_encode(2, 3, 128 | 1, 3, 4),
+                    codec.global_position_int_encode(boot_ms, 440618130, -711368540,
+                                                     200000, 40000, 0, 0, 0, 0)):
+            msg.pack(codec)
+            writer.write(msg)
+        writer.close()
+
+
+def test_a_vehicle_in_the_air_is_timed_on_its_own_clock(tmp_path: Path) -> None:
+    """The flying vehicle's log shows 500 s flown on its clock in the last 50 s of wall time
+    (10x): it is ready when the rest of its sortie after those 500 s, plus a turnaround, is
+    over, not after the 100 s of wall time since its take-off."""
+    scenario = _scenario(tmp_path, drones=2)
+    first = _plan(scenario, tmp_path / "first")
+    db = tmp_path / "fly.db"
+    _landed, flying, duration_s = _flown(first, db, battery_pct=80)
+    log = FlightLog(db)
+    record = next(f for f in log.flights() if f.vehicle == flying)
+    path = log.flight_tlog_path(record.id)
+    log.close()
+    assert path is not None and duration_s > 600.0
+    _airborne_tlog(path, vehicle_s=500.0, wall_s=50.0)
+    assert _replan(scenario, first, db, tmp_path / "out") == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    rows = {r["was"]: r for r in summary["replan"]["vehicle_starts"]}
+    assert rows[flying]["source"] == "in the air"
+    assert rows[flying]["ready_s"] == pytest.approx(duration_s - 500.0 + TURN_S, abs=5.0)
+
+
 def test_grounding_renumbers_the_starts(tmp_path: Path) -> None:
     """Vehicle 1 grounded: vehicle 2 flies as vehicle 1 of the re-plan with its own start."""
     scenario = _scenario(tmp_path, drones=2)
