@@ -5,6 +5,7 @@ plans under a new wind; each is recorded in ``summary.json`` and bad values name
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from pathlib import Path
@@ -115,8 +116,7 @@ def _airborne_tlog(path: Path, *, vehicle_s: float, wall_s: float) -> None:
     codec = mav.codec(1, 1)
     now = time.time()
     for k in range(11):
-        stamp = now - wall_s + wall_s * k / 10
-        writer = TlogWriter(path, clock=lambda stamp=stamp: stamp)
+        writer = TlogWriter(path, clock=functools.partial(float, now - wall_s + wall_s * k / 10))
         boot_ms = int(1000 + vehicle_s * 1000 * k / 10)
         for msg in (codec.heartbeat_encode(2, 3, 128 | 1, 3, 4),
                     codec.global_position_int_encode(boot_ms, 440618130, -711368540,
