@@ -105,8 +105,8 @@ def choose_scales(problem: RoutingProblem) -> Scales:
     dist = problem.distance_m
     lb_d = _lower_bound(problem, dist)
     s_d = _pow10_at_least(n_arcs / (PRECISION * lb_d))
-    finite = dist[np.isfinite(dist)]
-    worst = float(finite.max()) * n_arcs if finite.size else 1.0
+    top_d = _finite_max(dist)
+    worst = top_d * n_arcs if top_d is not None else 1.0
     while s_d > 1 and worst * s_d > MAX_SCALED:
         s_d /= 10
     dur = problem.duration_s
@@ -114,8 +114,8 @@ def choose_scales(problem: RoutingProblem) -> Scales:
     s_t = _pow10_at_least(max(n_arcs / (PRECISION * lb_t), s_d * lb_d / lb_t))
     horizon = [c.latest_s for c in problem.clients if math.isfinite(c.latest_s)]
     horizon += [v.shift_end_s for v in problem.vehicle_types if math.isfinite(v.shift_end_s)]
-    finite_t = dur[np.isfinite(dur)]
-    span = max([float(finite_t.max()) * n_arcs if finite_t.size else 1.0, *horizon])
+    top_t = _finite_max(dur)
+    span = max([top_t * n_arcs if top_t is not None else 1.0, *horizon])
     while s_t > 1 and span * s_t > MAX_SCALED:
         s_t /= 10
     demands = [c.demand + c.pickup for c in problem.clients]
@@ -145,24 +145,52 @@ def _down(x: float, s: float, inf: int = INT_MAX) -> int:
     return inf if not math.isfinite(x) else math.floor(x * s + 1e-9)
 
 
-def _matrix(m: np.ndarray, s: float) -> np.ndarray:
-    finite = np.isfinite(m)
-    big = float(m[finite].max()) if finite.any() else 1.0
-    out = np.where(finite, m, big * 100 * max(2, m.shape[0]))
-    del finite
-    # ceil(out * s - 1e-9), step by step in place: one float copy of the matrix, not four.
-    np.multiply(out, s, out=out)
-    np.subtract(out, 1e-9, out=out)
-    np.ceil(out, out=out)
-    return out.astype(np.int64)
+_ROW_CHUNK = 1 << 20
+"""Largest number of matrix entries converted in one vectorised step."""
+#: Matrices whose scaled entries all stay below this are handed to PyVRP as int32 (which
+#: widens them to its own int64 copy): half the memory while both copies exist. Sums of their
+#: entries are taken on Python integers.
+INT32_SAFE = int(np.iinfo(np.int32).max)
+
+
+def _row_blocks(m: np.ndarray) -> list[slice]:
+    """Blocks of rows of ``m`` converted one at a time."""
+    step = max(1, _ROW_CHUNK // max(m.shape[1], 1))
+    return [slice(r0, r0 + step) for r0 in range(0, m.shape[0], step)]
+
+
+def _finite_max(m: np.ndarray) -> float | None:
+    """The largest finite entry of ``m`` (None if it has none), without a copy of ``m``."""
+    tops = [float(f.max()) for rows in _row_blocks(m)
+            if (f := m[rows][np.isfinite(m[rows])]).size]
+    return max(tops) if tops else None
+
+
+def _matrix(m: np.ndarray, s: float, *, compact: bool = False) -> np.ndarray:
+    """``ceil(m * s - 1e-9)`` as integers, infinite entries far above every finite route.
+
+    int64, or with ``compact`` int32 when every entry stays below ``INT32_SAFE``.
+    """
+    big = _finite_max(m)
+    fill = (1.0 if big is None else big) * 100 * max(2, m.shape[0])
+    top = fill if not bool(np.isfinite(m).all()) else (0.0 if big is None else big)
+    small = compact and math.ceil(top * s) <= INT32_SAFE
+    out = np.empty(m.shape, dtype=np.int32 if small else np.int64)
+    for rows in _row_blocks(m):
+        block = np.where(np.isfinite(m[rows]), m[rows], fill)
+        np.multiply(block, s, out=block)
+        np.subtract(block, 1e-9, out=block)
+        np.ceil(block, out=block)
+        out[rows] = block
+    return out
 
 
 def build_model(problem: RoutingProblem, scales: Scales, variant: Variant) -> PyvrpModel:
     """PyVRP data for ``problem`` under ``variant``."""
     s_d, s_t = scales.distance, scales.time
     n_dep = len(problem.depots)
-    dist = _matrix(problem.distance_m, s_d)
-    dur = _matrix(problem.duration_s, s_t)
+    dist = _matrix(problem.distance_m, s_d, compact=not variant.weigh_trips)
+    dur = _matrix(problem.duration_s, s_t, compact=True)
     weight = 0
     if variant.weigh_trips:
         weight = min(_distance_bound(problem, s_d) + 1, int(MAX_SCALED))
@@ -201,9 +229,9 @@ def build_model(problem: RoutingProblem, scales: Scales, variant: Variant) -> Py
             pickup.append(0)
         for (kind, p), top in zip(dims, dim_caps, strict=True):
             if kind == "dist":
-                w = int(dist[p, node] + dist[node, p] - weight)
+                w = int(dist[p, node]) + int(dist[node, p]) - weight
             else:
-                w = int(dur[p, node] + dur[node, p]) + _up(cl.service_s, s_t)
+                w = int(dur[p, node]) + int(dur[node, p]) + _up(cl.service_s, s_t)
             delivery.append(min(w, 2 * top + 1))
             pickup.append(0)
         clients.append(pyvrp.Client(

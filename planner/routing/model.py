@@ -124,7 +124,8 @@ class RoutingProblem:
     Objectives: ``makespan_then_energy`` minimises the time the last client is served (end of its
     service), then the total distance (the energy proxy at this level); ``distance`` the total
     distance minus the prizes of served optional clients; ``sorties`` the number of trips, then
-    the distance.
+    the distance. The matrices are copied, unless given read-only and owning their data: such
+    an array is kept as it is, and the caller must leave it unchanged.
     """
 
     depots: tuple[DepotNode, ...]
@@ -145,8 +146,9 @@ class RoutingProblem:
             _require(m.shape == (n, n), f"Expected {name} of shape {(n, n)}, got {m.shape}")
             _require(not bool(np.isnan(m).any()) and bool((m >= 0).all()),
                      f"Expected {name} >= 0 everywhere (inf for a forbidden arc)")
-            m = m.copy()
-            m.setflags(write=False)
+            if m.flags.writeable or not m.flags.owndata:
+                m = m.copy()  # a read-only array owning its data is kept as it is
+                m.setflags(write=False)
             object.__setattr__(self, name, m)
         for k, vt in enumerate(self.vehicle_types):
             _require(vt.depot < len(self.depots),

@@ -41,49 +41,62 @@ class Estimator:
 
     def __init__(self, inp: RouteInput, tm: Timing, group: Group) -> None:
         self.g = group
-        self.node = {p: i for i, p in enumerate(tm.depot_points + tm.drop_points)}
-        self.t = tm.duration_s
-        self.dist = tm.distance_m
+        self.tm = tm
+        self._arc_s: dict[tuple[int, int], float] = {}
+        self.dist = inp.dist_m
         self.service = tm.service_s
         self.descent = tm.descent_s
         self.w = inp.weights_kg
         self.pickups = inp.pickups
         self.model = DorlingModel.of(group.drone)
         e_ratios, t_ratios = [], []
-        for p in tm.drop_points:
-            o = inp.option(p, group)
-            if o is not None:
-                t, e = self._raw((p,))
-                e_ratios.append(o.solo.energy_wh / e)
-                t_ratios.append(o.solo.duration_s / t)
+        served = [(p, o) for p in tm.drop_points if (o := inp.option(p, group)) is not None]
+        dep = tm.node(group.depot)
+        cs = np.array([tm.node(p) for p, _ in served], dtype=np.intp)
+        out, back = tm.duration_s(dep, cs).tolist(), tm.duration_s(cs, dep).tolist()
+        for (p, o), t_out, t_back in zip(served, out, back, strict=True):
+            t, e = self._raw((p,), [t_out, t_back])
+            e_ratios.append(o.solo.energy_wh / e)
+            t_ratios.append(o.solo.duration_s / t)
         self.rho_e = float(np.median(e_ratios)) if e_ratios else 1.0
         self.rho_t = float(np.median(t_ratios)) if t_ratios else 1.0
 
-    def _raw(self, order: Sequence[int]) -> tuple[float, float]:
+    def _raw(self, order: Sequence[int],
+             times: Sequence[float] | None = None) -> tuple[float, float]:
+        """Duration and energy of ``order`` before calibration (``times``: its arcs' times)."""
+        if times is None:
+            times = self._times(order)
         power = self.model.power_w
         picks = self.pickups
         q = sum(self.w[p] for p in order if p not in picks)
-        at = self.node[self.g.depot]
         dur = energy = 0.0
-        for p in order:
-            c = self.node[p]
-            dt = float(self.t[at, c])
+        for p, dt in zip(order, times, strict=False):
             desc = self.descent[p]
             rest = self.service[p] - desc
             energy += power(q) * (dt + desc)
             q += self.w[p] if p in picks else -self.w[p]
             energy += power(q) * rest
             dur += dt + self.service[p]
-            at = c
-        dt = float(self.t[at, self.node[self.g.depot]])
+        dt = times[len(order)]
         back = sum(self.w[p] for p in order if p in picks) if picks else 0.0
         return dur + dt, (energy + power(back) * dt) / 3600.0
+
+    def _times(self, order: Sequence[int]) -> list[float]:
+        """Times of the arcs of ``order`` from the depot and back (each computed once)."""
+        points = (self.g.depot, *order, self.g.depot)
+        arcs = list(itertools.pairwise(points))
+        new = [arc for arc in dict.fromkeys(arcs) if arc not in self._arc_s]
+        if new:
+            a = [self.tm.node(x) for x, _ in new]
+            b = [self.tm.node(y) for _, y in new]
+            self._arc_s.update(zip(new, self.tm.duration_s(a, b).tolist(), strict=True))
+        return [self._arc_s[arc] for arc in arcs]
 
     def estimate(self, order: Sequence[int]) -> tuple[float, float, float]:
         """Estimated duration (s), energy (Wh) and exact horizontal distance (m) of ``order``."""
         t, e = self._raw(order)
-        nodes = [self.node[self.g.depot], *(self.node[p] for p in order), self.node[self.g.depot]]
-        d = float(sum(self.dist[a, b] for a, b in itertools.pairwise(nodes)))
+        points = [self.g.depot, *order, self.g.depot]
+        d = float(sum(self.dist[a, b] for a, b in itertools.pairwise(points)))
         return t * self.rho_t, e * self.rho_e, d
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -40,11 +40,10 @@ from planner.legs.energy import DorlingModel
 from planner.routing import Client, DepotNode, Objective, RoutingProblem, VehicleType
 from planner.routing.pyvrp_solver import unservable_clients
 from planner.scenario import DroneType, Drop
+from planner.sorties._timing import Timing as Timing
 from planner.sorties.build import Option, budget_wh
 from planner.sorties.schedule import DroneStart
 
-#: A chord counts as straight when the no-fly distance is within this factor of it.
-STRAIGHT_FACTOR = 1.001
 #: With more servable drops than this many per drone, the makespan is routed as busy time.
 SORTIES_PER_DRONE_FOR_WORK = 3.0
 
@@ -54,9 +53,6 @@ SORTIES_PER_DRONE_FOR_WORK = 3.0
 SORTIE_WEIGHT = 2.0
 
 Layout = Literal["time", "energy"]
-
-_ROW_CHUNK = 1 << 20
-"""Largest number of matrix entries the timing computes in one vectorised step."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,38 +103,6 @@ class RouteInput:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Timing:
-    """Matrices over the depots with drones, then the servable drops (problem nodes).
-
-    ``energy_wh`` is the reference type's proxy energy per arc (stops excluded) and
-    ``stop_wh`` per drop the energy of its descent, hover and climb.
-    """
-
-    depot_points: tuple[int, ...]
-    drop_points: tuple[int, ...]
-    distance_m: FloatArray
-    duration_s: FloatArray
-    energy_wh: FloatArray
-    service_s: dict[int, float]
-    descent_s: dict[int, float]
-    stop_wh: dict[int, float]
-    _index: dict[int, int] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        index: dict[int, int] = {}
-        for k, p in enumerate(self.depot_points + self.drop_points):
-            index.setdefault(p, k)
-        object.__setattr__(self, "_index", index)
-
-    def node(self, point: int) -> int:
-        """Matrix index of a depot or drop point."""
-        try:
-            return self._index[point]
-        except KeyError:
-            raise ValueError(f"{point} is not a node of the timing") from None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Built:
     """A routing problem and how its clients map back to drop points.
 
@@ -153,25 +117,11 @@ class Built:
 
 
 def timing(inp: RouteInput) -> Timing:
-    """Matrices, service and descent times and stop energies of the servable drops."""
+    """Arc times and powers, service and descent times and stop energies of the servable
+    drops (:class:`planner.sorties._timing.Timing`)."""
     depots = tuple(sorted({g.depot for g in inp.groups}))
     drops = tuple(sorted(p for p in inp.options if inp.options[p]))
     nodes = np.array(depots + drops, dtype=np.intp)
-    n = len(nodes)
-    dist = np.empty((n, n))
-    dur = np.empty((n, n))
-    speed = min(g.drone.cruise_speed_m_s for g in inp.groups)
-    xy = inp.catalog.points_xy_m[nodes]
-    step = max(1, _ROW_CHUNK // max(n, 1))
-    for r0 in range(0, n, step):
-        rows = slice(r0, min(n, r0 + step))
-        block = np.asarray(inp.dist_m[np.ix_(nodes[rows], nodes)], dtype=np.float64)
-        dist[rows] = block
-        gs = _ground_speeds(xy[rows], xy, block, speed, inp.wind_en_m_s)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            dur[rows] = np.where((gs > 0) & np.isfinite(block),
-                                 block / np.where(gs > 0, gs, 1.0), np.inf)
-    np.fill_diagonal(dur, 0.0)
     service: dict[int, float] = {}
     descent: dict[int, float] = {}
     up = dict.fromkeys(depots, 0.0)
@@ -184,27 +134,28 @@ def timing(inp: RouteInput) -> Timing:
             up[o.depot] = max(up[o.depot], t_up)
             down[o.depot] = max(down[o.depot], t_down)
     n_dep = len(depots)
-    for i, d in enumerate(depots):
-        dur[i, n_dep:] += up[d]
-        dur[n_dep:, i] += down[d]
     ref = DorlingModel.of(reference_drone(inp))
     pickups = inp.pickups
     power_in = np.array([ref.power_w(0.0)] * n_dep
                         + [ref.power_w(0.0 if p in pickups else inp.drops[p].weight_kg)
                            for p in drops])
-    energy = np.empty((n, n))
-    for r0 in range(0, n, step):
-        energy[r0:r0 + step] = dur[r0:r0 + step] * power_in[None, :] / 3600.0
+    pickup_power: dict[int, FloatArray] = {}
     if pickups:
         w_in = np.array([0.0] * n_dep + [0.0 if p in pickups else inp.drops[p].weight_kg
                                          for p in drops])
         for i, p in enumerate(drops, start=n_dep):
             if p in pickups:
                 mass = ref.base_mass_kg + inp.drops[p].weight_kg + w_in
-                energy[i] = dur[i] * (ref.k_w_per_kg15 * mass**1.5 / ref.efficiency) / 3600.0
+                pickup_power[i] = ref.k_w_per_kg15 * mass**1.5 / ref.efficiency
     stop = {p: ref.power_w(inp.drops[p].weight_kg / 2) * service[p] / 3600.0 for p in drops}
-    return Timing(depot_points=depots, drop_points=drops, distance_m=dist, duration_s=dur,
-                  energy_wh=energy, service_s=service, descent_s=descent, stop_wh=stop)
+    return Timing(depot_points=depots, drop_points=drops,
+                  xy_m=np.asarray(inp.catalog.points_xy_m[nodes], dtype=np.float64),
+                  point_dist_m=inp.dist_m,
+                  speed_m_s=min(g.drone.cruise_speed_m_s for g in inp.groups),
+                  wind_en_m_s=inp.wind_en_m_s, up_s=np.array([up[d] for d in depots]),
+                  down_s=np.array([down[d] for d in depots]), power_in_w=power_in,
+                  pickup_power_w=pickup_power, service_s=service, descent_s=descent,
+                  stop_wh=stop)
 
 
 def reference_drone(inp: RouteInput) -> DroneType:
@@ -215,23 +166,6 @@ def reference_drone(inp: RouteInput) -> DroneType:
         count[g.drone.id] = count.get(g.drone.id, 0) + g.count
         types[g.drone.id] = g.drone
     return types[max(count, key=lambda t: count[t])]
-
-
-def _ground_speeds(xy_from: FloatArray, xy_to: FloatArray, dist: FloatArray, airspeed: float,
-                   wind: tuple[float, float]) -> FloatArray:
-    """Ground speed per arc (rows ``xy_from``, columns ``xy_to``): along the chord when the
-    path is straight, else the worst."""
-    d = xy_to[None, :, :] - xy_from[:, None, :]
-    chord = np.hypot(d[..., 0], d[..., 1])
-    safe = np.where(chord > 0, chord, 1.0)
-    ux, uy = d[..., 0] / safe, d[..., 1] / safe
-    along = wind[0] * ux + wind[1] * uy
-    cross = wind[0] * uy - wind[1] * ux
-    rest = airspeed**2 - cross**2
-    gs = np.where(rest > 0, along + np.sqrt(np.maximum(rest, 0.0)), 0.0)
-    bent = dist > chord * STRAIGHT_FACTOR + 1e-6
-    gs = np.where(bent, airspeed - math.hypot(*wind), gs)
-    return np.asarray(np.where(gs > 1e-9, gs, 0.0), dtype=np.float64)
 
 
 def _solo_vertical(catalog: LegCatalog, o: Option) -> tuple[float, float, float, float]:
@@ -266,14 +200,11 @@ def proxy_limits(inp: RouteInput, tm: Timing) -> Limits:
     for g in inp.groups:
         budget = budget_wh(g.drone, inp.margin_fraction)
         dep = tm.node(g.depot)
-        ratios: list[float] = []
-        for p in tm.drop_points:
-            o = inp.option(p, g)
-            if o is None:
-                continue
-            c = tm.node(p)
-            proxy = float(tm.energy_wh[dep, c] + tm.stop_wh[p] + tm.energy_wh[c, dep])
-            ratios.append(o.solo.energy_wh / proxy)
+        served = [(p, o) for p in tm.drop_points if (o := inp.option(p, g)) is not None]
+        cs = np.array([tm.node(p) for p, _ in served], dtype=np.intp)
+        out, back = tm.energy_wh(dep, cs).tolist(), tm.energy_wh(cs, dep).tolist()
+        ratios = [o.solo.energy_wh / (e_out + tm.stop_wh[p] + e_back)
+                  for (p, o), e_out, e_back in zip(served, out, back, strict=True)]
         ratio = float(np.median(ratios)) if ratios else 1.0
         calibrated.append(budget / ratio)
     return Limits(calibrated=tuple(calibrated))
@@ -303,41 +234,29 @@ def build_problem(inp: RouteInput, tm: Timing, limits: Sequence[float]) -> Built
     if not lonely:
         return built
     keep = tuple(p for c, p in enumerate(built.client_points) if c not in lonely)
-    again = _build(inp, tm, limits, keep)
     left = tuple(sorted(built.client_points[c] for c in lonely))
+    matrices = None
+    if choose_layout(inp)[2] != "sorties":  # else the trip weight depends on the drops kept
+        n_dep = len(tm.depot_points)
+        kept = [*range(n_dep), *(n_dep + c for c in range(len(built.client_points))
+                                 if c not in lonely)]
+        sub = np.ix_(kept, kept)
+        matrices = (built.problem.distance_m[sub], built.problem.duration_s[sub])
+    del built  # its matrices go before the smaller problem is built
+    again = _build(inp, tm, limits, keep, matrices)
     return Built(problem=again.problem, client_points=again.client_points,
                  layout=again.layout, left_out=left)
 
 
-def _build(inp: RouteInput, tm: Timing, limits: Sequence[float],
-           points: Sequence[int]) -> Built:
+def _build(inp: RouteInput, tm: Timing, limits: Sequence[float], points: Sequence[int],
+           matrices: tuple[FloatArray, FloatArray] | None = None) -> Built:
+    """The problem over ``points``; ``matrices`` its distance and duration when known."""
     layout, objective, carried = choose_layout(inp)
-    n_dep = len(tm.depot_points)
-    nodes = list(range(n_dep)) + [tm.node(p) for p in points]
-    sub = np.ix_(nodes, nodes)
-    if layout == "time":
-        stop_in = np.array([0.0] * n_dep + [tm.stop_wh[p] for p in points])
-        distance, duration = tm.energy_wh[sub] + stop_in[None, :], tm.duration_s[sub]
-    else:
-        duration = tm.energy_wh[sub]
-        if carried == "work":
-            service = np.array([0.0] * n_dep + [tm.service_s[p] for p in points])
-            distance = tm.duration_s[sub] + service[None, :]
-            for i, dep in enumerate(tm.depot_points):
-                turn = min(g.drone.turnaround_s for g in inp.groups if g.depot == dep)
-                distance[i, n_dep:] += turn
-        elif carried == "sorties":
-            distance = tm.distance_m[sub]
-            out = distance[:n_dep, n_dep:]
-            finite = out[np.isfinite(out)]
-            distance[:n_dep, n_dep:] += SORTIE_WEIGHT * (float(finite.max()) if finite.size
-                                                         else 0.0)
-        else:
-            distance = tm.distance_m[sub]
-    # Every matrix here is a fresh copy (fancy indexing copies), so it is changed in place.
-    distance, duration = np.asarray(distance), np.asarray(duration)
-    np.fill_diagonal(distance, 0.0)
-    np.fill_diagonal(duration, 0.0)
+    if matrices is None:
+        matrices = _matrices(inp, tm, points, layout, carried)
+    distance, duration = matrices
+    distance.setflags(write=False)
+    duration.setflags(write=False)
     clients = []
     for p in points:
         d = inp.drops[p]
@@ -363,3 +282,47 @@ def _build(inp: RouteInput, tm: Timing, limits: Sequence[float],
                              clients=tuple(clients), vehicle_types=tuple(types),
                              distance_m=distance, duration_s=duration, objective=objective)
     return Built(problem=problem, client_points=tuple(points), layout=layout, left_out=())
+
+
+def _matrices(inp: RouteInput, tm: Timing, points: Sequence[int], layout: Layout,
+              carried: str) -> tuple[FloatArray, FloatArray]:
+    """The routing problem's distance and duration matrices over the depots and ``points``,
+    block by block; read-only, so that the problem keeps them without a copy of its own."""
+    n_dep = len(tm.depot_points)
+    nodes = list(range(n_dep)) + [tm.node(p) for p in points]
+    n = len(nodes)
+    idx = np.asarray(nodes, dtype=np.intp)
+    if carried in ("sorties", "distance"):
+        distance = tm.distance_m(nodes)
+        if carried == "sorties":
+            out = distance[:n_dep, n_dep:]
+            finite = out[np.isfinite(out)]
+            distance[:n_dep, n_dep:] += SORTIE_WEIGHT * (float(finite.max()) if finite.size
+                                                         else 0.0)
+    else:
+        distance = np.empty((n, n))
+    duration = np.empty((n, n))
+    add = np.array([0.0] * n_dep + [tm.stop_wh[p] if layout == "time" else tm.service_s[p]
+                                    for p in points])
+    r0 = 0
+    for rows in tm.blocks(nodes):
+        block = slice(r0, r0 + rows.size)
+        r0 += rows.size
+        dur = tm.duration_s(rows[:, None], idx[None, :])
+        energy = tm.energy_wh(rows[:, None], idx[None, :], dur)
+        if layout == "time":
+            distance[block] = energy + add[None, :]
+            duration[block] = dur
+        else:
+            duration[block] = energy
+            if carried == "work":
+                distance[block] = dur + add[None, :]
+    if layout == "energy" and carried == "work":
+        for i, dep in enumerate(tm.depot_points):
+            turn = min(g.drone.turnaround_s for g in inp.groups if g.depot == dep)
+            distance[i, n_dep:] += turn
+    np.fill_diagonal(distance, 0.0)
+    np.fill_diagonal(duration, 0.0)
+    distance.setflags(write=False)
+    duration.setflags(write=False)
+    return distance, duration
