@@ -147,10 +147,6 @@ def _down(x: float, s: float, inf: int = INT_MAX) -> int:
 
 _ROW_CHUNK = 1 << 20
 """Largest number of matrix entries converted in one vectorised step."""
-#: Matrices whose scaled entries all stay below this are handed to PyVRP as int32 (which
-#: widens them to its own int64 copy): half the memory while both copies exist. Sums of their
-#: entries are taken on Python integers.
-INT32_SAFE = int(np.iinfo(np.int32).max)
 
 
 def _row_blocks(m: np.ndarray) -> list[slice]:
@@ -166,16 +162,12 @@ def _finite_max(m: np.ndarray) -> float | None:
     return max(tops) if tops else None
 
 
-def _matrix(m: np.ndarray, s: float, *, compact: bool = False) -> np.ndarray:
-    """``ceil(m * s - 1e-9)`` as integers, infinite entries far above every finite route.
-
-    int64, or with ``compact`` int32 when every entry stays below ``INT32_SAFE``.
-    """
+def _matrix(m: np.ndarray, s: float) -> np.ndarray:
+    """``ceil(m * s - 1e-9)`` as int64, infinite entries far above every finite route (one
+    block of rows at a time: no float copy of the whole matrix)."""
     big = _finite_max(m)
     fill = (1.0 if big is None else big) * 100 * max(2, m.shape[0])
-    top = fill if not bool(np.isfinite(m).all()) else (0.0 if big is None else big)
-    small = compact and math.ceil(top * s) <= INT32_SAFE
-    out = np.empty(m.shape, dtype=np.int32 if small else np.int64)
+    out = np.empty(m.shape, dtype=np.int64)
     for rows in _row_blocks(m):
         block = np.where(np.isfinite(m[rows]), m[rows], fill)
         np.multiply(block, s, out=block)
@@ -189,8 +181,8 @@ def build_model(problem: RoutingProblem, scales: Scales, variant: Variant) -> Py
     """PyVRP data for ``problem`` under ``variant``."""
     s_d, s_t = scales.distance, scales.time
     n_dep = len(problem.depots)
-    dist = _matrix(problem.distance_m, s_d, compact=not variant.weigh_trips)
-    dur = _matrix(problem.duration_s, s_t, compact=True)
+    dist = _matrix(problem.distance_m, s_d)
+    dur = _matrix(problem.duration_s, s_t)
     weight = 0
     if variant.weigh_trips:
         weight = min(_distance_bound(problem, s_d) + 1, int(MAX_SCALED))

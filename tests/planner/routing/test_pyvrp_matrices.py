@@ -1,4 +1,4 @@
-"""PyVRP's integer matrices: built block by block, compact where the values allow."""
+"""PyVRP's integer matrices, converted block by block."""
 
 from __future__ import annotations
 
@@ -6,26 +6,21 @@ import numpy as np
 import pytest
 
 from planner.routing import _pyvrp_model
-from planner.routing._pyvrp_model import INT32_SAFE, _matrix
+from planner.routing._pyvrp_model import _matrix
 
 
 @pytest.mark.parametrize("scale", [1e3, 1e6])
-def test_compact_matrix_has_the_same_values(scale: float, monkeypatch: pytest.MonkeyPatch
-                                            ) -> None:
-    """int32 where every scaled entry fits, int64 otherwise; the values are the same either way
-    and do not depend on how many rows are converted at once."""
+def test_matrix_rounds_up_and_does_not_depend_on_the_block_size(
+        scale: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finite entries are scaled and rounded up, infinite ones set far above every finite
+    route, and the matrix is the same however many rows are converted at once."""
     rng = np.random.default_rng(3)
     m = rng.random((40, 40)) * 2000.0
     m[3, 5] = np.inf
-    wide = _matrix(m, scale)
-    assert wide.dtype == np.int64
-    assert wide[3, 5] > wide[np.isfinite(m)].max() * 100
-    compact = _matrix(m, scale, compact=True)
-    fits = np.ceil(float(np.nanmax(np.where(np.isfinite(m), m, np.nan))) * 100 * 40 * scale)
-    assert compact.dtype == (np.int32 if fits <= INT32_SAFE else np.int64)
-    assert np.array_equal(compact.astype(np.int64), wide)
-    finite = np.where(np.isfinite(m), m, 0.0)
-    assert _matrix(finite, scale, compact=True).dtype == np.int32
+    whole = _matrix(m, scale)
+    assert whole.dtype == np.int64
+    finite = np.isfinite(m)
+    assert np.array_equal(whole[finite], np.ceil(m[finite] * scale - 1e-9))
+    assert whole[3, 5] >= m[finite].max() * 100 * 40 * scale
     monkeypatch.setattr(_pyvrp_model, "_ROW_CHUNK", 7)
-    assert np.array_equal(_matrix(m, scale), wide)
-    assert np.array_equal(wide[np.isfinite(m)], np.ceil(m[np.isfinite(m)] * scale - 1e-9))
+    assert np.array_equal(_matrix(m, scale), whole)
