@@ -152,9 +152,15 @@ def arm(rig: Rig) -> None:
 def guided_takeoff(rig: Rig, alt_m: float) -> Any:
     """GUIDED, arm, MAV_CMD_NAV_TAKEOFF to ``alt_m``; return the position once there."""
     set_mode(rig, "GUIDED")
-    arm(rig)
-    ack = rig.client.command_long(mavlink.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, 0, 0, 0, alt_m,
-                                  timeout_s=rig.wall_s(5))
+    for _ in range(3):
+        arm(rig)
+        ack = rig.client.command_long(mavlink.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, 0, 0, 0, alt_m,
+                                      timeout_s=rig.wall_s(5))
+        if ack is None or ack.result == mavlink.MAV_RESULT_ACCEPTED \
+                or "Disarming motors" not in rig.client.texts[-3:]:
+            break
+        # Armed on the ground, the vehicle disarms itself after DISARM_DELAY of its own time
+        # (half a wall second at 20x): a slow ground station is refused and arms again.
     assert_accepted(rig, ack, "takeoff")
     return wait_rel_alt(rig, alt_m - 1.0, alt_m + 20)
 
