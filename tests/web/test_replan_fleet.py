@@ -14,11 +14,9 @@ from flask import Flask
 from planner.fleet_state import VehicleStart
 from tests.web.helpers import Client, make_app, services
 from tests.web.helpers_tracking import fly
+from tests.web.test_replan import DROPS, HUB
 from web import db as tables
 
-HUB = {"id": "north_conway", "lat_deg": 44.061813, "lon_deg": -71.136854,
-       "drones": {"heavy_octo": 2}}
-DROPS = ["P014", "P020", "P021", "T01"]
 V1, V2 = "north_conway/heavy_octo/1", "north_conway/heavy_octo/2"
 TURN_S = 300.0  # the tutorial octocopter's turnaround
 
