@@ -94,19 +94,21 @@ class ThrottleProxy:
         self.port = int(self._server.sockets[0].getsockname()[1])
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)  # closed at the end even when cancelled before connecting
+        opened: list[asyncio.StreamWriter] = [writer]
         try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.close()
-            return
-        self._writers.update((writer, up_writer))
-        try:
+            try:
+                up_reader, up_writer = await asyncio.open_connection(*self.target)
+            except OSError:
+                return
+            opened.append(up_writer)
+            self._writers.add(up_writer)
             await asyncio.gather(self._pipe(reader, up_writer, self.up),
                                  self._pipe(up_reader, writer, self.down))
         except asyncio.CancelledError:
             pass        # closing the proxy: end quietly (the connection closes below)
         finally:
-            for w in (writer, up_writer):
+            for w in opened:
                 self._writers.discard(w)
                 w.close()
 
@@ -166,6 +168,7 @@ class ThrottleProxy:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.sleep(0.1)  # let the closed transports give their sockets back
         if self._thread.is_alive():
             asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10.0)
             self._loop.call_soon_threadsafe(self._loop.stop)

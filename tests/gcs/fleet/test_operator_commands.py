@@ -71,6 +71,8 @@ def test_protection_acts_after_every_command(fleet_sim: Any, command: str, fault
                 wait_until(lambda: any(a.kind == AlertKind.BATTERY_RESERVE
                                        for a in manager.alerts()), 20.0,
                            "the reserve alert after the link came back")
+                wait_until(lambda: bool(recorder.modes[1] & {"RTL", "LAND"}), 20.0,
+                           "the return after the link came back")
     finally:
         manager.stop()
         for link in links:
