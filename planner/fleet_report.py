@@ -34,9 +34,8 @@ def starts_summary(plan: Plan, scenario: Scenario, margin_fraction: float) -> li
         swap = None
         if first is not None:
             drone = scenario.drone_types[first.drone_type_id]
-            wh = start.battery_wh(drone)
-            swap = wh is not None and (first.metrics.energy_wh
-                                       > wh - margin_fraction * drone.battery_wh)
+            wh = start.battery_wh(drone, margin_fraction)
+            swap = wh is not None and first.metrics.energy_wh > wh
         out.append({"vehicle": start.vehicle, "ready_s": round(start.ready_s, 1),
                     "battery_pct": start.battery_pct,
                     "first_takeoff_s": None if first is None else round(first.start_s, 1),

@@ -14,6 +14,7 @@ import dataclasses
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from planner.errors import InputError
 from planner.scenario import Depot, DroneType, Wind
@@ -49,12 +50,28 @@ class VehicleStart:
                                                  and 0 <= self.battery_pct <= 100):
             raise ValueError(f"Expected battery_pct in [0, 100], got {self.battery_pct}")
 
-    def battery_wh(self, drone: DroneType) -> float | None:
-        """Energy a first sortie may draw on the measured battery (above the reserve), in Wh;
-        None for a full battery."""
+    def battery_wh(self, drone: DroneType, margin_fraction: float = 0.0) -> float | None:
+        """Energy a first sortie may draw on the measured battery (above the reserve, less
+        ``margin_fraction`` of the capacity), in Wh; None for a full battery."""
         if self.battery_pct is None:
             return None
-        return drone.battery_wh * (self.battery_pct / 100.0 - drone.reserve_fraction)
+        above_reserve_wh = drone.battery_wh * (self.battery_pct / 100.0 - drone.reserve_fraction)
+        return above_reserve_wh - margin_fraction * drone.battery_wh
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SourcedStart:
+    """A vehicle's start and where it comes from (``measured``, ``override``, ``in the air``)."""
+
+    start: VehicleStart
+    source: str
+
+    def as_json(self, name: str) -> dict[str, Any]:
+        """As a re-plan records it: ``vehicle`` (its name in the re-plan), ``was`` (its name
+        in the plan flown), ready time, battery and source."""
+        return {"vehicle": name, "was": self.start.vehicle,
+                "ready_s": round(self.start.ready_s, 1),
+                "battery_pct": self.start.battery_pct, "source": self.source}
 
 
 def split_vehicle(name: str) -> tuple[str, str, int]:

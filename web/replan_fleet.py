@@ -13,32 +13,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from gcs.fleet.status import Phase
 from planner.errors import InputError
-from planner.fleet_state import VehicleStart, battery_percent, check_vehicle
+from planner.fleet_state import SourcedStart, VehicleStart, battery_percent, check_vehicle
 from planner.scenario import Scenario
 from web.deliveries import DeliveryService
 from web.errors import NotFound
 
 #: Phases of a vehicle in the air on a sortie.
 IN_AIR = frozenset({Phase.FLYING, Phase.RETURNING})
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LiveStart:
-    """A vehicle's start and where it comes from (``measured``, ``override``, ``in the air``)."""
-
-    start: VehicleStart
-    source: str
-
-    def as_json(self, name: str) -> dict[str, Any]:
-        """As the API and the audit show it: ``vehicle`` (its name in the re-plan), ``was``."""
-        return {"vehicle": name, "was": self.start.vehicle,
-                "ready_s": round(self.start.ready_s, 1),
-                "battery_pct": self.start.battery_pct, "source": self.source}
 
 
 def battery_body(value: object, scenario: Scenario) -> dict[str, float]:
@@ -66,7 +50,7 @@ def battery_body(value: object, scenario: Scenario) -> dict[str, float]:
 
 def live_starts(deliveries: DeliveryService, plan_id: str, scenario: Scenario,
                 overrides: Mapping[str, float], *,
-                clock: Callable[[], float] = time.time) -> dict[str, LiveStart]:
+                clock: Callable[[], float] = time.time) -> dict[str, SourcedStart]:
     """The start of every vehicle the run in progress or ``overrides`` say something about.
 
     Parameters
@@ -87,7 +71,7 @@ def live_starts(deliveries: DeliveryService, plan_id: str, scenario: Scenario,
     dict
         Vehicle name (as the plan names it) -> its start and source.
     """
-    out: dict[str, LiveStart] = {}
+    out: dict[str, SourcedStart] = {}
     fleet = deliveries.fleet
     run = fleet.run
     if run is not None and _same_plan(deliveries, run.plan_id, plan_id):
@@ -107,23 +91,23 @@ def live_starts(deliveries: DeliveryService, plan_id: str, scenario: Scenario,
                                           - elapsed)) / 10
                 if pct is None:
                     turn = scenario.drone_types[status.name.split("/")[1]].turnaround_s
-                    out[status.name] = LiveStart(start=VehicleStart(
+                    out[status.name] = SourcedStart(start=VehicleStart(
                         vehicle=status.name, ready_s=left + turn), source="in the air")
                 else:
-                    out[status.name] = LiveStart(start=VehicleStart(
+                    out[status.name] = SourcedStart(start=VehicleStart(
                         vehicle=status.name, ready_s=left, battery_pct=pct), source="override")
                 continue
             snap = fleet.hub.snapshot(status.sysid)
             measured = None if snap is None else battery_percent(snap.battery_pct,
                                                                  field="battery")
             if pct is not None or measured is not None:
-                out[status.name] = LiveStart(
+                out[status.name] = SourcedStart(
                     start=VehicleStart(vehicle=status.name,
                                        battery_pct=pct if pct is not None else measured),
                     source="override" if pct is not None else "measured")
     for name, pct in overrides.items():
         if name not in out:
-            out[name] = LiveStart(start=VehicleStart(vehicle=name, battery_pct=pct),
+            out[name] = SourcedStart(start=VehicleStart(vehicle=name, battery_pct=pct),
                                   source="override")
     return out
 

@@ -12,7 +12,6 @@ battery.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,17 +21,9 @@ import sqlalchemy as sa
 from gcs.fleet.logs import FlightLog, FlightRecord, flights, runs
 from gcs.tlog.reader import read_flight
 from planner.errors import InputError
-from planner.fleet_state import VehicleStart, check_vehicle, parse_battery
+from planner.fleet_state import SourcedStart, VehicleStart, check_vehicle, parse_battery
 from planner.plan_model import Plan
 from planner.scenario import Scenario
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class StartFound:
-    """A vehicle's start and where it comes from (``measured``, ``override``, ``in the air``)."""
-
-    start: VehicleStart
-    source: str
 
 
 def battery_overrides(values: Sequence[str], scenario: Scenario) -> dict[str, float]:
@@ -109,7 +100,7 @@ def _elapsed_s(record: FlightRecord, now_s: float) -> float:
 
 
 def fleet_starts(plan: Plan, key: str, log: FlightLog, scenario: Scenario,
-                 overrides: Mapping[str, float], now_s: float) -> dict[str, StartFound]:
+                 overrides: Mapping[str, float], now_s: float) -> dict[str, SourcedStart]:
     """The start of every vehicle the flight log or ``overrides`` say something about.
 
     Parameters
@@ -133,7 +124,7 @@ def fleet_starts(plan: Plan, key: str, log: FlightLog, scenario: Scenario,
         Vehicle name (as the flown plan names it) -> its start and where it comes from.
     """
     durations = {s.id: s.metrics.duration_s for s in plan.sorties}
-    out: dict[str, StartFound] = {}
+    out: dict[str, SourcedStart] = {}
     for vehicle, (record, going) in sorted(latest_flights(log, key).items()):
         if not _known(scenario, vehicle):
             continue
@@ -144,11 +135,11 @@ def fleet_starts(plan: Plan, key: str, log: FlightLog, scenario: Scenario,
                                            - elapsed)) / 10
             pct = overrides.get(vehicle)
             if pct is None:
-                out[vehicle] = StartFound(start=VehicleStart(
+                out[vehicle] = SourcedStart(start=VehicleStart(
                     vehicle=vehicle, ready_s=remaining + _turnaround(scenario, vehicle)),
                     source="in the air")
             else:
-                out[vehicle] = StartFound(start=VehicleStart(
+                out[vehicle] = SourcedStart(start=VehicleStart(
                     vehicle=vehicle, ready_s=remaining, battery_pct=pct), source="override")
             continue
         pct = overrides.get(vehicle)
@@ -156,11 +147,11 @@ def fleet_starts(plan: Plan, key: str, log: FlightLog, scenario: Scenario,
         if pct is None:
             pct, source = last_battery_pct(record), "measured"
         if pct is not None:
-            out[vehicle] = StartFound(start=VehicleStart(vehicle=vehicle, battery_pct=pct),
+            out[vehicle] = SourcedStart(start=VehicleStart(vehicle=vehicle, battery_pct=pct),
                                       source=source)
     for vehicle, pct in overrides.items():
         if vehicle not in out:
-            out[vehicle] = StartFound(start=VehicleStart(vehicle=vehicle, battery_pct=pct),
+            out[vehicle] = SourcedStart(start=VehicleStart(vehicle=vehicle, battery_pct=pct),
                                       source="override")
     return out
 
@@ -180,9 +171,8 @@ def _turnaround(scenario: Scenario, vehicle: str) -> float:
     return drone.turnaround_s if drone is not None else 0.0
 
 
-def starts_json(found: Mapping[str, StartFound], names: Mapping[str, str]) -> list[dict[str, Any]]:
+def starts_json(found: Mapping[str, SourcedStart],
+                names: Mapping[str, str]) -> list[dict[str, Any]]:
     """What ``summary.json`` records of the starts under ``replan``: each vehicle as the flown
     plan named it (``was``) and as the re-plan names it, its ready time, battery and source."""
-    return [{"vehicle": names[v], "was": v, "ready_s": round(f.start.ready_s, 1),
-             "battery_pct": f.start.battery_pct, "source": f.source}
-            for v, f in sorted(found.items()) if v in names]
+    return [f.as_json(names[v]) for v, f in sorted(found.items()) if v in names]

@@ -33,7 +33,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from dropline.commands._replan_fleet import (
-    StartFound,
     battery_overrides,
     fleet_starts,
     starts_json,
@@ -49,7 +48,13 @@ from gcs.fleet.logs import FlightLog
 from gcs.fleet.manager import plan_key
 from planner.cost import cost_summary, plan_cost
 from planner.errors import InputError, VerificationError
-from planner.fleet_state import ground_vehicles, parse_wind, renumbered, starts_for
+from planner.fleet_state import (
+    SourcedStart,
+    ground_vehicles,
+    parse_wind,
+    renumbered,
+    starts_for,
+)
 from planner.io.costs import load_costs
 from planner.io.plan_folder import SUMMARY_JSON, read_plan_folder, write_plan_folder
 from planner.pipeline import make_plan, plan_summary
@@ -231,7 +236,7 @@ def replan_command(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _print_starts(found: dict[str, StartFound], wind: bool, scenario: Scenario) -> None:
+def _print_starts(found: dict[str, SourcedStart], wind: bool, scenario: Scenario) -> None:
     """One line per vehicle start taken from the fleet's state, and the wind if it changed."""
     for vehicle, f in sorted(found.items()):
         battery = "a full battery" if f.start.battery_pct is None else \

@@ -66,10 +66,8 @@ def drone_starts(starts: Sequence[VehicleStart], depot_id: str, drone: DroneType
     out = []
     for name in names:
         s = by_name.get(name)
-        wh = s.battery_wh(drone) if s is not None else None
         out.append(FRESH if s is None else DroneStart(
-            ready_s=s.ready_s,
-            battery_wh=None if wh is None else wh - margin_fraction * drone.battery_wh))
+            ready_s=s.ready_s, battery_wh=s.battery_wh(drone, margin_fraction)))
     return tuple(out)
 
 
