@@ -31,8 +31,10 @@
   const me = document.body.dataset.user;
 
   async function act(fn, done) {
-    try { await fn(); say(message, done, true); } catch (e) { say(message, e.message, false); }
+    let ok = true, text = done;
+    try { await fn(); } catch (e) { ok = false; text = e.message; }
     await loadUsers();
+    say(message, text, ok);
   }
 
   const roleNames = {operator: t("operator"), crew: t("crew"), engineer: t("engineer"),
