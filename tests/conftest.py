@@ -23,6 +23,9 @@ from planner.scenario import Scenario
 from planner.terrain import Dem
 from tests.helpers.shared_data import ARTIFACTS, DISTRICT, DISTRICT_HGT, REPO, SHARED, TUTORIAL
 
+#: Fixtures of a real PostgreSQL server (``postgres_server``, ``postgres_url``, ``database_url``).
+pytest_plugins = ("tests.helpers.postgres_fixtures",)
+
 #: Fixture scopes wider than a test but narrower than a process.
 _SHARED_SCOPES = ("class", "module", "package")
 

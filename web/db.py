@@ -4,12 +4,12 @@ Tables: ``schema_version`` (one row), ``users`` (with a ``disabled`` flag), ``se
 server side of every login: the hash of the cookie's session id, so that a logout or a password
 change revokes it), ``audit_log`` (every vehicle command and account event: who, when, what,
 result; user-controlled text bounded to :data:`AUDIT_TEXT_MAX` characters, refused requests
-aggregated beyond :data:`REFUSED_PER_MINUTE` a user and minute), ``plans`` (a scenario choice
-with its uploads and edits, and the state of its planner job: one row per version of a plan,
-see below), ``parcels`` (the unguessable tracking token of each parcel of a flown plan),
-``notifications`` (the outbox of recipient notifications, one row per event and channel, see
-:mod:`web.notify`) and ``alert_acks``. Flights, alerts and delivery events stay in the flight log of
-:mod:`gcs.fleet.logs`.
+aggregated beyond :data:`REFUSED_PER_MINUTE` a user and minute, counted in ``audit_refusals``),
+``plans`` (a scenario choice with its uploads and edits, and the state of its planner job: one
+row per version of a plan, see below), ``parcels`` (the unguessable tracking token of each
+parcel of a flown plan), ``notifications`` (the outbox of recipient notifications, one row per
+event and channel, see :mod:`web.notify`) and ``alert_acks``. Flights, alerts and delivery
+events stay in the flight log of :mod:`gcs.fleet.logs`.
 
 Plan versions: every row of ``plans`` is one version, with its own folder. ``lineage_id`` is
 the id of the plan's first version (the id users know the plan by), ``version`` counts from 1.
@@ -19,12 +19,23 @@ version they flew. A parcel (``parcels``) belongs to the lineage and its drop id
 stays the same across versions; ``delivered_at`` and ``delivered_run_id`` record its first
 delivery once, and nothing later clears them.
 
-SQLite in the data folder by default; any SQLAlchemy URL (``DATABASE_URL``) works. The schema is
-set up idempotently (``create_all`` plus a version row; older databases gain the new
-columns: ``users.disabled`` of version 2, plan versions and parcel lineage and delivery of
-version 3, filled in for the rows they have; the notification outbox of version 4); every
-write runs in one transaction. A database file that SQLite cannot read stops the start with an
-:class:`~planner.errors.InputError` naming the file (nothing is written to it).
+The database: SQLite in the data folder by default; PostgreSQL by ``DATABASE_URL``
+(``postgresql://user:password@host/name``, see :mod:`gcs.sqldb`), which several console
+processes may share. The schema is migrated by the Alembic revisions of :mod:`web.migrations`
+(version table :data:`VERSION_TABLE`) when a :class:`Database` opens it, or by ``dropline db
+upgrade``: the first revision takes over any database made before migrations (schema versions
+1 to 4 of the ``schema_version`` row: ``users.disabled`` of version 2, plan versions and parcel
+lineage and delivery of version 3, the notification outbox of version 4) in place, its rows
+kept. A database file that SQLite cannot read stops the start with an
+:class:`~planner.errors.InputError` naming the file (nothing is written to it); a bad URL, a
+server that cannot be reached or a refused login does too, in one line without the password.
+
+Writes: every write runs in one transaction. On PostgreSQL each write transaction first takes
+one advisory lock of the database (:data:`WRITE_LOCK`), so the console's writes queue one after
+the other across processes as they do in SQLite: a check-then-insert (a parcel's token, a
+notification's outbox row, an alert's acknowledgement, a refused request's count) sees every
+row another process committed before it. Text longer than its column is refused before it is
+sent, on SQLite as on PostgreSQL (:func:`gcs.sqldb.guard_lengths`).
 """
 
 from __future__ import annotations
@@ -41,9 +52,22 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from gcs import sqldb
 from planner.errors import InputError
+from web import migrations
 
-SCHEMA_VERSION = 4
+#: The schema version the ``schema_version`` row records at the newest revision.
+SCHEMA_VERSION = 5
+#: The Alembic version table of the console's migrations.
+VERSION_TABLE = "console_version"
+#: The folder of the console's Alembic scripts.
+MIGRATIONS = Path(migrations.__file__).parent
+#: PostgreSQL advisory lock held while the console's tables are migrated.
+MIGRATION_LOCK = 0x64726F70_636F6E  # "dropcon"
+#: PostgreSQL advisory lock every console write transaction holds (see the module's text).
+WRITE_LOCK = 0x64726F70_777274  # "dropwrt"
+#: SQLite settings of every connection.
+SQLITE_PRAGMAS = ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=10000")
 #: Longest user-controlled text kept in an audit row (longer text is cut, marked with "...").
 AUDIT_TEXT_MAX = 500
 #: Refused-request audit rows kept per user and minute; the rest are counted in one summary row.
@@ -111,15 +135,6 @@ parcels = sa.Table(
     sa.Column("delivered_run_id", sa.Integer),
     sa.UniqueConstraint("plan_id", "drop_id"),
     sa.Index("ix_parcels_lineage_drop", "lineage_id", "drop_id", unique=True))
-#: Columns later schema versions added to tables an older database already has: table ->
-#: (column, the SQL of its type and default), in the order they are added.
-ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
-    "users": (("disabled", "BOOLEAN NOT NULL DEFAULT FALSE"), ("language", "VARCHAR(16)")),
-    "plans": (("lineage_id", "VARCHAR(32)"), ("version", "INTEGER NOT NULL DEFAULT 1"),
-              ("flown_at", "FLOAT")),
-    "parcels": (("lineage_id", "VARCHAR(32)"), ("delivered_at", "FLOAT"),
-                ("delivered_run_id", "INTEGER")),
-}
 notifications = sa.Table(
     "notifications", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -144,6 +159,12 @@ alert_acks = sa.Table(
     sa.Column("alert_id", sa.Integer, primary_key=True),
     sa.Column("username", sa.String(64), nullable=False),
     sa.Column("at", sa.Float, nullable=False))
+audit_refusals = sa.Table(
+    "audit_refusals", metadata,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("window_start", sa.Float, nullable=False),
+    sa.Column("kept", sa.Integer, nullable=False),
+    sa.Column("dropped", sa.Integer, nullable=False))
 
 
 def check_sqlite_file(path: Path) -> None:
@@ -176,11 +197,14 @@ def check_sqlite_file(path: Path) -> None:
 
 
 def sqlite_path(url: str) -> Path | None:
-    """The file of a SQLite URL (None for other databases and in-memory SQLite)."""
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(str(parsed.database))
+    """The file of a SQLite URL (None for other databases and in-memory SQLite).
+
+    Raises
+    ------
+    InputError
+        Not a SQLite or PostgreSQL URL.
+    """
+    return sqldb.sqlite_file(sqldb.database_url(url, field="DATABASE_URL"))
 
 
 def restrict_file(path: Path) -> None:
@@ -189,16 +213,6 @@ def restrict_file(path: Path) -> None:
     for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         with contextlib.suppress(FileNotFoundError):
             p.chmod(0o600)
-
-
-def _add_columns(conn: sa.Connection) -> None:
-    """Add the columns of :data:`ADDED_COLUMNS` a table of an older database lacks."""
-    inspector = sa.inspect(conn)
-    for table, added in ADDED_COLUMNS.items():
-        have = {c["name"] for c in inspector.get_columns(table)}
-        for name, sql in added:
-            if name not in have:
-                conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {name} {sql}"))
 
 
 def _bounded(text: str, limit: int) -> str:
@@ -213,12 +227,11 @@ class AuditPage:
     next_before: int | None
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.close()
+def upgrade(engine: sa.Engine) -> bool:
+    """Migrate the console's tables of ``engine`` to the newest revision; whether anything
+    ran."""
+    return sqldb.upgrade(engine, MIGRATIONS, version_table=VERSION_TABLE,
+                         lock_key=MIGRATION_LOCK)
 
 
 class Database:
@@ -227,56 +240,45 @@ class Database:
     Parameters
     ----------
     url
-        SQLAlchemy URL (``sqlite:////abs/path/console.db``, ``postgresql://...``).
+        SQLAlchemy URL (``sqlite:////abs/path/console.db``, ``postgresql://...``;
+        ``postgres://`` too), migrated to the newest revision.
     clock
         Wall clock (Unix seconds) of audit rows and their aggregation.
 
     Raises
     ------
     InputError
-        A SQLite file that is not a readable database (named in the message).
+        A SQLite file that is not a readable database (named in the message), a bad URL, or
+        a database that cannot be reached or migrated (one line, without the password).
     """
 
     def __init__(self, url: str, clock: Any = time.time) -> None:
         self.url = url
         self.clock = clock
-        self.path = sqlite_path(url)
+        parsed = sqldb.database_url(url, field="DATABASE_URL")
+        self.path = sqldb.sqlite_file(parsed)
         if self.path is not None:
             check_sqlite_file(self.path)
-        self.engine = sa.create_engine(url)
-        if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.engine = sqldb.create_engine(parsed, sqlite_pragmas=SQLITE_PRAGMAS)
+        self._postgres = self.engine.dialect.name == "postgresql"
         self._lock = threading.Lock()
-        self._refused_lock = threading.Lock()
-        self._refused: dict[str, tuple[float, int, int]] = {}
         try:
             self.setup()
-        except sa.exc.DatabaseError as exc:
+        except sa.exc.SQLAlchemyError as exc:
             self.engine.dispose()
-            raise InputError(f"cannot set the database up: {exc.orig}",
-                             path=self.path or url.split("@")[-1]) from exc
+            if self.path is not None:
+                raise InputError(f"cannot set the database up: {getattr(exc, 'orig', exc)}",
+                                 path=self.path) from exc
+            raise sqldb.unreachable(exc, parsed) from exc
+        except BaseException:
+            self.engine.dispose()
+            raise
         if self.path is not None:
             restrict_file(self.path)
 
     def setup(self) -> None:
-        """Create missing tables and record the schema version (safe to run again)."""
-        with self.engine.begin() as conn:
-            metadata.create_all(conn)
-            _add_columns(conn)
-            # rows of older databases: each plan its own first version, each parcel its plan's
-            conn.execute(sa.update(plans).where(plans.c.lineage_id.is_(None))
-                         .values(lineage_id=plans.c.id))
-            conn.execute(sa.update(parcels).where(parcels.c.lineage_id.is_(None))
-                         .values(lineage_id=sa.select(plans.c.lineage_id)
-                                 .where(plans.c.id == parcels.c.plan_id).scalar_subquery()))
-            for table in (audit_log, plans, parcels, notifications):
-                for index in table.indexes:
-                    index.create(conn, checkfirst=True)
-            row = conn.execute(sa.select(schema_version.c.version)).first()
-            if row is None:
-                conn.execute(sa.insert(schema_version).values(id=1, version=SCHEMA_VERSION))
-            elif row.version < SCHEMA_VERSION:
-                conn.execute(sa.update(schema_version).values(version=SCHEMA_VERSION))
+        """Migrate the schema to the newest revision (nothing when it is there)."""
+        upgrade(self.engine)
 
     @property
     def version(self) -> int:
@@ -287,6 +289,8 @@ class Database:
     def transaction(self) -> Iterator[sa.Connection]:
         """A connection whose statements commit together (or roll back on error)."""
         with self._lock, self.engine.begin() as conn:
+            if self._postgres:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK})
             yield conn
 
     def write(self, stmt: Any) -> Any:
@@ -307,24 +311,42 @@ class Database:
         Refusals (``result`` in :data:`REFUSED_RESULTS`) beyond :data:`REFUSED_PER_MINUTE` a
         user and minute are not recorded one by one: the next refusal after the minute records
         how many were left out, so that nobody can push other rows out of view by flooding.
+        The user's window is kept in ``audit_refusals``, so consoles sharing the database
+        count together.
         """
         now = self.clock()
-        if result in REFUSED_RESULTS:
-            with self._refused_lock:
-                start, kept, dropped = self._refused.get(username, (now, 0, 0))
-                if now - start >= 60.0:
-                    if dropped:
-                        detail = f"{dropped} more refused requests not recorded one by one; " \
-                                 f"last: {detail or ''}"
-                    start, kept, dropped = now, 0, 0
-                if kept >= REFUSED_PER_MINUTE:
-                    self._refused[username] = (start, kept, dropped + 1)
+        username = _bounded(username, 64)
+        with self.transaction() as conn:
+            if result in REFUSED_RESULTS:
+                record, detail = self._count_refusal(conn, username, now, detail)
+                if not record:
                     return
-                self._refused[username] = (start, kept + 1, dropped)
-        self.write(sa.insert(audit_log).values(
-            at=now, username=_bounded(username, 64), action=_bounded(action, 32),
-            target=_bounded(target, 128), result=_bounded(result, 16),
-            detail=None if detail is None else _bounded(detail, AUDIT_TEXT_MAX)))
+            conn.execute(sa.insert(audit_log).values(
+                at=now, username=username, action=_bounded(action, 32),
+                target=_bounded(target, 128), result=_bounded(result, 16),
+                detail=None if detail is None else _bounded(detail, AUDIT_TEXT_MAX)))
+
+    @staticmethod
+    def _count_refusal(conn: sa.Connection, username: str, now: float,
+                       detail: str | None) -> tuple[bool, str | None]:
+        """Count one refusal of ``username`` in its window: whether to record it, and the
+        detail to record it with."""
+        r = audit_refusals.c
+        row = conn.execute(sa.select(audit_refusals).where(r.username == username)).first()
+        start, kept, dropped = (now, 0, 0) if row is None else \
+            (float(row.window_start), int(row.kept), int(row.dropped))
+        if now - start >= 60.0:
+            if dropped:
+                detail = f"{dropped} more refused requests not recorded one by one; " \
+                         f"last: {detail or ''}"
+            start, kept, dropped = now, 0, 0
+        record = kept < REFUSED_PER_MINUTE
+        values = {"window_start": start, "kept": kept + record, "dropped": dropped + (not record)}
+        if row is None:
+            conn.execute(sa.insert(audit_refusals).values(username=username, **values))
+        else:
+            conn.execute(sa.update(audit_refusals).where(r.username == username).values(**values))
+        return record, detail
 
     def audit_page(self, *, before: int | None = None, limit: int = 100,
                    username: str | None = None, action: str | None = None) -> AuditPage:
@@ -336,7 +358,7 @@ class Database:
         if username:
             query = query.where(audit_log.c.username == username)
         if action:
-            query = query.where(audit_log.c.action.startswith(action, autoescape=True))
+            query = query.where(audit_log.c.action.istartswith(action, autoescape=True))
         rows = [dict(r._mapping) for r in self.rows(query)]
         more = len(rows) > limit
         rows = rows[:limit]

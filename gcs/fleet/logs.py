@@ -1,4 +1,4 @@
-"""Flight logs: a ``.tlog`` per flight and the flight records in the project's SQLite database.
+"""Flight logs: a ``.tlog`` per flight and the flight records in a SQL database.
 
 Tables (SQLAlchemy Core):
 
@@ -15,11 +15,19 @@ Tables (SQLAlchemy Core):
 ``delivery_events``
     every change of a drop's state, with where the vehicle was.
 
+The database is a SQLite file (a path, the default: ``dropline fly --db``) or any database of
+:mod:`gcs.sqldb` by URL, PostgreSQL for many processes sharing one flight log
+(``postgresql://user:password@host/name``). Its schema is migrated by the Alembic revisions of
+:mod:`gcs.fleet.migrations` (version table :data:`VERSION_TABLE`) when a :class:`FlightLog`
+opens it: a flight log made before migrations is taken over with its rows.
+
 Every write is its own transaction, committed before the call returns, with SQLite in WAL mode
 and ``synchronous=FULL``: a process killed mid-flight loses nothing written so far, and a new
-:class:`FlightLog` on the same file finds the flights still ``flying`` to resume monitoring them.
-Times are Unix seconds. The database and the ``.tlog`` files are created readable by their
-owner only (0600), the folders made for them 0700.
+:class:`FlightLog` on the same database finds the flights still ``flying`` to resume monitoring
+them. A plan vehicle's row of a run is written with ``INSERT ... ON CONFLICT``, so processes
+recording the same vehicle at once leave one row. Times are Unix seconds. A SQLite database and
+the ``.tlog`` files are created readable by their owner only (0600), the folders made for them
+0700.
 """
 
 from __future__ import annotations
@@ -33,7 +41,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
+from gcs import sqldb
+from gcs.fleet import migrations
 from gcs.fleet.failsafe import Alert
 from gcs.fleet.tracking import DropEvent
 from gcs.tlog.writer import private_dir, private_file
@@ -41,6 +52,18 @@ from gcs.tlog.writer import private_dir, private_file
 FLIGHT_STATES = ("preparing", "flying", "completed", "failed", "aborted")
 #: Flights in these states are over (their sortie is not flown again on resume).
 FLIGHT_DONE = frozenset({"completed", "failed"})
+#: The Alembic version table of the flight log's migrations.
+VERSION_TABLE = "flight_log_version"
+#: The folder of the flight log's Alembic scripts.
+MIGRATIONS = Path(migrations.__file__).parent
+#: PostgreSQL advisory lock held while a flight log is migrated.
+MIGRATION_LOCK = 0x64726F70_6C6F67  # "droplog"
+#: SQLite settings of every connection: a committed write survives a crash or power loss.
+SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON",
+                  "busy_timeout=10000")
+#: Where ``.tlog`` files go for a flight log given by a PostgreSQL URL without a folder:
+#: ``tlogs`` in the console's default data folder.
+DEFAULT_TLOG_DIR = Path("dropline-data") / "tlogs"
 
 metadata = sa.MetaData()
 runs = sa.Table(
@@ -129,39 +152,65 @@ class FlightRecord:
     reason: str | None
 
 
-def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=FULL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.close()
+def is_url(database: str | Path) -> bool:
+    """Whether ``database`` is a URL (``scheme://...``) rather than a file path.
+
+    Examples
+    --------
+    >>> is_url("postgresql://hub@db/dropline"), is_url("fly.db")
+    (True, False)
+    """
+    return isinstance(database, str) and "://" in database
+
+
+def upgrade(engine: sa.Engine) -> bool:
+    """Migrate the flight log of ``engine`` to the newest revision; whether anything ran."""
+    return sqldb.upgrade(engine, MIGRATIONS, version_table=VERSION_TABLE,
+                         lock_key=MIGRATION_LOCK)
 
 
 class FlightLog:
-    """The flight records of one SQLite database file and the ``.tlog`` files beside it.
+    """The flight records of one database and the ``.tlog`` files of its flights.
 
     Parameters
     ----------
-    path
-        The database file (created with its tables, mode 0600, when missing).
+    database
+        A SQLite file (created with its tables, mode 0600, when missing) or a database URL
+        (``sqlite:///...``, ``postgresql://...``); its schema is migrated to the newest revision.
     tlog_dir
-        Folder for ``.tlog`` files (default: ``tlogs`` beside the database).
+        Folder for ``.tlog`` files (default: ``tlogs`` beside a SQLite file, else
+        :data:`DEFAULT_TLOG_DIR`).
     clock
         Wall clock (Unix seconds).
+
+    Raises
+    ------
+    InputError
+        A bad URL, or a database that cannot be reached or migrated (one line, no password).
     """
 
-    def __init__(self, path: str | Path, *, tlog_dir: str | Path | None = None,
+    def __init__(self, database: str | Path, *, tlog_dir: str | Path | None = None,
                  clock: Callable[[], float] = time.time) -> None:
-        self.path = Path(path)
-        private_dir(self.path.parent)
-        os.close(private_file(self.path))  # 0600; SQLite gives -wal and -shm the same mode
-        self.tlog_dir = Path(tlog_dir) if tlog_dir is not None else self.path.parent / "tlogs"
+        url = sqldb.database_url(str(database) if is_url(database)
+                                 else f"sqlite:///{database}")
+        path = sqldb.sqlite_file(url)
+        self.path = path
+        if path is not None:
+            private_dir(path.parent)
+            os.close(private_file(path))  # 0600; SQLite gives -wal and -shm the same mode
+        default_tlogs = DEFAULT_TLOG_DIR if path is None else path.parent / "tlogs"
+        self.tlog_dir = Path(tlog_dir) if tlog_dir is not None else default_tlogs
         self.clock = clock
-        self.engine = sa.create_engine(f"sqlite:///{self.path}")
-        sa.event.listen(self.engine, "connect", _on_connect)
+        self.engine = sqldb.create_engine(url, sqlite_pragmas=SQLITE_PRAGMAS)
         self._lock = threading.Lock()
-        metadata.create_all(self.engine)
+        try:
+            upgrade(self.engine)
+        except sa.exc.SQLAlchemyError as exc:
+            self.engine.dispose()
+            raise sqldb.unreachable(exc, url) from exc
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     def close(self) -> None:
         """Release the database connections."""
@@ -211,15 +260,16 @@ class FlightLog:
 
     def record_vehicle(self, run_id: int, *, name: str, sysid: int, link_url: str) -> None:
         """Plan vehicle ``name`` flies as ``sysid`` on ``link_url`` in this run."""
-        with self._lock, self.engine.begin() as conn:
-            found = conn.execute(sa.select(vehicles.c.id).where(
-                vehicles.c.run_id == run_id, vehicles.c.name == name)).first()
-            if found is None:
-                conn.execute(sa.insert(vehicles).values(run_id=run_id, name=name, sysid=sysid,
-                                                        link_url=link_url))
-            else:
-                conn.execute(sa.update(vehicles).where(vehicles.c.id == found.id)
-                             .values(sysid=sysid, link_url=link_url))
+        values = {"run_id": run_id, "name": name, "sysid": sysid, "link_url": link_url}
+        keys = [vehicles.c.run_id, vehicles.c.name]
+        if self.engine.dialect.name == "postgresql":
+            pg = postgresql.insert(vehicles).values(**values)
+            self._write(pg.on_conflict_do_update(index_elements=keys, set_={
+                "sysid": pg.excluded.sysid, "link_url": pg.excluded.link_url}))
+        else:
+            lite = sqlite.insert(vehicles).values(**values)
+            self._write(lite.on_conflict_do_update(index_elements=keys, set_={
+                "sysid": lite.excluded.sysid, "link_url": lite.excluded.link_url}))
 
     def vehicles(self, run_id: int) -> dict[str, int]:
         """Plan vehicle name -> system id of a run."""

@@ -1,16 +1,26 @@
 """The audit log: account events, pages with filters instead of a truncated tail, bounded
-text, and refused requests that cannot flood it."""
+text, and refused requests that cannot flood it; on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from tests.web.helpers import Client, services
+from tests.web.helpers import Client, make_app, services
 from web import db as tables
 from web.db import AUDIT_TEXT_MAX, REFUSED_PER_MINUTE, Database
+
+
+@pytest.fixture
+def app(tmp_path: Path, database_url: str) -> Iterator[Flask]:
+    """A console app on each backend (``database_url``), with one user per role."""
+    app = make_app(tmp_path / "data", LOGIN_WINDOW_S=3600.0, DATABASE_URL=database_url)
+    yield app
+    services(app).close()
 
 
 def _rows(app: Flask, action_prefix: str = "") -> list[tuple[str, str, str, str]]:
@@ -95,10 +105,10 @@ def test_refused_requests_cannot_push_commands_out(app: Flask) -> None:
                                          for r in page]
 
 
-def test_left_out_refusals_are_counted_after_the_minute(tmp_path: Path) -> None:
+def test_left_out_refusals_are_counted_after_the_minute(database_url: str) -> None:
     """The first refusal after the minute records how many were left out."""
     now = [1000.0]
-    db = Database(f"sqlite:///{tmp_path / 'c.db'}", clock=lambda: now[0])
+    db = Database(database_url, clock=lambda: now[0])
     try:
         for _ in range(REFUSED_PER_MINUTE + 7):
             db.audit(username="crew", action="rtl", target="/x", result="forbidden")

@@ -39,10 +39,10 @@ def _event(drop_id: str, state: DropState) -> DropEvent:
     return DropEvent(drop_id=drop_id, sortie_id="S1", state=state, at_s=0.0)
 
 
-def test_delivered_drops_of_every_run_of_a_plan(tmp_path: Path) -> None:
+def test_delivered_drops_of_every_run_of_a_plan(database_url: str, tmp_path: Path) -> None:
     """A drop whose last state in some run of the plan is delivered counts, with that run;
-    other plans' runs and drops that failed do not."""
-    log = FlightLog(tmp_path / "f.db")
+    other plans' runs and drops that failed do not (on SQLite and on PostgreSQL)."""
+    log = FlightLog(database_url, tlog_dir=tmp_path / "tlogs")
     first = log.start_run(plan_key="k", plan_name="p")
     for drop_id, state in (("A", DropState.EN_ROUTE), ("A", DropState.DELIVERED),
                            ("B", DropState.EN_ROUTE), ("B", DropState.FAILED)):

@@ -46,10 +46,10 @@ def test_statuses_alerts_and_reports_without_a_flight_log() -> None:
     assert recorder.open_run(plan_key="k", plan_name="p", plan_path=None, resume=True) is None
 
 
-def test_writes_go_to_the_run_of_the_flight_log(tmp_path: Path) -> None:
+def test_writes_go_to_the_run_of_the_flight_log(database_url: str, tmp_path: Path) -> None:
     """Vehicles, flights, alerts and drop events are written to the run the recorder opened,
-    and the run ends with its outcome."""
-    log = FlightLog(tmp_path / "f.db")
+    and the run ends with its outcome (on SQLite and on PostgreSQL)."""
+    log = FlightLog(database_url, tlog_dir=tmp_path / "tlogs")
     recorder = FleetRecorder(log, clock=lambda: 5.0)
     run = recorder.open_run(plan_key="k", plan_name="p", plan_path=None, resume=True)
     assert run is not None and recorder.run == run
@@ -72,9 +72,9 @@ def test_writes_go_to_the_run_of_the_flight_log(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("state", ["failed", "aborted"])
-def test_flight_end_keeps_its_reason(tmp_path: Path, state: str) -> None:
-    """A flight ended with a reason keeps it."""
-    log = FlightLog(tmp_path / "f.db")
+def test_flight_end_keeps_its_reason(database_url: str, tmp_path: Path, state: str) -> None:
+    """A flight ended with a reason keeps it (on SQLite and on PostgreSQL)."""
+    log = FlightLog(database_url, tlog_dir=tmp_path / "tlogs")
     recorder = FleetRecorder(log)
     run = recorder.open_run(plan_key="k", plan_name="p", plan_path=None, resume=False)
     assert run is not None

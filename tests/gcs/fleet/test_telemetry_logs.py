@@ -109,10 +109,11 @@ def _alert(kind: AlertKind = AlertKind.BATTERY_LOW) -> Alert:
                  at_s=0.0)
 
 
-def test_flight_log_round_trip_and_resume(tmp_path: Path) -> None:
-    """Runs, vehicles, flights, alerts and drop events are stored and a second log sees them."""
-    db = tmp_path / "f.db"
-    log = FlightLog(db)
+def test_flight_log_round_trip_and_resume(database_url: str, tmp_path: Path) -> None:
+    """Runs, vehicles, flights, alerts and drop events are stored and a second log sees them
+    (on SQLite and on PostgreSQL)."""
+    db = database_url
+    log = FlightLog(db, tlog_dir=tmp_path / "tlogs")
     run = log.start_run(plan_key="k1", plan_name="p")
     log.record_vehicle(run.id, name="hub/q/1", sysid=3, link_url="tcp:x")
     flight = log.open_flight(run.id, sortie_id="S001", vehicle="hub/q/1", sysid=3)
@@ -121,10 +122,12 @@ def test_flight_log_round_trip_and_resume(tmp_path: Path) -> None:
     log.record_drop_event(run.id, DropEvent(drop_id="D1", sortie_id="S001",
                                             state=DropState.RELEASED, at_s=1.0, lat_deg=44.0,
                                             lon_deg=-71.0), flight_id=flight)
-    other = FlightLog(db)  # another process's view, while the first is still open
+    other = FlightLog(db, tlog_dir=tmp_path / "tlogs")  # another process's view
     again = other.start_run(plan_key="k1", plan_name="p")
     assert again.resumed and again.id == run.id
     assert other.vehicles(run.id) == {"hub/q/1": 3}
+    other.record_vehicle(run.id, name="hub/q/1", sysid=4, link_url="tcp:y")  # the same row
+    assert log.vehicles(run.id) == {"hub/q/1": 4}
     [f] = other.flights(run.id)
     assert (f.state, f.sortie_id, f.takeoff_at is not None) == ("flying", "S001", True)
     assert other.drop_states(run.id) == {"D1": ("released", None)}

@@ -1,0 +1,7 @@
+"""Alembic's entry point of the flight log's migrations (see :func:`gcs.sqldb.run_env`)."""
+
+from alembic import context
+
+from gcs.sqldb import run_env
+
+run_env(context)

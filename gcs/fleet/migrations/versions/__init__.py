@@ -1,0 +1,1 @@
+"""The flight log's revisions, oldest first by their ``down_revision``."""

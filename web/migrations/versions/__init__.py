@@ -1,0 +1,1 @@
+"""The console tables' revisions, oldest first by their ``down_revision``."""
