@@ -1,0 +1,361 @@
+"""A ground-control worker on the bus: it owns the MAVLink links of one hub's vehicles,
+publishes their state, alerts and presence, and carries out the consoles' commands.
+
+:class:`HubWorker` opens every connection (as the console does: heartbeats at least once a
+second of each vehicle's time, its ``SIM_SPEEDUP`` read when it is first heard, terrain served
+from a DEM once one is loaded), keeps a :class:`gcs.telemetry.TelemetryHub` on them and
+publishes each vehicle's state (:class:`gcs.bus.state.StateEncoder`: at most ``publish_hz``
+times a second, a full snapshot every ``full_every_s``, a keep-alive at least every
+``keepalive_s``). Commands for its hub's vehicles (pause, resume, RTL, land) are carried out
+from a pool of threads and each is answered with an :class:`~gcs.bus.messages.AckMessage`
+naming the worker; a command repeated by the broker is answered once, one older than
+``command_max_age_s`` is refused. Vehicles it may own are decided by its ``ownership`` (a
+lease per vehicle; None: every vehicle it hears).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+from gcs import commands
+from gcs.binding import VehicleBinding
+from gcs.bus.client import BusClient, Will
+from gcs.bus.errors import MalformedMessage
+from gcs.bus.messages import VERB_MODES, AckMessage, AlertMessage, CommandMessage, Presence
+from gcs.bus.state import StateEncoder, state_fields
+from gcs.bus.topics import (
+    ack_topic,
+    check_id,
+    command_topic,
+    parse_topic,
+    presence_topic,
+    vehicle_topic,
+)
+from gcs.bus.url import BrokerUrl
+from gcs.bus.watch import VehicleWatch
+from gcs.errors import GroundControlError
+from gcs.link import Link
+from gcs.snapshot import VehicleSnapshot
+from gcs.telemetry import TelemetryHub, request_streams
+from gcs.transfer import Target
+from planner.errors import InputError
+from planner.terrain import Dem
+
+log = logging.getLogger(__name__)
+
+#: Telemetry asked of vehicles per wall second (as the console's).
+WALL_STREAM_RATE_HZ = 4.0
+#: Heartbeat period (wall s) of links whose vehicles' speed-up is not read yet.
+UNKNOWN_SPEED_HEARTBEAT_S = 0.2
+#: Command answers kept to answer a repeated command again.
+ANSWERS_KEPT = 1000
+
+
+def stream_rate_hz(time_scale: float) -> float:
+    """Position rate (Hz of vehicle time) asked of vehicles ``time_scale`` times faster than
+    real time: :data:`WALL_STREAM_RATE_HZ` per wall second, never below 1 Hz.
+
+    Examples
+    --------
+    >>> stream_rate_hz(1.0), stream_rate_hz(20.0)
+    (4.0, 1.0)
+    """
+    return max(1.0, WALL_STREAM_RATE_HZ / time_scale)
+
+
+class Ownership(Protocol):
+    """Which vehicles a worker may own now (a lease per vehicle of the hub)."""
+
+    def owns(self, sysid: int) -> bool:
+        """Whether this worker may publish and command vehicle ``sysid`` now."""
+
+
+class HubWorker:
+    """The worker of one hub (see the module's description).
+
+    Parameters
+    ----------
+    hub
+        The hub's id (the topics' ``<hub>``).
+    worker_id
+        This worker's id (unique on the broker; acks and states name it).
+    broker
+        The broker and this worker's login (the hub's worker user).
+    connect
+        MAVLink connection strings of the hub's vehicles.
+    time_scale
+        Vehicle seconds per wall second; None: each vehicle's ``SIM_SPEEDUP``.
+    dem_source
+        Loads the terrain served to the vehicles; called once from a thread of its own.
+    ownership
+        Which vehicles this worker may own (None: all it hears).
+    """
+
+    def __init__(self, *, hub: str, worker_id: str, broker: BrokerUrl, connect: Sequence[str],
+                 time_scale: float | None = None,
+                 dem_source: Callable[[], Dem | None] | None = None,
+                 ownership: Ownership | None = None, publish_hz: float = 2.0,
+                 full_every_s: float = 30.0, keepalive_s: float = 2.0,
+                 command_max_age_s: float = 30.0) -> None:
+        self.hub = check_id(hub, "hub")
+        self.worker_id = check_id(worker_id, "worker")
+        self.urls = list(connect)
+        self.time_scale = time_scale
+        self.dem_source = dem_source
+        self.ownership = ownership
+        self.publish_hz = publish_hz
+        self.full_every_s = full_every_s
+        self.keepalive_s = keepalive_s
+        self.command_max_age_s = command_max_age_s
+        self.binding = VehicleBinding()
+        self.telemetry = TelemetryHub(stream_rate_hz=stream_rate_hz(time_scale or 1.0))
+        self.links: list[Link] = []
+        self.link_errors: dict[str, str] = {}
+        self.speedups: dict[int, float] = {}
+        self.client = BusClient(broker, worker_id, on_message=self._on_message,
+                                will=Will(topic=presence_topic(hub, worker_id),
+                                          payload=Presence(worker=worker_id,
+                                                           state="offline").to_payload()))
+        self._encoders: dict[int, StateEncoder] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bus-command")
+        self._answers: OrderedDict[str, AckMessage | None] = OrderedDict()
+        self._watch = VehicleWatch()
+        self._alert_ids = itertools.count(1)
+        self._started_at = int(time.time())
+        self._announced: tuple[int, ...] | None = None
+        self._sub: object = None
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def start(self, connect_timeout_s: float = 10.0) -> HubWorker:
+        """Connect to the broker, open the links and start publishing; returns self.
+
+        Raises
+        ------
+        BusError, BrokerUnreachable
+            The broker refused the login or did not answer.
+        InputError
+            No link could be opened (each one's error named).
+        """
+        self.client.connect(connect_timeout_s)
+        heartbeat_s = UNKNOWN_SPEED_HEARTBEAT_S if self.time_scale is None else \
+            min(1.0, 1.0 / self.time_scale)
+        for url in self.urls:
+            try:
+                link = Link(url, heartbeat_period_s=heartbeat_s, binding=self.binding).open()
+            except (OSError, ValueError) as exc:
+                self.link_errors[url] = str(exc)
+                log.error("cannot open %s: %s", url, exc)
+                continue
+            self.links.append(link)
+            self.telemetry.attach(link)
+        if not self.links:
+            self.client.close()
+            raise InputError("no vehicle link could be opened: " + "; ".join(
+                f"{u}: {e}" for u, e in self.link_errors.items()), field="--connect")
+        self.client.subscribe(command_topic(self.hub, "+"), qos=1)
+        self._announce(force=True)
+        self._sub = self.telemetry.subscribe(self._on_snapshot, rate_hz=self.publish_hz)
+        for target, name in ((self._keep_loop, "bus-keep"), (self._pace_loop, "bus-pace")):
+            thread = threading.Thread(target=target, daemon=True, name=name)
+            thread.start()
+            self._threads.append(thread)
+        if self.dem_source is not None:
+            threading.Thread(target=self._load_dem, daemon=True, name="bus-dem").start()
+        log.info("worker %s of hub %s on %d link(s)", self.worker_id, self.hub, len(self.links))
+        return self
+
+    def close(self) -> None:
+        """Say "offline", stop publishing, close the links and the broker connection."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        close = getattr(self._sub, "close", None)
+        if close is not None:
+            close()
+        for thread in self._threads:
+            thread.join(5.0)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self.client.connected.is_set():
+            self.client.publish(presence_topic(self.hub, self.worker_id),
+                                Presence(worker=self.worker_id, state="offline",
+                                         at_s=round(time.time(), 2)).to_payload(),
+                                qos=1, retain=True, wait_s=3.0)
+        self.client.close()
+        for link in self.links:
+            link.close()
+        self.telemetry.close()
+
+    def __enter__(self) -> HubWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _load_dem(self) -> None:
+        assert self.dem_source is not None
+        try:
+            dem = self.dem_source()
+        except Exception:  # no terrain is no reason to stop the worker
+            log.exception("no terrain for the vehicles")
+            return
+        if dem is not None and not self._stop.is_set():
+            self.telemetry.use_dem(dem)
+            log.info("serving terrain to the vehicles")
+
+    # -- ownership ----------------------------------------------------------------------------
+    def owned(self) -> tuple[int, ...]:
+        """The vehicles heard that this worker owns."""
+        return tuple(s for s in self.telemetry.vehicles
+                     if self.ownership is None or self.ownership.owns(s))
+
+    def _owns(self, sysid: int) -> bool:
+        return self.ownership is None or self.ownership.owns(sysid)
+
+    def _announce(self, *, force: bool = False) -> None:
+        vehicles = self.owned()
+        if not force and vehicles == self._announced:
+            return
+        self._announced = vehicles
+        self.client.publish(presence_topic(self.hub, self.worker_id),
+                            Presence(worker=self.worker_id, state="online",
+                                     at_s=round(time.time(), 2),
+                                     vehicles=vehicles).to_payload(), qos=1, retain=True)
+
+    # -- state --------------------------------------------------------------------------------
+    def _on_snapshot(self, snap: VehicleSnapshot) -> None:
+        self._publish_state(snap)
+
+    def _publish_state(self, snap: VehicleSnapshot, *, only_if_due: bool = False) -> None:
+        if not self._owns(snap.sysid) or self._stop.is_set():
+            return
+        fields = state_fields(snap, self.speedups.get(snap.sysid))
+        now_s = time.time()
+        with self._lock:
+            encoder = self._encoders.get(snap.sysid)
+            if encoder is None:
+                encoder = self._encoders[snap.sysid] = StateEncoder(
+                    self.worker_id, full_every_s=self.full_every_s,
+                    keepalive_s=self.keepalive_s)
+            elif only_if_due and not encoder.due(now_s):
+                return
+            msg = encoder.encode(fields, now_s=now_s)
+            if msg is None:
+                return
+            self.client.publish(vehicle_topic(self.hub, snap.sysid, "state"), msg.to_payload(),
+                                qos=1 if msg.full else 0, retain=msg.full)
+
+    def _keep_loop(self) -> None:
+        """Keep-alives and full snapshots of quiet vehicles, alerts, and the presence."""
+        reconnected = False
+        while not self._stop.wait(0.5):
+            try:
+                connected = self.client.connected.is_set()
+                if connected and reconnected:   # a restarted broker forgot retained states
+                    self._announce(force=True)
+                reconnected = not connected
+                for snap in self.telemetry.snapshots():
+                    if not self._owns(snap.sysid):
+                        continue
+                    self._publish_state(snap, only_if_due=True)
+                    for raised in self._watch.check(snap):
+                        self._alert(snap.sysid, raised.kind, raised.severity, raised.message)
+                self._announce()
+            except Exception:
+                log.exception("keep-alive pass failed")
+
+    def _alert(self, sysid: int, kind: str, severity: str, message: str) -> None:
+        alert = AlertMessage(id=f"{self.worker_id}-{self._started_at}-{next(self._alert_ids)}",
+                             worker=self.worker_id, at_s=round(time.time(), 2), kind=kind,
+                             severity=severity, message=message)
+        log.warning("alert: %s", message)
+        self.client.publish(vehicle_topic(self.hub, sysid, "alert"), alert.to_payload(), qos=1)
+
+    # -- speed-up -----------------------------------------------------------------------------
+    def _pace_loop(self) -> None:
+        while not self._stop.wait(0.25):
+            for sysid in self.telemetry.vehicles:
+                if sysid in self.speedups or self._stop.is_set():
+                    continue
+                try:
+                    self._pace(sysid)
+                except Exception:
+                    log.exception("speed-up of vehicle %d not read", sysid)
+                    self.speedups[sysid] = 1.0
+
+    def _pace(self, sysid: int) -> None:
+        link = self.telemetry.link_of(sysid)
+        if link is None:
+            return
+        if self.time_scale is not None:
+            self.speedups[sysid] = self.time_scale
+            return
+        scale = commands.vehicle_speedup(link, Target(sysid=sysid))
+        self.speedups[sysid] = scale
+        fastest = max(s for v, s in self.speedups.items() if self.telemetry.link_of(v) is link)
+        link.heartbeat_period_s = min(1.0, 1.0 / fastest)
+        self.telemetry.stream_rate_hz = stream_rate_hz(max(self.speedups.values()))
+        request_streams(link, sysid, stream_rate_hz(scale), self.telemetry.status_rate_hz)
+        log.info("vehicle %d runs at %gx (SIM_SPEEDUP)", sysid, scale)
+
+    # -- commands -----------------------------------------------------------------------------
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        try:
+            parts = parse_topic(topic)
+            if parts.kind != "command" or parts.hub != self.hub or parts.sysid is None:
+                raise MalformedMessage(topic, "not a command topic of this worker's hub")
+            cmd = CommandMessage.from_payload(topic, payload)
+        except MalformedMessage as exc:
+            log.warning("dropped: %s", exc)
+            return
+        with self._lock:
+            if cmd.id in self._answers:
+                answer = self._answers[cmd.id]
+                if answer is not None:   # repeated by the broker: the same answer again
+                    self._send_ack(parts.sysid, answer)
+                return
+            self._answers[cmd.id] = None
+            while len(self._answers) > ANSWERS_KEPT:
+                self._answers.popitem(last=False)
+        if not self._stop.is_set():
+            self._pool.submit(self._execute, parts.sysid, cmd)
+
+    def _execute(self, sysid: int, cmd: CommandMessage) -> None:
+        ok, detail = self.execute(sysid, cmd)
+        log.info("%s of vehicle %d from %s at %s: %s", cmd.verb, sysid, cmd.user, cmd.console,
+                 detail)
+        ack = AckMessage(command_id=cmd.id, ok=ok, detail=detail, worker=self.worker_id,
+                         at_s=round(time.time(), 2))
+        with self._lock:
+            self._answers[cmd.id] = ack
+        self._send_ack(sysid, ack)
+
+    def _send_ack(self, sysid: int, ack: AckMessage) -> None:
+        self.client.publish(ack_topic(self.hub, sysid), ack.to_payload(), qos=1)
+
+    def execute(self, sysid: int, cmd: CommandMessage) -> tuple[bool, str]:
+        """Carry out ``cmd`` on vehicle ``sysid``: whether it was done, and what happened."""
+        age_s = time.time() - cmd.sent_at_s
+        if age_s > self.command_max_age_s:
+            return False, f"refused: sent {age_s:.0f} s ago (more than " \
+                          f"{self.command_max_age_s:g} s)"
+        link = self.telemetry.link_of(sysid)
+        if link is None:
+            return False, f"vehicle {sysid} is not heard by worker {self.worker_id}"
+        if not self._owns(sysid):
+            return False, f"vehicle {sysid} is not owned by worker {self.worker_id}"
+        mode = VERB_MODES[cmd.verb]
+        try:
+            commands.set_mode(link, Target(sysid=sysid), mode)
+        except GroundControlError as exc:
+            return False, str(exc)
+        return True, f"mode {mode} confirmed"
