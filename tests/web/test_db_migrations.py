@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from gcs import sqldb
 from gcs.fleet import logs
+from gcs.fleet.leases import LeaseTable
 from gcs.fleet.logs import FlightLog
 from planner.errors import InputError
 from web import db as tables
@@ -145,7 +146,8 @@ def test_the_console_upgrade_is_idempotent(database_url: str) -> None:
 
 def test_a_flight_log_made_before_migrations_is_kept_and_stamped(tmp_path: Path) -> None:
     """A flight log file of ``create_all`` (before migrations) keeps its runs, flights and
-    events, and is at the head revision after opening; opening again runs nothing."""
+    events, and is at the head revision after opening (with the vehicle leases' table);
+    opening again runs nothing."""
     path = tmp_path / "fly.db"
     engine = sa.create_engine(f"sqlite:///{path}")
     logs.metadata.create_all(engine)
@@ -166,6 +168,9 @@ def test_a_flight_log_made_before_migrations_is_kept_and_stamped(tmp_path: Path)
         assert not logs.upgrade(log.engine)
         assert "vehicle_leases" in sa.inspect(log.engine).get_table_names()
         assert log.start_run(plan_key="k2", plan_name="p").id == 6
+        leases = LeaseTable(log.engine)  # the table the revision made serves the leases
+        lease = leases.acquire("hub1/1", "worker-a")
+        assert lease is not None and lease.token == 1
     finally:
         log.close()
 
