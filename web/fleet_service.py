@@ -37,7 +37,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gcs import commands
+from gcs import commands, sqldb
 from gcs.binding import VehicleBinding
 from gcs.errors import GroundControlError
 from gcs.fleet.advice import advice_for
@@ -143,7 +143,11 @@ class FleetService:
         #: Vehicles belong to the link (and address) first heard on; new ones on a listening
         #: link wait for an operator (gcs.binding).
         self.binding = VehicleBinding(confirm_listening=True)
-        self.flight_log = FlightLog(data_dir / "flights.db", tlog_dir=data_dir / "tlogs")
+        # The flight log shares a server database (PostgreSQL) with the console's tables; with
+        # SQLite it is its own file in the data folder.
+        shared = sqldb.database_url(database.url).get_backend_name() != "sqlite"
+        self.flight_log = FlightLog(database.url if shared else data_dir / "flights.db",
+                                    tlog_dir=data_dir / "tlogs")
         self.hub = TelemetryHub(stream_rate_hz=stream_rate_hz(time_scale or 1.0))
         self.dem_source = dem_source
         #: Vehicle seconds per wall second of each vehicle heard (given, or its SIM_SPEEDUP).

@@ -54,8 +54,9 @@ def register(sub: Any) -> None:
                     "(names sorted) fly as the system ids heard (sorted). Exits 0 when every "
                     "drop is delivered.")
     _plan_args(fly)
-    fly.add_argument("--db", default="dropline.db", metavar="PATH",
-                     help="SQLite flight log (default ./dropline.db); a run of the same plan "
+    fly.add_argument("--db", default="dropline.db", metavar="PATH|URL",
+                     help="flight log: a SQLite file (default ./dropline.db) or a database URL "
+                          "(postgresql://USER@HOST/DB); a run of the same plan "
                           "left unfinished is resumed, and a parcel any run of the plan "
                           "delivered is not flown again")
     fly.add_argument("--resend-delivered", action="store_true",
@@ -154,6 +155,9 @@ def signing_keys(args: argparse.Namespace) -> bytes | KeyStore | None:
     if getattr(args, "sign_key_file", None):
         return read_key_file(args.sign_key_file)
     if getattr(args, "sign", False):
+        if "://" in str(args.db):
+            raise InputError("--sign keeps the keys beside the --db file; with a database URL "
+                             "give the keys with --sign-key-file", field="--sign")
         return KeyStore.beside(args.db)
     return None
 

@@ -234,3 +234,16 @@ def test_plan_out_that_is_a_file_exits_2(tmp_path: Path,
     assert "field '--out'" in err and "cannot write the plan folder" in err, err
     assert "Traceback" not in err
     assert target.read_text() == "not a folder"
+
+
+def test_sign_with_a_database_url_asks_for_a_key_file() -> None:
+    """``--sign`` keeps keys beside a --db file; a database URL has no beside: refused, named."""
+    import argparse
+
+    from dropline.commands.fly import signing_keys
+
+    args = argparse.Namespace(db="postgresql://fleet@db.example/dropline", sign=True,
+                              sign_key_file=None)
+    with pytest.raises(InputError, match="--sign-key-file") as caught:
+        signing_keys(args)
+    assert exit_code_for(caught.value) == ExitCode.BAD_INPUT

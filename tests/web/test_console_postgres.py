@@ -44,6 +44,9 @@ def test_the_console_plans_and_audits_on_postgresql(tmp_path: Path, postgres_url
     app = make_app(data, DATABASE_URL=postgres_url)
     try:
         assert services(app).db.engine.dialect.name == "postgresql"
+        # the flight log lives in the same server database, not in a file of the data folder
+        assert services(app).fleet.flight_log.engine.dialect.name == "postgresql"
+        assert not (data / "flights.db").exists()
         server = serve(app)
         web = next(server)
         try:
