@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from dropline.commands import db, fly, plan, replan, replay, sim, sitl, web
+from dropline.commands import broker, db, fly, plan, replan, replay, sim, sitl, web, worker
 from dropline.commands.exit_codes import ExitCode, exit_code_for
 from planner.errors import VerificationError
 
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
                "4 no usable vehicle answered, 130 interrupted")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (plan, replan, sim, sitl, fly, web, replay, db):
+    for group in (plan, replan, sim, sitl, fly, web, replay, worker, broker, db):
         group.register(sub)
     return parser
 

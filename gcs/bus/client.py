@@ -67,6 +67,8 @@ class BusClient:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_connect_fail = self._on_connect_fail
+        self._failure: str | None = None
         self._subs: dict[str, int] = {}
         self._lock = threading.Lock()
         self._answered = threading.Event()
@@ -95,6 +97,11 @@ class BusClient:
         self._answered.set()
         log.info("connected to the MQTT broker at %s as %s", self.url.address, self.client_id)
 
+    def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
+        if not self.connected.is_set():
+            self._failure = "no connection: refused or unreachable"
+            self._answered.set()
+
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any,
                        _properties: Any) -> None:
         if self.connected.is_set() and not self._closing:
@@ -119,19 +126,20 @@ class BusClient:
         BusError
             The broker refused the login.
         BrokerUnreachable
-            No answer from the broker within ``timeout_s``.
+            The connection was refused, or no answer came within ``timeout_s``.
         """
         self._client.connect_async(self.url.host, self.url.port, keepalive=KEEPALIVE_S)
         self._client.loop_start()
         answered = self._answered.wait(timeout_s)
-        if self._refusal is not None or not answered:
+        if self._refusal is not None or not answered or not self.connected.is_set():
             self._client.loop_stop()
             self._client.disconnect()
             if self._refusal is not None:
                 raise BusError(f"the MQTT broker at {self.url.address} refused the login of "
                                f"{self.url.username or 'an anonymous client'}: "
                                f"{self._refusal}")
-            raise BrokerUnreachable(self.url.address, timeout_s=timeout_s)
+            raise BrokerUnreachable(self.url.address, timeout_s=timeout_s,
+                                    reason=self._failure)
         return self
 
     def subscribe(self, topic: str, qos: int = 1) -> None:

@@ -9,8 +9,10 @@ times a second, a full snapshot every ``full_every_s``, a keep-alive at least ev
 ``keepalive_s``). Commands for its hub's vehicles (pause, resume, RTL, land) are carried out
 from a pool of threads and each is answered with an :class:`~gcs.bus.messages.AckMessage`
 naming the worker; a command repeated by the broker is answered once, one older than
-``command_max_age_s`` is refused. Vehicles it may own are decided by its ``ownership`` (a
-lease per vehicle; None: every vehicle it hears).
+``command_max_age_s`` is refused; a command for a vehicle the worker does not own is left to
+its owner, unanswered. Vehicles it may own are decided by its ``ownership`` (a
+lease per vehicle, :class:`gcs.bus.leases.LeaseKeeper`; None: every vehicle it hears): it
+publishes and commands only those, and stops as soon as one is lost.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -71,10 +73,18 @@ def stream_rate_hz(time_scale: float) -> float:
 
 
 class Ownership(Protocol):
-    """Which vehicles a worker may own now (a lease per vehicle of the hub)."""
+    """Which vehicles a worker may own now (a lease per vehicle of the hub:
+    :class:`gcs.bus.leases.LeaseKeeper`)."""
 
     def owns(self, sysid: int) -> bool:
         """Whether this worker may publish and command vehicle ``sysid`` now."""
+
+    def refresh(self, heard: Iterable[int]) -> None:
+        """Take, renew or drop the vehicles' ownership (called twice a second with every
+        vehicle heard)."""
+
+    def release(self) -> None:
+        """Give every vehicle up (a clean stop)."""
 
 
 class HubWorker:
@@ -191,6 +201,8 @@ class HubWorker:
                                          at_s=round(time.time(), 2)).to_payload(),
                                 qos=1, retain=True, wait_s=3.0)
         self.client.close()
+        if self.ownership is not None:
+            self.ownership.release()
         for link in self.links:
             link.close()
         self.telemetry.close()
@@ -263,6 +275,8 @@ class HubWorker:
                 if connected and reconnected:   # a restarted broker forgot retained states
                     self._announce(force=True)
                 reconnected = not connected
+                if self.ownership is not None:
+                    self.ownership.refresh(self.telemetry.vehicles)
                 for snap in self.telemetry.snapshots():
                     if not self._owns(snap.sysid):
                         continue
@@ -317,6 +331,11 @@ class HubWorker:
         except MalformedMessage as exc:
             log.warning("dropped: %s", exc)
             return
+        if not self._owns(parts.sysid) or self.telemetry.link_of(parts.sysid) is None:
+            # the vehicle's owner answers (with several workers on a hub, only one owns it)
+            log.info("command %s for vehicle %d: not this worker's vehicle", cmd.id,
+                     parts.sysid)
+            return
         with self._lock:
             if cmd.id in self._answers:
                 answer = self._answers[cmd.id]
@@ -349,10 +368,8 @@ class HubWorker:
             return False, f"refused: sent {age_s:.0f} s ago (more than " \
                           f"{self.command_max_age_s:g} s)"
         link = self.telemetry.link_of(sysid)
-        if link is None:
-            return False, f"vehicle {sysid} is not heard by worker {self.worker_id}"
-        if not self._owns(sysid):
-            return False, f"vehicle {sysid} is not owned by worker {self.worker_id}"
+        if link is None or not self._owns(sysid):
+            return False, f"vehicle {sysid} is no longer owned by worker {self.worker_id}"
         mode = VERB_MODES[cmd.verb]
         try:
             commands.set_mode(link, Target(sysid=sysid), mode)

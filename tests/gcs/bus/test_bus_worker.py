@@ -120,8 +120,8 @@ def test_state_and_presence_reach_a_console(setup: Setup) -> None:
 
 def test_commands_are_carried_out_and_answered_once(setup: Setup) -> None:
     """RTL sent as a command message switches the simulated vehicle to RTL and is acked by
-    the worker; the same command delivered again gets the same answer, a stale one and one
-    for a vehicle the worker does not hear are refused."""
+    the worker; the same command delivered again gets the same answer, a stale one is
+    refused, and one for a vehicle the worker does not hear is left to its owner."""
     console = Console(setup.broker, "c-command")
     try:
         console.command(2, "rtl", id="rtl-2")
@@ -135,8 +135,10 @@ def test_commands_are_carried_out_and_answered_once(setup: Setup) -> None:
         console.command(2, "land", id="old", sent_at_s=time.time() - 120)
         assert not console.ack("old").ok and "ago" in console.ack("old").detail
         console.command(9, "land", id="nobody")
-        assert not console.ack("nobody").ok
-        assert "not heard by worker w-north" in console.ack("nobody").detail
+        console.command(2, "rtl", id="after-nobody")
+        assert console.ack("after-nobody").ok
+        time.sleep(0.5)
+        assert all(a.command_id != "nobody" for a in console.acks)
         assert setup.fleet.vehicle(1).snapshot().mode == "RTL"  # type: ignore[attr-defined]
     finally:
         console.client.close()
