@@ -6,7 +6,11 @@
 ``TIME_SCALE`` (a simulator's speedup), ``MISSIONS_DIR`` and ``SAMPLE_SCENARIO`` (scenarios to
 choose from, and whose terrain the map shows), ``TILE_URL`` (an optional online base layer),
 ``SESSION_COOKIE_SECURE`` (behind HTTPS), ``SIMULATOR`` (a
-:class:`web.simulator.SimulatorControl` of simulated vehicles, for fault injection).
+:class:`web.simulator.SimulatorControl` of simulated vehicles, for fault injection),
+``BROKER`` (``mqtt://USER[:PASS]@HOST:PORT``: vehicles through the workers on this MQTT broker
+instead of ``CONNECT`` links, :mod:`web.fleet_broker`), ``CONSOLE_ID`` (the console's id on the
+broker; default a random one) and ``BROKER_COMMAND_TIMEOUT_S`` (how long a command waits for
+its worker's ack).
 """
 
 from __future__ import annotations
@@ -61,6 +65,9 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_HEADERS": ["X-CSRFToken"],
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
     "SIMULATOR": None,
+    "BROKER": None,
+    "CONSOLE_ID": None,
+    "BROKER_COMMAND_TIMEOUT_S": 10.0,
 }
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from flask import Flask, current_app
 
 from gcs.binding import SpoofFlag
+from gcs.bus.url import BrokerUrl
 from gcs.signing import FleetSigner, KeyStore, read_key_file
 from planner.errors import InputError
 from planner.io.dem import load_dem
@@ -20,6 +21,7 @@ from web.accounts import LoginLimiter, Users
 from web.db import Database, check_sqlite_file, restrict_file
 from web.deliveries import DeliveryService
 from web.events import EventBus
+from web.fleet_broker import BrokerFleet
 from web.fleet_service import FleetService
 from web.flights import FlightService
 from web.notify.service import NotifyService
@@ -132,6 +134,24 @@ def _audit_flag(database: Database, flag: SpoofFlag) -> None:
                    detail=flag.message)
 
 
+def _fleet(app: Flask, database: Database, data_dir: Path, events: EventBus, *,
+           dem_source: Callable[[], Dem | None]) -> FleetService:
+    """The console's fleet: through the MQTT broker of ``BROKER`` (a URL or a
+    :class:`gcs.bus.url.BrokerUrl`; no link of its own), else on the ``CONNECT`` links."""
+    broker = app.config.get("BROKER")
+    if broker:
+        url = broker if isinstance(broker, BrokerUrl) else BrokerUrl.parse(str(broker))
+        return BrokerFleet(url, database, data_dir, events,
+                           console_id=app.config.get("CONSOLE_ID"),
+                           command_timeout_s=float(app.config["BROKER_COMMAND_TIMEOUT_S"]))
+    scale = app.config.get("TIME_SCALE")
+    return FleetService(app.config["CONNECT"], database, data_dir, events,
+                        time_scale=None if scale is None else float(scale),
+                        reset_battery=app.config["RESET_BATTERY"],
+                        wait_s=float(app.config["FLEET_WAIT_S"]),
+                        vehicle_types=app.config.get("VEHICLE_TYPES"), dem_source=dem_source)
+
+
 def init_app(app: Flask) -> Services:
     """Make the services from ``app.config`` and attach them to ``app``.
 
@@ -149,16 +169,11 @@ def init_app(app: Flask) -> Services:
     database = Database(app.config["DATABASE_URL"])
     plans = PlanService(database, data_dir, Path(app.config["MISSIONS_DIR"]), events)
     map_dem = _once(lambda: _tile_dem(app))
-    scale = app.config.get("TIME_SCALE")
-    fleet = FleetService(app.config["CONNECT"], database, data_dir, events,
-                         time_scale=None if scale is None else float(scale),
-                         reset_battery=app.config["RESET_BATTERY"],
-                         wait_s=float(app.config["FLEET_WAIT_S"]),
-                         vehicle_types=app.config.get("VEHICLE_TYPES"),
-                         dem_source=lambda: _fleet_dem(app, plans, map_dem))
+    fleet = _fleet(app, database, data_dir, events,
+                   dem_source=lambda: _fleet_dem(app, plans, map_dem))
     fleet.binding.on_flag = lambda flag: _audit_flag(database, flag)
     plans.attach_flight_log(fleet.flight_log)
-    keys = _signing_keys(app, data_dir)
+    keys = None if isinstance(fleet, BrokerFleet) else _signing_keys(app, data_dir)
     signer = None if keys is None else FleetSigner(fleet.hub, keys)
     deliveries = DeliveryService(database, plans, fleet,
                                  contacts=app.config.get("HUB_CONTACTS") or {})

@@ -13,7 +13,9 @@ given port in use is refused). Fault injection into the simulated copters is on 
 (engineers and admins). ``serve`` starts only the console, connected to the ``--connect``
 vehicles; without ``--speedup`` it follows each vehicle's ``SIM_SPEEDUP`` (1 for real ones).
 Both serve the sample district's terrain to vehicles asking for it until a plan is uploaded,
-then the plan's. Both run until Ctrl-C or SIGTERM and then exit 0; bad input (a port, a key file,
+then the plan's. ``serve --broker mqtt://...`` opens no link: it shows and commands the
+vehicles of the workers (``dropline worker``) on that MQTT broker (:mod:`web.fleet_broker`).
+Both run until Ctrl-C or SIGTERM and then exit 0; bad input (a port, a key file,
 a short ``DROPLINE_ADMIN_PASSWORD``) exits 2 before anything starts
 (:mod:`dropline.commands.exit_codes`).
 """
@@ -84,6 +86,11 @@ def register(sub: Any) -> None:
                        help="vehicle seconds per wall second when the vehicles are simulators "
                             "(default: each vehicle's SIM_SPEEDUP parameter; 1 for real "
                             "vehicles)")
+    serve.add_argument("--broker", default=None, metavar="URL",
+                       help="reach the vehicles through the workers (dropline worker) on this "
+                            "MQTT broker instead of --connect links: mqtt://USER[:PASS]@HOST:"
+                            "PORT (the console login; the password may come from "
+                            "DROPLINE_BROKER_PASSWORD)")
     serve.add_argument("--secure-cookies", action="store_true",
                        help="mark session cookies Secure (behind HTTPS)")
     serve.set_defaults(func=serve_command)
@@ -376,12 +383,37 @@ def demo_command(args: argparse.Namespace) -> int:
         demo.fleet.stop()
 
 
+def broker_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The console's broker settings from ``--broker``, if given.
+
+    Raises
+    ------
+    InputError
+        A URL that is not ``mqtt://USER[:PASS]@HOST[:PORT]``, or ``--broker`` with links or
+        signing (which the workers hold).
+    """
+    url = getattr(args, "broker", None)
+    if not url:
+        return {}
+    from gcs.bus.url import BrokerUrl
+
+    parsed = BrokerUrl.parse(url, option="--broker")
+    if args.connect:
+        raise InputError("give either --broker (vehicles through workers) or --connect "
+                         "(links of this console), not both", field="--broker")
+    if getattr(args, "sign", False) or getattr(args, "sign_key_file", None):
+        raise InputError("signing is the workers' in broker mode; leave out --sign and "
+                         "--sign-key-file", field="--broker")
+    return {"BROKER": parsed}
+
+
 def serve_command(args: argparse.Namespace) -> int:
     """``dropline serve``."""
     _check(args)
+    broker = broker_config(args)
     from web import create_app
 
-    app = create_app({"DATA_DIR": args.data_dir, "CONNECT": list(args.connect),
+    app = create_app({**broker, "DATA_DIR": args.data_dir, "CONNECT": list(args.connect),
                       "TIME_SCALE": args.speedup, "MISSIONS_DIR": str(MISSIONS),
                       "SAMPLE_SCENARIO": SAMPLE,
                       "SESSION_COOKIE_SECURE": bool(args.secure_cookies),
