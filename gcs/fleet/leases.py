@@ -41,9 +41,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
+
+from gcs import sqldb
 
 metadata = sa.MetaData()
 vehicle_leases = sa.Table(
@@ -76,24 +77,24 @@ class Lease:
             raise ValueError(f"Expected token >= 1, got {self.token}")
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.close()
+#: Pragmas of SQLite connections: several processes share the file.
+SQLITE_PRAGMAS = ("journal_mode=WAL", "busy_timeout=10000")
 
 
 def lease_engine(url_or_path: str | Path) -> sa.Engine:
-    """An engine for a database URL (``sqlite:///...``, ``postgresql+psycopg://...``) or a
-    SQLite file path; SQLite files get WAL mode and a busy timeout, so that several processes
-    can share them."""
+    """An engine for a database URL (``sqlite:///...``, ``postgresql://...``, see
+    :mod:`gcs.sqldb`) or a SQLite file path; SQLite files get WAL mode and a busy timeout, so
+    that several processes can share them.
+
+    Raises
+    ------
+    InputError
+        Not a SQLite or PostgreSQL URL.
+    """
     url = str(url_or_path)
     if "://" not in url:
-        url = f"sqlite:///{url}"
-    engine = sa.create_engine(url)
-    if engine.dialect.name == "sqlite":
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
+        url = f"sqlite:///{Path(url).resolve()}"
+    return sqldb.create_engine(sqldb.database_url(url), sqlite_pragmas=SQLITE_PRAGMAS)
 
 
 def create_lease_table(engine: sa.Engine) -> None:

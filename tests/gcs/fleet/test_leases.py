@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,9 +30,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def table(tmp_path: Path, clock: Clock) -> Iterator[LeaseTable]:
-    """A lease table with a 3 s time to live in a fresh SQLite file."""
-    leases = LeaseTable(tmp_path / "leases.db", ttl_s=3.0, clock=clock)
+def table(database_url: str, clock: Clock) -> Iterator[LeaseTable]:
+    """A lease table with a 3 s time to live in an empty database (SQLite, then PostgreSQL)."""
+    leases = LeaseTable(database_url, ttl_s=3.0, clock=clock)
     yield leases
     leases.close()
 
@@ -147,9 +146,9 @@ def test_bad_lease_values_are_refused() -> None:
         LeaseTable("sqlite://", ttl_s=0.0)
 
 
-def _race(path: str, worker_id: str, now_s: float, start: Any, out: Any) -> None:
+def _race(url: str, worker_id: str, now_s: float, start: Any, out: Any) -> None:
     """In a separate process: once ``start`` lets everyone go, try to take every vehicle."""
-    table = LeaseTable(path, ttl_s=100.0, clock=lambda: now_s)
+    table = LeaseTable(url, ttl_s=100.0, clock=lambda: now_s)
     start.wait(30)
     got = [(key, lease.token) for key in VEHICLES
            if (lease := table.acquire(key, worker_id)) is not None]
@@ -157,11 +156,11 @@ def _race(path: str, worker_id: str, now_s: float, start: Any, out: Any) -> None
     out.put((worker_id, got))
 
 
-def _race_round(path: Path, now_s: float) -> dict[str, list[tuple[str, int]]]:
+def _race_round(url: str, now_s: float) -> dict[str, list[tuple[str, int]]]:
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Barrier(2)
     out = ctx.Queue()
-    procs = [ctx.Process(target=_race, args=(str(path), w, now_s, start, out))
+    procs = [ctx.Process(target=_race, args=(url, w, now_s, start, out))
              for w in ("a", "b")]
     for p in procs:
         p.start()
@@ -172,18 +171,18 @@ def _race_round(path: Path, now_s: float) -> dict[str, list[tuple[str, int]]]:
     return results
 
 
-def test_two_processes_racing_for_50_vehicles_never_both_hold_one(tmp_path: Path) -> None:
-    """Two processes racing for the same 50 vehicles on one SQLite file split them: each vehicle
-    has exactly one holder, with token 1; after every lease expired, a second race splits them
-    again, each with token 2, and the table agrees with what each process was told."""
-    path = tmp_path / "leases.db"
-    LeaseTable(path).close()  # created once, as a worker does before it starts racing
+def test_two_processes_racing_for_50_vehicles_never_both_hold_one(database_url: str) -> None:
+    """Two processes racing for the same 50 vehicles in one database (a SQLite file, then
+    PostgreSQL) split them: each vehicle has exactly one holder, with token 1; after every lease
+    expired, a second race splits them again, each with token 2, and the table agrees with what
+    each process was told."""
+    LeaseTable(database_url).close()  # created once, as a worker does before it starts racing
     for now_s, token in ((1000.0, 1), (2000.0, 2)):
-        results = _race_round(path, now_s)
+        results = _race_round(database_url, now_s)
         held = [key for got in results.values() for key, _ in got]
         assert sorted(held) == sorted(VEHICLES)  # all taken, none twice
         assert {t for got in results.values() for _, t in got} == {token}
-        table = LeaseTable(path, clock=lambda now_s=now_s: now_s)
+        table = LeaseTable(database_url, clock=lambda now_s=now_s: now_s)
         owners = table.owners()
         table.close()
         assert {k: v.worker_id for k, v in owners.items()} == \
