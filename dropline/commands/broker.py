@@ -20,9 +20,9 @@ def register(sub: Any) -> None:
     config = actions.add_parser(
         "config", help="write mosquitto.conf, the password file, the ACL and the logins",
         description="Write Mosquitto's config (listener on 127.0.0.1 only, no anonymous "
-                    "clients), its password file and ACL, and credentials.toml (every login, "
-                    "owner-only) into --out. Users: worker-<hub> per hub, console for the "
-                    "consoles. Passwords of an earlier run in --out are kept.")
+                    "clients), its password file and ACL, and the logins (credentials.toml and "
+                    "USER.password, owner-only) into --out. Users: worker-<hub> per hub, "
+                    "console for the consoles. Passwords of an earlier run in --out are kept.")
     config.add_argument("--hubs", required=True, metavar="A,B",
                         help="comma-separated hub ids")
     config.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
@@ -39,7 +39,8 @@ def config_command(args: argparse.Namespace) -> int:
     hubs = [h.strip() for h in str(args.hubs).split(",") if h.strip()]
     files = write_broker_config(Path(args.out), hubs, port=args.port)
     print(f"wrote {files.config}, {files.password_file}, {files.acl_file}")
-    print(f"logins (passwords in {files.credentials_file}, readable by you only):")
+    print(f"logins (passwords in {files.credentials_file} and USER.password beside it, "
+          "readable by you only):")
     for user in (CONSOLE_USER, *(worker_user(h) for h in hubs)):
         print(f"  {files.url(user)}")
     print(f"start the broker: mosquitto -c {files.config}")

@@ -9,43 +9,45 @@ id (unique across hubs), ``<worker>`` a worker's id. Payloads are compact JSON o
 at most 16 KiB); times are Unix seconds of the sender's clock. A receiver logs and drops a
 payload that does not match its topic (:class:`~gcs.bus.errors.MalformedMessage`).
 
-=====================================  ==============  ===  ========  ===========================
-topic (after ``dropline/v1/hub/<hub>``)  direction       QoS  retained  payload fields
-=====================================  ==============  ===  ========  ===========================
-``/vehicle/<sysid>/state``             worker->console  1/0  full      ``worker``, ``seq``
-                                                                      (per worker and vehicle),
-                                                                      ``at`` (s), ``full``,
-                                                                      ``base`` (seq of the last
-                                                                      full snapshot), ``f``:
-                                                                      the state fields below
-``/vehicle/<sysid>/alert``             worker->console  1    no        ``id``, ``worker``,
-                                                                      ``at`` (s), ``kind``,
-                                                                      ``severity`` (info,
-                                                                      warning, critical),
-                                                                      ``message``, ``action``,
-                                                                      ``sortie_id``
-``/vehicle/<sysid>/drop``              worker->console  1    no        ``worker``, ``at`` (s),
-                                                                      ``drop_id``, ``state``,
-                                                                      ``sortie_id``
-``/vehicle/<sysid>/command``           console->worker  1    no        ``id``, ``verb`` (pause,
-                                                                      resume, rtl, land),
-                                                                      ``console`` (its id),
-                                                                      ``user`` (who sent it),
-                                                                      ``at`` (s)
-``/vehicle/<sysid>/ack``               worker->console  1    no        ``command_id``, ``ok``,
-                                                                      ``detail``, ``worker``
-                                                                      (who executed it),
-                                                                      ``at`` (s)
-``/worker/<worker>/presence``          worker->all      1    yes       ``worker``, ``state``
-                                                                      (online, offline: also
-                                                                      the last will), ``at``
-                                                                      (s, None in the will),
-                                                                      ``vehicles`` (sysids)
-=====================================  ==============  ===  ========  ===========================
+=========================================  ===============  ===  =========  ========================
+topic (after ``dropline/v1/hub/<hub>``)    direction        QoS  retained   payload fields
+=========================================  ===============  ===  =========  ========================
+``/vehicle/<sysid>/state``                 worker->console  1/0  full ones  ``worker``, ``seq`` (per
+                                                                            worker and vehicle),
+                                                                            ``at`` (s), ``full``,
+                                                                            ``base`` (``seq`` of the
+                                                                            last full snapshot),
+                                                                            ``f`` (the state fields
+                                                                            below)
+``/vehicle/<sysid>/alert``                 worker->console  1    no         ``id``, ``worker``,
+                                                                            ``at`` (s), ``kind``,
+                                                                            ``severity`` (info,
+                                                                            warning, critical),
+                                                                            ``message``, ``action``,
+                                                                            ``sortie_id``
+``/vehicle/<sysid>/drop``                  worker->console  1    no         ``worker``, ``at`` (s),
+                                                                            ``drop_id``, ``state``,
+                                                                            ``sortie_id``
+``/vehicle/<sysid>/command``               console->worker  1    no         ``id``, ``verb`` (pause,
+                                                                            resume, rtl, land),
+                                                                            ``console`` (its id),
+                                                                            ``user`` (who sent it),
+                                                                            ``at`` (s)
+``/vehicle/<sysid>/ack``                   worker->console  1    no         ``command_id``, ``ok``,
+                                                                            ``detail``, ``worker``
+                                                                            (who executed it),
+                                                                            ``at`` (s)
+``/worker/<worker>/presence``              worker->all      1    yes        ``worker``, ``state``
+                                                                            (online; offline, also
+                                                                            the last will), ``at``
+                                                                            (s; None in the will),
+                                                                            ``vehicles`` (system
+                                                                            ids)
+=========================================  ===============  ===  =========  ========================
 
 State: a full snapshot (``full`` true, QoS 1, retained: a console starting later gets it at
 once) every 30 s, and as soon as more than a third of the fields changed since the last one;
-between them, at most twice a second per vehicle and only when something
+between them, about twice a second per vehicle (2.5 at most) and only when something
 changed (at least every 2 s as a keep-alive), a message (QoS 0, not retained) with the fields
 that differ from the last full snapshot, so that the last snapshot plus any later message give
 the whole state. State fields (:data:`gcs.bus.messages.STATE_FIELDS`; None: not reported):

@@ -75,7 +75,8 @@ def acl_text(hubs: Sequence[str]) -> str:
 class BrokerFiles:
     """What :func:`write_broker_config` wrote: the config to start mosquitto with (``mosquitto
     -c``), the password and ACL files, the credentials (user -> password, also in
-    ``credentials.toml``, readable by its owner only), and the port."""
+    ``credentials.toml`` and in ``<user>.password`` each, readable by their owner only), and
+    the port."""
 
     config: Path
     password_file: Path
@@ -157,6 +158,8 @@ def write_broker_config(out_dir: Path, hubs: Sequence[str], *, port: int = 1883,
                    "(DROPLINE_BROKER_PASSWORD)\n" + "".join(
                        f'\n[users."{u}"]\npassword = "{p}"\n'
                        f'url = "mqtt://{u}@127.0.0.1:{port}"\n' for u, p in creds.items()))
+    for user, secret in creds.items():
+        _write_private(out_dir / f"{user}.password", secret + "\n")
     config = out_dir / "mosquitto.conf"
     log_line = f"log_dest file {log_file}" if log_file is not None else "log_dest stderr"
     _write_private(config, "\n".join([

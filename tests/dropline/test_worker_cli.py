@@ -83,8 +83,10 @@ def test_broker_config_writes_the_files_and_keeps_passwords(
     assert main(["broker", "config", "--hubs", "north,south,east", "--out", str(out)]) == 0
     second = tomllib.loads((out / "credentials.toml").read_text())["users"]
     assert second["console"]["password"] == first["console"]["password"]
+    assert (out / "worker-north.password").read_text().strip() == \
+        first["worker-north"]["password"]
     assert "user worker-east" in (out / "acl").read_text()
-    for name in ("mosquitto.conf", "passwd", "acl", "credentials.toml"):
+    for name in ("mosquitto.conf", "passwd", "acl", "credentials.toml", "console.password"):
         assert (out / name).stat().st_mode & 0o077 == 0, name
     passwd = (out / "passwd").read_text()
     assert first["console"]["password"] not in passwd and "console:$7$101$" in passwd
