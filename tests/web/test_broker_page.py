@@ -1,0 +1,70 @@
+"""The Fleet page, unchanged, in a browser on a console in broker mode: the worker's vehicles
+show as cards, an operator's RTL from a card reaches the simulated vehicle through the worker,
+and the page logs no error (real Mosquitto, worker, copters and headless chromium)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gcs.bus.url import BrokerUrl
+from gcs.bus.worker import HubWorker
+from tests.e2e.helpers import ARTIFACTS, CHROMIUM, Watched, confirm
+from tests.helpers.mosquitto import running_mosquitto
+from tests.helpers.ports import free_base_port
+from tests.helpers.waiting import wait_until
+from tests.web.helpers import make_app, serve, services
+
+HOME = (44.0618, -71.1369, 160.0)
+
+
+@pytest.mark.slow
+def test_the_fleet_page_works_through_the_broker(tmp_path: Path) -> None:
+    """Two vehicle cards and no offline worker among the links; RTL from vehicle 2's
+    card is confirmed by the worker and the simulated vehicle flies RTL."""
+    if not CHROMIUM.is_file():
+        pytest.fail("Debian's chromium is needed at /usr/bin/chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    from sitl.builtin import BuiltinFleet
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with running_mosquitto(tmp_path / "broker", ["north"]) as broker:
+        fleet = BuiltinFleet(vehicles=2, home=HOME, speedup=10.0,
+                             base_port=free_base_port(2), settle_s=1.0)
+        fleet.start()
+        worker = HubWorker(hub="north", worker_id="w-north",
+                           broker=BrokerUrl.parse(broker.url("worker-north")),
+                           connect=fleet.connection_strings)
+        app = make_app(tmp_path / "console", BROKER=broker.url("console"))
+        try:
+            worker.start()
+            for server in serve(app):
+                with sync_playwright() as p:
+                    browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+                    try:
+                        w = Watched(browser, server.url)
+                        page = w.login("operator")
+                        page.click("#nav-fleet")
+                        page.wait_for_selector("#vehicle-2")
+                        page.wait_for_selector("#vehicle-1")
+                        assert page.inner_text("#links") == ""   # no worker offline
+                        page.click("#vehicle-2 button[data-verb='rtl']")
+                        confirm(page)
+                        page.wait_for_function(
+                            "() => document.querySelector('#fleet-message').textContent"
+                            ".includes('worker w-north')")
+                        wait_until(lambda: fleet.vehicle(1).snapshot().mode == "RTL", 10,
+                                   "vehicle 2 in RTL")
+                        page.wait_for_function(
+                            "() => document.querySelector('#vehicle-2').textContent"
+                            ".includes('RTL')")
+                        w.shot("broker-fleet")
+                        w.close()
+                    finally:
+                        browser.close()
+        finally:
+            services(app).close()
+            worker.close()
+            fleet.stop()
