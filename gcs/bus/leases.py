@@ -43,6 +43,7 @@ class LeaseKeeper:
         self.hub = hub
         self.worker_id = worker_id
         self._held: dict[int, Lease] = {}
+        self._next_try_s: dict[int, float] = {}
         self._lock = threading.Lock()
 
     def owns(self, sysid: int) -> bool:
@@ -53,13 +54,16 @@ class LeaseKeeper:
 
     def refresh(self, heard: Iterable[int]) -> None:
         """Renew the leases held (those past half their time), take those of vehicles heard
-        and free, and drop the lost ones."""
+        and free (a vehicle another worker holds is asked for again after half a lease's
+        time), and drop the lost ones."""
         now = self.table.clock()
         for sysid in heard:
             with self._lock:
                 lease = self._held.get(sysid)
             if lease is not None and lease.expires_at_s - now > self.table.ttl_s / 2:
                 continue
+            if lease is None and now < self._next_try_s.get(sysid, now):
+                continue   # held by another worker: asked again after half a lease
             found = self.table.renew(lease) if lease is not None and \
                 lease.expires_at_s > now else None
             if found is None:
@@ -72,6 +76,7 @@ class LeaseKeeper:
                             sysid)
             with self._lock:
                 if found is None:
+                    self._next_try_s[sysid] = now + self.table.ttl_s / 2
                     self._held.pop(sysid, None)
                 else:
                     self._held[sysid] = found
