@@ -7,7 +7,8 @@ Each pass (every ``ttl / 3`` by default) of :class:`Ownership`:
 2. renews every vehicle lease held. A lease whose renewal failed, or whose time is nearly out
    (within one pass of its expiry, say the database could not be reached), is dropped at once
    and ``on_lost(lease)`` is called before anything else is done for that vehicle: its holder
-   stops commanding it while no other worker can have taken it yet;
+   stops commanding it while no other worker can have taken it yet (a watch thread drops such
+   leases on time even while a pass is stuck on the database);
 3. takes free vehicles (never leased, released, or expired), in an order of its own so that
    workers starting together try different vehicles first, within its fair share: no more than
    ``ceil(n / live_workers)`` of the ``n`` vehicles it could serve, ``live_workers`` being the
@@ -95,6 +96,7 @@ class Ownership:
         self._given_up: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._watch: threading.Thread | None = None
         # each worker its own order of trying free vehicles
         self._order = sorted(self.vehicles, key=lambda v: hashlib.sha256(
             f"{worker_id}|{v}".encode()).hexdigest())
@@ -206,11 +208,16 @@ class Ownership:
 
     # -- the thread ---------------------------------------------------------------------------
     def start(self) -> Ownership:
-        """Run a pass every ``period_s`` in a background thread."""
+        """Run a pass every ``period_s`` in a background thread, and a watch dropping the
+        leases about to expire in another (a pass stuck on an unreachable database must not
+        keep a vehicle commanded past its lease)."""
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name=f"ownership {self.worker_id}")
+        self._watch = threading.Thread(target=self._run_watch, daemon=True,
+                                       name=f"ownership watch {self.worker_id}")
         self._thread.start()
+        self._watch.start()
         return self
 
     def _run(self) -> None:
@@ -218,20 +225,26 @@ class Ownership:
             self.tick()
             self._stop.wait(self.period_s)
 
+    def _run_watch(self) -> None:
+        while not self._stop.wait(self.period_s / 10.0):
+            self._drop_lapsed()
+
+    def _join(self) -> None:
+        for thread in (self._thread, self._watch):
+            if thread is not None:
+                thread.join()
+        self._thread = self._watch = None
+
     def abandon(self) -> None:
         """Stop the passes and nothing else: no callback, no release (as if the worker died;
         its leases expire)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._join()
 
     def stop(self) -> None:
         """Stop the passes; ``on_lost`` for every vehicle held, then release them all."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._join()
         with self._lock:
             held = list(self._held.values())
             self._held.clear()

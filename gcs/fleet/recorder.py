@@ -34,12 +34,18 @@ class FleetRecorder:
         Where flights, alerts and delivery events are recorded (None: nowhere).
     clock
         Monotonic clock (s), the one drop events are stamped with.
+    fence
+        Asked before every write to the flight log: False drops the write (the vehicles'
+        owner lost them to another worker; :mod:`gcs.fleet.ownership`). None: always write.
     """
 
     def __init__(self, flight_log: FlightLog | None, *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 fence: Callable[[], bool] | None = None) -> None:
         self.flight_log = flight_log
         self.clock = clock
+        self.fence = fence
+        self._fenced = False
         #: The run of the flight log the fleet records into (None until one is opened).
         self.run: RunRecord | None = None
         self._lock = threading.Lock()
@@ -47,6 +53,18 @@ class FleetRecorder:
         self._alerts: list[Alert] = []
         self._preflight_reports: dict[str, PreflightReport] = {}
         self._on_alert: list[Callable[[Alert], None]] = []
+
+    def _recording(self) -> bool:
+        """A flight log and a run to write to, and the fence lets the write through."""
+        if self.flight_log is None or self.run is None:
+            return False
+        if self.fence is not None and not self.fence():
+            if not self._fenced:
+                log.warning("run %d: nothing more recorded: the vehicle's lease is lost",
+                            self.run.id)
+            self._fenced = True
+            return False
+        return True
 
     # -- the run ------------------------------------------------------------------------------
     def open_run(self, *, plan_key: str, plan_name: str, plan_path: str | None,
@@ -63,7 +81,7 @@ class FleetRecorder:
 
     def end_run(self, outcome: str) -> None:
         """The run is over (``outcome`` e.g. ``"all delivered"``)."""
-        if self.flight_log is not None and self.run is not None:
+        if self._recording() and self.flight_log is not None and self.run is not None:
             self.flight_log.end_run(self.run.id, outcome)
 
     # -- vehicles -----------------------------------------------------------------------------
@@ -71,7 +89,7 @@ class FleetRecorder:
         """A vehicle joins the fleet with ``status`` (and is recorded in the run)."""
         with self._lock:
             self._status[status.name] = status
-        if self.flight_log is not None and self.run is not None:
+        if self._recording() and self.flight_log is not None and self.run is not None:
             self.flight_log.record_vehicle(self.run.id, name=status.name, sysid=status.sysid,
                                            link_url=status.link_url)
 
@@ -94,7 +112,7 @@ class FleetRecorder:
         log.info("vehicle %d%s: %s: %s", alert.sysid,
                  f" sortie {alert.sortie_id}" if alert.sortie_id else "", alert.kind,
                  alert.message)
-        if self.flight_log is not None and self.run is not None:
+        if self._recording() and self.flight_log is not None and self.run is not None:
             self.flight_log.record_alert(self.run.id, alert, flight_id=flight_id)
         for callback in list(self._on_alert):
             try:
@@ -125,7 +143,7 @@ class FleetRecorder:
     # -- flights and drops --------------------------------------------------------------------
     def drop_events(self, events: Iterable[DropEvent], flight_id: int | None) -> None:
         """Record changes of drop states (of flight ``flight_id``, if any)."""
-        if self.flight_log is None or self.run is None:
+        if not self._recording() or self.flight_log is None or self.run is None:
             return
         offset = time.time() - self.clock()
         for event in events:
@@ -135,14 +153,15 @@ class FleetRecorder:
 
     def open_flight(self, *, sortie_id: str, vehicle: str, sysid: int) -> int:
         """A new flight of ``sortie_id`` by ``vehicle``; its id (-1 when nothing is recorded)."""
-        if self.flight_log is None or self.run is None:
+        if not self._recording() or self.flight_log is None or self.run is None:
             return -1
         return self.flight_log.open_flight(self.run.id, sortie_id=sortie_id, vehicle=vehicle,
                                            sysid=sysid)
 
     def set_flight_state(self, flight_id: int, state: str, *, reason: str | None = None) -> None:
         """Move flight ``flight_id`` to ``state`` (nothing for a flight not recorded)."""
-        if self.flight_log is not None and flight_id >= 0:
+        if self.flight_log is not None and flight_id >= 0 and \
+                (self.fence is None or self.fence()):
             self.flight_log.set_flight_state(flight_id, state, reason=reason)
 
     def tlog_path(self, flight_id: int) -> Path | None:

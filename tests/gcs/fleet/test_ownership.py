@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -153,3 +155,31 @@ def test_the_thread_takes_and_releases(tmp_path: Path) -> None:
         own.stop()
     assert table.owners() == {}
     table.close()
+
+
+def test_a_pass_stuck_on_the_database_does_not_keep_the_vehicles(tmp_path: Path,
+                                                                   clock: Clock) -> None:
+    """While the database is locked (renewals stuck), the leases nearing their expiry are
+    dropped by the watch thread all the same: on_lost for every vehicle, before any other
+    worker could take one."""
+    path = tmp_path / "leases.db"
+    table = LeaseTable(path, ttl_s=3.0, clock=clock)
+    lost: list[tuple[str, str]] = []
+    own = Ownership(table, "a", VEHICLES, settle_s=0.0, on_gained=lambda lease: None,
+                    on_lost=lambda lease: lost.append((lease.vehicle,
+                                                       threading.current_thread().name)))
+    own.start()
+    locker = sqlite3.connect(path, isolation_level=None)
+    try:
+        wait_until(lambda: len(own.held()) == len(VEHICLES), 10.0, "every vehicle taken")
+        locker.execute("BEGIN EXCLUSIVE")
+        clock.now_s += 2.5  # renewals due, and the database refuses them
+        wait_until(lambda: len(lost) == len(VEHICLES), 5.0, "every vehicle dropped")
+        assert {name for _, name in lost} == {"ownership watch a"}
+        assert own.held() == {}
+    finally:
+        if locker.in_transaction:
+            locker.execute("ROLLBACK")
+        locker.close()
+        own.stop()
+        table.close()
