@@ -13,7 +13,19 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from dropline.commands import broker, db, fly, plan, replan, replay, sim, sitl, web, worker
+from dropline.commands import (
+    broker,
+    db,
+    fly,
+    plan,
+    region,
+    replan,
+    replay,
+    sim,
+    sitl,
+    web,
+    worker,
+)
 from dropline.commands.exit_codes import ExitCode, exit_code_for
 from planner.errors import VerificationError
 
@@ -27,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                "4 no usable vehicle answered, 130 interrupted")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (plan, replan, sim, sitl, fly, web, replay, worker, broker, db):
+    for group in (plan, replan, sim, sitl, fly, web, replay, worker, broker, db, region):
         group.register(sub)
     return parser
 

@@ -10,7 +10,8 @@ code  name              meaning
                         right: ``verify`` found violations, ``fly`` left drops undelivered,
                         ``upload`` left a vehicle not ready, a vehicle did not confirm ``rtl``,
                         ``replay`` broke a tolerance, a simulated vehicle or SITL instance
-                        failed its health check or died, ``sitl status`` found it stopped
+                        failed its health check or died, ``sitl status`` found it stopped,
+                        a server or process of ``region`` did not start or stopped
 2     ``BAD_INPUT``     a usage error, or a file, folder, option or value that is wrong, missing
                         or not free (a port in use, a SITL launcher already running or none to
                         stop); nothing was done
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import enum
 
+from dropline.region.errors import RegionError
 from gcs.errors import FleetError, GroundControlError, LinkTimeout
 from planner.errors import DroplineError, InfeasibleError, InputError, VerificationError
 from sitl.errors import SimulatorError, SitlLaunchError
@@ -54,6 +56,7 @@ ERROR_CODES: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (VerificationError, ExitCode.REJECTED),
     (InfeasibleError, ExitCode.BAD_INPUT),
     (SitlLaunchError, ExitCode.CHECK_FAILED),
+    (RegionError, ExitCode.CHECK_FAILED),
     (SimulatorError, ExitCode.BAD_INPUT),
     (LinkTimeout, ExitCode.UNREACHABLE),
     (FleetError, ExitCode.UNREACHABLE),

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.postgres import PostgresServer, start_postgres
+from dropline.region.errors import RegionError
+from tests.helpers.postgres import (
+    PostgresServer,
+    create_database,
+    drop_database,
+    start_postgres,
+)
 
 #: The backends ``database_url`` runs a test on.
 BACKENDS = ("sqlite", "postgresql")
@@ -23,18 +29,18 @@ def postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server on loopback for this test process (fails when not installed)."""
     try:
         server = start_postgres()
-    except RuntimeError as exc:
+    except RegionError as exc:
         pytest.fail(str(exc), pytrace=False)
     yield server
-    server.stop()
+    server.stop(remove=True)
 
 
 @pytest.fixture
 def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     """The URL of a new empty database of the test process's server (dropped afterwards)."""
-    url = postgres_server.create_database()
+    url = create_database(postgres_server)
     yield url
-    postgres_server.drop_database(url)
+    drop_database(postgres_server, url)
 
 
 @pytest.fixture(params=BACKENDS)
