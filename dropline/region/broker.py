@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from dropline.region.errors import RegionError
 from gcs.bus.broker_config import BrokerFiles, write_broker_config
+from sitl.ardupilot.health import port_listening
 
 #: Where Debian's mosquitto package puts the broker.
 MOSQUITTO = Path("/usr/sbin/mosquitto")
@@ -55,13 +55,6 @@ class Broker:
             self.process.stderr.close()
 
 
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
 
 def start_mosquitto(folder: Path, hubs: Sequence[str], port: int) -> Broker:
     """Mosquitto with the bus's config for ``hubs`` written into ``folder`` (logins of an
@@ -88,7 +81,7 @@ def start_mosquitto(folder: Path, hubs: Sequence[str], port: int) -> Broker:
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     broker = Broker(files, process, log_file)
     deadline = time.monotonic() + START_S
-    while not _listening(port):
+    while not port_listening("127.0.0.1", port):
         if process.poll() is not None or time.monotonic() > deadline:
             err = process.stderr.read().decode(errors="replace") \
                 if process.stderr is not None and process.poll() is not None else ""

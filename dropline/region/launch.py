@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from dropline.region.broker import Broker, start_mosquitto
 from dropline.region.errors import RegionError
 from dropline.region.postgres import PostgresServer, start_postgres
 from gcs.bus.broker_config import CONSOLE_USER, worker_user
+from sitl.ardupilot.health import port_listening
 
 #: The database the region's processes share.
 DATABASE = "dropline"
@@ -72,13 +72,6 @@ class Child:
     restart: bool = False
     restarts: int = 0
 
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def _private(path: Path) -> Path:
@@ -224,7 +217,7 @@ class Region:
             if time.monotonic() > deadline:
                 raise RegionError(f"{name} did not open port {waiting[0]} within "
                                   f"{START_S:g} s: {self.log_tail(name)}")
-            waiting = [p for p in waiting if not _port_open(p)]
+            waiting = [p for p in waiting if not port_listening("127.0.0.1", p)]
             time.sleep(0.1)
 
     def log_tail(self, name: str, chars: int = 1500) -> str:

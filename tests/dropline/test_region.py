@@ -12,12 +12,14 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from sitl.ardupilot.health import port_listening
 from tests.helpers.cli import run_main
 from tests.helpers.ports import free_base_port, free_tcp_port
 from tests.helpers.waiting import wait_until
@@ -33,13 +35,6 @@ def _bindable(port: int) -> bool:
             return False
     return True
 
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 class _Output:
@@ -83,6 +78,14 @@ def _vehicles(http: requests.Session, url: str) -> dict[int, dict[str, Any]]:
     return {int(v["sysid"]): v for v in fleet["vehicles"]}
 
 
+def _both_fresh(http: requests.Session, url: str, max_age_s: float) -> bool:
+    """Whether the console shows copters 1 and 2, each heard within ``max_age_s``."""
+    vehicles = _vehicles(http, url)
+    return set(vehicles) == {1, 2} and all(
+        v["heartbeat_age_s"] is not None and v["heartbeat_age_s"] < max_age_s
+        for v in vehicles.values())
+
+
 def test_one_command_starts_and_stops_a_region(data_dir: Path) -> None:
     """Two consoles on one broker and database show the same two copters, leased by two
     workers; kill -9 of a worker: the vehicles stay monitored and the worker comes back;
@@ -109,8 +112,7 @@ def test_one_command_starts_and_stops_a_region(data_dir: Path) -> None:
         urls = [f"http://127.0.0.1:{console_port + i}" for i in range(2)]
         sessions = [_login(url, password) for url in urls]
         for http, url in zip(sessions, urls, strict=True):
-            wait_until(lambda http=http, url=url: set(_vehicles(http, url)) == {1, 2}, 60.0,
-                       f"both copters on {url}")
+            wait_until(partial(_both_fresh, http, url, 60.0), 60.0, f"both copters on {url}")
 
         workers = [p for p in _children(process.pid) if "worker" in p[1]]
         assert len(workers) == 2, workers
@@ -119,10 +121,8 @@ def test_one_command_starts_and_stops_a_region(data_dir: Path) -> None:
                    "the region noticing the dead worker")
         # the other worker holds (or takes over) both copters: fresh state on both consoles
         for http, url in zip(sessions, urls, strict=True):
-            wait_until(lambda http=http, url=url: all(
-                v["heartbeat_age_s"] is not None and v["heartbeat_age_s"] < 5.0
-                for v in _vehicles(http, url).values()) and len(_vehicles(http, url)) == 2,
-                30.0, f"both copters monitored on {url} after the kill")
+            wait_until(partial(_both_fresh, http, url, 5.0), 30.0,
+                       f"both copters monitored on {url} after the kill")
         wait_until(lambda: len([p for p in _children(process.pid) if "worker" in p[1]]) == 2,
                    30.0, "the killed worker started again")
     finally:
@@ -131,7 +131,7 @@ def test_one_command_starts_and_stops_a_region(data_dir: Path) -> None:
         out.close()
     assert code == 0, "".join(out.lines)
     for port in (console_port, console_port + 1, db_port, broker_port, sim_port):
-        assert not _listening(port), port
+        assert not port_listening("127.0.0.1", port), port
 
 
 def _children(pid: int) -> list[tuple[int, str]]:
