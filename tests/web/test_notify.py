@@ -219,3 +219,67 @@ def test_without_settings_nothing_is_told(tmp_path: Path) -> None:
                                                 "notifications": []}
     assert c.post("/api/notifications/1/retry").status_code == 409
     services(app).close()
+
+
+def test_two_consoles_on_one_database_tell_each_event_once(
+        tmp_path: Path, hook: Receiver, inbox: Inbox, postgres_url: str) -> None:
+    """Two consoles sharing one PostgreSQL database both run the notifier: a due row is sent by
+    the one console that claims it, so every event reaches the webhook and the mailbox once."""
+    import threading
+
+    from web.notify.outbox import CLAIM_S
+
+    settings = write_settings(tmp_path / "conf", hook.url, inbox.port)
+    first = make_app(tmp_path / "data", DATABASE_URL=postgres_url,
+                     NOTIFY=load_notify_config(settings), NOTIFY_AUTOSTART=False)
+    second = create_app({"DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": postgres_url,
+                         "MISSIONS_DIR": str(REPO / "missions"), "SAMPLE_SCENARIO": "tutorial",
+                         "NOTIFY": load_notify_config(settings), "NOTIFY_AUTOSTART": False})
+    try:
+        plan_id = recipients_plan(first, Client(first, "operator"))
+        run = Run(first, plan_id)
+        eta = time.time() + 1200.0
+        for parcel in ("P014", "P020"):
+            run.event(parcel, "en_route", eta_at=eta)
+        first_notify, second_notify = services(first).notify, services(second).notify
+        assert first_notify is not None and second_notify is not None
+        first_notify.queue_events()
+        second_notify.queue_events()
+
+        # both read the same due rows; only one claim of each wins
+        due_first = first_notify.outbox.due()
+        due_second = second_notify.outbox.due()
+        assert [r.id for r in due_first] == [r.id for r in due_second] and due_first
+        wins = [(first_notify.outbox.claim(a), second_notify.outbox.claim(b))
+                for a, b in zip(due_first, due_second, strict=True)]
+        assert wins == [(True, False)] * len(due_first)
+        assert first_notify.outbox.due() == []  # held while being sent
+        # a console that died holding them: they are due again after the claim's time
+        later = time.time() + CLAIM_S + 1.0
+        second_notify.outbox.clock = lambda: later
+        assert len(second_notify.outbox.due()) == len(due_first)
+        second_notify.outbox.clock = time.time
+
+        run.event("P014", "delivered")
+        run.event("P020", "delivered")
+        run.end()
+        barrier = threading.Barrier(2)
+
+        def ticks(notify: object) -> None:
+            barrier.wait()
+            for _ in range(5):
+                notify.tick()  # type: ignore[attr-defined]
+
+        threads = [threading.Thread(target=ticks, args=(n,))
+                   for n in (first_notify, second_notify)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        events = [e["id"] for e in hook.events()]
+        assert sorted(_kinds(hook)) == [("P014", "delivered"), ("P020", "delivered")]
+        assert len(set(events)) == len(events)
+        assert [m["Subject"] for m in inbox.messages] == ["Your parcel P014 was delivered"]
+    finally:
+        services(second).close()
+        services(first).close()

@@ -3,6 +3,11 @@
 A row is ``pending`` (due at ``next_at``), ``sent`` or ``dead`` (a dead letter: the receiver
 refused it or it failed ``max_attempts`` times; ``last_error`` says why). Rows are added once
 per event id and channel and are never removed.
+
+Several consoles may share the database: a console sends a due row only after claiming it
+(:meth:`Outbox.claim`, one conditional update that only one of them wins), which moves the row's
+``next_at`` :data:`CLAIM_S` ahead; a console that dies while sending leaves the row to be taken
+again after that.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from web.errors import Conflict, NotFound
 STATES = ("pending", "sent", "dead")
 #: Longest error text kept on a row.
 ERROR_MAX = 500
+#: Seconds a console holds a claimed row while it sends it (longer than any send takes).
+CLAIM_S = 120.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +86,15 @@ class Outbox:
         return self.db.rows(sa.select(n).where(n.c.state == "pending",
                                                n.c.next_at <= self.clock())
                             .order_by(n.c.id).limit(limit))
+
+    def claim(self, row: Any) -> bool:
+        """Take due row ``row`` (as :meth:`due` read it) for sending: True for exactly one of
+        the consoles that try, while it is still pending with the due time read."""
+        n = tables.notifications
+        result = self.db.write(sa.update(n).where(
+            n.c.id == row.id, n.c.state == "pending", n.c.next_at == row.next_at).values(
+            next_at=self.clock() + CLAIM_S))
+        return bool(result.rowcount == 1)
 
     def sent(self, row_id: int) -> None:
         """Record a row handed over."""

@@ -242,6 +242,8 @@ class NotifyService:
             channel = self.channels.get(row.channel)
             if channel is None:
                 continue  # a channel no longer configured: kept pending for when it is
+            if not self.outbox.claim(row):
+                continue  # another console sends it
             try:
                 channel.send(json.loads(row.payload))
             except NotifyError as exc:
