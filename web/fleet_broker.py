@@ -10,18 +10,26 @@ published as a command message carrying the console's id and the user's name, an
 is the ack of the worker that executed it (named in the result, hence in the audit log); no
 ack within ``command_timeout_s`` is a :class:`gcs.errors.LinkTimeout` (504 to the browser).
 Alerts from workers join the console's alert list (kept in memory, newest
-:data:`ALERTS_KEPT`) and are acknowledged as the run's are. Plans are not flown through
-workers: an upload is refused.
+:data:`ALERTS_KEPT`) and are acknowledged as the run's are.
+
+A verified plan version is flown through the workers of one hub (:mod:`web.broker_run`): the
+upload assigns its plan vehicles to the vehicles heard on that hub (refused, as with links, while
+a run flies, while one is armed, or when every parcel was delivered already), and the start
+publishes the run request; the workers fly the plan's shared run in the flight-log database the
+console shares with them (``DATABASE_URL`` on PostgreSQL), from which the fleet page's run,
+drops, vehicle phases and the run's alerts are read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,22 +44,31 @@ from gcs.bus.messages import (
     CommandMessage,
     DropMessage,
     Presence,
+    RunProgress,
+    RunRequest,
     StateMessage,
 )
 from gcs.bus.state import StateBook, snapshot_of
-from gcs.bus.topics import command_topic, parse_topic, presence_topic, vehicle_topic
+from gcs.bus.topics import command_topic, parse_topic, presence_topic, run_topic, vehicle_topic
 from gcs.bus.url import BrokerUrl
 from gcs.errors import LinkTimeout
+from gcs.fleet.logs import alerts as log_alerts
+from gcs.fleet.manager import plan_key
 from gcs.link import Link
 from gcs.snapshot import VehicleSnapshot
 from gcs.telemetry import TelemetryHub
 from planner.errors import InputError
+from planner.io.planfile import plan_to_json
+from planner.plan_model import Plan
+from planner.scenario import Scenario
+from planner.terrain import Dem
 from web import db as tables
+from web.broker_run import BrokerRun
 from web.db import Database
 from web.errors import Conflict, NotFound
 from web.events import EventBus
 from web.fleet_json import alert_json
-from web.fleet_run import VehicleResult
+from web.fleet_run import FleetRun, VehicleResult
 from web.fleet_service import MODE_COMMANDS, FleetService, alert_fields
 from web.planning import PlanService
 
@@ -61,7 +78,7 @@ log = logging.getLogger(__name__)
 ALERTS_KEPT = 500
 #: What a console subscribes to: every hub's vehicle topics but commands, and presence.
 SUBSCRIPTIONS = (*(vehicle_topic("+", "+", k) for k in ("state", "alert", "drop", "ack")),
-                 presence_topic("+", "+"))
+                 presence_topic("+", "+"), run_topic("+", "+", "progress"))
 
 
 def alert_number(worker_alert_id: str) -> int:
@@ -145,6 +162,10 @@ class BrokerFleet(FleetService):
         self._bus_alerts: OrderedDict[int, dict[str, Any]] = OrderedDict()
         self._workers: dict[tuple[str, str], Presence] = {}
         self._bus_lock = threading.Lock()
+        #: The plan uploaded to (or flown by) the workers.
+        self.broker_run: BrokerRun | None = None
+        self._run_poller = threading.Thread(target=self._run_poll_loop, daemon=True,
+                                            name="broker-run-poll")
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -158,14 +179,18 @@ class BrokerFleet(FleetService):
         for topic in SUBSCRIPTIONS:
             self.client.subscribe(topic, qos=1)
         self.client.connect(self.connect_timeout_s)
+        self._run_poller.start()
         log.info("console %s on the broker at %s", self.console_id, self.broker.address)
 
     def resume(self, plans: PlanService) -> None:
-        """Nothing to resume: runs are not flown through workers."""
+        """Nothing to resume: the workers fly the runs."""
 
     def close(self) -> None:
         """Leave the broker and release the flight log."""
+        self._stop.set()
         self.client.close()
+        if self._run_poller.is_alive():
+            self._run_poller.join(5.0)
         super().close()
 
     # -- the bus ------------------------------------------------------------------------------
@@ -176,6 +201,9 @@ class BrokerFleet(FleetService):
                 presence = Presence.from_payload(topic, payload)
                 with self._bus_lock:
                     self._workers[(parts.hub, presence.worker)] = presence
+                return
+            if parts.kind == "run_progress":
+                self._on_progress(parts.run, RunProgress.from_payload(topic, payload))
                 return
             assert parts.sysid is not None
             if parts.kind == "state":
@@ -201,6 +229,55 @@ class BrokerFleet(FleetService):
         if isinstance(speedup, float) and speedup > 0:
             self.speedups[sysid] = speedup
         self._on_snapshot(snapshot_of(heard))
+
+    def _on_progress(self, request_id: str | None, msg: RunProgress) -> None:
+        run = self.broker_run
+        if run is None or run.request.id != request_id:
+            return
+        run.heard(msg)
+        self.events.publish("run", {"type": "run", "plan_id": run.plan_id,
+                                    "state": f"worker {msg.worker}: {msg.state}",
+                                    "worker": msg.worker, "sysid": msg.sysid,
+                                    "detail": msg.detail})
+
+    def _run_poll_loop(self) -> None:
+        while not self._stop.wait(0.5):
+            try:
+                self._run_poll()
+            except Exception:
+                log.exception("run poll failed")
+
+    def _run_poll(self) -> None:
+        run = self.broker_run
+        if run is None or not run.started:
+            return
+        for sysid, status in run.vehicles(self.flight_log).items():
+            if self._last_status.get(sysid) != status:
+                self._last_status[sysid] = status
+                self.events.publish("status", {"type": "status", "sysid": sysid,
+                                               "status": status})
+        for a in self._run_alerts(run)[self._seen_alerts:]:
+            self._seen_alerts += 1
+            self.events.publish("alert", {"type": "alert", "alert": a})
+        if run.poll(self.flight_log):
+            drops = run.drops(self.flight_log)
+            self.events.publish("run", {"type": "run", "plan_id": run.plan_id,
+                                        "state": "finished", "all_delivered": all(
+                                            d["state"] == "delivered" for d in drops)})
+
+    def _run_alerts(self, run: BrokerRun) -> list[dict[str, Any]]:
+        """The alerts the workers recorded in the run, with their acknowledgement."""
+        run_id = run.find_run(self.flight_log)
+        if run_id is None:
+            return []
+        recorded = self.flight_log.alerts(run_id)
+        if not recorded:
+            return []
+        acks = {r.alert_id: r for r in self.db.rows(
+            sa.select(tables.alert_acks).where(
+                tables.alert_acks.c.alert_id.in_([a["id"] for a in recorded])))}
+        return [{**alert_json(a, None if (ack := acks.get(a["id"])) is None else ack.username),
+                 **alert_fields(a)} for a in recorded]
 
     def _on_ack(self, ack: AckMessage) -> None:
         with self._bus_lock:
@@ -240,24 +317,38 @@ class BrokerFleet(FleetService):
                          "error": None if w["state"] == "online" else "worker offline"}
                         for w in self.workers()]
         out["workers"] = self.workers()
+        run = self.broker_run
+        if run is not None:
+            statuses = run.vehicles(self.flight_log) if run.started else {}
+            for vehicle in out["vehicles"]:
+                vehicle.update(statuses.get(vehicle["sysid"], {}))
+            out["run"] = run.json()
+            out["drops"] = run.drops(self.flight_log)
         return out
 
     def alerts(self) -> list[dict[str, Any]]:
         """Alerts heard from the workers, newest last, with their acknowledgement."""
         with self._bus_lock:
             held = list(self._bus_alerts.values())
+        run = self.broker_run
+        recorded = [] if run is None else self._run_alerts(run)
         if not held:
-            return []
+            return recorded
         acks = {r.alert_id: r for r in self.db.rows(
             sa.select(tables.alert_acks).where(
                 tables.alert_acks.c.alert_id.in_([a["id"] for a in held])))}
-        return [{**alert_json(a, None if (ack := acks.get(a["id"])) is None else ack.username),
-                 **alert_fields(a)} for a in held]
+        return recorded + [
+            {**alert_json(a, None if (ack := acks.get(a["id"])) is None else ack.username),
+             **alert_fields(a)} for a in held]
 
     def acknowledge(self, alert_id: int, username: str) -> dict[str, Any]:
         """Mark an alert heard from a worker as seen by ``username``."""
         with self._bus_lock:
             known = alert_id in self._bus_alerts
+        if not known:
+            with self.flight_log.engine.connect() as conn:
+                known = conn.execute(sa.select(log_alerts.c.id)
+                                     .where(log_alerts.c.id == alert_id)).first() is not None
         if not known:
             raise NotFound(f"no alert {alert_id}")
         with self.db.transaction() as conn:
@@ -270,10 +361,83 @@ class BrokerFleet(FleetService):
         return {"id": alert_id, "acked_by": username}
 
     # -- commands -----------------------------------------------------------------------------
-    def upload(self, *args: Any, **kwargs: Any) -> list[VehicleResult]:
-        """Refused: plans are not flown through workers."""
-        raise Conflict("this console reaches its vehicles through workers (--broker); "
-                       "uploading plans through them is not supported")
+    def upload(self, plan_id: str, plan: Plan, scenario: Scenario, dem: Dem,
+               plan_path: Path, *, resend_delivered: bool = False,
+               delivered_before: Mapping[str, str] | None = None) -> list[VehicleResult]:
+        """Assign the plan's vehicles to vehicles heard on one hub (sorted names to sorted
+        system ids on the hub hearing the most) for its workers to fly; nothing is sent until
+        :meth:`start_broker_run`. Refused while a run flies, while an assigned vehicle is
+        armed, when the hub has too few vehicles, or when every parcel was delivered already
+        (re-sending delivered parcels is not done through workers)."""
+        run = self.broker_run
+        if run is not None and run.started and not run.poll(self.flight_log) \
+                and not run.finished:
+            raise Conflict("a plan is being flown by the workers; wait until it is done")
+        if resend_delivered:
+            raise Conflict("re-sending delivered parcels is not done through workers")
+        served = [d for s in plan.sorties for d in s.drop_ids]
+        delivered = {**(delivered_before or {}),
+                     **self.flight_log.delivered_drops(plan_key(plan))}
+        if served and all(d in delivered for d in served):
+            raise Conflict(f"every parcel of plan {plan_id} was delivered already "
+                           f"({', '.join(served)})")
+        names = sorted({s.vehicle for s in plan.sorties})
+        hubs: dict[str, list[int]] = {}
+        for sysid, heard in self.book.vehicles().items():
+            hubs.setdefault(heard.hub, []).append(sysid)
+        if not hubs:
+            raise Conflict("no vehicle is heard from any worker")
+        hub, sysids = max(sorted(hubs.items()), key=lambda h: len(h[1]))
+        if len(sysids) < len(names):
+            raise Conflict(f"plan {plan_id} needs {len(names)} vehicles; hub {hub} has "
+                           f"{len(sysids)}")
+        assignment = dict(zip(names, sorted(sysids), strict=False))
+        armed = [s for s in assignment.values()
+                 if (snap := self.hub.snapshot(s)) is not None and snap.armed]
+        if armed:
+            raise Conflict(f"vehicle {', '.join(map(str, armed))} is flying; upload once "
+                           f"it has landed")
+        who = g.get("user") if has_app_context() else None
+        request = RunRequest(id=uuid.uuid4().hex, plan_id=plan_id, plan_key=plan_key(plan),
+                             plan_json=plan_to_json(plan), vehicles=assignment,
+                             console=self.console_id,
+                             user=getattr(who, "username", None) or "console", sent_at_s=0.0,
+                             plan_path=str(plan_path), reset_battery=self.reset_battery)
+        self.broker_run = BrokerRun(plan_id=plan_id, plan=plan, hub=hub,
+                                    assignment=assignment, request=request)
+        self._seen_alerts = 0
+        self._last_status = {}
+        return [VehicleResult(sysid=s, name=n, ok=True,
+                              detail=f"flies {n}: sent to the workers of hub {hub} at the start")
+                for n, s in assignment.items()]
+
+    def start_broker_run(self) -> BrokerRun:
+        """Send the uploaded plan's run request to its hub's workers.
+
+        Raises
+        ------
+        Conflict
+            No plan uploaded, or it was started already.
+        """
+        run = self.broker_run
+        if run is None:
+            raise Conflict("upload a plan to the vehicles first")
+        if run.started:
+            raise Conflict("this plan is flying already")
+        request = dataclasses.replace(run.request, sent_at_s=round(time.time(), 3))
+        run.request = request
+        sent = self.client.publish(run_topic(run.hub, request.id, "request"),
+                                   request.to_payload(), qos=1, wait_s=self.command_timeout_s)
+        if not sent:
+            raise LinkTimeout(f"the broker's acknowledgement of the run request for hub "
+                              f"{run.hub}", timeout_s=self.command_timeout_s)
+        run.started = True
+        self.events.publish("run", {"type": "run", "plan_id": run.plan_id, "state": "started"})
+        return run
+
+    def start_run(self) -> FleetRun:
+        """Refused: a run through workers starts with :meth:`start_broker_run`."""
+        raise Conflict("this console flies plans through workers (start_broker_run)")
 
     def command(self, verb: str, sysid: int, user: str | None = None) -> VehicleResult:
         """Send ``verb`` (pause, resume, rtl, land) to vehicle ``sysid``'s worker and wait for

@@ -7,9 +7,12 @@ carries out the consoles' pause, resume, RTL and land commands, answering each
 (:mod:`gcs.bus`). Terrain of ``--scenario`` (default the sample district) is served to vehicles
 asking for it. With ``--database`` (default ``DATABASE_URL``) it takes a lease per vehicle in
 that shared database before publishing or commanding it, and stops as soon as the lease is lost
-(:mod:`gcs.bus.leases`). Runs until Ctrl-C or SIGTERM, then says "offline", gives its leases
-up, closes its links and exits 0; a bad option exits 2, a broker that refuses the login 3 and
-one that does not answer 4.
+(:mod:`gcs.bus.leases`); the hub's workers then keep a fair share each and take over a dead
+worker's vehicles. With a database it also flies the runs that consoles request on the bus
+(:mod:`gcs.bus.runs`): the plan's shared run in that database (its flight log), over the
+vehicles it owns, with the terrain and drone types of ``--scenario``. Runs until Ctrl-C or
+SIGTERM, then says "offline", gives its leases up, closes its links and exits 0; a bad option
+exits 2, a broker that refuses the login 3 and one that does not answer 4.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ def _interrupt(_signum: int, _frame: object) -> None:
 def worker_command(args: argparse.Namespace) -> int:
     """``dropline worker``."""
     from gcs.bus.leases import LeaseKeeper
+    from gcs.bus.runs import RunServer
     from gcs.bus.topics import check_id
     from gcs.bus.url import BrokerUrl
     from gcs.bus.worker import HubWorker
@@ -93,22 +97,46 @@ def worker_command(args: argparse.Namespace) -> int:
         raise InputError(f"Expected a scenario folder with scenario.toml, got {scenario}",
                          field="--scenario")
 
-    def dem() -> Any:
+    loaded: list[Any] = []
+    loading = threading.Lock()
+
+    def load() -> Any:
         from planner.io.inputs import load_scenario_with_dem
 
-        return load_scenario_with_dem(scenario).dem
+        with loading:
+            if not loaded:
+                loaded.append(load_scenario_with_dem(scenario))
+        return loaded[0]
 
+    def dem() -> Any:
+        return load().dem
+
+    def terrain() -> Any:
+        found = load()
+        return found.dem, found.scenario.drone_types
+
+    database = args.database or os.environ.get("DATABASE_URL")
     worker_id = args.worker_id or default_worker_id()
-    table = _lease_table(args.database or os.environ.get("DATABASE_URL"))
+    table = _lease_table(database)
     ownership = None if table is None else LeaseKeeper(table, hub=args.hub,
                                                        worker_id=worker_id)
+    runs: list[Any] = []
     worker = HubWorker(hub=args.hub, worker_id=worker_id, broker=broker, connect=args.connect,
-                       time_scale=args.speedup, dem_source=dem, ownership=ownership)
+                       time_scale=args.speedup, dem_source=dem, ownership=ownership,
+                       on_run=None if ownership is None else lambda r: runs[0].handle(r))
+    flight_log = None
+    if ownership is not None:
+        flight_log = _flight_log(database)
+        runs.append(RunServer(hub=args.hub, worker_id=worker_id, client=worker.client,
+                              telemetry=worker.telemetry, keeper=ownership, leases=table,
+                              flight_log=flight_log, terrain=terrain))
     try:
         worker.start()
     except BaseException:
         if table is not None:
             table.close()
+        if flight_log is not None:
+            flight_log.close()
         raise
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -123,10 +151,34 @@ def worker_command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("stopping", file=sys.stderr, flush=True)
     finally:
+        for server in runs:
+            server.close()
         worker.close()
         if table is not None:
             table.close()
+        if flight_log is not None:
+            flight_log.close()
     return ExitCode.OK
+
+
+def _flight_log(url: str | None) -> Any:
+    """The shared flight log of ``url``.
+
+    Raises
+    ------
+    InputError
+        The database cannot be opened.
+    """
+    import sqlalchemy as sa
+
+    from gcs.fleet.logs import FlightLog
+
+    assert url
+    try:
+        return FlightLog(url)
+    except (sa.exc.ArgumentError, sa.exc.DBAPIError, sa.exc.NoSuchModuleError) as exc:
+        raise InputError(f"cannot open the flight log: {exc}".splitlines()[0],
+                         field="--database") from None
 
 
 def _lease_table(url: str | None) -> Any:

@@ -43,6 +43,23 @@ topic (after ``dropline/v1/hub/<hub>``)    direction        QoS  retained   payl
                                                                             (s; None in the will),
                                                                             ``vehicles`` (system
                                                                             ids)
+``/run/<run>/request``                     console->worker  1    no         ``id`` (= ``<run>``),
+                                                                            ``plan_id``,
+                                                                            ``plan_key``, ``plan``
+                                                                            (the plan.json text),
+                                                                            ``vehicles`` (plan
+                                                                            vehicle -> system id),
+                                                                            ``console``, ``user``,
+                                                                            ``at`` (s),
+                                                                            ``plan_path``,
+                                                                            ``reset_battery``
+``/run/<run>/progress``                    worker->console  1    no         ``worker``, ``at`` (s),
+                                                                            ``state`` (joined,
+                                                                            gained, ready, lost,
+                                                                            ended, left, refused),
+                                                                            ``run_id`` (the flight
+                                                                            log's), ``sysid``,
+                                                                            ``detail``
 =========================================  ===============  ===  =========  ========================
 
 State: a full snapshot (``full`` true, QoS 1, retained: a console starting later gets it at
@@ -61,13 +78,26 @@ the last heartbeat when sent, whole s, 0 under 2 s), ``loss_rate`` (0..1), ``ter
 ``terrain_agl_m``, ``terrain_pending``, ``terrain_loaded`` (the vehicle's TERRAIN_REPORT),
 ``speedup`` (vehicle s per wall s), ``link_url`` (the worker's link).
 
+Runs (:mod:`gcs.bus.runs`): a console starts a verified plan version by publishing one run
+request to the hub's workers; it carries the whole ``plan.json`` (so the workers need no file of
+the console's; a request is at most 1 MiB, every other payload 16 KiB) and the system id flying
+each plan vehicle. The terrain and drone types come from each worker's own ``--scenario`` folder,
+which must be the plan's scenario (or one with the same terrain and drone types). Every worker
+of the hub joins the plan's shared run in the flight-log database it shares with the consoles
+(:mod:`gcs.fleet.shared`) and flies the vehicles it owns, by the same lease as their telemetry;
+a dead worker's vehicles are taken over with their flights in the air. Workers report their part
+on the run's progress topic and publish the delivery events of the vehicles they own on the
+vehicles' ``drop`` topics; consoles read the run's state (drops, flights, alerts, its end) from
+the shared database.
+
 A command is answered by exactly one ack naming the worker that executed it; a repeated
 delivery of the same command ``id`` gets the same answer, a command older than 30 s is refused.
 
 Security (:mod:`gcs.bus.broker_config`): Mosquitto listens on 127.0.0.1, refuses anonymous
 clients, and its ACL lets user ``worker-<hub>`` publish only its hub's state, alert, drop, ack
 and presence topics and read its hub's commands, and user ``console`` publish only command
-topics and read the rest.
+topics and read the rest; run requests are published by consoles only, and run progress by
+the hub's workers only.
 """
 
 from gcs.bus.broker_config import BrokerFiles as BrokerFiles
@@ -82,6 +112,8 @@ from gcs.bus.messages import AlertMessage as AlertMessage
 from gcs.bus.messages import CommandMessage as CommandMessage
 from gcs.bus.messages import DropMessage as DropMessage
 from gcs.bus.messages import Presence as Presence
+from gcs.bus.messages import RunProgress as RunProgress
+from gcs.bus.messages import RunRequest as RunRequest
 from gcs.bus.messages import StateMessage as StateMessage
 from gcs.bus.state import StateBook as StateBook
 from gcs.bus.state import StateEncoder as StateEncoder

@@ -13,16 +13,17 @@ from gcs.bus.errors import MalformedMessage
 MAX_PAYLOAD_BYTES = 16_384
 
 
-def load_object(topic: str, payload: bytes) -> dict[str, Any]:
-    """The JSON object of ``payload``.
+def load_object(topic: str, payload: bytes,
+                max_bytes: int = MAX_PAYLOAD_BYTES) -> dict[str, Any]:
+    """The JSON object of ``payload`` (at most ``max_bytes`` long).
 
     Raises
     ------
     MalformedMessage
         Too long, not UTF-8 JSON, or not an object.
     """
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise MalformedMessage(topic, f"expected at most {MAX_PAYLOAD_BYTES} bytes, got "
+    if len(payload) > max_bytes:
+        raise MalformedMessage(topic, f"expected at most {max_bytes} bytes, got "
                                       f"{len(payload)}")
     try:
         data = json.loads(payload.decode("utf-8"))

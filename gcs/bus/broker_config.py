@@ -3,9 +3,10 @@ file (PBKDF2-SHA512 hashes in mosquitto's own ``$7$`` format) and an ACL giving 
 its topics:
 
 - ``worker-<hub>`` (the workers of one hub) publishes its hub's vehicle ``state``, ``alert``,
-  ``drop`` and ``ack`` topics and its hub's worker presence, and reads its hub's ``command``
-  topics;
-- ``console`` (every console) publishes ``command`` topics and reads every other topic.
+  ``drop`` and ``ack`` topics, its hub's worker presence and run ``progress``, and reads its
+  hub's ``command`` topics and run ``request`` topics;
+- ``console`` (every console) publishes ``command`` and run ``request`` topics and reads every
+  other topic.
 
 So a console cannot publish as a vehicle, and a worker cannot command another hub's vehicles.
 
@@ -30,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gcs.bus.topics import PREFIX, check_id, presence_topic, vehicle_topic
+from gcs.bus.topics import PREFIX, check_id, presence_topic, run_topic, vehicle_topic
 from planner.errors import InputError
 
 CONSOLE_USER = "console"
@@ -63,10 +64,14 @@ def acl_text(hubs: Sequence[str]) -> str:
         lines += [f"topic write {vehicle_topic(hub, '+', k)}" for k in WORKER_WRITES]
         lines.append(f"topic readwrite {presence_topic(hub, '+')}")
         lines.append(f"topic read {vehicle_topic(hub, '+', 'command')}")
+        lines.append(f"topic write {run_topic(hub, '+', 'progress')}")
+        lines.append(f"topic read {run_topic(hub, '+', 'request')}")
         lines.append("")
     lines.append(f"user {CONSOLE_USER}")
     lines.append(f"topic write {vehicle_topic('+', '+', 'command')}")
+    lines.append(f"topic write {run_topic('+', '+', 'request')}")
     lines += [f"topic read {vehicle_topic('+', '+', k)}" for k in WORKER_WRITES]
+    lines.append(f"topic read {run_topic('+', '+', 'progress')}")
     lines.append(f"topic read {presence_topic('+', '+')}")
     return "\n".join(lines) + "\n"
 

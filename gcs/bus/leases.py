@@ -1,17 +1,23 @@
-"""A worker's hold on its vehicles through the shared lease table
-(:class:`gcs.fleet.leases.LeaseTable`, keys ``"<hub>/<sysid>"``): a lease is taken for each
-vehicle heard before it is published or commanded, renewed while held, and given up at a clean
-stop. A lease lost (another worker took it, or it expired because renewals failed) stops the
-worker publishing and commanding that vehicle at once; it tries to take it again later.
+"""A bus worker's hold on its vehicles: one :class:`gcs.fleet.ownership.Ownership` over the
+shared lease table (:class:`gcs.fleet.leases.LeaseTable`, keys ``"<hub>/<sysid>"``), the same
+leases by which a worker flies a plan's run (:mod:`gcs.bus.runs`), so that the worker that
+publishes and commands a vehicle is the one flying it.
+
+The vehicles it could serve are the ones it hears (:meth:`LeaseKeeper.refresh`); it keeps a fair
+share of them among the live workers of the hub, renews their leases, and takes over those of
+a dead worker (see :mod:`gcs.fleet.ownership`). A lease lost (another worker took it, or it
+expired because renewals failed) stops the worker publishing, commanding and flying that
+vehicle at once. A clean stop gives every lease up, so another worker may take the vehicles at
+once.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable
 
 from gcs.fleet.leases import Lease, LeaseTable
+from gcs.fleet.ownership import Ownership
 
 log = logging.getLogger(__name__)
 
@@ -33,60 +39,43 @@ class LeaseKeeper:
     Parameters
     ----------
     table
-        The shared lease table (its clock judges expiry).
+        The shared lease table (its clock and time to live apply).
     hub, worker_id
-        Whose leases these are.
+        Whose leases these are (the hub's workers share its vehicles).
+    settle_s
+        Wait after the worker announces itself before it takes vehicles (default: a third of
+        the lease's time to live), so that workers starting together split the vehicles.
     """
 
-    def __init__(self, table: LeaseTable, *, hub: str, worker_id: str) -> None:
+    def __init__(self, table: LeaseTable, *, hub: str, worker_id: str,
+                 settle_s: float | None = None) -> None:
         self.table = table
         self.hub = hub
         self.worker_id = worker_id
-        self._held: dict[int, Lease] = {}
-        self._next_try_s: dict[int, float] = {}
-        self._lock = threading.Lock()
+        self.ownership = Ownership(table, worker_id, (), group=hub, on_gained=self._gained,
+                                   on_lost=self._lost, settle_s=settle_s)
+        self._started = False
+
+    def _gained(self, lease: Lease) -> None:
+        log.info("worker %s owns %s (lease token %d)", self.worker_id, lease.vehicle,
+                 lease.token)
+
+    def _lost(self, lease: Lease) -> None:
+        log.warning("worker %s no longer owns %s", self.worker_id, lease.vehicle)
 
     def owns(self, sysid: int) -> bool:
-        """Whether this worker holds an unexpired lease on vehicle ``sysid`` now."""
-        with self._lock:
-            lease = self._held.get(sysid)
-        return lease is not None and lease.expires_at_s > self.table.clock()
+        """Whether this worker holds a lease on vehicle ``sysid`` not about to expire."""
+        return self.ownership.holds(vehicle_key(self.hub, sysid))
 
     def refresh(self, heard: Iterable[int]) -> None:
-        """Renew the leases held (those past half their time), take those of vehicles heard
-        and free (a vehicle another worker holds is asked for again after half a lease's
-        time), and drop the lost ones."""
-        now = self.table.clock()
-        for sysid in heard:
-            with self._lock:
-                lease = self._held.get(sysid)
-            if lease is not None and lease.expires_at_s - now > self.table.ttl_s / 2:
-                continue
-            if lease is None and now < self._next_try_s.get(sysid, now):
-                continue   # held by another worker: asked again after half a lease
-            found = self.table.renew(lease) if lease is not None and \
-                lease.expires_at_s > now else None
-            if found is None:
-                found = self.table.acquire(vehicle_key(self.hub, sysid), self.worker_id)
-                if found is not None and lease is None:
-                    log.info("worker %s owns vehicle %d (lease token %d)", self.worker_id,
-                             sysid, found.token)
-            if found is None and lease is not None:
-                log.warning("worker %s lost vehicle %d to another worker", self.worker_id,
-                            sysid)
-            with self._lock:
-                if found is None:
-                    self._next_try_s[sysid] = now + self.table.ttl_s / 2
-                    self._held.pop(sysid, None)
-                else:
-                    self._held[sysid] = found
+        """Serve the vehicles ``heard`` (the ownership's thread takes, renews and drops their
+        leases; started at the first call)."""
+        self.ownership.set_vehicles(vehicle_key(self.hub, s) for s in heard)
+        if not self._started:
+            self._started = True
+            self.ownership.start()
 
     def release(self) -> None:
-        """Give every lease up (a clean stop: another worker may take the vehicles at once)."""
-        with self._lock:
-            held, self._held = list(self._held.values()), {}
-        for lease in held:
-            try:
-                self.table.release(lease)
-            except Exception:  # the lease then simply expires
-                log.exception("lease of %s not released", lease.vehicle)
+        """Give every lease up (a clean stop)."""
+        if self._started:
+            self.ownership.stop()

@@ -25,11 +25,16 @@ from typing import Any
 
 from gcs.bus._fields import Reader, dump, load_object
 from gcs.bus.errors import MalformedMessage
+from gcs.bus.topics import ID_PATTERN
 
 #: Vehicle commands a console may send, and the flight mode each switches to.
 VERB_MODES = {"pause": "LOITER", "resume": "AUTO", "rtl": "RTL", "land": "LAND"}
 VERBS = tuple(VERB_MODES)
 SEVERITIES = ("info", "warning", "critical")
+#: The largest run request (its plan.json included), in bytes.
+MAX_RUN_REQUEST_BYTES = 1_048_576
+#: What a worker reports of a run (:class:`RunProgress`).
+RUN_STATES = ("joined", "gained", "ready", "lost", "ended", "left", "refused")
 #: Fields of a vehicle's state (:class:`StateMessage`): their JSON kind and the decimals they
 #: are rounded to (None: not a number, or sent as is). Positions WGS84 degrees, ``alt_amsl_m``
 #: above mean sea level, ``alt_rel_m`` above home, ``alt_agl_m`` above the worker's DEM,
@@ -260,3 +265,102 @@ class Presence:
         return cls(worker=r.text("worker", max_len=64),
                    state=r.choice("state", ("online", "offline")),
                    at_s=r.number("at", optional=True), vehicles=tuple(vehicles))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRequest:
+    """A console's request to the workers of a hub to fly a verified plan version.
+
+    ``id`` names the request (its topic's ``<run>``); ``plan_id`` is the console's plan version
+    id, ``plan_key`` the plan's content key (:func:`gcs.fleet.manager.plan_key`; the workers'
+    shared run is the plan key's unfinished run), ``plan_json`` the whole ``plan.json`` text
+    (:func:`planner.io.planfile.plan_to_json`), ``vehicles`` the MAVLink system id flying each
+    plan vehicle, ``plan_path`` where the console keeps the plan (recorded in the run, read by
+    no worker), ``reset_battery`` as :class:`gcs.fleet.options.FlyOptions`. At most
+    :data:`MAX_RUN_REQUEST_BYTES` long.
+    """
+
+    id: str
+    plan_id: str
+    plan_key: str
+    plan_json: str
+    vehicles: Mapping[str, int]
+    console: str
+    user: str
+    sent_at_s: float
+    plan_path: str | None = None
+    reset_battery: bool | None = None
+
+    def __post_init__(self) -> None:
+        if not ID_PATTERN.fullmatch(self.id):
+            raise ValueError(f"Expected a request id of 1 to 64 letters, digits, '-', '_' or "
+                             f"'.', got {self.id!r}")
+        if not self.vehicles or not all(1 <= s <= 255 for s in self.vehicles.values()):
+            raise ValueError(f"Expected plan vehicles with system ids 1..255, got "
+                             f"{dict(self.vehicles)!r}")
+
+    def to_payload(self) -> bytes:
+        """The JSON payload."""
+        return dump({"id": self.id, "plan_id": self.plan_id, "plan_key": self.plan_key,
+                     "plan": self.plan_json, "vehicles": dict(self.vehicles),
+                     "console": self.console, "user": self.user, "at": self.sent_at_s,
+                     "plan_path": self.plan_path, "reset_battery": self.reset_battery})
+
+    @classmethod
+    def from_payload(cls, topic: str, payload: bytes) -> RunRequest:
+        """Read a payload (raises :class:`MalformedMessage`)."""
+        r = Reader(topic, load_object(topic, payload, MAX_RUN_REQUEST_BYTES))
+        vehicles = r.data.get("vehicles")
+        if not isinstance(vehicles, dict) or not vehicles or not all(
+                isinstance(k, str) and 0 < len(k) <= 64 and isinstance(v, int)
+                and not isinstance(v, bool) and 1 <= v <= 255 for k, v in vehicles.items()):
+            raise r.fail("vehicles", "an object of plan vehicle names to system ids 1..255")
+        reset = r.data.get("reset_battery")
+        if reset is not None and not isinstance(reset, bool):
+            raise r.fail("reset_battery", "true, false or null")
+        run_id = r.text("id", max_len=64)
+        if not ID_PATTERN.fullmatch(run_id):
+            raise r.fail("id", "letters, digits, '-', '_' or '.'")
+        return cls(id=run_id, plan_id=r.text("plan_id", max_len=200),
+                   plan_key=r.text("plan_key", max_len=200),
+                   plan_json=r.text("plan", max_len=MAX_RUN_REQUEST_BYTES), vehicles=vehicles,
+                   console=r.text("console", max_len=64), user=r.text("user", max_len=64),
+                   sent_at_s=r.number("at"),
+                   plan_path=r.text("plan_path", max_len=1000, optional=True),
+                   reset_battery=reset)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunProgress:
+    """What a worker reports of a run it serves: ``state`` (one of :data:`RUN_STATES`:
+    ``joined`` the run, ``gained``/``ready``/``lost`` a vehicle, the run ``ended``, the worker
+    ``left`` it, or ``refused`` the request, ``detail`` saying why), the flight log's
+    ``run_id`` (None before it is opened) and the vehicle concerned."""
+
+    worker: str
+    at_s: float
+    state: str
+    run_id: int | None = None
+    sysid: int | None = None
+    detail: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.state not in RUN_STATES:
+            raise ValueError(f"Expected a state among {', '.join(RUN_STATES)}, got "
+                             f"{self.state!r}")
+
+    def to_payload(self) -> bytes:
+        """The JSON payload."""
+        return dump({"worker": self.worker, "at": self.at_s, "state": self.state,
+                     "run_id": self.run_id, "sysid": self.sysid, "detail": self.detail})
+
+    @classmethod
+    def from_payload(cls, topic: str, payload: bytes) -> RunProgress:
+        """Read a payload (raises :class:`MalformedMessage`)."""
+        r = Reader(topic, load_object(topic, payload))
+        run_id = r.integer("run_id", low=1) if r.data.get("run_id") is not None else None
+        sysid = r.integer("sysid", low=1, high=255) if r.data.get("sysid") is not None \
+            else None
+        return cls(worker=r.text("worker", max_len=64), at_s=r.number("at"),
+                   state=r.choice("state", RUN_STATES), run_id=run_id, sysid=sysid,
+                   detail=r.text("detail", max_len=1000, optional=True))

@@ -12,7 +12,9 @@ naming the worker; a command repeated by the broker is answered once, one older 
 ``command_max_age_s`` is refused; a command for a vehicle the worker does not own is left to
 its owner, unanswered. Vehicles it may own are decided by its ``ownership`` (a
 lease per vehicle, :class:`gcs.bus.leases.LeaseKeeper`; None: every vehicle it hears): it
-publishes and commands only those, and stops as soon as one is lost.
+publishes and commands only those, and stops as soon as one is lost. Run requests of its hub
+(:class:`~gcs.bus.messages.RunRequest`) go to ``on_run`` (:class:`gcs.bus.runs.RunServer`),
+when given.
 """
 
 from __future__ import annotations
@@ -30,7 +32,14 @@ from gcs import commands
 from gcs.binding import VehicleBinding
 from gcs.bus.client import BusClient, Will
 from gcs.bus.errors import MalformedMessage
-from gcs.bus.messages import VERB_MODES, AckMessage, AlertMessage, CommandMessage, Presence
+from gcs.bus.messages import (
+    VERB_MODES,
+    AckMessage,
+    AlertMessage,
+    CommandMessage,
+    Presence,
+    RunRequest,
+)
 from gcs.bus.state import StateEncoder, state_fields
 from gcs.bus.topics import (
     ack_topic,
@@ -38,6 +47,7 @@ from gcs.bus.topics import (
     command_topic,
     parse_topic,
     presence_topic,
+    run_topic,
     vehicle_topic,
 )
 from gcs.bus.url import BrokerUrl
@@ -106,6 +116,9 @@ class HubWorker:
         Loads the terrain served to the vehicles; called once from a thread of its own.
     ownership
         Which vehicles this worker may own (None: all it hears).
+    on_run
+        Called with each run request of the hub, from the broker connection's thread (it must
+        return quickly); None: run requests are not read.
     """
 
     def __init__(self, *, hub: str, worker_id: str, broker: BrokerUrl, connect: Sequence[str],
@@ -113,7 +126,8 @@ class HubWorker:
                  dem_source: Callable[[], Dem | None] | None = None,
                  ownership: Ownership | None = None, publish_hz: float = 2.0,
                  full_every_s: float = 30.0, keepalive_s: float = 2.0,
-                 command_max_age_s: float = 30.0) -> None:
+                 command_max_age_s: float = 30.0,
+                 on_run: Callable[[RunRequest], None] | None = None) -> None:
         self.hub = check_id(hub, "hub")
         self.worker_id = check_id(worker_id, "worker")
         self.urls = list(connect)
@@ -124,6 +138,7 @@ class HubWorker:
         self.full_every_s = full_every_s
         self.keepalive_s = keepalive_s
         self.command_max_age_s = command_max_age_s
+        self.on_run = on_run
         self.binding = VehicleBinding()
         self.telemetry = TelemetryHub(stream_rate_hz=stream_rate_hz(time_scale or 1.0))
         self.links: list[Link] = []
@@ -173,6 +188,8 @@ class HubWorker:
             raise InputError("no vehicle link could be opened: " + "; ".join(
                 f"{u}: {e}" for u, e in self.link_errors.items()), field="--connect")
         self.client.subscribe(command_topic(self.hub, "+"), qos=1)
+        if self.on_run is not None:
+            self.client.subscribe(run_topic(self.hub, "+", "request"), qos=1)
         self._announce(force=True)
         self._sub = self.telemetry.subscribe(self._on_snapshot, rate_hz=self.publish_hz)
         for target, name in ((self._keep_loop, "bus-keep"), (self._pace_loop, "bus-pace")):
@@ -325,6 +342,13 @@ class HubWorker:
     def _on_message(self, topic: str, payload: bytes) -> None:
         try:
             parts = parse_topic(topic)
+            if parts.kind == "run_request" and parts.hub == self.hub and self.on_run:
+                request = RunRequest.from_payload(topic, payload)
+                if request.id != parts.run:
+                    raise MalformedMessage(topic, f"request {request.id!r} on the topic of "
+                                                  f"{parts.run!r}")
+                self.on_run(request)
+                return
             if parts.kind != "command" or parts.hub != self.hub or parts.sysid is None:
                 raise MalformedMessage(topic, "not a command topic of this worker's hub")
             cmd = CommandMessage.from_payload(topic, payload)

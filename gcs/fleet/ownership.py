@@ -25,6 +25,11 @@ live, when told how many start together). :meth:`Ownership.give_up` hands a
 vehicle back (one the worker cannot reach); it is not taken again by this worker for
 ``retry_after_s``. :meth:`Ownership.stop` calls ``on_lost`` for every vehicle held, then releases
 the leases and the presence.
+
+The vehicles a worker could serve may change while it runs (:meth:`Ownership.set_vehicles`: a
+bus worker serves the vehicles it hears), and more parties may follow the gains and losses
+(:meth:`Ownership.listen`: a run flown on the vehicles whose telemetry the worker already owns,
+so that one lease decides both).
 """
 
 from __future__ import annotations
@@ -98,8 +103,44 @@ class Ownership:
         self._thread: threading.Thread | None = None
         self._watch: threading.Thread | None = None
         # each worker its own order of trying free vehicles
-        self._order = sorted(self.vehicles, key=lambda v: hashlib.sha256(
-            f"{worker_id}|{v}".encode()).hexdigest())
+        self._order = self._ordered(self.vehicles)
+        self._listeners: list[tuple[Callable[[Lease], None], Callable[[Lease], None]]] = []
+
+    def _ordered(self, vehicles: Iterable[str]) -> list[str]:
+        return sorted(vehicles, key=lambda v: hashlib.sha256(
+            f"{self.worker_id}|{v}".encode()).hexdigest())
+
+    def set_vehicles(self, vehicles: Iterable[str]) -> None:
+        """The vehicles this worker could serve from the next pass on (those held but no
+        longer among them are kept until lost)."""
+        found = tuple(sorted(set(vehicles)))
+        with self._lock:
+            if found == self.vehicles:
+                return
+            self.vehicles = found
+            self._order = self._ordered(found)
+
+    def listen(self, on_gained: Callable[[Lease], None],
+               on_lost: Callable[[Lease], None]) -> Callable[[], None]:
+        """Call ``on_gained`` and ``on_lost`` too (after the constructor's), from the
+        ownership thread; returns the function that stops calling them."""
+        pair = (on_gained, on_lost)
+        with self._lock:
+            self._listeners.append(pair)
+
+        def forget() -> None:
+            with self._lock:
+                if pair in self._listeners:
+                    self._listeners.remove(pair)
+        return forget
+
+    def _gained_callbacks(self) -> list[Callable[[Lease], None]]:
+        with self._lock:
+            return [self.on_gained, *(g for g, _ in self._listeners)]
+
+    def _lost_callbacks(self) -> list[Callable[[Lease], None]]:
+        with self._lock:
+            return [self.on_lost, *(lost for _, lost in self._listeners)]
 
     # -- state --------------------------------------------------------------------------------
     def held(self) -> dict[str, Lease]:
@@ -149,9 +190,11 @@ class Ownership:
             if not self._settled:
                 return
         owners = table.owners()
-        free = {v for v in self.vehicles if v not in owners}
-        share = math.ceil(len(self.vehicles) / self.live_workers())
-        for vehicle in self._order:
+        with self._lock:
+            vehicles, order = self.vehicles, list(self._order)
+        free = {v for v in vehicles if v not in owners}
+        share = math.ceil(len(vehicles) / self.live_workers())
+        for vehicle in order:
             if vehicle not in free or self._given_up.get(vehicle, -math.inf) > now:
                 continue
             if len(self.held()) >= share and vehicle not in self._free_before:
@@ -173,7 +216,8 @@ class Ownership:
             self._held[lease.vehicle] = lease
         log.info("worker %s: took %s (token %d)", self.worker_id, lease.vehicle, lease.token)
         try:
-            self.on_gained(lease)
+            for gained in self._gained_callbacks():
+                gained(lease)
         except Exception:
             log.exception("worker %s: taking %s failed; giving it back", self.worker_id,
                           lease.vehicle)
@@ -190,10 +234,11 @@ class Ownership:
         self._call_lost(lease)
 
     def _call_lost(self, lease: Lease) -> None:
-        try:
-            self.on_lost(lease)
-        except Exception:
-            log.exception("worker %s: stopping %s failed", self.worker_id, lease.vehicle)
+        for lost in self._lost_callbacks():
+            try:
+                lost(lease)
+            except Exception:
+                log.exception("worker %s: stopping %s failed", self.worker_id, lease.vehicle)
 
     def give_up(self, vehicle: str) -> None:
         """Hand ``vehicle`` back (``on_lost`` first, then the lease is released); it is not

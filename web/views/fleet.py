@@ -31,6 +31,7 @@ from planner.errors import InputError
 from web.accounts import User
 from web.errors import Conflict, Forbidden, Unauthorized, status_of
 from web.events import CompressedStream, pick_coding
+from web.fleet_broker import BrokerFleet
 from web.fleet_delta import RATE_DEFAULT_HZ, RATE_MAX_HZ, RATE_MIN_HZ
 from web.fleet_live import LiveFleet, crew_stream
 from web.fleet_run import VehicleResult
@@ -207,8 +208,16 @@ def upload(user: User) -> Any:
 @bp.route("/api/fleet/start", methods=["POST"])
 @commander("start")
 def start(user: User) -> Any:
-    """Fly the uploaded plan: every vehicle's sortie queue."""
-    run = services().fleet.start_run()
+    """Fly the uploaded plan: every vehicle's sortie queue (in broker mode: the run request
+    sent to the workers of the plan's hub)."""
+    fleet = services().fleet
+    if isinstance(fleet, BrokerFleet):
+        sent = fleet.start_broker_run()
+        return _answer(user, "start", [
+            VehicleResult(sysid=s, name=n, ok=True,
+                          detail=f"plan {sent.plan_id} sent to the workers of hub {sent.hub}")
+            for n, s in sent.manager.assignment.items()])
+    run = fleet.start_run()
     results = [VehicleResult(sysid=s, name=n, ok=True, detail=f"plan {run.plan_id} started")
                for n, s in run.manager.assignment.items()]
     return _answer(user, "start", results)

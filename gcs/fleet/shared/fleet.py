@@ -24,6 +24,7 @@ from gcs.fleet.ownership import Ownership
 from gcs.fleet.shared.run import end_run_if_over, open_shared_run, run_ended
 from gcs.fleet.shared.tenure import SharedRun, VehicleSpec, VehicleTenure
 from gcs.fleet.status import VehicleStatus
+from gcs.telemetry import TelemetryHub
 from planner.plan_model import Plan
 from planner.scenario import DroneType
 from planner.terrain import Dem
@@ -68,6 +69,13 @@ class SharedFleet:
     expect_workers, settle_s
         How many workers start together, and the longest wait for them before taking
         vehicles (:class:`~gcs.fleet.ownership.Ownership`).
+    ownership
+        The worker's running ownership of its vehicles, shared with what else it does with
+        them (a bus worker's telemetry): the run flies the vehicles of ``vehicles`` it holds,
+        and :meth:`stop` leaves it running. None: an ownership of ``vehicles`` of its own.
+    telemetry
+        The worker's telemetry hub, whose links the vehicles are flown on (see
+        :class:`~gcs.fleet.shared.tenure.SharedRun`); None: each opens its ``url``.
     """
 
     def __init__(self, plan: Plan, vehicles: Sequence[VehicleSpec], *, flight_log: FlightLog,
@@ -76,7 +84,8 @@ class SharedFleet:
                  drone_types: Mapping[str, DroneType] | None = None,
                  plan_path: str | None = None, follow_speed: bool = True,
                  report: Report | None = None, expect_workers: int = 1,
-                 settle_s: float | None = None) -> None:
+                 settle_s: float | None = None, ownership: Ownership | None = None,
+                 telemetry: TelemetryHub | None = None) -> None:
         names = {s.vehicle for s in plan.sorties}
         unknown = sorted(v.name for v in vehicles if v.name not in names)
         if unknown:
@@ -95,14 +104,17 @@ class SharedFleet:
         self.plan_path = plan_path
         self.follow_speed = follow_speed
         self.report = report
+        self.telemetry = telemetry
         self.run: RunRecord | None = None
         self._shared: SharedRun | None = None
         self._lock = threading.Lock()
         self._tenures: dict[str, tuple[int, VehicleTenure]] = {}
         self._ended = threading.Event()
-        self.ownership = Ownership(leases, worker_id, self.vehicles, group=group,
-                                   on_gained=self._gained, on_lost=self._lost,
-                                   expect_workers=expect_workers, settle_s=settle_s)
+        self._external = ownership is not None
+        self._forget: Callable[[], None] | None = None
+        self.ownership = ownership if ownership is not None else Ownership(
+            leases, worker_id, self.vehicles, group=group, on_gained=self._gained,
+            on_lost=self._lost, expect_workers=expect_workers, settle_s=settle_s)
 
     # -- life cycle ---------------------------------------------------------------------------
     def open(self) -> RunRecord:
@@ -112,14 +124,20 @@ class SharedFleet:
                                    worker_id=self.worker_id)
         self._shared = SharedRun(plan=self.plan, run=self.run, flight_log=self.flight_log,
                                  options=self.options, dem=self.dem,
-                                 drone_types=self.drone_types, follow_speed=self.follow_speed)
+                                 drone_types=self.drone_types, follow_speed=self.follow_speed,
+                                 telemetry=self.telemetry)
         return self.run
 
     def start(self) -> None:
         """Start taking and flying vehicles (call :meth:`open` first)."""
         if self._shared is None:
             raise FleetError("no run: call open() first")
-        self.ownership.start()
+        if not self._external:
+            self.ownership.start()
+            return
+        self._forget = self.ownership.listen(self._gained, self._lost)
+        for lease in self.ownership.held().values():
+            self._gained(lease)
 
     def serve(self, timeout_s: float | None = None, poll_s: float = 1.0) -> bool:
         """Fly until the run has ended (by any worker) or ``timeout_s``; whether it ended."""
@@ -138,15 +156,30 @@ class SharedFleet:
         return True
 
     def stop(self) -> None:
-        """Stop flying: every vehicle's tenure is stopped, then the leases are released."""
+        """Stop flying: every vehicle's tenure is stopped, then the leases are released
+        (an ownership given to the fleet keeps its leases and runs on)."""
+        if self._external:
+            self._unlisten()
+            for _, tenure in self._take_all():
+                tenure.stop()
+                tenure.join(5.0)
+            return
         self.ownership.stop()
         for _, tenure in self._take_all():
             tenure.join(5.0)
 
+    def _unlisten(self) -> None:
+        forget, self._forget = self._forget, None
+        if forget is not None:
+            forget()
+
     def abandon(self) -> None:
         """Stop every tenure at once, release nothing and write nothing more: as a worker
         that died (its leases expire)."""
-        self.ownership.abandon()
+        if self._external:
+            self._unlisten()
+        else:
+            self.ownership.abandon()
         for _, tenure in self._take_all():
             tenure.stop()
 
@@ -177,10 +210,13 @@ class SharedFleet:
     # -- ownership callbacks ------------------------------------------------------------------
     def _gained(self, lease: Lease) -> None:
         shared = self._shared
-        if shared is None or run_ended(self.flight_log, shared.run.id):
+        spec = self.vehicles.get(lease.vehicle)
+        if spec is None or shared is None or run_ended(self.flight_log, shared.run.id):
             return
-        spec = self.vehicles[lease.vehicle]
         token = lease.token
+        with self._lock:
+            if self._tenures.get(spec.key, (None,))[0] == token:
+                return   # told twice (the listener and the leases held at start)
         tenure = VehicleTenure(
             shared, spec, holds=lambda: self.ownership.holds(spec.key, token),
             on_unreachable=lambda s: self.ownership.give_up(s.key),
@@ -199,7 +235,7 @@ class SharedFleet:
                 del self._tenures[lease.vehicle]
         if found is not None:
             found[1].stop()
-        if self.report is not None:
+        if self.report is not None and lease.vehicle in self.vehicles:
             self.report("lost", lease)
 
     def _tenure_done(self, spec: VehicleSpec) -> None:

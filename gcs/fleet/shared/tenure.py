@@ -63,7 +63,9 @@ class SharedRun:
     """What the tenures of one worker share: the plan, its run, the flight log and how to fly.
 
     ``follow_speed``: each vehicle's ``SIM_SPEEDUP`` sets its time scale (1 for real vehicles),
-    else ``options.time_scale`` applies.
+    else ``options.time_scale`` applies. ``telemetry``: the worker's own telemetry hub, whose
+    links (and terrain serving) the tenures borrow instead of opening a link of their own (a
+    vehicle endpoint serving one client at a time); None: each tenure opens ``spec.url``.
     """
 
     plan: Plan
@@ -73,6 +75,7 @@ class SharedRun:
     dem: Dem | None = None
     drone_types: Mapping[str, DroneType] = dataclasses.field(default_factory=dict)
     follow_speed: bool = True
+    telemetry: TelemetryHub | None = None
 
 
 class VehicleTenure:
@@ -157,6 +160,9 @@ class VehicleTenure:
     def _run(self) -> None:
         spec = self.spec
         hub: TelemetryHub | None = None
+        if self.shared.telemetry is not None:
+            self._run_borrowed(self.shared.telemetry)
+            return
         try:
             link = self._connect()
             if link is None:
@@ -180,6 +186,29 @@ class VehicleTenure:
             if hub is not None:
                 hub.close()
             self.stop()
+            self.on_done(spec)
+
+    def _run_borrowed(self, hub: TelemetryHub) -> None:
+        """Fly on the worker's own link and telemetry (neither closed at the end)."""
+        spec = self.spec
+        try:
+            end = time.monotonic() + self.connect_timeout_s
+            link = hub.link_of(spec.sysid)
+            while (link is None or hub.snapshot(spec.sysid) is None) and \
+                    time.monotonic() < end and not self._stop.is_set():
+                self._stop.wait(0.05)
+                link = hub.link_of(spec.sysid)
+            if link is None or hub.snapshot(spec.sysid) is None:
+                if not self._stop.is_set():
+                    log.warning("%s (system %d) not heard: given back", spec.name, spec.sysid)
+                    self.on_unreachable(spec)
+                return
+            self.spec = dataclasses.replace(spec, url=link.url)
+            self._fly(link, hub)
+        except Exception:
+            log.exception("%s: tenure failed", spec.key)
+        finally:
+            self._stop.set()
             self.on_done(spec)
 
     def _connect(self) -> Link | None:

@@ -1,0 +1,226 @@
+"""A plan flown through the bus: a console in broker mode (real HTTP server) uploads and starts
+a verified plan, two ``dropline worker`` processes on one hub fly it over built-in simulated
+copters, sharing the console's PostgreSQL flight log, with a real Mosquitto between them; the
+worker flying a copter with a parcel still aboard is killed with SIGKILL and the other takes
+the flight over."""
+
+from __future__ import annotations
+
+import collections
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from gcs.fleet.leases import LeaseTable
+from gcs.fleet.logs import FlightLog
+from tests.gcs.helpers import FleetCase, start_fleet
+from tests.helpers.mosquitto import Broker, running_mosquitto
+from tests.helpers.shared_data import REPO
+from tests.helpers.waiting import wait_until
+from tests.web.helpers import PASSWORD, make_app, serve, services
+
+pytestmark = [pytest.mark.sitl, pytest.mark.slow]
+
+HUB = "north"
+#: Two heavy octocopters at the tutorial's hub and four of its drops: a sortie each.
+EDITS = {"depots": [{"id": "north_conway", "lat_deg": 44.061813, "lon_deg": -71.136854,
+                     "drones": {"heavy_octo": 2}}],
+         "drop_ids": ["P014", "P020", "P021", "T01"]}
+#: The spec's bound on a takeover (seconds from the kill until the survivor holds the lease).
+TAKEOVER_LIMIT_S = 10.0
+
+
+class Workers:
+    """``dropline worker`` processes of hub north, killed at the end."""
+
+    def __init__(self, folder: Path, broker: Broker, database: str,
+                 connect: list[str]) -> None:
+        self.folder = folder
+        self.broker = broker
+        self.database = database
+        self.connect = connect
+        self.procs: dict[str, subprocess.Popen[str]] = {}
+
+    def start(self, worker_id: str) -> None:
+        """Start a worker and wait for its links to be open."""
+        env = {**os.environ,
+               "DROPLINE_BROKER_PASSWORD": self.broker.files.credentials[f"worker-{HUB}"]}
+        env.pop("DATABASE_URL", None)
+        argv = [sys.executable, "-m", "dropline.cli", "-v", "worker", "--hub", HUB, "--broker",
+                self.broker.files.url(f"worker-{HUB}"), "--worker-id", worker_id,
+                "--database", self.database, "--scenario", str(REPO / "missions" / "tutorial")]
+        for c in self.connect:
+            argv += ["--connect", c]
+        with (self.folder / f"{worker_id}.log").open("w") as err:
+            proc = subprocess.Popen(argv, cwd=self.folder, env=env, stdout=subprocess.PIPE,
+                                    stderr=err, text=True)
+        self.procs[worker_id] = proc
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert f"worker {worker_id} of hub {HUB}" in line, line + self.log(worker_id)
+
+    def log(self, worker_id: str) -> str:
+        """The tail of a worker's log."""
+        return (self.folder / f"{worker_id}.log").read_text(errors="replace")[-6000:]
+
+    def stop(self) -> None:
+        """SIGTERM the live ones (a clean stop), SIGKILL those that do not stop."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate(timeout=10)
+
+
+def login(url: str) -> requests.Session:
+    """A session logged in as the operator, sending the CSRF token."""
+    s = requests.Session()
+    token = s.get(url + "/api/csrf", timeout=10).json()["csrf_token"]
+    r = s.post(url + "/api/login", headers={"X-CSRFToken": token},
+               json={"username": "operator", "password": PASSWORD}, timeout=10)
+    assert r.status_code == 200, r.text
+    s.headers["X-CSRFToken"] = s.get(url + "/api/csrf", timeout=10).json()["csrf_token"]
+    return s
+
+
+def fleet_state(s: requests.Session, url: str) -> dict[str, Any]:
+    """The Fleet page's state."""
+    r = s.get(url + "/api/fleet", timeout=10)
+    assert r.status_code == 200, r.text
+    data: dict[str, Any] = r.json()
+    return data
+
+
+def owners(database: str) -> dict[int, str]:
+    """The worker holding each vehicle of hub north."""
+    table = LeaseTable(database)
+    try:
+        return {int(k.rsplit("/", 1)[1]): v.worker_id
+                for k, v in table.owners(f"{HUB}/").items()}
+    finally:
+        table.close()
+
+
+@pytest.fixture
+def setting(tmp_path: Path, postgres_url: str) -> Iterator[dict[str, Any]]:
+    """The broker, the console app on PostgreSQL with a verified plan, the copters and the
+    (not yet started) workers."""
+    with running_mosquitto(tmp_path / "broker", [HUB]) as broker:
+        app = make_app(tmp_path / "console", BROKER=broker.url("console"),
+                       DATABASE_URL=postgres_url)
+        try:
+            yield {"broker": broker, "app": app, "database": postgres_url}
+        finally:
+            services(app).close()
+
+
+def test_a_run_started_from_the_console_survives_the_kill_of_its_worker(
+        setting: dict[str, Any], tmp_path: Path) -> None:
+    """The operator plans four tutorial drops for two copters, uploads and starts the plan
+    through a console in broker mode; two workers fly it; the worker flying a copter that still
+    carries a parcel is killed with SIGKILL. The other worker takes that copter over (its flight
+    in the air monitored, not flown again), the run ends, every parcel is delivered once (one
+    delivered event each, no event repeated), one flight row per sortie flown (a flight the
+    dead worker left before take-off is closed as aborted and flown anew), and the console's
+    fleet API shows every parcel delivered."""
+    app, database = setting["app"], setting["database"]
+    with contextmanager(serve)(app) as server:
+        url = server.url
+        s = login(url)
+        r = s.post(url + "/api/plans", json={"scenario": "tutorial", "edits": EDITS},
+                   timeout=10)
+        assert r.status_code == 201, r.text
+        plan_id = r.json()["id"]
+        assert s.post(url + f"/api/plans/{plan_id}/run", timeout=10).status_code == 202
+        wait_until(lambda: s.get(url + f"/api/plans/{plan_id}", timeout=10)
+                   .json()["state"] == "done", 300, "the plan", period_s=0.5)
+        plan = services(app).plans.plan(plan_id)
+        scenario, dem = services(app).plans.scenario(plan_id)
+        vehicles = sorted({x.vehicle for x in plan.sorties})
+        assert len(vehicles) == 2
+        fleet = start_fleet(FleetCase(scenario=scenario, dem=dem, plan=plan), 2,
+                            speedup=20.0)
+        workers = Workers(tmp_path, setting["broker"], database, fleet.connection_strings)
+        try:
+            workers.start("w-a")
+            workers.start("w-b")
+            wait_until(lambda: len(fleet_state(s, url)["vehicles"]) == 2 and len(
+                owners(database)) == 2, 60, "both copters owned and shown", period_s=0.5)
+            up = s.post(url + "/api/fleet/upload", json={"plan_id": plan_id}, timeout=30)
+            assert up.status_code == 200, up.text
+            start = s.post(url + "/api/fleet/start", timeout=30)
+            assert start.status_code == 200, start.text
+            drops_of = {sortie.vehicle: set(sortie.drop_ids) for sortie in plan.sorties}
+            assignment = fleet_state(s, url)["run"]["assignment"]
+
+            def victim() -> int | None:
+                """A copter in the air, in AUTO, with a parcel of its sortie not delivered."""
+                state = fleet_state(s, url)
+                done = {d["drop_id"] for d in state["drops"] if d["state"] == "delivered"}
+                for name, sysid in assignment.items():
+                    snap = fleet.vehicle(sysid - 1).snapshot()
+                    if snap.armed and snap.alt_rel_m > 30.0 and snap.mode == "AUTO" and \
+                            drops_of[name] - done:
+                        return int(sysid)
+                return None
+
+            wait_until(lambda: victim() is not None, 300, "a copter in the air with a parcel",
+                       period_s=0.2)
+            sysid = victim()
+            assert sysid is not None
+            dead = owners(database)[sysid]
+            survivor = "w-b" if dead == "w-a" else "w-a"
+            workers.procs[dead].kill()
+            killed_at = time.monotonic()
+            wait_until(lambda: owners(database).get(sysid) == survivor, 30,
+                       f"{survivor} holding vehicle {sysid}", period_s=0.1)
+            takeover_s = time.monotonic() - killed_at
+            print(f"takeover of vehicle {sysid} by {survivor}: {takeover_s:.2f} s")
+            assert takeover_s < TAKEOVER_LIMIT_S, takeover_s
+            wait_until(lambda: fleet_state(s, url)["run"]["finished"], 600,
+                       "the run to end", period_s=1.0)
+            state = fleet_state(s, url)
+        except BaseException:
+            for worker_id in workers.procs:
+                print(f"--- {worker_id}\n{workers.log(worker_id)}")
+            raise
+        finally:
+            workers.stop()
+            fleet.stop()
+    served = {d for sortie in plan.sorties for d in sortie.drop_ids}
+    assert {d["drop_id"]: d["state"] for d in state["drops"]} == dict.fromkeys(served,
+                                                                               "delivered")
+    flight_log = FlightLog(database)
+    try:
+        run_id = state["run"]["run_id"]
+        events = flight_log.delivery_events(run_id)
+        flights = flight_log.flights(run_id)
+    finally:
+        flight_log.close()
+    delivered = collections.Counter(e["drop_id"] for e in events if e["state"] == "delivered")
+    assert delivered == dict.fromkeys(served, 1)
+    rows = [(e["drop_id"], e["state"]) for e in events]
+    assert len(rows) == len(set(rows)), rows
+    rows_seen = [(f.id, f.sortie_id, f.sysid, f.state, f.reason) for f in flights]
+    flown = [f for f in flights if f.state != "aborted"]
+    assert collections.Counter(f.sortie_id for f in flown) == dict.fromkeys(
+        (x.id for x in plan.sorties), 1), rows_seen
+    assert all(f.state == "completed" and f.takeoff_at is not None for f in flown), rows_seen
+    # a flight the dead worker left on the ground is closed and flown anew, never one in the air
+    assert all(f.takeoff_at is None and f.reason == "interrupted before take-off"
+               for f in flights if f.state == "aborted"), rows_seen
+    victim_sortie = next(f.sortie_id for f in flown if f.sysid == sysid)
+    assert [f.state for f in flights if f.sortie_id == victim_sortie] == ["completed"], \
+        rows_seen
