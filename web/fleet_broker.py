@@ -36,6 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import g, has_app_context
 
+from gcs import sqldb
 from gcs.bus.client import BusClient
 from gcs.bus.errors import MalformedMessage
 from gcs.bus.messages import (
@@ -367,8 +368,12 @@ class BrokerFleet(FleetService):
         """Assign the plan's vehicles to vehicles heard on one hub (sorted names to sorted
         system ids on the hub hearing the most) for its workers to fly; nothing is sent until
         :meth:`start_broker_run`. Refused while a run flies, while an assigned vehicle is
-        armed, when the hub has too few vehicles, or when every parcel was delivered already
-        (re-sending delivered parcels is not done through workers)."""
+        armed, when the hub has too few vehicles, when every parcel was delivered already
+        (re-sending delivered parcels is not done through workers), or when the console's
+        database is SQLite (the workers could not share its flight log)."""
+        if sqldb.database_url(self.db.url).get_backend_name() == "sqlite":
+            raise Conflict("flying plans through workers needs this console's DATABASE_URL on "
+                           "the PostgreSQL database the workers share (--database)")
         run = self.broker_run
         if run is not None and run.started and not run.poll(self.flight_log) \
                 and not run.finished:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import requests
+import sqlalchemy as sa
 
 from gcs.fleet.leases import LeaseTable
 from gcs.fleet.logs import FlightLog
@@ -25,7 +26,8 @@ from tests.gcs.helpers import FleetCase, start_fleet
 from tests.helpers.mosquitto import Broker, running_mosquitto
 from tests.helpers.shared_data import REPO
 from tests.helpers.waiting import wait_until
-from tests.web.helpers import PASSWORD, make_app, serve, services
+from tests.web.helpers import PASSWORD, Client, make_app, plan_done, serve, services
+from web import db as tables
 
 pytestmark = [pytest.mark.sitl, pytest.mark.slow]
 
@@ -224,3 +226,27 @@ def test_a_run_started_from_the_console_survives_the_kill_of_its_worker(
     victim_sortie = next(f.sortie_id for f in flown if f.sysid == sysid)
     assert [f.state for f in flights if f.sortie_id == victim_sortie] == ["completed"], \
         rows_seen
+
+
+def test_a_console_on_sqlite_or_without_vehicles_sends_no_plan(tmp_path: Path,
+                                                               postgres_url: str) -> None:
+    """Through workers, an upload is refused (409, audited) when the console's database is
+    SQLite, which workers cannot share, and when no worker's vehicle is heard; nothing is
+    started."""
+    with running_mosquitto(tmp_path / "broker", [HUB]) as broker:
+        for folder, config, reason in (
+                ("sqlite", {}, "PostgreSQL database the workers share"),
+                ("postgres", {"DATABASE_URL": postgres_url}, "no vehicle is heard")):
+            app = make_app(tmp_path / folder, BROKER=broker.url("console"), **config)
+            try:
+                c = Client(app, "operator")
+                plan_id = plan_done(c, edits={"drop_ids": ["P014"]}, app=app)
+                r = c.post("/api/fleet/upload", json={"plan_id": plan_id})
+                assert r.status_code == 409 and reason in r.json["error"], r.json
+                assert c.post("/api/fleet/start").status_code == 409
+                rows = services(app).db.rows(sa.select(tables.audit_log).where(
+                    tables.audit_log.c.action == "upload"))
+                assert [(x.result, reason in (x.detail or "")) for x in rows] == \
+                    [("refused", True)]
+            finally:
+                services(app).close()

@@ -217,12 +217,11 @@ class SharedFleet:
         with self._lock:
             if self._tenures.get(spec.key, (None,))[0] == token:
                 return   # told twice (the listener and the leases held at start)
-        tenure = VehicleTenure(
-            shared, spec, holds=lambda: self.ownership.holds(spec.key, token),
-            on_unreachable=lambda s: self.ownership.give_up(s.key),
-            on_done=self._tenure_done,
-            on_ready=lambda s: self.report("ready", lease) if self.report else None)
-        with self._lock:
+            tenure = VehicleTenure(
+                shared, spec, holds=lambda: self.ownership.holds(spec.key, token),
+                on_unreachable=lambda s: self.ownership.give_up(s.key),
+                on_done=self._tenure_done,
+                on_ready=lambda s: self.report("ready", lease) if self.report else None)
             self._tenures[spec.key] = (token, tenure)
         tenure.start()
         if self.report is not None:
