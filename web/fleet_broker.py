@@ -184,7 +184,32 @@ class BrokerFleet(FleetService):
         log.info("console %s on the broker at %s", self.console_id, self.broker.address)
 
     def resume(self, plans: PlanService) -> None:
-        """Nothing to resume: the workers fly the runs."""
+        """Show the unfinished run of the shared flight log, which the workers fly (a console
+        started while it flies, or restarted): its plan version (read from this console's
+        plans), its vehicles as recorded, its drops and phases as the workers record them."""
+        record = self.flight_log.unfinished_run()
+        if record is None or record.plan_path is None:
+            return
+        try:
+            version = plans.version_at(Path(record.plan_path))
+            plan = plans.plan_of(version)
+        except Exception as exc:  # a plan of another console's folder, or removed: not shown
+            log.warning("run %d: its plan %s is not readable here: %s", record.id,
+                        record.plan_path, exc)
+            return
+        assignment = self.flight_log.vehicles(record.id)
+        if plan_key(plan) != record.plan_key or not assignment:
+            return
+        request = RunRequest(id=f"run-{record.id}", plan_id=version.id,
+                             plan_key=record.plan_key, plan_json="{}", vehicles=assignment,
+                             console=self.console_id, user="console",
+                             sent_at_s=record.started_at, plan_path=record.plan_path)
+        run = BrokerRun(plan_id=version.id, plan=plan, hub="", assignment=assignment,
+                        request=request)
+        run.started = True
+        run.run_id = record.id
+        self.broker_run = run
+        log.info("showing run %d of plan %s, flown by the workers", record.id, version.id)
 
     def close(self) -> None:
         """Leave the broker and release the flight log."""

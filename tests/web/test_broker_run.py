@@ -28,6 +28,7 @@ from tests.helpers.shared_data import REPO
 from tests.helpers.waiting import wait_until
 from tests.web.helpers import PASSWORD, Client, make_app, plan_done, serve, services
 from web import db as tables
+from web.app import create_app
 
 pytestmark = [pytest.mark.sitl, pytest.mark.slow]
 
@@ -135,8 +136,9 @@ def test_a_run_started_from_the_console_survives_the_kill_of_its_worker(
     carries a parcel is killed with SIGKILL. The other worker takes that copter over (its flight
     in the air monitored, not flown again), the run ends, every parcel is delivered once (one
     delivered event each, no event repeated), one flight row per sortie flown (a flight the
-    dead worker left before take-off is closed as aborted and flown anew), and the console's
-    fleet API shows every parcel delivered."""
+    dead worker left before take-off is closed as aborted and flown anew), and the fleet API
+    shows every parcel delivered, on the console that started the run and on one started
+    after the kill."""
     app, database = setting["app"], setting["database"]
     with contextmanager(serve)(app) as server:
         url = server.url
@@ -191,8 +193,23 @@ def test_a_run_started_from_the_console_survives_the_kill_of_its_worker(
             takeover_s = time.monotonic() - killed_at
             print(f"takeover of vehicle {sysid} by {survivor}: {takeover_s:.2f} s")
             assert takeover_s < TAKEOVER_LIMIT_S, takeover_s
-            wait_until(lambda: fleet_state(s, url)["run"]["finished"], 600,
-                       "the run to end", period_s=1.0)
+            # a console started meanwhile shows the run the workers fly
+            again = create_app({"DATA_DIR": str(tmp_path / "console2"),
+                                "MISSIONS_DIR": str(REPO / "missions"),
+                                "SAMPLE_SCENARIO": "tutorial", "DATABASE_URL": database,
+                                "BROKER": setting["broker"].url("console")})
+            try:
+                other = Client(again, "operator")
+                shown = other.get("/api/fleet").json
+                assert shown["run"] is not None and shown["run"]["plan_id"] == plan_id
+                wait_until(lambda: fleet_state(s, url)["run"]["finished"], 600,
+                           "the run to end", period_s=1.0)
+                wait_until(lambda: other.get("/api/fleet").json["run"]["finished"], 30,
+                           "the run to end on the second console", period_s=0.5)
+                other_drops = {d["drop_id"]: d["state"]
+                               for d in other.get("/api/fleet").json["drops"]}
+            finally:
+                services(again).close()
             state = fleet_state(s, url)
         except BaseException:
             for worker_id in workers.procs:
@@ -204,6 +221,7 @@ def test_a_run_started_from_the_console_survives_the_kill_of_its_worker(
     served = {d for sortie in plan.sorties for d in sortie.drop_ids}
     assert {d["drop_id"]: d["state"] for d in state["drops"]} == dict.fromkeys(served,
                                                                                "delivered")
+    assert other_drops == dict.fromkeys(served, "delivered")
     flight_log = FlightLog(database)
     try:
         run_id = state["run"]["run_id"]
