@@ -102,12 +102,23 @@ class BrokerRun:
         out = []
         for drop_id, d in self._planned.items():
             state, detail = states.get(drop_id, (str(d.state), None))
-            out.append({"drop_id": drop_id, "sortie_id": d.sortie_id, "vehicle": d.vehicle,
-                        "state": state, "eta_in_s": None, "eta_at": None,
-                        "lat_deg": d.planned_lat_deg, "lon_deg": d.planned_lon_deg,
-                        "release_error_m": None, "reason": detail,
-                        "kind": "pickup" if d.pickup else "delivery"})
+            found = self.drop_event(drop_id, state, detail)
+            if found is not None:
+                out.append(found)
         return out
+
+    def drop_event(self, drop_id: str, state: str, reason: str | None = None
+                   ) -> dict[str, Any] | None:
+        """A drop of the plan in the fields of :meth:`drops`, in ``state`` (None: not a drop
+        of this plan)."""
+        d = self._planned.get(drop_id)
+        if d is None:
+            return None
+        return {"drop_id": drop_id, "sortie_id": d.sortie_id, "vehicle": d.vehicle,
+                "state": state, "eta_in_s": None, "eta_at": None,
+                "lat_deg": d.planned_lat_deg, "lon_deg": d.planned_lon_deg,
+                "release_error_m": None, "reason": reason,
+                "kind": "pickup" if d.pickup else "delivery"}
 
     def vehicles(self, flight_log: FlightLog) -> dict[int, dict[str, Any]]:
         """Plan name, phase (the last flight's state, ``idle`` before any) and sortie of each

@@ -240,9 +240,11 @@ class BrokerFleet(FleetService):
                 self._on_alert(parts.sysid, AlertMessage.from_payload(topic, payload))
             elif parts.kind == "drop":
                 drop = DropMessage.from_payload(topic, payload)
+                run = self.broker_run
+                planned = None if run is None else run.drop_event(drop.drop_id, drop.state)
                 self.events.publish("drop", {"type": "drop", "drop": {
-                    "drop_id": drop.drop_id, "state": drop.state, "sysid": parts.sysid,
-                    "sortie_id": drop.sortie_id, "at": drop.at_s}})
+                    **(planned or {}), "drop_id": drop.drop_id, "state": drop.state,
+                    "sysid": parts.sysid, "sortie_id": drop.sortie_id, "at": drop.at_s}})
         except MalformedMessage as exc:
             self.dropped += 1
             log.warning("dropped: %s", exc)

@@ -164,6 +164,7 @@ def test_a_run_started_from_the_console_survives_the_kill_of_its_worker(
                 owners(database)) == 2, 60, "both copters owned and shown", period_s=0.5)
             up = s.post(url + "/api/fleet/upload", json={"plan_id": plan_id}, timeout=30)
             assert up.status_code == 200, up.text
+            first_event = services(app).events.last_id
             start = s.post(url + "/api/fleet/start", timeout=30)
             assert start.status_code == 200, start.text
             drops_of = {sortie.vehicle: set(sortie.drop_ids) for sortie in plan.sorties}
@@ -211,6 +212,7 @@ def test_a_run_started_from_the_console_survives_the_kill_of_its_worker(
             finally:
                 services(again).close()
             state = fleet_state(s, url)
+            streamed = services(app).events.since(first_event)
         except BaseException:
             for worker_id in workers.procs:
                 print(f"--- {worker_id}\n{workers.log(worker_id)}")
@@ -222,6 +224,11 @@ def test_a_run_started_from_the_console_survives_the_kill_of_its_worker(
     assert {d["drop_id"]: d["state"] for d in state["drops"]} == dict.fromkeys(served,
                                                                                "delivered")
     assert other_drops == dict.fromkeys(served, "delivered")
+    # the page's drop events, from the workers' drop topics, place the drops on the map
+    assert streamed is not None
+    drop_events = [e.data["drop"] for e in streamed if e.kind == "drop"]
+    assert {d["drop_id"] for d in drop_events if d["state"] == "delivered"} == served
+    assert all(d["lat_deg"] is not None and d["lon_deg"] is not None for d in drop_events)
     flight_log = FlightLog(database)
     try:
         run_id = state["run"]["run_id"]
