@@ -37,8 +37,9 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,6 +190,33 @@ class LeaseTable:
             return None
         return Lease(vehicle=lease.vehicle, worker_id=lease.worker_id, token=lease.token,
                      expires_at_s=expires)
+
+    def renew_all(self, leases: Sequence[Lease]) -> dict[str, Lease | None]:
+        """Extend many leases of one worker in one statement (a worker renews every lease it
+        holds on each pass: one round trip, not one per vehicle).
+
+        Returns
+        -------
+        dict[str, Lease | None]
+            Vehicle -> the extended lease, or None where it was lost (as :meth:`renew`).
+        """
+        if not leases:
+            return {}
+        workers = {lease.worker_id for lease in leases}
+        if len(workers) != 1:
+            raise ValueError(f"Expected the leases of one worker, got {sorted(workers)}")
+        now = self.clock()
+        expires = now + self.ttl_s
+        c = vehicle_leases.c
+        with self.engine.begin() as conn:
+            renewed = {row.vehicle for row in conn.execute(
+                sa.update(vehicle_leases)
+                .where(c.worker_id == leases[0].worker_id, c.expires_at > now,
+                       sa.tuple_(c.vehicle, c.token).in_(
+                           [(lease.vehicle, lease.token) for lease in leases]))
+                .values(expires_at=expires).returning(c.vehicle))}
+        return {lease.vehicle: dataclasses.replace(lease, expires_at_s=expires)
+                if lease.vehicle in renewed else None for lease in leases}
 
     def release(self, lease: Lease) -> None:
         """Give ``lease`` up now (a clean shutdown): the vehicle is free for any worker.

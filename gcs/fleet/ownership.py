@@ -176,8 +176,8 @@ class Ownership:
         if self._since_s is None:
             self._since_s = now
         self._drop_lapsed()
-        for lease in list(self.held().values()):
-            renewed = table.renew(lease)
+        held = list(self.held().values())
+        for lease, renewed in zip(held, table.renew_all(held).values(), strict=True):
             if renewed is None:
                 self._lose(lease, "its renewal failed")
             else:

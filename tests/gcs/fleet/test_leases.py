@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 from collections.abc import Iterator
 from typing import Any
@@ -187,3 +188,28 @@ def test_two_processes_racing_for_50_vehicles_never_both_hold_one(database_url: 
         table.close()
         assert {k: v.worker_id for k, v in owners.items()} == \
             {key: w for w, got in results.items() for key, _ in got}
+
+
+def test_renew_all_extends_what_is_held_and_reports_what_is_lost(table: LeaseTable,
+                                                                  clock: Clock) -> None:
+    """One statement renews a worker's leases: those still held with their token are
+    extended; one taken by another worker after it expired, and one released, are lost."""
+    held = [table.acquire(f"north/{i}", "w1") for i in range(1, 6)]
+    assert all(lease is not None for lease in held)
+    leases = [lease for lease in held if lease is not None]
+    clock.now_s += 2.0
+    table.release(leases[1])
+    assert table.acquire("north/2", "w2") is not None
+    clock.now_s += 2.0  # north/1..5 of w1 expired at +3 s unless renewed
+    assert table.acquire("north/3", "w2") is not None  # taken after expiry
+    clock.now_s -= 2.0  # back before expiry: renew the rest
+    renewed = table.renew_all(leases)
+    assert list(renewed) == [lease.vehicle for lease in leases]
+    assert renewed["north/2"] is None and renewed["north/3"] is None
+    for vehicle in ("north/1", "north/4", "north/5"):
+        lease = renewed[vehicle]
+        assert lease is not None and lease.expires_at_s == clock.now_s + 3.0
+        assert table.owners()[vehicle].expires_at_s == lease.expires_at_s
+    assert table.renew_all([]) == {}
+    with pytest.raises(ValueError, match="one worker"):
+        table.renew_all([leases[0], dataclasses.replace(leases[3], worker_id="w2")])
