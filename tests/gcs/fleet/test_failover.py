@@ -168,8 +168,11 @@ def test_a_worker_killed_mid_flight_is_taken_over(fleet_sim: Any, tmp_path: Path
     assert delivered == {d: 1 for s in plan.sorties for d in s.drop_ids}
     changes = collections.Counter((e["drop_id"], e["state"]) for e in events)
     assert max(changes.values()) == 1, changes
+    # each alert once (a link lost and restored may happen more than once on a busy machine:
+    # those are separate alerts, at separate times)
     same = collections.Counter((a["sysid"], a["sortie_id"], a["kind"], a["message"])
-                               for a in alerts)
+                               for a in alerts
+                               if a["kind"] not in ("link_lost", "link_restored"))
     assert not same or max(same.values()) == 1, alerts
     [resumed] = [f for f in flights if f.id == in_air.id]
     assert resumed.state == "completed" and resumed.takeoff_at == in_air.takeoff_at
