@@ -1,5 +1,6 @@
 """The fleet page's JSON: a vehicle's figures, its terrain report, the run in progress and its
-alerts, and the telemetry rate the console asks of vehicles running faster than real time.
+alerts (the telemetry rate the console asks of vehicles running faster than real time is
+:func:`gcs.pacing.stream_rate_hz`).
 
 Pure functions of what the fleet service holds; :class:`web.fleet_service.FleetService`
 publishes what they return.
@@ -12,21 +13,6 @@ from typing import Any
 
 from gcs.snapshot import VehicleSnapshot
 from web.fleet_run import FleetRun
-
-#: Telemetry the console asks for, per wall second; in vehicle time never below 1 Hz, so that a
-#: simulator sped up N times sends about N times less per simulated second than in real time.
-WALL_STREAM_RATE_HZ = 4.0
-
-
-def stream_rate_hz(time_scale: float) -> float:
-    """Position stream rate (Hz of vehicle time) for vehicles running ``time_scale`` times faster.
-
-    Examples
-    --------
-    >>> stream_rate_hz(1.0), stream_rate_hz(2.0), stream_rate_hz(20.0)
-    (4.0, 2.0, 1.0)
-    """
-    return max(1.0, WALL_STREAM_RATE_HZ / time_scale)
 
 
 def terrain_json(snap: VehicleSnapshot) -> dict[str, Any]:

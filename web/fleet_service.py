@@ -47,8 +47,9 @@ from gcs.fleet.manager import plan_key
 from gcs.fleet.options import FlyOptions
 from gcs.fleet.status import FieldLanding
 from gcs.link import Link
+from gcs.pacing import SpeedPacer, stream_rate_hz
 from gcs.snapshot import VehicleSnapshot
-from gcs.telemetry import TelemetryHub, request_streams
+from gcs.telemetry import TelemetryHub
 from gcs.transfer import Target
 from planner.errors import InputError
 from planner.plan_model import Plan
@@ -58,7 +59,7 @@ from web import db as tables
 from web.db import Database
 from web.errors import Conflict, NotFound
 from web.events import EventBus
-from web.fleet_json import alert_json, run_json, snapshot_json, stream_rate_hz
+from web.fleet_json import alert_json, run_json, snapshot_json
 from web.fleet_run import FleetRun, VehicleResult
 from web.planning import PlanService
 
@@ -150,16 +151,17 @@ class FleetService:
                                     tlog_dir=data_dir / "tlogs")
         self.hub = TelemetryHub(stream_rate_hz=stream_rate_hz(time_scale or 1.0))
         self.dem_source = dem_source
-        #: Vehicle seconds per wall second of each vehicle heard (given, or its SIM_SPEEDUP).
-        self.speedups: dict[int, float] = {}
         self._plan_dem = False
-        self._paced = threading.Thread(target=self._pace_loop, daemon=True, name="fleet-pace")
         self.links: list[Link] = []
         self.link_errors: dict[str, str] = {}
         self.run: FleetRun | None = None
         self._tracks: dict[int, deque[list[float]]] = {}
         self._lock = threading.RLock()
         self._stop = threading.Event()
+        self.pacer = SpeedPacer(self.hub, time_scale, self._stop)
+        #: Vehicle seconds per wall second of each vehicle heard (given, or its SIM_SPEEDUP).
+        self.speedups = self.pacer.speedups
+        self._paced = threading.Thread(target=self.pacer.loop, daemon=True, name="fleet-pace")
         self._sub: Any = None
         self._poller = threading.Thread(target=self._poll_loop, daemon=True, name="fleet-poll")
         self._seen_alerts = 0
@@ -207,40 +209,10 @@ class FleetService:
             self.hub.use_dem(dem)
 
     # -- speed-up -----------------------------------------------------------------------------
-    def _pace_loop(self) -> None:
-        while not self._stop.wait(0.25):
-            for sysid in self.hub.vehicles:
-                if sysid in self.speedups or self._stop.is_set():
-                    continue
-                try:
-                    self._pace(sysid)
-                except Exception:
-                    log.exception("speed-up of vehicle %d not read", sysid)
-                    self.speedups[sysid] = 1.0
-
-    def _pace(self, sysid: int) -> None:
-        """Read the vehicle's speed-up (unless configured), heartbeat it at least once a second
-        of its time and ask for telemetry per wall second."""
-        link = self.hub.link_of(sysid)
-        if link is None:
-            return
-        if self.time_scale is not None:
-            self.speedups[sysid] = self.time_scale
-            return
-        scale = commands.vehicle_speedup(link, Target(sysid=sysid))
-        self.speedups[sysid] = scale
-        fastest = max(s for v, s in self.speedups.items() if self.hub.link_of(v) is link)
-        link.heartbeat_period_s = min(1.0, 1.0 / fastest)
-        self.hub.stream_rate_hz = stream_rate_hz(max(self.speedups.values()))
-        request_streams(link, sysid, stream_rate_hz(scale), self.hub.status_rate_hz)
-        log.info("vehicle %d runs at %gx (SIM_SPEEDUP)", sysid, scale)
-
     def speedup(self) -> float:
         """The configured time scale, else the fastest vehicle's speed-up read so far (1
         before any)."""
-        if self.time_scale is not None:
-            return self.time_scale
-        return max(self.speedups.values(), default=1.0)
+        return self.pacer.fastest()
 
     def _fly_options(self) -> FlyOptions:
         scale = self.speedup()

@@ -54,32 +54,19 @@ from gcs.bus.url import BrokerUrl
 from gcs.bus.watch import VehicleWatch
 from gcs.errors import GroundControlError
 from gcs.link import Link
+from gcs.pacing import SpeedPacer, stream_rate_hz
 from gcs.snapshot import VehicleSnapshot
-from gcs.telemetry import TelemetryHub, request_streams
+from gcs.telemetry import TelemetryHub
 from gcs.transfer import Target
 from planner.errors import InputError
 from planner.terrain import Dem
 
 log = logging.getLogger(__name__)
 
-#: Telemetry asked of vehicles per wall second (as the console's).
-WALL_STREAM_RATE_HZ = 4.0
 #: Heartbeat period (wall s) of links whose vehicles' speed-up is not read yet.
 UNKNOWN_SPEED_HEARTBEAT_S = 0.2
 #: Command answers kept to answer a repeated command again.
 ANSWERS_KEPT = 1000
-
-
-def stream_rate_hz(time_scale: float) -> float:
-    """Position rate (Hz of vehicle time) asked of vehicles ``time_scale`` times faster than
-    real time: :data:`WALL_STREAM_RATE_HZ` per wall second, never below 1 Hz.
-
-    Examples
-    --------
-    >>> stream_rate_hz(1.0), stream_rate_hz(20.0)
-    (4.0, 1.0)
-    """
-    return max(1.0, WALL_STREAM_RATE_HZ / time_scale)
 
 
 class Ownership(Protocol):
@@ -143,7 +130,6 @@ class HubWorker:
         self.telemetry = TelemetryHub(stream_rate_hz=stream_rate_hz(time_scale or 1.0))
         self.links: list[Link] = []
         self.link_errors: dict[str, str] = {}
-        self.speedups: dict[int, float] = {}
         self.client = BusClient(broker, worker_id, on_message=self._on_message,
                                 will=Will(topic=presence_topic(hub, worker_id),
                                           payload=Presence(worker=worker_id,
@@ -151,6 +137,9 @@ class HubWorker:
         self._encoders: dict[int, StateEncoder] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self.pacer = SpeedPacer(self.telemetry, time_scale, self._stop)
+        #: Vehicle seconds per wall second of each vehicle heard (given, or its SIM_SPEEDUP).
+        self.speedups = self.pacer.speedups
         self._threads: list[threading.Thread] = []
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bus-command")
         self._answers: OrderedDict[str, AckMessage | None] = OrderedDict()
@@ -192,7 +181,7 @@ class HubWorker:
             self.client.subscribe(run_topic(self.hub, "+", "request"), qos=1)
         self._announce(force=True)
         self._sub = self.telemetry.subscribe(self._on_snapshot, rate_hz=self.publish_hz)
-        for target, name in ((self._keep_loop, "bus-keep"), (self._pace_loop, "bus-pace")):
+        for target, name in ((self._keep_loop, "bus-keep"), (self.pacer.loop, "bus-pace")):
             thread = threading.Thread(target=target, daemon=True, name=name)
             thread.start()
             self._threads.append(thread)
@@ -310,33 +299,6 @@ class HubWorker:
                              severity=severity, message=message)
         log.warning("alert: %s", message)
         self.client.publish(vehicle_topic(self.hub, sysid, "alert"), alert.to_payload(), qos=1)
-
-    # -- speed-up -----------------------------------------------------------------------------
-    def _pace_loop(self) -> None:
-        while not self._stop.wait(0.25):
-            for sysid in self.telemetry.vehicles:
-                if sysid in self.speedups or self._stop.is_set():
-                    continue
-                try:
-                    self._pace(sysid)
-                except Exception:
-                    log.exception("speed-up of vehicle %d not read", sysid)
-                    self.speedups[sysid] = 1.0
-
-    def _pace(self, sysid: int) -> None:
-        link = self.telemetry.link_of(sysid)
-        if link is None:
-            return
-        if self.time_scale is not None:
-            self.speedups[sysid] = self.time_scale
-            return
-        scale = commands.vehicle_speedup(link, Target(sysid=sysid))
-        self.speedups[sysid] = scale
-        fastest = max(s for v, s in self.speedups.items() if self.telemetry.link_of(v) is link)
-        link.heartbeat_period_s = min(1.0, 1.0 / fastest)
-        self.telemetry.stream_rate_hz = stream_rate_hz(max(self.speedups.values()))
-        request_streams(link, sysid, stream_rate_hz(scale), self.telemetry.status_rate_hz)
-        log.info("vehicle %d runs at %gx (SIM_SPEEDUP)", sysid, scale)
 
     # -- commands -----------------------------------------------------------------------------
     def _on_message(self, topic: str, payload: bytes) -> None:
