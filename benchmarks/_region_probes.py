@@ -16,11 +16,12 @@ import requests
 from gcs.bus.client import BusClient
 from gcs.bus.errors import MalformedMessage
 from gcs.bus.messages import StateMessage
-from gcs.bus.state import StateBook
+from gcs.bus.state import StateBook, vehicle_id
 from gcs.bus.topics import parse_topic, presence_topic, vehicle_topic
 from gcs.bus.url import BrokerUrl
 
-#: A position as both ends print it: system id and the JSON text of latitude and longitude.
+#: A position as both ends print it: the console's id of the vehicle (hub and system id,
+#: :func:`gcs.bus.state.vehicle_id`) and the JSON text of latitude and longitude.
 PositionKey = tuple[int, str, str]
 
 #: A vehicle not published for longer than this is not monitored (keep-alives every 2 s).
@@ -62,11 +63,12 @@ def tree_cpu_seconds(pid: int) -> float:
 class BusMonitor:
     """A console-login subscriber counting what crosses the bus, reassembling each vehicle's
     state and noting, for sampled vehicles, when each position was first sent by a worker
-    (the ``at`` of its state message, Unix s of the worker's clock, 10 ms resolution)."""
+    (the ``at`` of its state message, Unix s of the worker's clock, 10 ms resolution). Vehicles
+    are keyed by the console's id of hub and system id."""
 
     def __init__(self, url: str, *, sample_every: int) -> None:
         self.sample_every = sample_every
-        self.book = StateBook()
+        self.book = StateBook(key=vehicle_id)
         self.lock = threading.Lock()
         self.messages: Counter[str] = Counter()
         self.payload_bytes = 0
@@ -128,19 +130,19 @@ class BusMonitor:
         except MalformedMessage:
             return
         heard = self.book.apply(parts.hub, parts.sysid, msg)
+        key = vehicle_id(parts.hub, parts.sysid)
         with self.lock:
-            before = self.last.get(parts.sysid)
+            before = self.last.get(key)
             if before is not None and now - before[1] > GAP_S and self.dead is None:
                 self.gaps += 1
                 self.gap_s += now - before[1] - GAP_S
-            self.last[parts.sysid] = (msg.worker, now)
-            if self.dead is not None and msg.worker != self.dead and \
-                    parts.sysid not in self.back:
-                self.back[parts.sysid] = (msg.worker, now)
+            self.last[key] = (msg.worker, now)
+            if self.dead is not None and msg.worker != self.dead and key not in self.back:
+                self.back[key] = (msg.worker, now)
             if heard is not None and parts.sysid % self.sample_every == 0:
-                key = (parts.sysid, repr(heard.fields.get("lat_deg")),
-                       repr(heard.fields.get("lon_deg")))
-                self.first_sent.setdefault(key, msg.sent_at_s)
+                self.first_sent.setdefault((key, repr(heard.fields.get("lat_deg")),
+                                            repr(heard.fields.get("lon_deg"))),
+                                           msg.sent_at_s)
 
 
 def login(url: str, username: str, password: str) -> requests.Session:
@@ -199,8 +201,8 @@ class StreamReader(threading.Thread):
         self.events[kind] += 1
         if kind != "vehicle":
             return
-        m = _SYSID.search(block)
-        if m is None or int(m.group(1)) % self.sample_every:
+        m = _SYSID.search(block)   # the console's id, the system id in its low byte
+        if m is None or int(m.group(1)) % 256 % self.sample_every:
             return
         lat, lon = _LAT.search(block), _LON.search(block)
         if lat is None or lon is None:

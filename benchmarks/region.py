@@ -4,31 +4,34 @@ Mosquitto; then one worker killed mid-flight.
 
 Usage::
 
-    .venv/bin/python -m benchmarks.region [--vehicles 252] [--workers 3] [--consoles 2]
-                                          [--streams 50] [--duration 60] [--sample-every 5]
+    .venv/bin/python -m benchmarks.region [--vehicles 300] [--hubs 3] [--workers 2]
+                                          [--consoles 2] [--streams 50] [--duration 60]
+                                          [--sample-every 5]
                                           [--out benchmarks/results/region.json]
 
 Starts a throwaway PostgreSQL (``tests/helpers/postgres.py``), Mosquitto with the generated
-config (``tests/helpers/mosquitto.py``), one ``dropline sim`` process with every vehicle (TCP,
-system ids 1..N), takes every vehicle off in GUIDED and sends it cruising north at 20 m
-(``benchmarks/sim_fleet.py``'s client, which then lets go of the links), starts the consoles
-on the shared database and the workers of hub ``north`` (real subprocesses), each owning one
-block of the vehicles through its TCP links and leases. The killed worker's vehicles are also
-dialled by the other workers, split between them: a built-in vehicle's TCP port serves one
-client and queues the next, so a backup link carries nothing until its owner's socket closes
-(the shared radio of a real region). ``--streams`` browser sessions (several crew logins,
-split across the consoles) read ``/api/events`` for ``--duration`` s.
+config for hubs ``hub1`` .. ``hubN`` (``tests/helpers/mosquitto.py``), one ``dropline sim``
+process per hub with that hub's share of the vehicles (TCP, system ids from 1 in each hub: a
+hub is its own MAVLink network), takes every vehicle off in GUIDED and sends it cruising north
+at 20 m (``benchmarks/sim_fleet.py``'s client, which then lets go of the links), starts the
+consoles on the shared database and ``--workers`` workers per hub (real subprocesses), each
+owning one block of its hub's vehicles through its TCP links and leases. The vehicles of the
+worker killed (the first of ``hub1``) are also dialled by the other workers of its hub, split
+between them: a built-in vehicle's TCP port serves one client and queues the next, so a backup
+link carries nothing until its owner's socket closes (the shared radio of a real region).
+``--streams`` browser sessions (several crew logins, split across the consoles) read
+``/api/events`` for ``--duration`` s.
 
-At most 252 vehicles: the bus and the consoles key vehicles by MAVLink system id, unique across
-the hubs of one broker, and a system id is one byte (255 is the ground station's).
+At most 254 vehicles per hub (a system id is one byte, 255 is the ground station's); the
+consoles tell the same system id on two hubs apart (``gcs.bus.state.vehicle_id``).
 
 Measured:
 
 - latency: from the worker's publishing of a position (``at`` of its bus state message, Unix s
   rounded to 10 ms, the same machine clock) to that position's first arrival in each browser
-  stream, over vehicles whose system id is a multiple of ``--sample-every``. The vehicle ->
-  worker leg (MAVLink over loopback TCP, at most one telemetry period) is not included: no bus
-  or console field carries when the vehicle sent it;
+  stream, over vehicles whose system id (on their hub) is a multiple of ``--sample-every``.
+  The vehicle -> worker leg (MAVLink over loopback TCP, at most one telemetry period) is not
+  included: no bus or console field carries when the vehicle sent it;
 - messages and bytes published on the bus per second, counted on a subscriber of every topic
   (the console's ACL does not read ``$SYS``); the broker sends each one to every console and
   the monitor;
@@ -53,6 +56,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
@@ -72,13 +76,12 @@ from benchmarks._region_probes import (
     percentile,
     tree_cpu_seconds,
 )
+from gcs.bus.state import vehicle_id
 
-HUB = "north"
 HOME = "30.3165,78.0322,640"
 PASSWORD = "region-bench-pass"
-#: Vehicles at most: system ids 1..254 (one byte, 255 is the ground station's), unique across
-#: the hubs of one broker, in steps of the default three workers.
-MAX_VEHICLES = 252
+#: Vehicles per hub at most: system ids 1..254 (one byte, 255 is the ground station's).
+MAX_PER_HUB = 254
 #: Crew logins the streams are spread over (a login may hold 16 streams per console).
 VIEWERS = 4
 
@@ -128,7 +131,8 @@ def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:
 
 
 def fly(urls: list[str]) -> int:
-    """Take every vehicle off and send it cruising; release the links; how many cruise."""
+    """Take every vehicle of one hub (system ids 1..N, in the order of ``urls``) off and send
+    it cruising; release the links; how many cruise."""
     from benchmarks.sim_fleet import Client
 
     client = Client(urls, "frames")
@@ -156,16 +160,17 @@ def pg_counters(conninfo: str, database: str) -> dict[str, int]:
                     strict=True))
 
 
-def lease_rows(conninfo: str, vehicles: int, dead: str) -> dict[str, int]:
-    """The lease table after the takeover: vehicles without an unexpired lease, vehicles with
-    more than one row, and vehicles still the dead worker's."""
+def lease_rows(conninfo: str, hub: str, vehicles: int, dead: str) -> dict[str, int]:
+    """The lease table of ``hub`` (its system ids 1..``vehicles``) after the takeover: vehicles
+    without an unexpired lease, vehicles with more than one row, and vehicles still the dead
+    worker's."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
         rows = conn.execute("SELECT vehicle, worker_id, expires_at > extract(epoch from now()) "
                             "FROM vehicle_leases").fetchall()
     per: dict[str, list[tuple[str, bool]]] = {}
     for vehicle, worker, live in rows:
         per.setdefault(str(vehicle), []).append((str(worker), bool(live)))
-    keys = [f"{HUB}/{s}" for s in range(1, vehicles + 1)]
+    keys = [f"{hub}/{s}" for s in range(1, vehicles + 1)]
     return {"vehicles_without_live_lease": sum(
                 1 for k in keys if not any(live for _, live in per.get(k, []))),
             "vehicles_with_several_rows": sum(1 for k in keys if len(per.get(k, [])) > 1),
@@ -179,7 +184,11 @@ def run(args: argparse.Namespace, tmp: Path, stack: ExitStack) -> dict[str, Any]
     from tests.helpers.ports import free_base_port, free_tcp_port
     from tests.helpers.postgres import start_postgres
 
-    result: dict[str, Any] = {"vehicles": args.vehicles, "workers": args.workers,
+    hubs = [f"hub{h + 1}" for h in range(args.hubs)]
+    per_hub = blocks(args.vehicles, args.hubs)
+    sizes = {hub: len(ids) for hub, ids in zip(hubs, per_hub, strict=True)}
+    result: dict[str, Any] = {"vehicles": args.vehicles, "hubs": args.hubs,
+                              "workers": args.workers * args.hubs,
                               "consoles": args.consoles, "streams": args.streams,
                               "load_1min_start": load_average()}
     t0 = time.monotonic()
@@ -193,19 +202,22 @@ def run(args: argparse.Namespace, tmp: Path, stack: ExitStack) -> dict[str, Any]
     with psycopg.connect(pg.conninfo(), autocommit=True) as conn:
         conn.execute("CREATE DATABASE region")
     db_url, db_info = pg.url("region"), pg.conninfo("region")
-    broker = stack.enter_context(running_mosquitto(tmp / "broker", [HUB]))
+    broker = stack.enter_context(running_mosquitto(tmp / "broker", hubs))
     procs = Procs(tmp)
     stack.callback(procs.stop)
 
-    base = free_base_port(args.vehicles)
-    sim = procs.start("sim", ["sim", "--vehicles", str(args.vehicles), "--home", HOME,
-                              "--speedup", "1", "--base-port", str(base)],
-                      stdout=subprocess.PIPE)
-    assert sim.stdout is not None
-    urls = [sim.stdout.readline().decode().strip() for _ in range(args.vehicles)]
-    if not all(u.startswith("tcp:") for u in urls):
-        raise RuntimeError(f"dropline sim did not start: {(tmp / 'sim.log').read_text()}")
-    sim.stdout.close()
+    urls: dict[str, list[str]] = {}   # per hub, of system ids 1..N
+    for hub in hubs:
+        base = free_base_port(sizes[hub])
+        sim = procs.start(f"sim-{hub}", ["sim", "--vehicles", str(sizes[hub]), "--home",
+                                         HOME, "--speedup", "1", "--base-port", str(base)],
+                          stdout=subprocess.PIPE)
+        assert sim.stdout is not None
+        urls[hub] = [sim.stdout.readline().decode().strip() for _ in range(sizes[hub])]
+        if not all(u.startswith("tcp:") for u in urls[hub]):
+            raise RuntimeError(f"dropline sim of {hub} did not start: "
+                               f"{(tmp / f'sim-{hub}.log').read_text()}")
+        sim.stdout.close()
 
     env = {"DATABASE_URL": db_url, "DROPLINE_ADMIN_PASSWORD": PASSWORD}
     consoles = []
@@ -225,25 +237,32 @@ def run(args: argparse.Namespace, tmp: Path, stack: ExitStack) -> dict[str, Any]
             raise RuntimeError(f"user viewer{v + 1} not made: {made.text}")
     result["setup_consoles_s"] = round(time.monotonic() - t0, 1)
 
-    result["cruising"] = fly(urls)
+    with ThreadPoolExecutor(len(hubs)) as pool:
+        result["cruising"] = sum(pool.map(fly, (urls[hub] for hub in hubs)))
     result["setup_flying_s"] = round(time.monotonic() - t0, 1)
 
     monitor = BusMonitor(broker.url("console"), sample_every=args.sample_every).start()
     stack.callback(monitor.close)
-    owned = blocks(args.vehicles, args.workers)
-    backups: dict[int, list[int]] = {k: [] for k in range(1, args.workers)}
-    for i, sysid in enumerate(owned[0]):
-        backups[1 + i % (args.workers - 1)].append(sysid)
-    names = [f"w{k + 1}" for k in range(args.workers)]
-    for k, name in enumerate(names):
-        dial = owned[k] + backups.get(k, [])
-        argv = ["worker", "--hub", HUB, "--broker", broker.url(f"worker-{HUB}"),
-                "--worker-id", name, "--database", db_url, "--speedup", "1"]
-        for sysid in dial:
-            argv += ["--connect", urls[sysid - 1]]
-        procs.start(name, argv)
-        wait_for(partial(_publishes, monitor, name, set(owned[k])), 180,
-                 f"worker {name} publishing its {len(owned[k])} vehicles")
+    names: list[str] = []
+    owned: dict[str, list[int]] = {}   # worker -> system ids on its hub
+    for h, hub in enumerate(hubs):
+        own = blocks(sizes[hub], args.workers)
+        backups: dict[int, list[int]] = {k: [] for k in range(1, args.workers)}
+        if h == 0:   # the killed worker's vehicles
+            for i, sysid in enumerate(own[0]):
+                backups[1 + i % (args.workers - 1)].append(sysid)
+        for k in range(args.workers):
+            name = f"w{h * args.workers + k + 1}"
+            names.append(name)
+            owned[name] = own[k]
+            argv = ["worker", "--hub", hub, "--broker", broker.url(f"worker-{hub}"),
+                    "--worker-id", name, "--database", db_url, "--speedup", "1"]
+            for sysid in own[k] + backups.get(k, []):
+                argv += ["--connect", urls[hub][sysid - 1]]
+            procs.start(name, argv)
+            wait_for(partial(_publishes, monitor, name,
+                             {vehicle_id(hub, s) for s in own[k]}), 180,
+                     f"worker {name} of {hub} publishing its {len(own[k])} vehicles")
     result["setup_workers_s"] = round(time.monotonic() - t0, 1)
 
     readers = []
@@ -257,7 +276,8 @@ def run(args: argparse.Namespace, tmp: Path, stack: ExitStack) -> dict[str, Any]
         stack.callback(r.stop.set)
     time.sleep(5.0)  # every stream open and past its first burst
 
-    pids = {"simulator": sim.pid, **{n: procs.pid(n) for n in names},
+    pids = {**{f"simulator {hub}": procs.pid(f"sim-{hub}") for hub in hubs},
+            **{n: procs.pid(n) for n in names},
             **{f"console-{k + 1}": procs.pid(f"console-{k + 1}")
                for k in range(args.consoles)},
             "mosquitto": broker.process.pid}
@@ -309,7 +329,7 @@ def run(args: argparse.Namespace, tmp: Path, stack: ExitStack) -> dict[str, Any]
                          "streams_chunked": sum(1 for r in readers if r.chunked)}
 
     victim = names[0]
-    expected = set(owned[0])
+    expected = {vehicle_id(hubs[0], s) for s in owned[victim]}
     monitor.mark_dead(victim)
     kill_at = monitor.dead_at
     procs.started[victim].send_signal(signal.SIGKILL)
@@ -327,12 +347,11 @@ def run(args: argparse.Namespace, tmp: Path, stack: ExitStack) -> dict[str, Any]
         "median_s": round(statistics.median(times), 2) if times else None,
         "first_s": round(times[0], 2) if times else None,
         "by_worker": {w: sum(1 for s in expected if back.get(s, ("",))[0] == w)
-                      for w in names[1:]}}
+                      for w in names[1:args.workers]}}
     time.sleep(2.0)
-    result["leases_after_takeover"] = lease_rows(db_info, args.vehicles, victim)
+    result["leases_after_takeover"] = lease_rows(db_info, hubs[0], sizes[hubs[0]], victim)
     result["flying_at_end"] = sum(
-        1 for s in range(1, args.vehicles + 1)
-        if (h := monitor.book.get(s)) is not None and (h.fields.get("alt_rel_m") or 0) > 10)
+        1 for h in monitor.book.vehicles().values() if (h.fields.get("alt_rel_m") or 0) > 10)
     return result
 
 
@@ -354,8 +373,9 @@ def _answers(url: str) -> bool:
 def table(r: dict[str, Any]) -> str:
     """The run as a Markdown table."""
     lat, bus, pg, tk = r["latency_ms"], r["bus"], r["postgresql"], r["takeover"]
-    rows = [("vehicles / workers / consoles / streams",
-             f"{r['vehicles']} / {r['workers']} / {r['consoles']} / {r['streams']}"),
+    rows = [("vehicles / hubs / workers / consoles / streams",
+             f"{r['vehicles']} / {r.get('hubs', 1)} / {r['workers']} / {r['consoles']} / "
+             f"{r['streams']}"),
             ("load average (1 min) at start / measured", f"{r['load_1min_start']} / "
                                                          f"{r['load_1min_measured']}"),
             ("latency worker -> browser p50 / p99 / max (ms)",
@@ -382,24 +402,30 @@ def table(r: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run, print the table and write the JSON."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--vehicles", type=int, default=MAX_VEHICLES,
-                        help=f"simulated vehicles (at most {MAX_VEHICLES}, the default)")
-    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--vehicles", type=int, default=300,
+                        help=f"simulated vehicles, split between the hubs (at most "
+                             f"{MAX_PER_HUB} per hub)")
+    parser.add_argument("--hubs", type=int, default=3,
+                        help="hubs, each its own MAVLink network with one simulator")
+    parser.add_argument("--workers", type=int, default=2, help="workers per hub")
     parser.add_argument("--consoles", type=int, default=2)
     parser.add_argument("--streams", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60.0, help="wall seconds measured")
     parser.add_argument("--sample-every", type=int, default=5,
-                        help="latency of the vehicles whose system id is a multiple of this")
+                        help="latency of the vehicles whose system id (on their hub) is a "
+                             "multiple of this")
     parser.add_argument("--takeover-timeout", type=float, default=60.0)
     parser.add_argument("--out", type=Path,
                         default=REPO / "benchmarks" / "results" / "region.json")
     args = parser.parse_args(argv)
-    if args.workers < 2 or args.vehicles < args.workers or args.consoles < 1:
-        parser.error("expected at least 2 workers, a vehicle per worker and a console")
-    if args.vehicles > MAX_VEHICLES:
-        parser.error(f"--vehicles: expected at most {MAX_VEHICLES}, got {args.vehicles}: "
-                     "system ids are unique across hubs and a MAVLink system id is one byte "
-                     "(255 is the ground station's)")
+    if args.hubs < 1 or args.workers < 2 or args.vehicles < args.workers * args.hubs \
+            or args.consoles < 1:
+        parser.error("expected a hub, at least 2 workers per hub, a vehicle per worker and a "
+                     "console")
+    if -(-args.vehicles // args.hubs) > MAX_PER_HUB:
+        parser.error(f"--vehicles: expected at most {MAX_PER_HUB} per hub, got "
+                     f"{args.vehicles} on {args.hubs} hub(s): a MAVLink system id is one byte "
+                     "(255 is the ground station's); add hubs")
     with tempfile.TemporaryDirectory(prefix="dropline-region-") as folder, ExitStack() as stack:
         result = run(args, Path(folder), stack)
         result["machine"] = {"cores": os.cpu_count(), "python": platform.python_version()}

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gcs.bus.messages import RunProgress, RunRequest
+from gcs.bus.state import vehicle_id
 from gcs.fleet.logs import FlightLog
 from gcs.fleet.shared.run import run_ended
 from gcs.fleet.tracking import SortieTracker
@@ -26,7 +27,8 @@ from web.plan_view import track_latlon
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BrokerAssignment:
     """What the fleet page and the audit read of a run's manager: which vehicle flies which
-    plan vehicle, and the sorties skipped (none: the workers skip delivered ones)."""
+    plan vehicle (by the console's vehicle id, :func:`gcs.bus.state.vehicle_id`), and the
+    sorties skipped (none: the workers skip delivered ones)."""
 
     assignment: dict[str, int]
     skipped: dict[str, str]
@@ -44,9 +46,9 @@ class BrokerRun:
     plan
         The verified plan.
     hub
-        The hub whose workers fly it.
+        The hub whose workers fly it ("": not known yet, see :meth:`on_hub`).
     assignment
-        Plan vehicle name -> system id.
+        Plan vehicle name -> system id on ``hub``.
     request
         The run request (sent when the run is started).
     """
@@ -57,7 +59,9 @@ class BrokerRun:
         self.plan = plan
         self.hub = hub
         self.request = request
-        self.manager = BrokerAssignment(assignment=dict(assignment), skipped={})
+        self.assignment = dict(assignment)
+        self.manager = BrokerAssignment(assignment={}, skipped={})
+        self.on_hub(hub)
         self.started = False
         self.finished = False
         self.run_id: int | None = None
@@ -65,6 +69,19 @@ class BrokerRun:
         self._lock = threading.Lock()
         self._planned = {d.drop_id: d for s in plan.sorties
                          for d in SortieTracker(s).statuses()}
+
+    def on_hub(self, hub: str) -> None:
+        """The run is flown by the workers of ``hub`` (known late for a run shown from the
+        flight log)."""
+        self.hub = hub
+        self.manager = BrokerAssignment(
+            assignment={n: self.vehicle_id(s) for n, s in self.assignment.items()},
+            skipped={})
+
+    def vehicle_id(self, sysid: int) -> int:
+        """The console's id of the vehicle ``sysid`` of the run's hub (the system id while
+        the hub is not known)."""
+        return vehicle_id(self.hub, sysid) if self.hub else sysid
 
     def heard(self, msg: RunProgress) -> None:
         """A worker's progress message."""
@@ -122,11 +139,11 @@ class BrokerRun:
 
     def vehicles(self, flight_log: FlightLog) -> dict[int, dict[str, Any]]:
         """Plan name, phase (the last flight's state, ``idle`` before any) and sortie of each
-        assigned vehicle, by system id."""
+        assigned vehicle, by the console's vehicle id."""
         run_id = self.find_run(flight_log)
         flights = [] if run_id is None else flight_log.flights(run_id)
         out: dict[int, dict[str, Any]] = {}
-        for name, sysid in self.manager.assignment.items():
+        for name, sysid in self.manager.assignment.items():   # (console ids)
             own = [f for f in flights if f.vehicle == name]
             total = sum(1 for s in self.plan.sorties if s.vehicle == name)
             last = own[-1] if own else None
@@ -142,8 +159,10 @@ class BrokerRun:
         """The run as the fleet page shows it (as :func:`web.fleet_json.run_json`), with the
         hub and the workers' progress."""
         with self._lock:
-            progress = [{"worker": p.worker, "state": p.state, "at": p.at_s, "sysid": p.sysid,
-                         "detail": p.detail} for p in self.progress[-50:]]
+            progress = [{"worker": p.worker, "state": p.state, "at": p.at_s,
+                         "sysid": None if p.sysid is None else self.vehicle_id(p.sysid),
+                         "hub_sysid": p.sysid, "detail": p.detail}
+                        for p in self.progress[-50:]]
         return {"plan_id": self.plan_id, "run_id": self.run_id, "started": self.started,
                 "finished": self.finished,
                 "routes": {s.id: track_latlon(s.mission) for s in self.plan.sorties},

@@ -9,6 +9,10 @@ stateless, any number of consoles on one broker show the same vehicles. A vehicl
 published as a command message carrying the console's id and the user's name, and its result
 is the ack of the worker that executed it (named in the result, hence in the audit log); no
 ack within ``command_timeout_s`` is a :class:`gcs.errors.LinkTimeout` (504 to the browser).
+Each hub is its own MAVLink network, so a vehicle is known by its hub and system id: the
+console's id of it, the ``sysid`` of the page's JSON, of the commands' URLs, alerts, drops and
+run statuses, is :func:`gcs.bus.state.vehicle_id` (the same on every console), and its JSON
+adds ``hub`` and ``hub_sysid`` (its system id on the hub) for display.
 Alerts from workers join the console's alert list (kept in memory, newest
 :data:`ALERTS_KEPT`) and are acknowledged as the run's are.
 
@@ -28,7 +32,7 @@ import logging
 import threading
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -49,7 +53,7 @@ from gcs.bus.messages import (
     RunRequest,
     StateMessage,
 )
-from gcs.bus.state import StateBook, snapshot_of
+from gcs.bus.state import HeardVehicle, StateBook, snapshot_of, vehicle_id
 from gcs.bus.topics import command_topic, parse_topic, presence_topic, run_topic, vehicle_topic
 from gcs.bus.url import BrokerUrl
 from gcs.errors import LinkTimeout
@@ -68,9 +72,9 @@ from web.broker_run import BrokerRun
 from web.db import Database
 from web.errors import Conflict, NotFound
 from web.events import EventBus
-from web.fleet_json import alert_json
+from web.fleet_json import alert_json, snapshot_json
 from web.fleet_run import FleetRun, VehicleResult
-from web.fleet_service import MODE_COMMANDS, FleetService, alert_fields
+from web.fleet_service import MODE_COMMANDS, TRACK_POINTS, FleetService, alert_fields
 from web.planning import PlanService
 
 log = logging.getLogger(__name__)
@@ -107,22 +111,30 @@ class BrokerHub(TelemetryHub):
 
     @property
     def vehicles(self) -> tuple[int, ...]:
-        """System ids of every vehicle heard on the bus, sorted."""
-        return tuple(sorted(self.book.vehicles()))
+        """Console ids of every vehicle heard on the bus, by hub and system id."""
+        return tuple(h.key for h in _by_hub(self.book))
 
     def link_of(self, sysid: int) -> Link | None:
         """None: vehicles are reached through their workers."""
         return None
 
     def snapshot(self, sysid: int) -> VehicleSnapshot | None:
-        """What the bus last told of vehicle ``sysid`` (None: nothing)."""
+        """What the bus last told of the vehicle of console id ``sysid`` (None: nothing)."""
         heard = self.book.get(sysid)
         return None if heard is None else snapshot_of(heard)
 
     def snapshots(self) -> tuple[VehicleSnapshot, ...]:
-        """Snapshots of every vehicle heard on the bus, by system id."""
-        held = self.book.vehicles()
-        return tuple(snapshot_of(held[s]) for s in sorted(held))
+        """Snapshots of every vehicle heard on the bus, by hub and system id."""
+        return tuple(snapshot_of(h) for h in _by_hub(self.book))
+
+
+def _by_hub(book: StateBook) -> list[HeardVehicle]:
+    return sorted(book.vehicles().values(), key=lambda h: (h.hub, h.sysid))
+
+
+def hub_fields(heard: HeardVehicle | None) -> dict[str, Any]:
+    """The hub and system id of a vehicle, for display (none: not heard)."""
+    return {} if heard is None else {"hub": heard.hub, "hub_sysid": heard.sysid}
 
 
 class _Waiting:
@@ -154,7 +166,7 @@ class BrokerFleet(FleetService):
         self.console_id = console_id or f"console-{uuid.uuid4().hex[:12]}"
         self.command_timeout_s = command_timeout_s
         self.connect_timeout_s = connect_timeout_s
-        self.book = StateBook()
+        self.book = StateBook(key=vehicle_id)
         self.hub = BrokerHub(self.book)
         self.client = BusClient(broker, self.console_id, on_message=self._on_bus)
         #: Messages dropped as malformed.
@@ -204,12 +216,21 @@ class BrokerFleet(FleetService):
                              plan_key=record.plan_key, plan_json="{}", vehicles=assignment,
                              console=self.console_id, user="console",
                              sent_at_s=record.started_at, plan_path=record.plan_path)
-        run = BrokerRun(plan_id=version.id, plan=plan, hub="", assignment=assignment,
-                        request=request)
+        run = BrokerRun(plan_id=version.id, plan=plan, hub=self._hub_of(assignment),
+                        assignment=assignment, request=request)
         run.started = True
         run.run_id = record.id
         self.broker_run = run
         log.info("showing run %d of plan %s, flown by the workers", record.id, version.id)
+
+    def _hub_of(self, assignment: Mapping[str, int]) -> str:
+        """The one hub that has heard every system id of ``assignment`` ("": none, or
+        several)."""
+        hubs: dict[str, set[int]] = {}
+        for heard in self.book.vehicles().values():
+            hubs.setdefault(heard.hub, set()).add(heard.sysid)
+        fits = [h for h, ids in hubs.items() if set(assignment.values()) <= ids]
+        return fits[0] if len(fits) == 1 else ""
 
     def close(self) -> None:
         """Leave the broker and release the flight log."""
@@ -237,14 +258,16 @@ class BrokerFleet(FleetService):
             elif parts.kind == "ack":
                 self._on_ack(AckMessage.from_payload(topic, payload))
             elif parts.kind == "alert":
-                self._on_alert(parts.sysid, AlertMessage.from_payload(topic, payload))
+                self._on_alert(parts.hub, parts.sysid,
+                               AlertMessage.from_payload(topic, payload))
             elif parts.kind == "drop":
                 drop = DropMessage.from_payload(topic, payload)
                 run = self.broker_run
                 planned = None if run is None else run.drop_event(drop.drop_id, drop.state)
                 self.events.publish("drop", {"type": "drop", "drop": {
                     **(planned or {}), "drop_id": drop.drop_id, "state": drop.state,
-                    "sysid": parts.sysid, "sortie_id": drop.sortie_id, "at": drop.at_s}})
+                    "sysid": vehicle_id(parts.hub, parts.sysid), "hub": parts.hub,
+                    "hub_sysid": parts.sysid, "sortie_id": drop.sortie_id, "at": drop.at_s}})
         except MalformedMessage as exc:
             self.dropped += 1
             log.warning("dropped: %s", exc)
@@ -255,8 +278,19 @@ class BrokerFleet(FleetService):
             return
         speedup = heard.fields.get("speedup")
         if isinstance(speedup, float) and speedup > 0:
-            self.speedups[sysid] = speedup
+            self.speedups[heard.key] = speedup
         self._on_snapshot(snapshot_of(heard))
+
+    def _on_snapshot(self, snap: VehicleSnapshot) -> None:
+        data = {**snapshot_json(snap), **hub_fields(self.book.get(snap.sysid))}
+        if snap.lat_deg is not None and snap.lon_deg is not None:
+            with self._lock:
+                track = self._tracks.setdefault(snap.sysid, deque(maxlen=TRACK_POINTS))
+                point = [round(snap.lat_deg, 7), round(snap.lon_deg, 7)]
+                if not track or track[-1] != point:
+                    track.append(point)
+        data["speedup"] = self.speedups.get(snap.sysid)
+        self.events.publish("vehicle", {"type": "vehicle", "vehicle": data})
 
     def _on_progress(self, request_id: str | None, msg: RunProgress) -> None:
         run = self.broker_run
@@ -265,8 +299,10 @@ class BrokerFleet(FleetService):
         run.heard(msg)
         self.events.publish("run", {"type": "run", "plan_id": run.plan_id,
                                     "state": f"worker {msg.worker}: {msg.state}",
-                                    "worker": msg.worker, "sysid": msg.sysid,
-                                    "detail": msg.detail})
+                                    "worker": msg.worker,
+                                    "sysid": None if msg.sysid is None
+                                    else run.vehicle_id(msg.sysid),
+                                    "hub_sysid": msg.sysid, "detail": msg.detail})
 
     def _run_poll_loop(self) -> None:
         while not self._stop.wait(0.5):
@@ -279,6 +315,8 @@ class BrokerFleet(FleetService):
         run = self.broker_run
         if run is None or not run.started:
             return
+        if not run.hub and (hub := self._hub_of(run.assignment)):
+            run.on_hub(hub)
         for sysid, status in run.vehicles(self.flight_log).items():
             if self._last_status.get(sysid) != status:
                 self._last_status[sysid] = status
@@ -304,8 +342,15 @@ class BrokerFleet(FleetService):
         acks = {r.alert_id: r for r in self.db.rows(
             sa.select(tables.alert_acks).where(
                 tables.alert_acks.c.alert_id.in_([a["id"] for a in recorded])))}
-        return [{**alert_json(a, None if (ack := acks.get(a["id"])) is None else ack.username),
-                 **alert_fields(a)} for a in recorded]
+        out = []
+        for a in recorded:
+            shown = {**alert_json(a, None if (ack := acks.get(a["id"])) is None
+                                  else ack.username), **alert_fields(a)}
+            if a.get("sysid") is not None:   # recorded by its system id on the run's hub
+                shown.update(sysid=run.vehicle_id(int(a["sysid"])), hub=run.hub,
+                             hub_sysid=a["sysid"])
+            out.append(shown)
+        return out
 
     def _on_ack(self, ack: AckMessage) -> None:
         with self._bus_lock:
@@ -314,9 +359,10 @@ class BrokerFleet(FleetService):
             waiting.ack = ack
             waiting.done.set()
 
-    def _on_alert(self, sysid: int, msg: AlertMessage) -> None:
+    def _on_alert(self, hub: str, sysid: int, msg: AlertMessage) -> None:
         number = alert_number(msg.id)
-        alert = {"id": number, "sysid": sysid, "sortie_id": msg.sortie_id, "at": msg.at_s,
+        alert = {"id": number, "sysid": vehicle_id(hub, sysid), "hub": hub,
+                 "hub_sysid": sysid, "sortie_id": msg.sortie_id, "at": msg.at_s,
                  "kind": msg.kind, "severity": msg.severity, "message": msg.message,
                  "action": msg.action, "worker": msg.worker}
         with self._bus_lock:
@@ -325,9 +371,7 @@ class BrokerFleet(FleetService):
             self._bus_alerts[number] = alert
             while len(self._bus_alerts) > ALERTS_KEPT:
                 self._bus_alerts.popitem(last=False)
-        self.events.publish("alert", {"type": "alert",
-                                      "alert": {**alert_json(alert, None),
-                                                **alert_fields(alert)}})
+        self.events.publish("alert", {"type": "alert", "alert": _alert_out(alert, None)})
 
     # -- what the page shows ------------------------------------------------------------------
     def workers(self) -> list[dict[str, Any]]:
@@ -352,6 +396,8 @@ class BrokerFleet(FleetService):
                 vehicle.update(statuses.get(vehicle["sysid"], {}))
             out["run"] = run.json()
             out["drops"] = run.drops(self.flight_log)
+        for vehicle in out["vehicles"]:
+            vehicle.update(hub_fields(self.book.get(vehicle["sysid"])))
         return out
 
     def alerts(self) -> list[dict[str, Any]]:
@@ -366,8 +412,8 @@ class BrokerFleet(FleetService):
             sa.select(tables.alert_acks).where(
                 tables.alert_acks.c.alert_id.in_([a["id"] for a in held])))}
         return recorded + [
-            {**alert_json(a, None if (ack := acks.get(a["id"])) is None else ack.username),
-             **alert_fields(a)} for a in held]
+            _alert_out(a, None if (ack := acks.get(a["id"])) is None else ack.username)
+            for a in held]
 
     def acknowledge(self, alert_id: int, username: str) -> dict[str, Any]:
         """Mark an alert heard from a worker as seen by ``username``."""
@@ -415,8 +461,8 @@ class BrokerFleet(FleetService):
                            f"({', '.join(served)})")
         names = sorted({s.vehicle for s in plan.sorties})
         hubs: dict[str, list[int]] = {}
-        for sysid, heard in self.book.vehicles().items():
-            hubs.setdefault(heard.hub, []).append(sysid)
+        for heard in self.book.vehicles().values():
+            hubs.setdefault(heard.hub, []).append(heard.sysid)
         if not hubs:
             raise Conflict("no vehicle is heard from any worker")
         hub, sysids = max(sorted(hubs.items()), key=lambda h: len(h[1]))
@@ -425,10 +471,10 @@ class BrokerFleet(FleetService):
                            f"{len(sysids)}")
         assignment = dict(zip(names, sorted(sysids), strict=False))
         armed = [s for s in assignment.values()
-                 if (snap := self.hub.snapshot(s)) is not None and snap.armed]
+                 if (snap := self.hub.snapshot(vehicle_id(hub, s))) is not None and snap.armed]
         if armed:
-            raise Conflict(f"vehicle {', '.join(map(str, armed))} is flying; upload once "
-                           f"it has landed")
+            raise Conflict(f"vehicle {', '.join(map(str, armed))} of hub {hub} is flying; "
+                           f"upload once it has landed")
         who = g.get("user") if has_app_context() else None
         request = RunRequest(id=uuid.uuid4().hex, plan_id=plan_id, plan_key=plan_key(plan),
                              plan_json=plan_to_json(plan), vehicles=assignment,
@@ -439,8 +485,9 @@ class BrokerFleet(FleetService):
                                     assignment=assignment, request=request)
         self._seen_alerts = 0
         self._last_status = {}
-        return [VehicleResult(sysid=s, name=n, ok=True,
-                              detail=f"flies {n}: sent to the workers of hub {hub} at the start")
+        return [VehicleResult(sysid=vehicle_id(hub, s), name=n, ok=True,
+                              detail=f"flies {n}: sent to the workers of hub {hub} at the "
+                                     f"start (system {s})")
                 for n, s in assignment.items()]
 
     def start_broker_run(self) -> BrokerRun:
@@ -472,9 +519,9 @@ class BrokerFleet(FleetService):
         raise Conflict("this console flies plans through workers (start_broker_run)")
 
     def command(self, verb: str, sysid: int, user: str | None = None) -> VehicleResult:
-        """Send ``verb`` (pause, resume, rtl, land) to vehicle ``sysid``'s worker and wait for
-        its ack; the result names the worker. ``user`` defaults to the request's logged-in
-        user."""
+        """Send ``verb`` (pause, resume, rtl, land) to the worker of the vehicle of console id
+        ``sysid`` and wait for its ack; the result names the worker, the hub and the system
+        id. ``user`` defaults to the request's logged-in user."""
         if verb not in MODE_COMMANDS:
             raise InputError(f"Expected one of {', '.join(MODE_COMMANDS)}, got {verb!r}",
                              field="command")
@@ -490,16 +537,24 @@ class BrokerFleet(FleetService):
         with self._bus_lock:
             self._waiting[cmd.id] = waiting
         try:
-            self.client.publish(command_topic(heard.hub, sysid), cmd.to_payload(), qos=1)
+            self.client.publish(command_topic(heard.hub, heard.sysid), cmd.to_payload(), qos=1)
             answered = waiting.done.wait(self.command_timeout_s)
         finally:
             with self._bus_lock:
                 self._waiting.pop(cmd.id, None)
         ack = waiting.ack
         if not answered or ack is None:
-            error = LinkTimeout(f"the ack of {verb} from a worker of hub {heard.hub}",
-                                timeout_s=self.command_timeout_s, sysid=sysid)
+            error = LinkTimeout(f"the ack of {verb} from a worker of hub {heard.hub} "
+                                f"(system {heard.sysid})",
+                                timeout_s=self.command_timeout_s, sysid=heard.sysid)
             return VehicleResult(sysid=sysid, name=None, ok=False, detail=str(error),
                                  error=error)
         return VehicleResult(sysid=sysid, name=None, ok=ack.ok,
-                             detail=f"{ack.detail} (worker {ack.worker})")
+                             detail=f"{ack.detail} (worker {ack.worker}, hub {heard.hub}, "
+                                    f"system {heard.sysid})")
+
+
+def _alert_out(alert: Mapping[str, Any], acked_by: str | None) -> dict[str, Any]:
+    """An alert heard from a worker as the fleet page shows it, with its hub and system id."""
+    return {**alert_json(alert, acked_by), **alert_fields(alert),
+            "hub": alert["hub"], "hub_sysid": alert["hub_sysid"]}

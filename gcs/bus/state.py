@@ -18,10 +18,11 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,30 @@ from gcs.terrain import TerrainReport
 REBASE_SHARE = 3
 #: A heartbeat younger than this is sent as 0 s old (it flickers around 1 s at 1 Hz).
 HB_AGE_QUIET_S = 2.0
+
+
+def vehicle_id(hub: str, sysid: int) -> int:
+    """The id a console in broker mode gives the vehicle ``sysid`` of ``hub``: the same on
+    every console (derived from the hub's name), distinct for the same system id on two hubs,
+    with the system id in its low byte (``256 * h + sysid``, 1 .. 2**31 - 1, where ``h``
+    in 1 .. 2**23 - 1 is a hash of the hub's name).
+
+    Examples
+    --------
+    >>> vehicle_id("north", 1) == vehicle_id("north", 1) != vehicle_id("south", 1)
+    True
+    >>> vehicle_id("north", 7) % 256, 0 < vehicle_id("north", 255) < 2**31
+    (7, True)
+    """
+    if not 0 <= sysid <= 255:
+        raise ValueError(f"Expected a system id in 0..255, got {sysid}")
+    digest = hashlib.blake2b(hub.encode("utf-8"), digest_size=4).digest()
+    return (int.from_bytes(digest, "big") % (2**23 - 1) + 1) * 256 + sysid
+
+
+def sysid_key(hub: str, sysid: int) -> int:
+    """A vehicle's key by system id alone (one network: the hub does not matter)."""
+    return sysid
 
 
 def _round(value: Any, digits: int | None) -> Any:
@@ -140,16 +165,22 @@ class HeardVehicle:
     fields: Mapping[str, Any]
     sent_at_s: float
     seq: int
+    #: The key the book holds it by (its system id, or :func:`vehicle_id` of hub and
+    #: system id).
+    key: int
 
 
 class StateBook:
-    """The latest state of every vehicle heard on the bus, by system id (thread-safe).
+    """The latest state of every vehicle heard on the bus, by ``key(hub, sysid)``
+    (thread-safe).
 
-    System ids are unique across hubs (as on one radio network); a vehicle heard from another
-    hub replaces the one held.
+    By default the key is the system id (:func:`sysid_key`: system ids unique across hubs,
+    as on one radio network; a vehicle heard from another hub replaces the one held); with
+    ``key=vehicle_id`` the same system id on two hubs is two vehicles.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, key: Callable[[str, int], int] = sysid_key) -> None:
+        self.key = key
         self._lock = threading.Lock()
         self._full: dict[int, tuple[int, dict[str, Any]]] = {}
         self._held: dict[int, HeardVehicle] = {}
@@ -157,6 +188,8 @@ class StateBook:
     def apply(self, hub: str, sysid: int, msg: StateMessage) -> HeardVehicle | None:
         """Take ``msg`` in; the vehicle's new state, or None when the message is older than
         the one held (a late or repeated delivery)."""
+        sysid_in = sysid
+        sysid = self.key(hub, sysid_in)
         with self._lock:
             held = self._held.get(sysid)
             same_source = held is not None and held.worker == msg.worker and held.hub == hub
@@ -174,26 +207,27 @@ class StateBook:
                 else:  # its snapshot was missed: the fields held, until the next snapshot
                     known = dict(held.fields) if held is not None else {}
                 fields = {**known, **msg.fields}
-            heard = HeardVehicle(hub=hub, sysid=sysid, worker=msg.worker, fields=fields,
-                                 sent_at_s=msg.sent_at_s, seq=msg.seq)
+            heard = HeardVehicle(hub=hub, sysid=sysid_in, worker=msg.worker, fields=fields,
+                                 sent_at_s=msg.sent_at_s, seq=msg.seq, key=sysid)
             self._held[sysid] = heard
             return heard
 
     def vehicles(self) -> dict[int, HeardVehicle]:
-        """Every vehicle held, by system id."""
+        """Every vehicle held, by key."""
         with self._lock:
             return dict(self._held)
 
-    def get(self, sysid: int) -> HeardVehicle | None:
-        """The vehicle ``sysid`` (None: never heard)."""
+    def get(self, key: int) -> HeardVehicle | None:
+        """The vehicle held by ``key`` (None: never heard)."""
         with self._lock:
-            return self._held.get(sysid)
+            return self._held.get(key)
 
 
 def snapshot_of(heard: HeardVehicle, *, now_wall_s: float | None = None,
                 now_mono_s: float | None = None) -> VehicleSnapshot:
-    """A snapshot of what the console holds of a vehicle: its heartbeat's age grows with
-    the time since its worker sent the state (wall clocks of both machines)."""
+    """A snapshot of what the console holds of a vehicle, whose ``sysid`` is the book's key
+    of it: its heartbeat's age grows with the time since its worker sent the state (wall
+    clocks of both machines)."""
     f = heard.fields
     wall = time.time() if now_wall_s is None else now_wall_s
     mono = time.monotonic() if now_mono_s is None else now_mono_s
@@ -210,7 +244,7 @@ def snapshot_of(heard: HeardVehicle, *, now_wall_s: float | None = None,
             current_height_m=float(f.get("terrain_agl_m") or 0.0),
             pending_tiles=int(pending or 0), loaded_tiles=int(loaded or 0))
     return VehicleSnapshot(
-        sysid=heard.sysid, link_url=str(f.get("link_url") or f"mqtt:{heard.hub}"),
+        sysid=heard.key, link_url=str(f.get("link_url") or f"mqtt:{heard.hub}"),
         time_s=mono, received_s=mono - age_s, position_age_s=age_s, boot_time_s=None,
         lat_deg=f.get("lat_deg"), lon_deg=f.get("lon_deg"), alt_amsl_m=f.get("alt_amsl_m"),
         alt_rel_m=f.get("alt_rel_m"), alt_agl_m=f.get("alt_agl_m"),

@@ -23,6 +23,7 @@ from flask import Flask
 
 from gcs.bus.client import BusClient
 from gcs.bus.messages import StateMessage
+from gcs.bus.state import vehicle_id
 from gcs.bus.topics import command_topic, state_topic
 from gcs.bus.url import BrokerUrl
 from tests.helpers.mosquitto import Broker, running_mosquitto
@@ -41,6 +42,8 @@ VEHICLE_FIELDS = {"terrain_amsl_m", "terrain_agl_m", "terrain_pending", "terrain
                   "groundspeed_m_s", "heading_deg", "battery_pct", "mode", "armed",
                   "mission_seq", "mission_total", "heartbeat_age_s", "loss_rate",
                   "gps_fix_type", "last_text", "speedup"}
+#: The console's ids of north's vehicles 1 and 2.
+N1, N2 = vehicle_id("north", 1), vehicle_id("north", 2)
 
 
 @dataclass
@@ -54,14 +57,15 @@ class Hubs:
 
 
 @contextmanager
-def worker_process(broker: Broker, connect: list[str], log: Path) -> Iterator[
-        subprocess.Popen[str]]:
-    """``dropline worker`` of hub north (password from the environment), stopped with
-    SIGTERM after."""
-    env = {**os.environ, "DROPLINE_BROKER_PASSWORD": broker.files.credentials["worker-north"]}
+def worker_process(broker: Broker, connect: list[str], log: Path, hub: str = "north"
+                   ) -> Iterator[subprocess.Popen[str]]:
+    """``dropline worker`` ``w-<hub>`` of ``hub`` (password from the environment), stopped
+    with SIGTERM after."""
+    login_name = f"worker-{hub}"
+    env = {**os.environ, "DROPLINE_BROKER_PASSWORD": broker.files.credentials[login_name]}
     env.pop("DATABASE_URL", None)
-    argv = [sys.executable, "-m", "dropline.cli", "worker", "--hub", "north", "--broker",
-            broker.files.url("worker-north"), "--worker-id", "w-north",
+    argv = [sys.executable, "-m", "dropline.cli", "worker", "--hub", hub, "--broker",
+            broker.files.url(login_name), "--worker-id", f"w-{hub}",
             "--scenario", str(REPO / "missions" / "tutorial")]
     for c in connect:
         argv += ["--connect", c]
@@ -71,7 +75,7 @@ def worker_process(broker: Broker, connect: list[str], log: Path) -> Iterator[
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        assert "worker w-north of hub north: 2 link(s) open" in line, \
+        assert f"worker w-{hub} of hub {hub}: {len(connect)} link(s) open" in line, \
             line + log.read_text()
         yield proc
     finally:
@@ -128,9 +132,9 @@ def fleet_of(s: requests.Session, url: str) -> dict[str, Any]:
 
 
 def both_heard(s: requests.Session, url: str) -> bool:
-    """Whether the console shows vehicles 1 and 2 with positions."""
+    """Whether the console shows north's vehicles 1 and 2 with positions."""
     vehicles = fleet_of(s, url)["vehicles"]
-    return sorted(v["sysid"] for v in vehicles) == [1, 2] and all(
+    return sorted(v["sysid"] for v in vehicles) == [N1, N2] and all(
         v["lat_deg"] is not None for v in vehicles)
 
 
@@ -167,18 +171,20 @@ def test_the_console_shows_and_streams_the_workers_vehicles(hubs: Hubs,
         state = fleet_of(s, url)
         assert state["links"] == [{"url": "mqtt worker w-north (hub north)", "open": True,
                                    "error": None}]
-        v1 = next(v for v in state["vehicles"] if v["sysid"] == 1)
+        v1 = next(v for v in state["vehicles"] if v["sysid"] == N1)
+        assert (v1["hub"], v1["hub_sysid"]) == ("north", 1)
         assert v1["lat_deg"] == pytest.approx(HOME[0], abs=1e-3)
         assert v1["heartbeat_age_s"] < 5.0
         vehicle = events(s, url, "vehicle")[0]["vehicle"]
-        assert set(vehicle) == VEHICLE_FIELDS and vehicle["sysid"] in (1, 2)
+        assert set(vehicle) == VEHICLE_FIELDS | {"hub", "hub_sysid"}
+        assert vehicle["sysid"] in (N1, N2) and vehicle["hub"] == "north"
         assert s.get(url + "/fleet", timeout=10).status_code == 200
         with s.get(url + "/api/fleet/live", stream=True, timeout=10) as live:
             lines = (line for line in live.iter_lines(decode_unicode=True)
                      if line and not line.startswith("retry:"))
             assert next(lines) == "event: state"
             first = json.loads(next(lines)[len("data: "):])
-        assert sorted(first["vehicles"]) == ["1", "2"]
+        assert sorted(first["vehicles"]) == sorted([str(N1), str(N2)])
 
 
 def test_rtl_through_the_console_reaches_the_vehicle_and_is_audited(hubs: Hubs,
@@ -188,18 +194,19 @@ def test_rtl_through_the_console_reaches_the_vehicle_and_is_audited(hubs: Hubs,
     with console(hubs, tmp_path / "c1") as (app, url):
         s = login(url)
         wait_until(lambda: both_heard(s, url), 30, "both vehicles")
-        r = s.post(url + "/api/fleet/vehicles/1/rtl", timeout=30)
+        r = s.post(url + f"/api/fleet/vehicles/{N1}/rtl", timeout=30)
         assert r.status_code == 200, r.text
-        assert r.json()["results"][0]["detail"] == "mode RTL confirmed (worker w-north)"
+        detail = "mode RTL confirmed (worker w-north, hub north, system 1)"
+        assert r.json()["results"][0]["detail"] == detail
         assert hubs.fleet.vehicle(0).snapshot().mode == "RTL"
         wait_until(lambda: next(v for v in fleet_of(s, url)["vehicles"]
-                                if v["sysid"] == 1)["mode"] == "RTL", 10, "RTL shown")
+                                if v["sysid"] == N1)["mode"] == "RTL", 10, "RTL shown")
         rows = services(app).db.rows(sa.select(tables.audit_log)
                                      .where(tables.audit_log.c.action == "rtl"))
         assert [(r.username, r.target, r.result, r.detail) for r in rows] == \
-            [("operator", "vehicle 1", "ok", "mode RTL confirmed (worker w-north)")]
+            [("operator", f"vehicle {N1}", "ok", detail)]
         crew = login(url, "crew")
-        assert crew.post(url + "/api/fleet/vehicles/1/land", timeout=30).status_code == 403
+        assert crew.post(url + f"/api/fleet/vehicles/{N1}/land", timeout=30).status_code == 403
         assert hubs.fleet.vehicle(0).snapshot().mode == "RTL"
 
 
@@ -215,9 +222,10 @@ def test_two_consoles_show_the_same_vehicles(hubs: Hubs, tmp_path: Path) -> None
         assert a["links"] == b["links"]
         assert [(v["sysid"], v["link_url"]) for v in a["vehicles"]] == \
             [(v["sysid"], v["link_url"]) for v in b["vehicles"]]
-        assert sb.post(url_b + "/api/fleet/vehicles/2/pause", timeout=30).status_code == 200
+        assert sb.post(url_b + f"/api/fleet/vehicles/{N2}/pause",
+                       timeout=30).status_code == 200
         wait_until(lambda: next(v for v in fleet_of(sa_, url_a)["vehicles"]
-                                if v["sysid"] == 2)["mode"] == "LOITER", 10,
+                                if v["sysid"] == N2)["mode"] == "LOITER", 10,
                    "the pause seen by the other console")
 
 
@@ -233,11 +241,13 @@ def test_a_command_nobody_answers_times_out_with_a_clear_error(hubs: Hubs,
             msg = StateMessage(worker="w-south-silent", seq=1, sent_at_s=time.time(),
                                full=True, base_seq=1, fields={"mode": "LOITER"})
             south.publish(state_topic("south", 7), msg.to_payload(), qos=1, wait_s=5)
-            wait_until(lambda: 7 in [v["sysid"] for v in fleet_of(s, url)["vehicles"]], 10,
-                       "vehicle 7")
-            r = s.post(url + "/api/fleet/vehicles/7/land", timeout=30)
+            south7 = vehicle_id("south", 7)
+            wait_until(lambda: south7 in [v["sysid"] for v in fleet_of(s, url)["vehicles"]],
+                       10, "vehicle 7 of south")
+            r = s.post(url + f"/api/fleet/vehicles/{south7}/land", timeout=30)
             assert r.status_code == 504, r.text
-            assert "no answer: the ack of land from a worker of hub south" in r.json()["error"]
+            assert "no answer: the ack of land from a worker of hub south (system 7)" in \
+                r.json()["error"]
             rows = services(app).db.rows(sa.select(tables.audit_log)
                                          .where(tables.audit_log.c.action == "land"))
             assert [(r.username, r.result) for r in rows] == [("operator", "failed")]
@@ -267,7 +277,8 @@ def test_malformed_messages_are_dropped_and_logged(hubs: Hubs, tmp_path: Path) -
                            wait_s=5)
             wait_until(lambda: fleet.dropped >= 4, 10, "the console dropping them")
             assert both_heard(s, url)
-            assert s.post(url + "/api/fleet/vehicles/2/resume", timeout=30).status_code in \
+            assert s.post(url + f"/api/fleet/vehicles/{N2}/resume",
+                          timeout=30).status_code in \
                 (200, 409)   # answered by the worker (AUTO without a mission may be refused)
             assert hubs.worker.poll() is None
             wait_until(lambda: "dropped: malformed message on "
@@ -286,9 +297,10 @@ def test_a_workers_alert_reaches_the_consoles_alert_list(hubs: Hubs, tmp_path: P
         s = login(url)
         wait_until(lambda: both_heard(s, url), 30, "both vehicles")
         hubs.fleet.vehicle(1).cut_link(80.0)   # 8 s at 10x
-        wait_until(lambda: any(a["kind"] == "link_lost" and a["sysid"] == 2
+        wait_until(lambda: any(a["kind"] == "link_lost" and a["sysid"] == N2
                                for a in fleet_of(s, url)["alerts"]), 30, "the alert")
         alert = next(a for a in fleet_of(s, url)["alerts"] if a["kind"] == "link_lost")
+        assert (alert["hub"], alert["hub_sysid"]) == ("north", 2)
         assert alert["severity"] == "warning" and alert["needs_ack"] and alert["advice"]
         assert alert["message"].startswith("vehicle 2 not heard for")
         streamed = events(s, url, "alert")[0]["alert"]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from gcs.bus.state import vehicle_id
 from gcs.bus.url import BrokerUrl
 from gcs.bus.worker import HubWorker
 from tests.e2e.helpers import ARTIFACTS, CHROMIUM, Watched, confirm
@@ -17,12 +18,15 @@ from tests.helpers.waiting import wait_until
 from tests.web.helpers import make_app, serve, services
 
 HOME = (44.0618, -71.1369, 160.0)
+#: The cards of north's vehicles 1 and 2 (by the console's id of hub and system id).
+CARD1, CARD2 = (f"#vehicle-{vehicle_id('north', s)}" for s in (1, 2))
 
 
 @pytest.mark.slow
 def test_the_fleet_page_works_through_the_broker(tmp_path: Path) -> None:
-    """Two vehicle cards and no offline worker among the links; RTL from vehicle 2's
-    card is confirmed by the worker and the simulated vehicle flies RTL."""
+    """Two vehicle cards naming hub and system id and no offline worker among the links;
+    RTL from vehicle 2's card is confirmed by the worker and the simulated vehicle flies
+    RTL."""
     if not CHROMIUM.is_file():
         pytest.fail("Debian's chromium is needed at /usr/bin/chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
@@ -47,10 +51,13 @@ def test_the_fleet_page_works_through_the_broker(tmp_path: Path) -> None:
                         w = Watched(browser, server.url)
                         page = w.login("operator")
                         page.click("#nav-fleet")
-                        page.wait_for_selector("#vehicle-2")
-                        page.wait_for_selector("#vehicle-1")
+                        page.wait_for_selector(CARD2)
+                        page.wait_for_selector(CARD1)
+                        page.wait_for_function(   # the hub comes from /api/fleet
+                            f"() => document.querySelector('{CARD2}').textContent"
+                            ".includes('hub north system 2')")
                         assert page.inner_text("#links") == ""   # no worker offline
-                        page.click("#vehicle-2 button[data-verb='rtl']")
+                        page.click(f"{CARD2} button[data-verb='rtl']")
                         confirm(page)
                         page.wait_for_function(
                             "() => document.querySelector('#fleet-message').textContent"
@@ -58,7 +65,7 @@ def test_the_fleet_page_works_through_the_broker(tmp_path: Path) -> None:
                         wait_until(lambda: fleet.vehicle(1).snapshot().mode == "RTL", 10,
                                    "vehicle 2 in RTL")
                         page.wait_for_function(
-                            "() => document.querySelector('#vehicle-2').textContent"
+                            f"() => document.querySelector('{CARD2}').textContent"
                             ".includes('RTL')")
                         w.shot("broker-fleet")
                         w.close()

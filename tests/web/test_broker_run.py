@@ -174,11 +174,12 @@ def test_a_run_started_from_the_console_survives_the_kill_of_its_worker(
                 """A copter in the air, in AUTO, with a parcel of its sortie not delivered."""
                 state = fleet_state(s, url)
                 done = {d["drop_id"] for d in state["drops"] if d["state"] == "delivered"}
-                for name, sysid in assignment.items():
+                for name, vehicle_id in assignment.items():
+                    sysid = int(vehicle_id) % 256   # (the console's id of hub and system id)
                     snap = fleet.vehicle(sysid - 1).snapshot()
                     if snap.armed and snap.alt_rel_m > 30.0 and snap.mode == "AUTO" and \
                             drops_of[name] - done:
-                        return int(sysid)
+                        return sysid
                 return None
 
             wait_until(lambda: victim() is not None, 300, "a copter in the air with a parcel",

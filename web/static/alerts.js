@@ -26,6 +26,9 @@ dropline.alerts = (() => {
   const severityName = (code) => Object.prototype.hasOwnProperty.call(SEVERITIES, code) ?
     SEVERITIES[code] : String(code).toUpperCase();
   const ringing = () => localStorage.getItem(STORE) === "on";
+  // the vehicle as shown: its system id, with its hub in broker mode
+  const alertVehicle = (a) => a.hub === undefined || a.hub === null ? a.sysid :
+    t("%(hub)s/%(id)s", {hub: a.hub, id: a.hub_sysid});
 
   function tone() {
     const Context = window.AudioContext || window.webkitAudioContext;
@@ -52,7 +55,7 @@ dropline.alerts = (() => {
     tone();
     if ("Notification" in window && Notification.permission === "granted") {
       try {
-        new Notification(t("Critical: vehicle %(id)s %(kind)s", {id: a.sysid, kind: a.kind}),
+        new Notification(t("Critical: vehicle %(id)s %(kind)s", {id: alertVehicle(a), kind: a.kind}),
                          {body: `${a.message}\n${a.advice || ""}`, tag: `dropline-alert-${a.id}`});
       } catch (e) { /* notifications only from a service worker on this device */ }
     }
@@ -81,8 +84,8 @@ dropline.alerts = (() => {
       el("small", {class: "alert-time", title: a.at_iso || ""}, when(a)),
       el("b", {class: "alert-severity"}, severityName(a.severity)), " ",
       el("span", {class: "alert-vehicle"}, a.sortie_id ?
-        t("vehicle %(id)s %(sortie)s: %(kind)s", {id: a.sysid, sortie: a.sortie_id, kind: a.kind}) :
-        t("vehicle %(id)s: %(kind)s", {id: a.sysid, kind: a.kind})), ": ",
+        t("vehicle %(id)s %(sortie)s: %(kind)s", {id: alertVehicle(a), sortie: a.sortie_id, kind: a.kind}) :
+        t("vehicle %(id)s: %(kind)s", {id: alertVehicle(a), kind: a.kind})), ": ",
       el("span", {class: "alert-cause"}, a.message),
       a.action ? el("span", {class: "alert-gcs-action"},
         " (" + t("ground station: %(action)s", {action: a.action}) + ")") : null,

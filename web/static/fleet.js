@@ -46,7 +46,14 @@
   const FLEET_COMMANDS = {pause: t("PAUSE every vehicle"), resume: t("RESUME every vehicle"),
     rtl: t("RTL every vehicle"), land: t("LAND every vehicle")};
   const named = (words, code) => Object.prototype.hasOwnProperty.call(words, code) ? words[code] : code;
-  const vehicleName = (v) => v.name || t("vehicle %(id)s", {id: v.sysid});
+  /* A vehicle's number as shown: its system id, with its hub in broker mode (where ``sysid`` is
+     the console's id of hub and system id). */
+  const vehicleId = (v) => v.hub === undefined || v.hub === null ? (v.sysid > 255 ? v.sysid % 256 : v.sysid) :
+    t("%(hub)s/%(id)s", {hub: v.hub, id: v.hub_sysid});
+  const systemText = (v) => v.hub === undefined || v.hub === null ?
+    t("system %(id)s", {id: v.sysid > 255 ? v.sysid % 256 : v.sysid}) :
+    t("hub %(hub)s system %(id)s", {hub: v.hub, id: v.hub_sysid});
+  const vehicleName = (v) => v.name || t("vehicle %(id)s", {id: vehicleId(v)});
   const ageText = (age, stale) => age === null ? t("never heard") :
     stale ? t("last heard %(age)s ago", {age: ago(age)}) : t("heard %(age)s ago", {age: ago(age)});
   const vehicleResult = (x) => t("vehicle %(id)s: %(detail)s", {id: x.sysid, detail: x.detail});
@@ -70,8 +77,9 @@
   function colourOf(v) {
     if (v.sortie_id) return dropline.sortieColour(v.sortie_id);   // as on the plan page
     const names = run ? Object.keys(run.assignment).sort() : [];
-    const i = v.name ? names.indexOf(v.name) : v.sysid - 1;
-    return palette[(i < 0 ? v.sysid : i) % palette.length];
+    const sysid = v.hub_sysid ?? v.sysid;
+    const i = v.name ? names.indexOf(v.name) : sysid - 1;
+    return palette[(i < 0 ? sysid : i) % palette.length];
   }
 
   // -- vehicle cards --------------------------------------------------------------------------
@@ -83,7 +91,7 @@
     const stale = age === null || age > staleS;
     const buttons = ["pause", "resume", "rtl", "land"].map((verb) => el("button", {
       class: "command", "data-verb": verb, "data-sysid": v.sysid, disabled: !may.has("command"),
-      onclick: () => command(t(VEHICLE_COMMANDS[verb], {id: v.sysid}),
+      onclick: () => command(t(VEHICLE_COMMANDS[verb], {id: vehicleId(v)}),
                              `/api/fleet/vehicles/${v.sysid}/${verb}`)}, VERBS[verb]));
     const battery = v.battery_pct === null || v.battery_pct === undefined ? null : v.battery_pct;
     const now = [v.mode, v.armed ? t("ARMED") : null,
@@ -99,7 +107,7 @@
     const node = el("div", {class: "card vehicle" + (stale ? " stale" : ""), id: "vehicle-" + v.sysid,
                             "data-stale": stale ? "true" : "false",
                             style: `border-left-color:${colour}` + (stale ? ";opacity:.6;filter:grayscale(1)" : "")},
-      el("b", {}, vehicleName(v)), " · " + t("system %(id)s", {id: v.sysid}) + " · ",
+      el("b", {}, vehicleName(v)), " · " + systemText(v) + " · ",
       stale ? el("b", {class: "stale-flag"}, t("STALE")) : el("span", {class: "mode"}, now),
       " · ", el("small", {class: "age", title: t("seconds since the vehicle's last message")},
         ageText(age, stale)),
@@ -140,7 +148,7 @@
     }
     if (!entry.marker) {
       entry.marker = L.circleMarker(pos, {radius: 7, weight: 2, fillOpacity: 0.9})
-        .bindTooltip(tip(t("system %(id)s", {id: d.sysid}))).addTo(map);
+        .bindTooltip(tip(systemText(d))).addTo(map);
     }
     const stale = (ageOf(d) ?? Infinity) > staleS;
     entry.marker.setLatLng(pos).setStyle({color: "#000", fillColor: stale ? "#999" : colourOf(d)});
@@ -151,9 +159,28 @@
     if (!fitted) { map.setView(pos, 12); fitted = true; }
   }
 
+  /* Broker mode: a vehicle's ``sysid`` is the console's id of its hub and system id (above
+     255, the system id in its low byte); its hub comes with /api/fleet, not with the live
+     stream, and is asked for (at most every 5 s) when an unknown one shows. */
+  const hubOf = {};
+  let hubsAskedMs = 0;
+  async function learnHubs() {
+    if (Date.now() - hubsAskedMs < 5000) return;
+    hubsAskedMs = Date.now();
+    try {
+      const s = await api("GET", "/api/fleet");
+      for (const v of s.vehicles) {
+        if (v.hub === undefined || v.hub === null) continue;
+        hubOf[v.sysid] = {hub: v.hub, hub_sysid: v.hub_sysid};
+        if (vehicles[v.sysid]) updateVehicle({sysid: v.sysid});
+      }
+    } catch (e) { /* asked again with the next unknown vehicle */ }
+  }
+
   function updateVehicle(v) {
     const entry = vehicles[v.sysid] || (vehicles[v.sysid] = {data: {}, marker: null, track: null});
-    Object.assign(entry.data, v);
+    Object.assign(entry.data, v, hubOf[v.sysid] || {});
+    if (v.sysid > 255 && !hubOf[v.sysid]) learnHubs();
     placeOnMap(entry);
     drawCard(entry.data);
   }
