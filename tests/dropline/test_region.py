@@ -75,7 +75,7 @@ def _login(url: str, password: str) -> requests.Session:
 
 def _vehicles(http: requests.Session, url: str) -> dict[int, dict[str, Any]]:
     fleet = http.get(f"{url}/api/fleet", timeout=10).json()
-    return {int(v["sysid"]): v for v in fleet["vehicles"]}
+    return {int(v["hub_sysid"]): v for v in fleet["vehicles"]}  # system ids of hub north
 
 
 def _both_fresh(http: requests.Session, url: str, max_age_s: float) -> bool:
