@@ -13,8 +13,11 @@ Text longer than its column is refused before it reaches the database, on every 
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import logging
+import os
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -149,13 +152,27 @@ def _config(folder: Path, connection: sa.Connection, version_table: str) -> Conf
     return config
 
 
+#: Alembic's command context lives in module globals: one migration at a time per process.
+_ALEMBIC = threading.Lock()
+
+
 @contextmanager
-def migration_lock(connection: sa.Connection, key: int) -> Iterator[None]:
-    """Hold PostgreSQL's transaction-level advisory lock ``key`` on ``connection`` (nothing on
-    SQLite, whose writers queue anyway) until its transaction ends."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-    yield
+def migration_lock(engine: sa.Engine) -> Iterator[None]:
+    """One migration of a SQLite file at a time, across threads and processes, held around
+    the migration's whole transaction: an exclusive ``flock`` of ``<file>.migrate-lock`` beside
+    it (SQLite takes its write lock only at the first write, after two migrations would both
+    have read that nothing is there yet). PostgreSQL's lock is taken in the transaction
+    (:func:`upgrade`)."""
+    path = sqlite_file(engine.url) if engine.dialect.name == "sqlite" else None
+    if path is None:
+        yield
+        return
+    fd = os.open(f"{path}.migrate-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def current(connection: sa.Connection, version_table: str) -> str | None:
@@ -182,7 +199,9 @@ def upgrade(engine: sa.Engine, folder: Path, *, version_table: str, lock_key: in
         The database is at a revision these scripts do not know (a newer release migrated it).
     """
     newest = head(folder)
-    with engine.begin() as conn, migration_lock(conn, lock_key):
+    with _ALEMBIC, migration_lock(engine), engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # held until the transaction ends
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key})
         at = current(conn, version_table)
         if at == newest:
             return False
