@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 
 from gcs import commands
+from gcs.binding import VehicleBinding
+from gcs.link import Link
 from gcs.telemetry import TelemetryHub, request_streams
 from gcs.transfer import Target
 
@@ -22,6 +25,9 @@ log = logging.getLogger(__name__)
 WALL_STREAM_RATE_HZ = 4.0
 #: Seconds between looks for vehicles heard for the first time.
 PACE_PERIOD_S = 0.25
+#: Heartbeat period (wall s) of links to vehicles whose speed-up is not read yet: a vehicle
+#: running up to 5 times faster than real time hears one a second of its own time.
+UNKNOWN_SPEED_HEARTBEAT_S = 0.2
 
 
 def stream_rate_hz(time_scale: float) -> float:
@@ -57,6 +63,25 @@ class SpeedPacer:
         self.stop = stop
         #: Vehicle seconds per wall second of each vehicle heard (given, or its SIM_SPEEDUP).
         self.speedups: dict[int, float] = {}
+
+    def open_links(self, urls: Sequence[str], binding: VehicleBinding,
+                   errors: dict[str, str]) -> list[Link]:
+        """Open a link per connection string and attach it to the hub, heartbeating fast until
+        the speed-ups are read (at the time scale's pace when one is given); a link that does
+        not open is logged and its error kept in ``errors`` (url -> message)."""
+        heartbeat_s = UNKNOWN_SPEED_HEARTBEAT_S if self.time_scale is None else \
+            min(1.0, 1.0 / self.time_scale)
+        links = []
+        for url in urls:
+            try:
+                link = Link(url, heartbeat_period_s=heartbeat_s, binding=binding).open()
+            except (OSError, ValueError) as exc:
+                errors[url] = str(exc)
+                log.error("cannot open %s: %s", url, exc)
+                continue
+            links.append(link)
+            self.telemetry.attach(link)
+        return links
 
     def loop(self) -> None:
         """Pace each newly heard vehicle until ``stop`` is set (a thread's target)."""

@@ -68,9 +68,6 @@ log = logging.getLogger(__name__)
 #: Flight mode each vehicle command switches to.
 MODE_COMMANDS = {"pause": "LOITER", "resume": "AUTO", "rtl": "RTL", "land": "LAND"}
 TRACK_POINTS = 2000
-#: Heartbeat period (wall s) of links to vehicles whose speed-up is not read yet: a vehicle
-#: running up to 5 times faster than real time hears one a second of its own time.
-UNKNOWN_SPEED_HEARTBEAT_S = 0.2
 
 
 def iso_utc(at_s: float) -> str:
@@ -172,17 +169,7 @@ class FleetService:
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> None:
         """Open every link (a failure is reported on the fleet page) and start publishing."""
-        heartbeat_s = UNKNOWN_SPEED_HEARTBEAT_S if self.time_scale is None else \
-            min(1.0, 1.0 / self.time_scale)
-        for url in self.urls:
-            try:
-                link = Link(url, heartbeat_period_s=heartbeat_s, binding=self.binding).open()
-            except (OSError, ValueError) as exc:
-                self.link_errors[url] = str(exc)
-                log.error("cannot open %s: %s", url, exc)
-                continue
-            self.links.append(link)
-            self.hub.attach(link)
+        self.links += self.pacer.open_links(self.urls, self.binding, self.link_errors)
         self._sub = self.hub.subscribe(self._on_snapshot, rate_hz=2.0)
         self._poller.start()
         self._paced.start()

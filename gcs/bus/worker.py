@@ -63,8 +63,6 @@ from planner.terrain import Dem
 
 log = logging.getLogger(__name__)
 
-#: Heartbeat period (wall s) of links whose vehicles' speed-up is not read yet.
-UNKNOWN_SPEED_HEARTBEAT_S = 0.2
 #: Command answers kept to answer a repeated command again.
 ANSWERS_KEPT = 1000
 
@@ -161,17 +159,7 @@ class HubWorker:
             No link could be opened (each one's error named).
         """
         self.client.connect(connect_timeout_s)
-        heartbeat_s = UNKNOWN_SPEED_HEARTBEAT_S if self.time_scale is None else \
-            min(1.0, 1.0 / self.time_scale)
-        for url in self.urls:
-            try:
-                link = Link(url, heartbeat_period_s=heartbeat_s, binding=self.binding).open()
-            except (OSError, ValueError) as exc:
-                self.link_errors[url] = str(exc)
-                log.error("cannot open %s: %s", url, exc)
-                continue
-            self.links.append(link)
-            self.telemetry.attach(link)
+        self.links += self.pacer.open_links(self.urls, self.binding, self.link_errors)
         if not self.links:
             self.client.close()
             raise InputError("no vehicle link could be opened: " + "; ".join(
