@@ -51,11 +51,14 @@ class BrokerRun:
         Plan vehicle name -> system id on ``hub``.
     request
         The run request (sent when the run is started).
+    flight_log
+        The flight log the console shares with the workers (the run's state is read there).
     """
 
     def __init__(self, *, plan_id: str, plan: Plan, hub: str, assignment: dict[str, int],
-                 request: RunRequest) -> None:
+                 request: RunRequest, flight_log: FlightLog) -> None:
         self.plan_id = plan_id
+        self.flight_log = flight_log
         self.plan = plan
         self.hub = hub
         self.request = request
@@ -95,27 +98,38 @@ class BrokerRun:
         with self._lock:
             return [f"{p.worker}: {p.detail}" for p in self.progress if p.state == "refused"]
 
-    def find_run(self, flight_log: FlightLog) -> int | None:
+    @property
+    def plan_path(self) -> str | None:
+        """Where the console keeps the plan version flown."""
+        return self.request.plan_path
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        """Sorties not flown for their delivered parcels, as the console knows them (none:
+        the workers skip them)."""
+        return dict(self.manager.skipped)
+
+    def find_run(self) -> int | None:
         """The run's id in the flight log (from a worker's progress, else the plan's
         unfinished run there)."""
         if self.run_id is None and self.started:
-            record = flight_log.unfinished_run()
+            record = self.flight_log.unfinished_run()
             if record is not None and record.plan_key == self.request.plan_key:
                 self.run_id = record.id
         return self.run_id
 
-    def poll(self, flight_log: FlightLog) -> bool:
+    def poll(self) -> bool:
         """Whether the run has just been found over (by any worker)."""
-        run_id = self.find_run(flight_log)
-        if run_id is None or self.finished or not run_ended(flight_log, run_id):
+        run_id = self.find_run()
+        if run_id is None or self.finished or not run_ended(self.flight_log, run_id):
             return False
         self.finished = True
         return True
 
-    def drops(self, flight_log: FlightLog) -> list[dict[str, Any]]:
+    def drops(self) -> list[dict[str, Any]]:
         """Every drop of the plan with its recorded state (queued before any)."""
-        run_id = self.find_run(flight_log)
-        states = {} if run_id is None else flight_log.drop_states(run_id)
+        run_id = self.find_run()
+        states = {} if run_id is None else self.flight_log.drop_states(run_id)
         out = []
         for drop_id, d in self._planned.items():
             state, detail = states.get(drop_id, (str(d.state), None))
@@ -137,11 +151,11 @@ class BrokerRun:
                 "release_error_m": None, "reason": reason,
                 "kind": "pickup" if d.pickup else "delivery"}
 
-    def vehicles(self, flight_log: FlightLog) -> dict[int, dict[str, Any]]:
+    def vehicles(self) -> dict[int, dict[str, Any]]:
         """Plan name, phase (the last flight's state, ``idle`` before any) and sortie of each
         assigned vehicle, by the console's vehicle id."""
-        run_id = self.find_run(flight_log)
-        flights = [] if run_id is None else flight_log.flights(run_id)
+        run_id = self.find_run()
+        flights = [] if run_id is None else self.flight_log.flights(run_id)
         out: dict[int, dict[str, Any]] = {}
         for name, sysid in self.manager.assignment.items():   # (console ids)
             own = [f for f in flights if f.vehicle == name]

@@ -143,8 +143,8 @@ class DeliveryService:
     def _uploaded_version(self, plan_id: str) -> PlanRecord:
         """The version the fleet's run flies, if it is of this plan; else the newest."""
         record = self.plans.get(plan_id)
-        run = self.fleet.run
-        path = None if run is None else getattr(run.manager, "plan_path", None)
+        run = self.fleet.live_run()
+        path = None if run is None else run.plan_path
         if path:
             try:
                 flying = self.plans.version_at(Path(path))
@@ -254,7 +254,7 @@ class DeliveryService:
 
     def _live(self, plan_id: str) -> list[dict[str, Any]] | None:
         """The drops of the run in progress if it flies a version of this plan."""
-        run = self.fleet.run
+        run = self.fleet.live_run()
         if run is None:
             return None
         try:
@@ -285,7 +285,7 @@ class DeliveryService:
 
     def drops(self, plan_id: str | None = None) -> dict[str, Any]:
         """Every drop of the plan being flown (or ``plan_id``) with state, ETA and token."""
-        run = self.fleet.run
+        run = self.fleet.live_run()
         if plan_id is None:
             if run is None:
                 return {"plan_id": None, "drops": []}

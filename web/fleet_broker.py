@@ -16,11 +16,12 @@ adds ``hub`` and ``hub_sysid`` (its system id on the hub) for display.
 Alerts from workers join the console's alert list (kept in memory, newest
 :data:`ALERTS_KEPT`) and are acknowledged as the run's are.
 
-A verified plan version is flown through the workers of one hub (:mod:`web.broker_run`): the
-upload assigns its plan vehicles to the vehicles heard on that hub (refused, as with links, while
-a run flies, while one is armed, or when every parcel was delivered already), and the start
-publishes the run request; the workers fly the plan's shared run in the flight-log database the
-console shares with them (``DATABASE_URL`` on PostgreSQL), from which the fleet page's run,
+A verified plan version is flown through the workers of one hub (:mod:`web.broker_run`): the upload
+assigns its plan vehicles to the vehicles heard on that hub (refused, as with links, while a run
+flies, while one is armed, or when every parcel was delivered already) and has the workers owning
+them upload and verify each one's first sortie (an upload request, answered per vehicle), and the
+start publishes the run request; the workers fly the plan's shared run in the flight-log database
+the console shares with them (``DATABASE_URL`` on PostgreSQL), from which the fleet page's run,
 drops, vehicle phases and the run's alerts are read.
 """
 
@@ -78,6 +79,9 @@ from web.fleet_service import MODE_COMMANDS, TRACK_POINTS, FleetService, alert_f
 from web.planning import PlanService
 
 log = logging.getLogger(__name__)
+
+#: How long an upload waits for the workers to upload and verify every assigned vehicle (s).
+UPLOAD_TIMEOUT_S = 120.0
 
 #: Alerts a console keeps (the oldest are forgotten first).
 ALERTS_KEPT = 500
@@ -145,6 +149,24 @@ class _Waiting:
         self.ack: AckMessage | None = None
 
 
+class _Upload:
+    """An upload request waiting for the workers' answers: system id -> progress."""
+
+    def __init__(self, sysids: set[int]) -> None:
+        self.sysids = sysids
+        self.answers: dict[int, RunProgress] = {}
+        self.refusals: list[RunProgress] = []
+        self.done = threading.Event()
+
+    def heard(self, msg: RunProgress) -> None:
+        if msg.state == "refused":
+            self.refusals.append(msg)
+        elif msg.state in ("verified", "not_verified") and msg.sysid in self.sysids:
+            self.answers[msg.sysid] = msg
+            if set(self.answers) == self.sysids:
+                self.done.set()
+
+
 class BrokerFleet(FleetService):
     """The console's fleet through the broker (see the module's description).
 
@@ -172,6 +194,7 @@ class BrokerFleet(FleetService):
         #: Messages dropped as malformed.
         self.dropped = 0
         self._waiting: dict[str, _Waiting] = {}
+        self._uploads: dict[str, _Upload] = {}
         self._bus_alerts: OrderedDict[int, dict[str, Any]] = OrderedDict()
         self._workers: dict[tuple[str, str], Presence] = {}
         self._bus_lock = threading.Lock()
@@ -217,7 +240,7 @@ class BrokerFleet(FleetService):
                              console=self.console_id, user="console",
                              sent_at_s=record.started_at, plan_path=record.plan_path)
         run = BrokerRun(plan_id=version.id, plan=plan, hub=self._hub_of(assignment),
-                        assignment=assignment, request=request)
+                        assignment=assignment, request=request, flight_log=self.flight_log)
         run.started = True
         run.run_id = record.id
         self.broker_run = run
@@ -293,6 +316,11 @@ class BrokerFleet(FleetService):
         self.events.publish("vehicle", {"type": "vehicle", "vehicle": data})
 
     def _on_progress(self, request_id: str | None, msg: RunProgress) -> None:
+        with self._bus_lock:
+            upload = self._uploads.get(request_id or "")
+        if upload is not None:
+            upload.heard(msg)
+            return
         run = self.broker_run
         if run is None or run.request.id != request_id:
             return
@@ -317,7 +345,7 @@ class BrokerFleet(FleetService):
             return
         if not run.hub and (hub := self._hub_of(run.assignment)):
             run.on_hub(hub)
-        for sysid, status in run.vehicles(self.flight_log).items():
+        for sysid, status in run.vehicles().items():
             if self._last_status.get(sysid) != status:
                 self._last_status[sysid] = status
                 self.events.publish("status", {"type": "status", "sysid": sysid,
@@ -325,15 +353,15 @@ class BrokerFleet(FleetService):
         for a in self._run_alerts(run)[self._seen_alerts:]:
             self._seen_alerts += 1
             self.events.publish("alert", {"type": "alert", "alert": a})
-        if run.poll(self.flight_log):
-            drops = run.drops(self.flight_log)
+        if run.poll():
+            drops = run.drops()
             self.events.publish("run", {"type": "run", "plan_id": run.plan_id,
                                         "state": "finished", "all_delivered": all(
                                             d["state"] == "delivered" for d in drops)})
 
     def _run_alerts(self, run: BrokerRun) -> list[dict[str, Any]]:
         """The alerts the workers recorded in the run, with their acknowledgement."""
-        run_id = run.find_run(self.flight_log)
+        run_id = run.find_run()
         if run_id is None:
             return []
         recorded = self.flight_log.alerts(run_id)
@@ -381,6 +409,18 @@ class BrokerFleet(FleetService):
         return [{"hub": hub, "worker": worker, "state": p.state, "at": p.at_s,
                  "vehicles": list(p.vehicles)} for (hub, worker), p in held]
 
+    def live_run(self) -> BrokerRun | None:
+        """The run uploaded to the workers or flown by them (None: none)."""
+        return self.broker_run
+
+    def statuses(self, run: FleetRun | None = None) -> dict[int, dict[str, Any]]:
+        """The status of each vehicle of the workers' run once started (none before), by the
+        console's vehicle id (``run`` is not used: this console flies no run of its own)."""
+        broker_run = self.broker_run
+        if broker_run is None or not broker_run.started:
+            return {}
+        return broker_run.vehicles()
+
     def state(self) -> dict[str, Any]:
         """The fleet page's state; its ``links`` are the workers (open while online)."""
         out = super().state()
@@ -391,11 +431,11 @@ class BrokerFleet(FleetService):
         out["workers"] = self.workers()
         run = self.broker_run
         if run is not None:
-            statuses = run.vehicles(self.flight_log) if run.started else {}
+            statuses = self.statuses()
             for vehicle in out["vehicles"]:
                 vehicle.update(statuses.get(vehicle["sysid"], {}))
             out["run"] = run.json()
-            out["drops"] = run.drops(self.flight_log)
+            out["drops"] = run.drops()
         for vehicle in out["vehicles"]:
             vehicle.update(hub_fields(self.book.get(vehicle["sysid"])))
         return out
@@ -439,16 +479,18 @@ class BrokerFleet(FleetService):
                plan_path: Path, *, resend_delivered: bool = False,
                delivered_before: Mapping[str, str] | None = None) -> list[VehicleResult]:
         """Assign the plan's vehicles to vehicles heard on one hub (sorted names to sorted
-        system ids on the hub hearing the most) for its workers to fly; nothing is sent until
-        :meth:`start_broker_run`. Refused while a run flies, while an assigned vehicle is
-        armed, when the hub has too few vehicles, when every parcel was delivered already
-        (re-sending delivered parcels is not done through workers), or when the console's
-        database is SQLite (the workers could not share its flight log)."""
+        system ids on the hub hearing the most) for its workers to fly, and have them
+        upload and verify each vehicle's first sortie still to fly (a result per vehicle,
+        naming the worker); nothing flies until :meth:`start_broker_run`. Refused while a
+        run flies, while an assigned vehicle is armed, when the hub has too few vehicles,
+        when every parcel was delivered already (re-sending delivered parcels is not done
+        through workers), or when the console's database is SQLite (the workers could not
+        share its flight log)."""
         if sqldb.database_url(self.db.url).get_backend_name() == "sqlite":
             raise Conflict("flying plans through workers needs this console's DATABASE_URL on "
                            "the PostgreSQL database the workers share (--database)")
         run = self.broker_run
-        if run is not None and run.started and not run.poll(self.flight_log) \
+        if run is not None and run.started and not run.poll() \
                 and not run.finished:
             raise Conflict("a plan is being flown by the workers; wait until it is done")
         if resend_delivered:
@@ -482,13 +524,48 @@ class BrokerFleet(FleetService):
                              user=getattr(who, "username", None) or "console", sent_at_s=0.0,
                              plan_path=str(plan_path), reset_battery=self.reset_battery)
         self.broker_run = BrokerRun(plan_id=plan_id, plan=plan, hub=hub,
-                                    assignment=assignment, request=request)
+                                    assignment=assignment, request=request,
+                                    flight_log=self.flight_log)
         self._seen_alerts = 0
         self._last_status = {}
-        return [VehicleResult(sysid=vehicle_id(hub, s), name=n, ok=True,
-                              detail=f"flies {n}: sent to the workers of hub {hub} at the "
-                                     f"start (system {s})")
-                for n, s in assignment.items()]
+        return self._upload(hub, assignment, request)
+
+    def _upload(self, hub: str, assignment: Mapping[str, int],
+                request: RunRequest) -> list[VehicleResult]:
+        """Have the workers of ``hub`` upload and verify each assigned vehicle's first sortie
+        (an upload request) and wait for their answers, at most :data:`UPLOAD_TIMEOUT_S`."""
+        upload_request = dataclasses.replace(request, id=uuid.uuid4().hex, upload=True,
+                                             sent_at_s=round(time.time(), 3))
+        waiting = _Upload(set(assignment.values()))
+        with self._bus_lock:
+            self._uploads[upload_request.id] = waiting
+        try:
+            sent = self.client.publish(run_topic(hub, upload_request.id, "request"),
+                                       upload_request.to_payload(), qos=1,
+                                       wait_s=self.command_timeout_s)
+            if sent:
+                waiting.done.wait(UPLOAD_TIMEOUT_S)
+        finally:
+            with self._bus_lock:
+                self._uploads.pop(upload_request.id, None)
+        refused = "; ".join(f"{p.worker}: {p.detail}" for p in waiting.refusals)
+        results = []
+        for name, sysid in assignment.items():
+            answer = waiting.answers.get(sysid)
+            where = f"hub {hub}, system {sysid}"
+            if answer is None:
+                error = LinkTimeout(
+                    f"the upload to {where} by its worker" + (f" (refused: {refused})"
+                                                              if refused else ""),
+                    timeout_s=UPLOAD_TIMEOUT_S if sent else self.command_timeout_s,
+                    sysid=sysid)
+                results.append(VehicleResult(sysid=vehicle_id(hub, sysid), name=name,
+                                             ok=False, detail=str(error), error=error))
+                continue
+            results.append(VehicleResult(
+                sysid=vehicle_id(hub, sysid), name=name, ok=answer.state == "verified",
+                detail=f"{answer.detail} (worker {answer.worker}, {where})"))
+        return results
 
     def start_broker_run(self) -> BrokerRun:
         """Send the uploaded plan's run request to its hub's workers.

@@ -60,8 +60,7 @@ class LiveFleet:
     def vehicles(self) -> dict[str, dict[str, Any]]:
         """The crew figures of every vehicle heard, by system id as text, with ``heard_at``
         and the current drop's ``eta_at`` (Unix s)."""
-        run = self.fleet.run
-        statuses = self.fleet.statuses(run)
+        statuses = self.fleet.statuses()
         now = self.wall()
         out = {}
         for snap in self.fleet.hub.snapshots():

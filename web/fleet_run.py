@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from gcs.errors import GroundControlError
 from gcs.fleet.logs import FlightLog
@@ -45,6 +45,33 @@ class VehicleResult:
     ok: bool
     detail: str
     error: GroundControlError | None = None
+
+
+class LiveRun(Protocol):
+    """What the deliveries, the crew's stream and the upload's answer read of the run being
+    flown, whoever flies it: this console (:class:`FleetRun`) or the workers
+    (:class:`web.broker_run.BrokerRun`)."""
+
+    plan_id: str
+    plan: Plan
+
+    @property
+    def run_id(self) -> int | None:
+        """The flight log's run id (None before the run is opened)."""
+
+    @property
+    def plan_path(self) -> str | None:
+        """Where the console keeps the plan version flown."""
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        """Sorties not flown for their delivered parcels: sortie id -> why."""
+
+    def drops(self) -> list[dict[str, Any]]:
+        """Every drop of the plan with its state (and ETA where known)."""
+
+    def vehicles(self) -> dict[int, dict[str, Any]]:
+        """Plan name, phase and sortie of each assigned vehicle, by the console's id."""
 
 
 def drop_json(d: DropStatus, time_scale: float, now_mono_s: float) -> dict[str, Any]:
@@ -112,6 +139,16 @@ class FleetRun:
     def run_id(self) -> int | None:
         """The flight log's run id, once connected."""
         return None if self.manager.run is None else self.manager.run.id
+
+    @property
+    def plan_path(self) -> str | None:
+        """Where the console keeps the plan version flown."""
+        return self.manager.plan_path
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        """Sorties not flown for their delivered parcels: sortie id -> why."""
+        return dict(self.manager.skipped)
 
     def upload(self, wait_s: float) -> list[VehicleResult]:
         """Assign vehicles and upload and verify each one's first sortie, all at once."""

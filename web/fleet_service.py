@@ -60,7 +60,7 @@ from web.db import Database
 from web.errors import Conflict, NotFound
 from web.events import EventBus
 from web.fleet_json import alert_json, run_json, snapshot_json
-from web.fleet_run import FleetRun, VehicleResult
+from web.fleet_run import FleetRun, LiveRun, VehicleResult
 from web.planning import PlanService
 
 log = logging.getLogger(__name__)
@@ -293,6 +293,10 @@ class FleetService:
         if run is not None:
             data.update(self.statuses(run).get(snap.sysid, {}))
         self.events.publish("vehicle", {"type": "vehicle", "vehicle": data})
+
+    def live_run(self) -> LiveRun | None:
+        """The run uploaded or being flown (None: none)."""
+        return self.run
 
     def statuses(self, run: FleetRun | None = None) -> dict[int, dict[str, Any]]:
         """The status of each vehicle of the run (default: the present one; none without),

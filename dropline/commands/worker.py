@@ -59,6 +59,11 @@ def register(sub: Any) -> None:
     worker.add_argument("--scenario", default=None, metavar="DIR",
                         help="serve this scenario's terrain to the vehicles (default: the "
                              "sample district's)")
+    worker.add_argument("--tlog-dir", default=None, metavar="DIR",
+                        help="folder of the flights' .tlog files (default: "
+                             "dropline-data/tlogs in the working folder); consoles replay a "
+                             "flight from the path recorded in the shared flight log, so give "
+                             "them this folder at the same path (a shared mount)")
     worker.set_defaults(func=worker_command)
 
 
@@ -96,6 +101,9 @@ def worker_command(args: argparse.Namespace) -> int:
     if not (scenario / "scenario.toml").is_file():
         raise InputError(f"Expected a scenario folder with scenario.toml, got {scenario}",
                          field="--scenario")
+    if args.tlog_dir and Path(args.tlog_dir).exists() and not Path(args.tlog_dir).is_dir():
+        raise InputError(f"Expected a folder for the .tlog files, got the file {args.tlog_dir}",
+                         field="--tlog-dir")
 
     loaded: list[Any] = []
     loading = threading.Lock()
@@ -126,7 +134,7 @@ def worker_command(args: argparse.Namespace) -> int:
                        on_run=None if ownership is None else lambda r: runs[0].handle(r))
     flight_log = None
     if ownership is not None:
-        flight_log = _flight_log(database)
+        flight_log = _flight_log(database, args.tlog_dir)
         runs.append(RunServer(hub=args.hub, worker_id=worker_id, client=worker.client,
                               telemetry=worker.telemetry, keeper=ownership, leases=table,
                               flight_log=flight_log, terrain=terrain))
@@ -161,8 +169,9 @@ def worker_command(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _flight_log(url: str | None) -> Any:
-    """The shared flight log of ``url``.
+def _flight_log(url: str | None, tlog_dir: str | None) -> Any:
+    """The shared flight log of ``url``, its ``.tlog`` files in ``tlog_dir`` (made absolute:
+    the path each flight row records is read by consoles in other working folders).
 
     Raises
     ------
@@ -171,11 +180,12 @@ def _flight_log(url: str | None) -> Any:
     """
     import sqlalchemy as sa
 
-    from gcs.fleet.logs import FlightLog
+    from gcs.fleet.logs import DEFAULT_TLOG_DIR, FlightLog
 
     assert url
+    folder = Path(tlog_dir) if tlog_dir else DEFAULT_TLOG_DIR
     try:
-        return FlightLog(url)
+        return FlightLog(url, tlog_dir=folder.absolute())
     except (sa.exc.ArgumentError, sa.exc.DBAPIError, sa.exc.NoSuchModuleError) as exc:
         raise InputError(f"cannot open the flight log: {exc}".splitlines()[0],
                          field="--database") from None

@@ -52,11 +52,16 @@ topic (after ``dropline/v1/hub/<hub>``)    direction        QoS  retained   payl
                                                                             ``console``, ``user``,
                                                                             ``at`` (s),
                                                                             ``plan_path``,
-                                                                            ``reset_battery``
+                                                                            ``reset_battery``,
+                                                                            ``upload`` (true:
+                                                                            upload and verify
+                                                                            only)
 ``/run/<run>/progress``                    worker->console  1    no         ``worker``, ``at`` (s),
                                                                             ``state`` (joined,
                                                                             gained, ready, lost,
-                                                                            ended, left, refused),
+                                                                            ended, left, refused,
+                                                                            verified,
+                                                                            not_verified),
                                                                             ``run_id`` (the flight
                                                                             log's), ``sysid``,
                                                                             ``detail``
@@ -78,17 +83,19 @@ the last heartbeat when sent, whole s, 0 under 2 s), ``loss_rate`` (0..1), ``ter
 ``terrain_agl_m``, ``terrain_pending``, ``terrain_loaded`` (the vehicle's TERRAIN_REPORT),
 ``speedup`` (vehicle s per wall s), ``link_url`` (the worker's link).
 
-Runs (:mod:`gcs.bus.runs`): a console starts a verified plan version by publishing one run
-request to the hub's workers; it carries the whole ``plan.json`` (so the workers need no file of
-the console's; a request is at most 1 MiB, every other payload 16 KiB) and the system id flying
-each plan vehicle. The terrain and drone types come from each worker's own ``--scenario`` folder,
-which must be the plan's scenario (or one with the same terrain and drone types). Every worker
-of the hub joins the plan's shared run in the flight-log database it shares with the consoles
-(:mod:`gcs.fleet.shared`) and flies the vehicles it owns, by the same lease as their telemetry;
-a dead worker's vehicles are taken over with their flights in the air. Workers report their part
-on the run's progress topic and publish the delivery events of the vehicles they own on the
-vehicles' ``drop`` topics; consoles read the run's state (drops, flights, alerts, its end) from
-the shared database.
+Runs (:mod:`gcs.bus.runs`): a console uploads a verified plan version by publishing a run request
+with ``upload`` true (each worker uploads and verifies the first sortie still to fly of every
+requested vehicle it owns and reports each one ``verified`` or ``not_verified``), and starts it by
+publishing the run request; it carries the whole ``plan.json`` (so the workers need no file of the
+console's; a request is at most 1 MiB, every other payload 16 KiB) and the system id flying each
+plan vehicle. The terrain and drone types come from each worker's own ``--scenario`` folder, which
+must be the plan's scenario (or one with the same terrain and drone types). Every worker of the hub
+joins the plan's shared run in the flight-log database it shares with the consoles
+(:mod:`gcs.fleet.shared`) and flies the vehicles it owns, by the same lease as their telemetry; a
+dead worker's vehicles are taken over with their flights in the air. Workers report their part on
+the run's progress topic and publish the delivery events of the vehicles they own on the vehicles'
+``drop`` topics; consoles read the run's state (drops, flights, alerts, its end) from the shared
+database.
 
 A command is answered by exactly one ack naming the worker that executed it; a repeated
 delivery of the same command ``id`` gets the same answer, a command older than 30 s is refused.

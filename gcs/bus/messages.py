@@ -34,7 +34,8 @@ SEVERITIES = ("info", "warning", "critical")
 #: The largest run request (its plan.json included), in bytes.
 MAX_RUN_REQUEST_BYTES = 1_048_576
 #: What a worker reports of a run (:class:`RunProgress`).
-RUN_STATES = ("joined", "gained", "ready", "lost", "ended", "left", "refused")
+RUN_STATES = ("joined", "gained", "ready", "lost", "ended", "left", "refused", "verified",
+              "not_verified")
 #: Fields of a vehicle's state (:class:`StateMessage`): their JSON kind and the decimals they
 #: are rounded to (None: not a number, or sent as is). Positions WGS84 degrees, ``alt_amsl_m``
 #: above mean sea level, ``alt_rel_m`` above home, ``alt_agl_m`` above the worker's DEM,
@@ -276,7 +277,10 @@ class RunRequest:
     shared run is the plan key's unfinished run), ``plan_json`` the whole ``plan.json`` text
     (:func:`planner.io.planfile.plan_to_json`), ``vehicles`` the MAVLink system id flying each
     plan vehicle, ``plan_path`` where the console keeps the plan (recorded in the run, read by
-    no worker), ``reset_battery`` as :class:`gcs.fleet.options.FlyOptions`. At most
+    no worker), ``reset_battery`` as :class:`gcs.fleet.options.FlyOptions`. With ``upload``
+    the request flies nothing: each worker uploads and verifies the first sortie still to fly
+    of each requested vehicle it owns and answers ``verified`` or ``not_verified`` for it
+    (the console's Upload); without it, the run is flown. At most
     :data:`MAX_RUN_REQUEST_BYTES` long.
     """
 
@@ -290,6 +294,7 @@ class RunRequest:
     sent_at_s: float
     plan_path: str | None = None
     reset_battery: bool | None = None
+    upload: bool = False
 
     def __post_init__(self) -> None:
         if not ID_PATTERN.fullmatch(self.id):
@@ -304,7 +309,8 @@ class RunRequest:
         return dump({"id": self.id, "plan_id": self.plan_id, "plan_key": self.plan_key,
                      "plan": self.plan_json, "vehicles": dict(self.vehicles),
                      "console": self.console, "user": self.user, "at": self.sent_at_s,
-                     "plan_path": self.plan_path, "reset_battery": self.reset_battery})
+                     "plan_path": self.plan_path, "reset_battery": self.reset_battery,
+                     "upload": self.upload})
 
     @classmethod
     def from_payload(cls, topic: str, payload: bytes) -> RunRequest:
@@ -318,6 +324,9 @@ class RunRequest:
         reset = r.data.get("reset_battery")
         if reset is not None and not isinstance(reset, bool):
             raise r.fail("reset_battery", "true, false or null")
+        upload = r.data.get("upload", False)
+        if not isinstance(upload, bool):
+            raise r.fail("upload", "true or false")
         run_id = r.text("id", max_len=64)
         if not ID_PATTERN.fullmatch(run_id):
             raise r.fail("id", "letters, digits, '-', '_' or '.'")
@@ -327,14 +336,16 @@ class RunRequest:
                    console=r.text("console", max_len=64), user=r.text("user", max_len=64),
                    sent_at_s=r.number("at"),
                    plan_path=r.text("plan_path", max_len=1000, optional=True),
-                   reset_battery=reset)
+                   reset_battery=reset, upload=upload)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunProgress:
     """What a worker reports of a run it serves: ``state`` (one of :data:`RUN_STATES`:
     ``joined`` the run, ``gained``/``ready``/``lost`` a vehicle, the run ``ended``, the worker
-    ``left`` it, or ``refused`` the request, ``detail`` saying why), the flight log's
+    ``left`` it, or ``refused`` the request, ``detail`` saying why; for an upload request, a
+    vehicle's sortie ``verified`` on it or ``not_verified``, ``detail`` saying what was
+    uploaded or why not), the flight log's
     ``run_id`` (None before it is opened) and the vehicle concerned."""
 
     worker: str

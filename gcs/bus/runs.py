@@ -1,5 +1,9 @@
 """A bus worker flying the runs consoles request (:class:`~gcs.bus.messages.RunRequest`).
 
+An upload request (``upload`` true) flies nothing: each worker uploads and verifies the first
+sortie still to fly of every requested vehicle it owns, and reports each ``verified`` (what was
+uploaded) or ``not_verified`` (why not), as the console's Upload does on its own links.
+
 Every worker of the hub receives the request. Each one joins the plan's shared run in the
 flight-log database they share (:class:`gcs.fleet.shared.SharedFleet`) over the requested
 vehicles it hears, and flies those it holds the lease of: the same leases as its telemetry
@@ -34,8 +38,10 @@ from gcs.fleet.leases import Lease, LeaseTable
 from gcs.fleet.logs import FlightLog
 from gcs.fleet.manager import plan_key
 from gcs.fleet.options import FlyOptions
+from gcs.fleet.prepare import prepare_vehicle
 from gcs.fleet.shared import SharedFleet, VehicleSpec
 from gcs.telemetry import TelemetryHub
+from gcs.transfer import Target
 from planner.errors import DroplineError
 from planner.io.planfile import read_plan_json
 from planner.plan_model import Plan
@@ -105,6 +111,10 @@ class RunServer:
     def handle(self, request: RunRequest) -> None:
         """Serve ``request`` in a thread of its own (a repeated request of the run being flown
         is ignored; another plan while one flies is refused)."""
+        if request.upload:
+            threading.Thread(target=self._upload, args=(request,), daemon=True,
+                             name=f"upload {request.id}").start()
+            return
         with self._lock:
             busy = self._thread is not None and self._thread.is_alive()
             if busy and self._plan_key == request.plan_key:
@@ -132,6 +142,64 @@ class RunServer:
                           run_id=run_id, sysid=sysid, detail=detail)
         self.client.publish(run_topic(self.hub, request.id, "progress"), msg.to_payload(),
                             qos=1)
+
+    # -- an upload ----------------------------------------------------------------------------
+    def _upload(self, request: RunRequest) -> None:
+        """Upload and verify the first sortie still to fly of each requested vehicle this
+        worker owns and hears, all at once, answering ``verified`` or ``not_verified`` for
+        each (a sortie whose parcel was delivered by a run of the plan is not flown, as in
+        :class:`gcs.fleet.FleetManager`)."""
+        with self._lock:
+            busy = self._thread is not None and self._thread.is_alive()
+        if busy:
+            self._progress(request, "refused", detail="this worker is flying a plan")
+            return
+        try:
+            plan = plan_from_json(request.plan_json)
+            if plan_key(plan) != request.plan_key:
+                raise GroundControlError(f"the plan sent is not plan key {request.plan_key}")
+            delivered = self.flight_log.delivered_drops(request.plan_key)
+        except (DroplineError, OSError) as exc:
+            self._progress(request, "refused", detail=str(exc))
+            return
+        except Exception as exc:
+            log.exception("upload request %s failed", request.id)
+            self._progress(request, "refused", detail=f"failed: {exc}")
+            return
+        options = FlyOptions(reset_battery=request.reset_battery)
+        mine = [(name, sysid) for name, sysid in sorted(request.vehicles.items())
+                if self.keeper.owns(sysid) and self.telemetry.link_of(sysid) is not None]
+
+        def one(name: str, sysid: int) -> None:
+            sorties = sorted((x for x in plan.sorties if x.vehicle == name
+                              and not any(d in delivered for d in x.drop_ids)),
+                             key=lambda x: (x.start_s, x.id))
+            link = self.telemetry.link_of(sysid)
+            if not sorties or link is None:
+                self._progress(request, "verified", sysid=sysid, detail="nothing to fly")
+                return
+            first = sorties[0]
+            try:
+                prepare_vehicle(link, Target(sysid=sysid), first, config=options.config,
+                                retry=options.retry, attempts=options.upload_attempts,
+                                stopping=self._stop.is_set)
+            except GroundControlError as exc:
+                self._progress(request, "not_verified", sysid=sysid, detail=str(exc))
+                return
+            except Exception as exc:
+                log.exception("vehicle %d: upload failed", sysid)
+                self._progress(request, "not_verified", sysid=sysid, detail=f"failed: {exc}")
+                return
+            self._progress(request, "verified", sysid=sysid,
+                           detail=f"sortie {first.id}: mission {len(first.mission)}, fence "
+                                  f"{len(first.fence)}, rally {len(first.rally)} items verified")
+
+        threads = [threading.Thread(target=one, args=pair, daemon=True,
+                                    name=f"upload {request.id} {pair[1]}") for pair in mine]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
     # -- one run ------------------------------------------------------------------------------
     def _serve(self, request: RunRequest) -> None:

@@ -6,9 +6,7 @@ consoles agree, alerts arrive, and malformed messages are dropped without harm."
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,9 +24,9 @@ from gcs.bus.messages import StateMessage
 from gcs.bus.state import vehicle_id
 from gcs.bus.topics import command_topic, state_topic
 from gcs.bus.url import BrokerUrl
+from tests.helpers.bus_workers import Workers
 from tests.helpers.mosquitto import Broker, running_mosquitto
 from tests.helpers.ports import free_base_port
-from tests.helpers.shared_data import REPO
 from tests.helpers.waiting import wait_until
 from tests.web.helpers import PASSWORD, make_app, serve, services
 from web import db as tables
@@ -57,30 +55,15 @@ class Hubs:
 
 
 @contextmanager
-def worker_process(broker: Broker, connect: list[str], log: Path, hub: str = "north"
-                   ) -> Iterator[subprocess.Popen[str]]:
-    """``dropline worker`` ``w-<hub>`` of ``hub`` (password from the environment), stopped
-    with SIGTERM after."""
-    login_name = f"worker-{hub}"
-    env = {**os.environ, "DROPLINE_BROKER_PASSWORD": broker.files.credentials[login_name]}
-    env.pop("DATABASE_URL", None)
-    argv = [sys.executable, "-m", "dropline.cli", "worker", "--hub", hub, "--broker",
-            broker.files.url(login_name), "--worker-id", f"w-{hub}",
-            "--scenario", str(REPO / "missions" / "tutorial")]
-    for c in connect:
-        argv += ["--connect", c]
-    with log.open("w") as err:
-        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=err,
-                                text=True)
+def worker_process(broker: Broker, connect: list[str], folder: Path, hub: str = "north"
+                   ) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    """``dropline worker`` ``w-<hub>`` of ``hub`` without a database (it owns every vehicle it
+    hears) logging in ``folder``, stopped with SIGTERM after: the process and its log."""
+    workers = Workers(folder, broker, connect, hub=hub)
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert f"worker w-{hub} of hub {hub}: {len(connect)} link(s) open" in line, \
-            line + log.read_text()
-        yield proc
+        yield workers.start(f"w-{hub}"), workers.log_path(f"w-{hub}")
     finally:
-        proc.terminate()
-        proc.communicate(timeout=30)
+        workers.stop()
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +77,7 @@ def hubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hubs]:
                              base_port=free_base_port(2), settle_s=1.0)
         fleet.start()
         try:
-            log = folder / "worker.log"
-            with worker_process(broker, fleet.connection_strings, log) as proc:
+            with worker_process(broker, fleet.connection_strings, folder) as (proc, log):
                 yield Hubs(broker, fleet, proc, log)
         finally:
             fleet.stop()

@@ -52,7 +52,7 @@ def two_hubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoHubs]:
             stack.callback(fleet.stop)
             fleets[hub] = fleet
             stack.enter_context(worker_process(broker, fleet.connection_strings,
-                                               folder / f"worker-{hub}.log", hub))
+                                               folder, hub))
         yield TwoHubs(broker, fleets)
 
 

@@ -7,9 +7,6 @@ the flight over."""
 from __future__ import annotations
 
 import collections
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +20,8 @@ import sqlalchemy as sa
 from gcs.fleet.leases import LeaseTable
 from gcs.fleet.logs import FlightLog
 from tests.gcs.helpers import FleetCase, start_fleet
-from tests.helpers.mosquitto import Broker, running_mosquitto
+from tests.helpers.bus_workers import Workers
+from tests.helpers.mosquitto import running_mosquitto
 from tests.helpers.shared_data import REPO
 from tests.helpers.waiting import wait_until
 from tests.web.helpers import PASSWORD, Client, make_app, plan_done, serve, services
@@ -39,52 +37,6 @@ EDITS = {"depots": [{"id": "north_conway", "lat_deg": 44.061813, "lon_deg": -71.
          "drop_ids": ["P014", "P020", "P021", "T01"]}
 #: The spec's bound on a takeover (seconds from the kill until the survivor holds the lease).
 TAKEOVER_LIMIT_S = 10.0
-
-
-class Workers:
-    """``dropline worker`` processes of hub north, killed at the end."""
-
-    def __init__(self, folder: Path, broker: Broker, database: str,
-                 connect: list[str]) -> None:
-        self.folder = folder
-        self.broker = broker
-        self.database = database
-        self.connect = connect
-        self.procs: dict[str, subprocess.Popen[str]] = {}
-
-    def start(self, worker_id: str) -> None:
-        """Start a worker and wait for its links to be open."""
-        env = {**os.environ,
-               "DROPLINE_BROKER_PASSWORD": self.broker.files.credentials[f"worker-{HUB}"]}
-        env.pop("DATABASE_URL", None)
-        argv = [sys.executable, "-m", "dropline.cli", "-v", "worker", "--hub", HUB, "--broker",
-                self.broker.files.url(f"worker-{HUB}"), "--worker-id", worker_id,
-                "--database", self.database, "--scenario", str(REPO / "missions" / "tutorial")]
-        for c in self.connect:
-            argv += ["--connect", c]
-        with (self.folder / f"{worker_id}.log").open("w") as err:
-            proc = subprocess.Popen(argv, cwd=self.folder, env=env, stdout=subprocess.PIPE,
-                                    stderr=err, text=True)
-        self.procs[worker_id] = proc
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert f"worker {worker_id} of hub {HUB}" in line, line + self.log(worker_id)
-
-    def log(self, worker_id: str) -> str:
-        """The tail of a worker's log."""
-        return (self.folder / f"{worker_id}.log").read_text(errors="replace")[-6000:]
-
-    def stop(self) -> None:
-        """SIGTERM the live ones (a clean stop), SIGKILL those that do not stop."""
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate(timeout=10)
 
 
 def login(url: str) -> requests.Session:
@@ -156,7 +108,8 @@ def test_a_run_started_from_the_console_survives_the_kill_of_its_worker(
         assert len(vehicles) == 2
         fleet = start_fleet(FleetCase(scenario=scenario, dem=dem, plan=plan), 2,
                             speedup=20.0)
-        workers = Workers(tmp_path, setting["broker"], database, fleet.connection_strings)
+        workers = Workers(tmp_path, setting["broker"], fleet.connection_strings, hub=HUB,
+                          database=database)
         try:
             workers.start("w-a")
             workers.start("w-b")
@@ -215,8 +168,7 @@ def test_a_run_started_from_the_console_survives_the_kill_of_its_worker(
             state = fleet_state(s, url)
             streamed = services(app).events.since(first_event)
         except BaseException:
-            for worker_id in workers.procs:
-                print(f"--- {worker_id}\n{workers.log(worker_id)}")
+            workers.print_logs()
             raise
         finally:
             workers.stop()

@@ -5,6 +5,7 @@ alerts, and the replay of a recorded flight."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,9 @@ import sqlalchemy as sa
 from flask import Flask
 
 from tests.gcs.helpers import SPEEDUP, FleetCase, start_fleet
+from tests.helpers.bus_workers import Workers
+from tests.helpers.mosquitto import running_mosquitto
+from tests.helpers.postgres import create_database, drop_database
 from tests.helpers.shared_data import REPO
 from tests.helpers.waiting import wait_until
 from tests.web.helpers import Client, make_app, plan_done, services
@@ -24,10 +28,20 @@ HUB = {"id": "north_conway", "lat_deg": 44.061813, "lon_deg": -71.136854,
        "drones": {"heavy_octo": 2}}
 
 
-@pytest.fixture(scope="module")
-def flown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """Two simulated copters at the tutorial hub and a console connected to them, with a
-    two-drop plan made through the API; the fleet flies it during the tests of this module."""
+#: The hub of the broker mode's workers.
+BUS_HUB = "north"
+
+
+@pytest.fixture(scope="module", params=["linked", "broker"])
+def flown(request: pytest.FixtureRequest,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Two simulated copters at the tutorial hub and a console flying them, with a two-drop
+    plan made through the API; the fleet flies it during the tests of this module.
+
+    ``linked``: the single process, the console holding the MAVLink links, on SQLite.
+    ``broker``: the multi-process setup, the console in broker mode on PostgreSQL and two
+    ``dropline worker`` processes sharing the copters' links and the database through a real
+    Mosquitto."""
     planner_app = make_app(tmp_path_factory.mktemp("plan"))
     c = Client(planner_app, "operator")
     plan_id = plan_done(c, edits={"depots": [HUB], "drop_ids": DROPS}, app=planner_app)
@@ -36,16 +50,30 @@ def flown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     fleet = start_fleet(FleetCase(scenario=scenario, dem=dem, plan=plan), 2)
     data = Path(services(planner_app).plans.root).parent
     services(planner_app).close()
-    app = make_app(data / "console", CONNECT=fleet.connection_strings, TIME_SCALE=SPEEDUP,
-                   RESET_BATTERY=True, MISSIONS_DIR=str(REPO / "missions"))
-    # the console's own data folder: plans are made again there
-    c = Client(app, "operator")
-    plan_id = plan_done(c, edits={"depots": [HUB], "drop_ids": DROPS}, app=app)
-    try:
-        yield {"app": app, "plan_id": plan_id, "fleet": fleet}
-    finally:
-        services(app).close()
-        fleet.stop()
+    with ExitStack() as stack:
+        stack.callback(fleet.stop)
+        if request.param == "linked":
+            config: dict[str, Any] = {"CONNECT": fleet.connection_strings,
+                                      "TIME_SCALE": SPEEDUP, "RESET_BATTERY": True}
+        else:
+            server = request.getfixturevalue("postgres_server")
+            database = create_database(server)
+            stack.callback(drop_database, server, database)
+            broker = stack.enter_context(running_mosquitto(data / "broker", [BUS_HUB]))
+            config = {"BROKER": broker.url("console"), "DATABASE_URL": database}
+        app = make_app(data / "console", MISSIONS_DIR=str(REPO / "missions"), **config)
+        stack.callback(services(app).close)
+        if request.param == "broker":
+            workers = Workers(data / "workers", broker, fleet.connection_strings, hub=BUS_HUB,
+                              database=database)
+            (data / "workers").mkdir()
+            stack.callback(workers.stop)
+            workers.start("w-a")
+            workers.start("w-b")
+        # the console's own data folder: plans are made again there
+        c = Client(app, "operator")
+        plan_id = plan_done(c, edits={"depots": [HUB], "drop_ids": DROPS}, app=app)
+        yield {"app": app, "plan_id": plan_id, "fleet": fleet, "mode": request.param}
 
 
 def _audit(app: Flask) -> list[tuple[str, str, str]]:

@@ -193,8 +193,8 @@ def upload(user: User) -> Any:
                      result="refused", detail=str(exc))
         raise
     svc.deliveries.issue_tokens(plan_id)
-    run = svc.fleet.run
-    skipped = {} if run is None else dict(run.manager.skipped)
+    run = svc.fleet.live_run()
+    skipped = {} if run is None else run.skipped
     if skipped:
         svc.db.audit(username=user.username, action=action, target=f"plan {plan_id}",
                      result="skipped", detail="; ".join(skipped.values()))
