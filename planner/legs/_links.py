@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from planner.legs._visgraph import VisGraph, corner_path, point_links
-from planner.legs._visibility import FloatArray, IntArray, segments_clear
+from planner.legs._visibility import FloatArray, IntArray, outcodes, segments_clear
 
 _PAIR_CHUNK = 1 << 19
 """Largest number of point pairs handled in one vectorised step."""
@@ -140,13 +140,14 @@ def block_lengths(block: MatrixBlock) -> FloatArray:
     pad_idx, pad_len = block.links.padded(v)
     reach = reach_rows(g, block.links, np.arange(block.start, block.stop))
     rows_i, rows_j = upper_pairs(len(pts), block.start, block.stop)
+    codes = outcodes(g.obstacles, pts)
     out = np.full(rows_i.size, np.inf)
     for s in range(0, rows_i.size, _PAIR_CHUNK):
         i, j = rows_i[s:s + _PAIR_CHUNK], rows_j[s:s + _PAIR_CHUNK]
         same = np.flatnonzero(block.labels[i] == block.labels[j])
         i_s, j_s = i[same], j[same]
         straight = np.linalg.norm(pts[i_s] - pts[j_s], axis=1)
-        clear = segments_clear(g.obstacles, pts[i_s], pts[j_s])
+        clear = segments_clear(g.obstacles, pts[i_s], pts[j_s], codes=(codes[i_s], codes[j_s]))
         res = np.full(same.size, np.inf)
         res[clear] = straight[clear]
         bent = np.flatnonzero(~clear)
