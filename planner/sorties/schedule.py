@@ -14,12 +14,12 @@ is ready if the measured battery covers that sortie, else a turnaround later on 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from planner.fleet_state import VehicleStart
 from planner.scenario import DroneType, Drop
+from planner.sorties._balance import improve
 from planner.sorties.evaluate import SortieEval
 
 Reevaluate = Callable[[SortieEval, tuple[int, ...]], SortieEval | str]
@@ -241,7 +241,7 @@ def schedule_balanced(sorties: Sequence[SortieEval], drone: DroneType, count: in
         jobs[n].append(j)
         load[n] += work[j]
     for _ in range(BALANCE_ROUNDS * count):
-        if not _improve(jobs, work, save, offset):
+        if not improve(jobs, work, save, offset):
             break
     out: list[Scheduled] = []
     for n, js in enumerate(jobs):
@@ -259,44 +259,3 @@ def schedule_balanced(sorties: Sequence[SortieEval], drone: DroneType, count: in
             out.append(Scheduled(sortie=sorties[j], drone_number=n + 1, start_s=t))
             t += work[j]
     return out
-
-
-def _improve(jobs: list[list[int]], work: list[float], save: list[float],
-             offset: Sequence[float]) -> bool:
-    """One best move or swap off the drone that finishes last; False if none helps."""
-    def top2(js: list[int]) -> tuple[float, int, float]:
-        ranked = sorted(js, key=lambda j: -save[j])[:2]
-        first = save[ranked[0]] if ranked else -math.inf
-        second = save[ranked[1]] if len(ranked) > 1 else -math.inf
-        return first, ranked[0] if ranked else -1, second
-
-    sums = [offset[i] + sum(work[j] for j in js) for i, js in enumerate(jobs)]
-    tops = [top2(js) for js in jobs]
-    ends = [sums[i] - tops[i][0] if jobs[i] else 0.0 for i in range(len(jobs))]
-    w = max(range(len(jobs)), key=lambda i: (ends[i], -i))
-    best: tuple[float, int, int, int] | None = None
-    for k in range(len(jobs)):
-        if k == w:
-            continue
-        for a in jobs[w]:
-            rest_w = tops[w][2] if a == tops[w][1] else tops[w][0]
-            for b in (-1, *jobs[k]):
-                if b < 0:
-                    new_w = sums[w] - work[a] - rest_w if len(jobs[w]) > 1 else 0.0
-                    new_k = sums[k] + work[a] - max(tops[k][0], save[a])
-                else:
-                    rest_k = tops[k][2] if b == tops[k][1] else tops[k][0]
-                    new_w = sums[w] - work[a] + work[b] - max(rest_w, save[b])
-                    new_k = sums[k] - work[b] + work[a] - max(rest_k, save[a])
-                peak = max(new_w, new_k)
-                if peak < ends[w] - 1e-6 and (best is None or peak < best[0]):
-                    best = (peak, k, a, b)
-    if best is None:
-        return False
-    _, k, a, b = best
-    jobs[w].remove(a)
-    jobs[k].append(a)
-    if b >= 0:
-        jobs[k].remove(b)
-        jobs[w].append(b)
-    return True
