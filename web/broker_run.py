@@ -181,5 +181,6 @@ class BrokerRun:
                 "finished": self.finished,
                 "routes": {s.id: track_latlon(s.mission) for s in self.plan.sorties},
                 "assignment": dict(self.manager.assignment), "resumed": False,
-                "resend_delivered": False, "skipped": {}, "hub": self.hub,
+                "resend_delivered": self.request.resend_delivered, "skipped": {},
+                "hub": self.hub,
                 "workers": progress, "at": round(time.time(), 2)}

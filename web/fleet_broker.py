@@ -483,9 +483,9 @@ class BrokerFleet(FleetService):
         upload and verify each vehicle's first sortie still to fly (a result per vehicle,
         naming the worker); nothing flies until :meth:`start_broker_run`. Refused while a
         run flies, while an assigned vehicle is armed, when the hub has too few vehicles,
-        when every parcel was delivered already (re-sending delivered parcels is not done
-        through workers), or when the console's database is SQLite (the workers could not
-        share its flight log)."""
+        when every parcel was delivered already (unless delivered parcels are re-sent), or
+        when the console's database is SQLite (the workers could not share its flight
+        log)."""
         if sqldb.database_url(self.db.url).get_backend_name() == "sqlite":
             raise Conflict("flying plans through workers needs this console's DATABASE_URL on "
                            "the PostgreSQL database the workers share (--database)")
@@ -493,14 +493,13 @@ class BrokerFleet(FleetService):
         if run is not None and run.started and not run.poll() \
                 and not run.finished:
             raise Conflict("a plan is being flown by the workers; wait until it is done")
-        if resend_delivered:
-            raise Conflict("re-sending delivered parcels is not done through workers")
         served = [d for s in plan.sorties for d in s.drop_ids]
         delivered = {**(delivered_before or {}),
                      **self.flight_log.delivered_drops(plan_key(plan))}
-        if served and all(d in delivered for d in served):
+        if served and not resend_delivered and all(d in delivered for d in served):
             raise Conflict(f"every parcel of plan {plan_id} was delivered already "
-                           f"({', '.join(served)})")
+                           f"({', '.join(served)}); re-send delivered parcels to fly them "
+                           f"again")
         names = sorted({s.vehicle for s in plan.sorties})
         hubs: dict[str, list[int]] = {}
         for heard in self.book.vehicles().values():
@@ -522,7 +521,9 @@ class BrokerFleet(FleetService):
                              plan_json=plan_to_json(plan), vehicles=assignment,
                              console=self.console_id,
                              user=getattr(who, "username", None) or "console", sent_at_s=0.0,
-                             plan_path=str(plan_path), reset_battery=self.reset_battery)
+                             plan_path=str(plan_path), reset_battery=self.reset_battery,
+                             delivered_before=dict(delivered_before or {}),
+                             resend_delivered=resend_delivered)
         self.broker_run = BrokerRun(plan_id=plan_id, plan=plan, hub=hub,
                                     assignment=assignment, request=request,
                                     flight_log=self.flight_log)

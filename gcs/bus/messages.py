@@ -280,7 +280,10 @@ class RunRequest:
     no worker), ``reset_battery`` as :class:`gcs.fleet.options.FlyOptions`. With ``upload``
     the request flies nothing: each worker uploads and verifies the first sortie still to fly
     of each requested vehicle it owns and answers ``verified`` or ``not_verified`` for it
-    (the console's Upload); without it, the run is flown. At most
+    (the console's Upload); without it, the run is flown. ``delivered_before`` are the parcels
+    earlier versions of the plan delivered (drop id -> where, ``"run 3"``) and
+    ``resend_delivered`` whether delivered parcels are flown again, as
+    :class:`gcs.fleet.FleetManager` takes them. At most
     :data:`MAX_RUN_REQUEST_BYTES` long.
     """
 
@@ -295,6 +298,8 @@ class RunRequest:
     plan_path: str | None = None
     reset_battery: bool | None = None
     upload: bool = False
+    delivered_before: Mapping[str, str] = field(default_factory=dict)
+    resend_delivered: bool = False
 
     def __post_init__(self) -> None:
         if not ID_PATTERN.fullmatch(self.id):
@@ -310,7 +315,8 @@ class RunRequest:
                      "plan": self.plan_json, "vehicles": dict(self.vehicles),
                      "console": self.console, "user": self.user, "at": self.sent_at_s,
                      "plan_path": self.plan_path, "reset_battery": self.reset_battery,
-                     "upload": self.upload})
+                     "upload": self.upload, "delivered_before": dict(self.delivered_before),
+                     "resend_delivered": self.resend_delivered})
 
     @classmethod
     def from_payload(cls, topic: str, payload: bytes) -> RunRequest:
@@ -324,9 +330,17 @@ class RunRequest:
         reset = r.data.get("reset_battery")
         if reset is not None and not isinstance(reset, bool):
             raise r.fail("reset_battery", "true, false or null")
-        upload = r.data.get("upload", False)
-        if not isinstance(upload, bool):
-            raise r.fail("upload", "true or false")
+        flags = {}
+        for name in ("upload", "resend_delivered"):
+            flags[name] = r.data.get(name, False)
+            if not isinstance(flags[name], bool):
+                raise r.fail(name, "true or false")
+        before = r.data.get("delivered_before", {})
+        if not isinstance(before, dict) or not all(
+                isinstance(k, str) and 0 < len(k) <= 64 and isinstance(v, str) and len(v) <= 200
+                for k, v in before.items()):
+            raise r.fail("delivered_before", "an object of drop ids to where they were "
+                                             "delivered")
         run_id = r.text("id", max_len=64)
         if not ID_PATTERN.fullmatch(run_id):
             raise r.fail("id", "letters, digits, '-', '_' or '.'")
@@ -336,7 +350,8 @@ class RunRequest:
                    console=r.text("console", max_len=64), user=r.text("user", max_len=64),
                    sent_at_s=r.number("at"),
                    plan_path=r.text("plan_path", max_len=1000, optional=True),
-                   reset_battery=reset, upload=upload)
+                   reset_battery=reset, upload=flags["upload"], delivered_before=before,
+                   resend_delivered=flags["resend_delivered"])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -40,6 +40,7 @@ from gcs.fleet.manager import plan_key
 from gcs.fleet.options import FlyOptions
 from gcs.fleet.prepare import prepare_vehicle
 from gcs.fleet.shared import SharedFleet, VehicleSpec
+from gcs.fleet.shared.tenure import delivered_elsewhere
 from gcs.telemetry import TelemetryHub
 from gcs.transfer import Target
 from planner.errors import DroplineError
@@ -147,7 +148,8 @@ class RunServer:
     def _upload(self, request: RunRequest) -> None:
         """Upload and verify the first sortie still to fly of each requested vehicle this
         worker owns and hears, all at once, answering ``verified`` or ``not_verified`` for
-        each (a sortie whose parcel was delivered by a run of the plan is not flown, as in
+        each (a sortie whose parcel a run or an earlier version of the plan delivered is not
+        flown unless the request re-sends delivered parcels, as in
         :class:`gcs.fleet.FleetManager`)."""
         with self._lock:
             busy = self._thread is not None and self._thread.is_alive()
@@ -158,7 +160,9 @@ class RunServer:
             plan = plan_from_json(request.plan_json)
             if plan_key(plan) != request.plan_key:
                 raise GroundControlError(f"the plan sent is not plan key {request.plan_key}")
-            delivered = self.flight_log.delivered_drops(request.plan_key)
+            delivered = delivered_elsewhere(self.flight_log, request.plan_key,
+                                            request.delivered_before,
+                                            resend_delivered=request.resend_delivered)
         except (DroplineError, OSError) as exc:
             self._progress(request, "refused", detail=str(exc))
             return
@@ -217,7 +221,9 @@ class RunServer:
                 options=FlyOptions(reset_battery=request.reset_battery), dem=dem,
                 drone_types=drone_types, plan_path=request.plan_path, follow_speed=True,
                 report=lambda event, lease: self._report(request, event, lease),
-                ownership=self.keeper.ownership, telemetry=self.telemetry)
+                ownership=self.keeper.ownership, telemetry=self.telemetry,
+                delivered_before=request.delivered_before,
+                resend_delivered=request.resend_delivered)
             run = fleet.open()
         except (DroplineError, OSError) as exc:
             log.error("run request %s refused: %s", request.id, exc)

@@ -1,16 +1,26 @@
 """``dropline worker`` processes of one hub for tests of the multi-process setup: started on a
 real broker with the hub's worker login, each on its own log file, and stopped (SIGTERM, then
-SIGKILL) at the end."""
+SIGKILL) at the end; and a console flying simulated vehicles either on its own links or through
+such workers, so that one console test runs in both setups."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
-from tests.helpers.mosquitto import Broker
+import pytest
+from flask import Flask
+
+from tests.helpers.mosquitto import Broker, running_mosquitto
 from tests.helpers.shared_data import REPO
+
+#: The hub of the workers of :func:`fleet_console`.
+BUS_HUB = "north"
 
 
 class Workers:
@@ -76,3 +86,52 @@ class Workers:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.communicate(timeout=10)
+
+
+#: How a console test reaches its vehicles: ``linked`` (the single process, the console holding
+#: the MAVLink links, on SQLite) or ``broker`` (the multi-process setup: the console in broker
+#: mode on PostgreSQL, two ``dropline worker`` processes sharing the links and the database
+#: through a real Mosquitto).
+CONSOLE_MODES = ("linked", "broker")
+
+
+@contextmanager
+def fleet_console(mode: str, folder: Path, connect: list[str], request: pytest.FixtureRequest,
+                  **config: Any) -> Iterator[Flask]:
+    """A console app flying the vehicles of ``connect`` in ``mode`` (see
+    :data:`CONSOLE_MODES`), its data in ``folder / "console"``, with ``config`` added;
+    everything it started is stopped after."""
+    from tests.gcs.helpers import SPEEDUP
+    from tests.helpers.postgres import create_database, drop_database
+    from tests.web.helpers import make_app, services
+
+    with ExitStack() as stack:
+        workers = None
+        if mode == "linked":
+            config = {"CONNECT": connect, "TIME_SCALE": SPEEDUP, "RESET_BATTERY": True,
+                      **config}
+        else:
+            server = request.getfixturevalue("postgres_server")
+            database = create_database(server)
+            stack.callback(drop_database, server, database)
+            broker = stack.enter_context(running_mosquitto(folder / "broker", [BUS_HUB]))
+            config = {"BROKER": broker.url("console"), "DATABASE_URL": database, **config}
+            (folder / "workers").mkdir()
+            workers = Workers(folder / "workers", broker, connect, hub=BUS_HUB,
+                              database=database)
+        app = make_app(folder / "console", MISSIONS_DIR=str(REPO / "missions"), **config)
+        stack.callback(services(app).close)
+        if workers is not None:
+            stack.callback(workers.stop)
+            try:
+                workers.start("w-a")
+                workers.start("w-b")
+            except BaseException:
+                workers.print_logs()
+                raise
+        try:
+            yield app
+        except BaseException:
+            if workers is not None:
+                workers.print_logs()
+            raise

@@ -5,7 +5,6 @@ alerts, and the replay of a recorded flight."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +12,8 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from tests.gcs.helpers import SPEEDUP, FleetCase, start_fleet
-from tests.helpers.bus_workers import Workers
-from tests.helpers.mosquitto import running_mosquitto
-from tests.helpers.postgres import create_database, drop_database
-from tests.helpers.shared_data import REPO
+from tests.gcs.helpers import FleetCase, start_fleet
+from tests.helpers.bus_workers import CONSOLE_MODES, fleet_console
 from tests.helpers.waiting import wait_until
 from tests.web.helpers import Client, make_app, plan_done, services
 from web import db as tables
@@ -28,20 +24,12 @@ HUB = {"id": "north_conway", "lat_deg": 44.061813, "lon_deg": -71.136854,
        "drones": {"heavy_octo": 2}}
 
 
-#: The hub of the broker mode's workers.
-BUS_HUB = "north"
-
-
-@pytest.fixture(scope="module", params=["linked", "broker"])
+@pytest.fixture(scope="module", params=CONSOLE_MODES)
 def flown(request: pytest.FixtureRequest,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """Two simulated copters at the tutorial hub and a console flying them, with a two-drop
-    plan made through the API; the fleet flies it during the tests of this module.
-
-    ``linked``: the single process, the console holding the MAVLink links, on SQLite.
-    ``broker``: the multi-process setup, the console in broker mode on PostgreSQL and two
-    ``dropline worker`` processes sharing the copters' links and the database through a real
-    Mosquitto."""
+    """Two simulated copters at the tutorial hub and a console flying them (on its own links,
+    or through two workers: :data:`tests.helpers.bus_workers.CONSOLE_MODES`), with a two-drop
+    plan made through the API; the fleet flies it during the tests of this module."""
     planner_app = make_app(tmp_path_factory.mktemp("plan"))
     c = Client(planner_app, "operator")
     plan_id = plan_done(c, edits={"depots": [HUB], "drop_ids": DROPS}, app=planner_app)
@@ -50,30 +38,14 @@ def flown(request: pytest.FixtureRequest,
     fleet = start_fleet(FleetCase(scenario=scenario, dem=dem, plan=plan), 2)
     data = Path(services(planner_app).plans.root).parent
     services(planner_app).close()
-    with ExitStack() as stack:
-        stack.callback(fleet.stop)
-        if request.param == "linked":
-            config: dict[str, Any] = {"CONNECT": fleet.connection_strings,
-                                      "TIME_SCALE": SPEEDUP, "RESET_BATTERY": True}
-        else:
-            server = request.getfixturevalue("postgres_server")
-            database = create_database(server)
-            stack.callback(drop_database, server, database)
-            broker = stack.enter_context(running_mosquitto(data / "broker", [BUS_HUB]))
-            config = {"BROKER": broker.url("console"), "DATABASE_URL": database}
-        app = make_app(data / "console", MISSIONS_DIR=str(REPO / "missions"), **config)
-        stack.callback(services(app).close)
-        if request.param == "broker":
-            workers = Workers(data / "workers", broker, fleet.connection_strings, hub=BUS_HUB,
-                              database=database)
-            (data / "workers").mkdir()
-            stack.callback(workers.stop)
-            workers.start("w-a")
-            workers.start("w-b")
-        # the console's own data folder: plans are made again there
-        c = Client(app, "operator")
-        plan_id = plan_done(c, edits={"depots": [HUB], "drop_ids": DROPS}, app=app)
-        yield {"app": app, "plan_id": plan_id, "fleet": fleet, "mode": request.param}
+    try:
+        with fleet_console(request.param, data, fleet.connection_strings, request) as app:
+            # the console's own data folder: plans are made again there
+            c = Client(app, "operator")
+            plan_id = plan_done(c, edits={"depots": [HUB], "drop_ids": DROPS}, app=app)
+            yield {"app": app, "plan_id": plan_id, "fleet": fleet, "mode": request.param}
+    finally:
+        fleet.stop()
 
 
 def _audit(app: Flask) -> list[tuple[str, str, str]]:

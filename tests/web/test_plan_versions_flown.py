@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.gcs.helpers import SPEEDUP, FleetCase, start_fleet
-from tests.helpers.shared_data import REPO
+from tests.gcs.helpers import FleetCase, start_fleet
+from tests.helpers.bus_workers import CONSOLE_MODES, fleet_console
 from tests.helpers.waiting import wait_until
 from tests.web.helpers import Client, make_app, plan_done, services
 from tests.web.helpers_tracking import DROPS, EDITS
@@ -21,10 +21,11 @@ from web.flights import FlightService
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """Two simulated copters at the tutorial hub and a console connected to them, with a
-    two-parcel plan made through the API."""
+@pytest.fixture(scope="module", params=CONSOLE_MODES)
+def console(request: pytest.FixtureRequest,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Two simulated copters at the tutorial hub and a console flying them (on its links or
+    through workers), with a two-parcel plan made through the API."""
     planner_app = make_app(tmp_path_factory.mktemp("plan"))
     c = Client(planner_app, "operator")
     plan_id = plan_done(c, edits=EDITS, app=planner_app)
@@ -33,14 +34,12 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     fleet = start_fleet(FleetCase(scenario=scenario, dem=dem, plan=plan), 2)
     data = Path(services(planner_app).plans.root).parent
     services(planner_app).close()
-    app = make_app(data / "console", CONNECT=fleet.connection_strings, TIME_SCALE=SPEEDUP,
-                   RESET_BATTERY=True, MISSIONS_DIR=str(REPO / "missions"))
-    c = Client(app, "operator")
-    plan_id = plan_done(c, edits=EDITS, app=app)
     try:
-        yield {"app": app, "plan_id": plan_id}
+        with fleet_console(request.param, data, fleet.connection_strings, request) as app:
+            c = Client(app, "operator")
+            plan_id = plan_done(c, edits=EDITS, app=app)
+            yield {"app": app, "plan_id": plan_id}
     finally:
-        services(app).close()
         fleet.stop()
 
 

@@ -11,8 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 from gcs.fleet import logs
-from tests.gcs.helpers import SPEEDUP, FleetCase, start_fleet
-from tests.helpers.shared_data import REPO, TUTORIAL
+from tests.gcs.helpers import FleetCase, start_fleet
+from tests.helpers.bus_workers import CONSOLE_MODES, fleet_console
+from tests.helpers.shared_data import TUTORIAL
 from tests.helpers.waiting import wait_until
 from tests.web.helpers import Client, make_app, services, upload
 from tests.web.helpers_notify import receiver, write_settings
@@ -44,13 +45,14 @@ def _plan(app: object, c: Client) -> str:
     return plan_id
 
 
+@pytest.mark.parametrize("mode", CONSOLE_MODES)
 def test_replan_mid_flight_adds_drops_grounds_a_drone_and_flies_nothing_twice(
-        tmp_path: Path) -> None:
+        mode: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """Run 1 flies P014 and P020 on two copters; while both are in the air the operator
     re-plans with five more drops and vehicle 2 grounded: the new version leaves the two out as
     on their way and plans the five on vehicle 1; after run 1 it is uploaded and flown. Every
     parcel is delivered exactly once over both runs, vehicle 2 flies nothing in run 2, and each
-    recipient hears "on its way" and "delivered" once."""
+    recipient hears "on its way" and "delivered" once; by the console or through workers."""
     planner_app = make_app(tmp_path / "plan")
     pc = Client(planner_app, "operator")
     first_id = _plan(planner_app, pc)
@@ -58,51 +60,49 @@ def test_replan_mid_flight_adds_drops_grounds_a_drone_and_flies_nothing_twice(
     plan = services(planner_app).plans.plan(first_id)
     services(planner_app).close()
     fleet = start_fleet(FleetCase(scenario=scenario, dem=dem, plan=plan), 2)
-    with receiver() as hook:
-        settings = write_settings(tmp_path / "conf", hook.url, None, extra="interval_s = 0.3")
-        app = make_app(tmp_path / "console", CONNECT=fleet.connection_strings,
-                       TIME_SCALE=SPEEDUP, RESET_BATTERY=True,
-                       MISSIONS_DIR=str(REPO / "missions"), NOTIFY=load_notify_config(settings))
-        try:
-            c = Client(app, "operator")
-            plan_id = _plan(app, c)
-            first = services(app).plans.plan(plan_id)
-            assert len(first.sorties) == 2 and set(first.served_drop_ids) == set(FIRST)
-            wait_until(lambda: len(c.get("/api/fleet").json["vehicles"]) == 2, 30,
-                       "two vehicles heard", period_s=0.2)
-            assert c.post("/api/fleet/upload", json={"plan_id": plan_id}).status_code == 200
-            assert c.post("/api/fleet/start").status_code == 200
-            wait_until(lambda: {d["state"] for d in c.get("/api/deliveries").json["drops"]}
-                       <= {"en_route", "released"}, 60, "both parcels on their way",
-                       period_s=0.2)
-            r = c.post(f"/api/plans/{plan_id}/replan",
-                       json={"add": ADDED, "ground": ["north_conway/heavy_octo/2"]})
-            assert r.status_code == 202, r.json
-            assert set(r.json["replan"]["in_air"]) == set(FIRST)
-            assert r.json["replan"]["drop_ids"] == ADDED
-            services(app).plans.wait(plan_id, 120.0)
-            second = services(app).plans.plan(plan_id)
-            assert set(second.served_drop_ids) == set(ADDED)
-            assert {s.vehicle for s in second.sorties} == {"north_conway/heavy_octo/1"}
-            wait_until(lambda: c.get("/api/fleet").json["run"]["finished"], 240,
-                       "run 1 to finish", period_s=0.3)
-            r = c.post("/api/fleet/upload", json={"plan_id": plan_id})
-            assert r.status_code == 200, r.json
-            assert c.post("/api/fleet/start").status_code == 200
-            wait_until(lambda: c.get("/api/fleet").json["run"]["finished"], 600,
-                       "run 2 to finish", period_s=0.5)
-            drops = c.get("/api/fleet").json["drops"]
-            assert {d["drop_id"]: d["state"] for d in drops} == {d: "delivered" for d in ADDED}
-            wait_until(lambda: sum(e["event"] == "delivered" for e in hook.events()) == 7, 20,
-                       "seven deliveries told", period_s=0.2)
-            flight_log = services(app).fleet.flight_log
-            with flight_log.engine.connect() as conn:
-                rows = list(conn.execute(sa.select(logs.delivery_events).where(
-                    logs.delivery_events.c.state == "delivered")))
-                flights = list(conn.execute(sa.select(logs.flights)))
-        finally:
-            services(app).close()
-            fleet.stop()
+    try:
+        with receiver() as hook:
+            settings = write_settings(tmp_path / "conf", hook.url, None, extra="interval_s = 0.3")
+            with fleet_console(mode, tmp_path, fleet.connection_strings, request,
+                               NOTIFY=load_notify_config(settings)) as app:
+                c = Client(app, "operator")
+                plan_id = _plan(app, c)
+                first = services(app).plans.plan(plan_id)
+                assert len(first.sorties) == 2 and set(first.served_drop_ids) == set(FIRST)
+                wait_until(lambda: len(c.get("/api/fleet").json["vehicles"]) == 2, 30,
+                           "two vehicles heard", period_s=0.2)
+                assert c.post("/api/fleet/upload", json={"plan_id": plan_id}).status_code == 200
+                assert c.post("/api/fleet/start").status_code == 200
+                wait_until(lambda: {d["state"] for d in c.get("/api/deliveries").json["drops"]}
+                           <= {"en_route", "released"}, 60, "both parcels on their way",
+                           period_s=0.2)
+                r = c.post(f"/api/plans/{plan_id}/replan",
+                           json={"add": ADDED, "ground": ["north_conway/heavy_octo/2"]})
+                assert r.status_code == 202, r.json
+                assert set(r.json["replan"]["in_air"]) == set(FIRST)
+                assert r.json["replan"]["drop_ids"] == ADDED
+                services(app).plans.wait(plan_id, 120.0)
+                second = services(app).plans.plan(plan_id)
+                assert set(second.served_drop_ids) == set(ADDED)
+                assert {s.vehicle for s in second.sorties} == {"north_conway/heavy_octo/1"}
+                wait_until(lambda: c.get("/api/fleet").json["run"]["finished"], 240,
+                           "run 1 to finish", period_s=0.3)
+                r = c.post("/api/fleet/upload", json={"plan_id": plan_id})
+                assert r.status_code == 200, r.json
+                assert c.post("/api/fleet/start").status_code == 200
+                wait_until(lambda: c.get("/api/fleet").json["run"]["finished"], 600,
+                           "run 2 to finish", period_s=0.5)
+                drops = c.get("/api/fleet").json["drops"]
+                assert {d["drop_id"]: d["state"] for d in drops} == {d: "delivered" for d in ADDED}
+                wait_until(lambda: sum(e["event"] == "delivered" for e in hook.events()) == 7, 20,
+                           "seven deliveries told", period_s=0.2)
+                flight_log = services(app).fleet.flight_log
+                with flight_log.engine.connect() as conn:
+                    rows = list(conn.execute(sa.select(logs.delivery_events).where(
+                        logs.delivery_events.c.state == "delivered")))
+                    flights = list(conn.execute(sa.select(logs.flights)))
+    finally:
+        fleet.stop()
     delivered = Counter(str(r.drop_id) for r in rows)
     assert delivered == dict.fromkeys(FIRST + ADDED, 1)
     run2 = max(int(f.run_id) for f in flights)

@@ -76,6 +76,9 @@ class SharedFleet:
     telemetry
         The worker's telemetry hub, whose links the vehicles are flown on (see
         :class:`~gcs.fleet.shared.tenure.SharedRun`); None: each opens its ``url``.
+    delivered_before, resend_delivered
+        Parcels earlier versions of the plan delivered, and whether delivered parcels are
+        flown again (see :class:`~gcs.fleet.shared.tenure.SharedRun`).
     """
 
     def __init__(self, plan: Plan, vehicles: Sequence[VehicleSpec], *, flight_log: FlightLog,
@@ -85,7 +88,9 @@ class SharedFleet:
                  plan_path: str | None = None, follow_speed: bool = True,
                  report: Report | None = None, expect_workers: int = 1,
                  settle_s: float | None = None, ownership: Ownership | None = None,
-                 telemetry: TelemetryHub | None = None) -> None:
+                 telemetry: TelemetryHub | None = None,
+                 delivered_before: Mapping[str, str] | None = None,
+                 resend_delivered: bool = False) -> None:
         names = {s.vehicle for s in plan.sorties}
         unknown = sorted(v.name for v in vehicles if v.name not in names)
         if unknown:
@@ -105,6 +110,8 @@ class SharedFleet:
         self.follow_speed = follow_speed
         self.report = report
         self.telemetry = telemetry
+        self.delivered_before = dict(delivered_before or {})
+        self.resend_delivered = resend_delivered
         self.run: RunRecord | None = None
         self._shared: SharedRun | None = None
         self._lock = threading.Lock()
@@ -125,7 +132,9 @@ class SharedFleet:
         self._shared = SharedRun(plan=self.plan, run=self.run, flight_log=self.flight_log,
                                  options=self.options, dem=self.dem,
                                  drone_types=self.drone_types, follow_speed=self.follow_speed,
-                                 telemetry=self.telemetry)
+                                 telemetry=self.telemetry,
+                                 delivered_before=self.delivered_before,
+                                 resend_delivered=self.resend_delivered)
         return self.run
 
     def start(self) -> None:

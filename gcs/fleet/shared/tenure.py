@@ -66,6 +66,9 @@ class SharedRun:
     else ``options.time_scale`` applies. ``telemetry``: the worker's own telemetry hub, whose
     links (and terrain serving) the tenures borrow instead of opening a link of their own (a
     vehicle endpoint serving one client at a time); None: each tenure opens ``spec.url``.
+    ``delivered_before``: parcels earlier versions of the plan delivered (drop id -> where,
+    ``"run 3"``), not flown again, as those the plan's earlier runs delivered, unless
+    ``resend_delivered``.
     """
 
     plan: Plan
@@ -76,6 +79,48 @@ class SharedRun:
     drone_types: Mapping[str, DroneType] = dataclasses.field(default_factory=dict)
     follow_speed: bool = True
     telemetry: TelemetryHub | None = None
+    delivered_before: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    resend_delivered: bool = False
+
+    def delivered(self) -> dict[str, str]:
+        """Parcels no sortie of this run flies again: drop id -> where they were delivered
+        (none with ``resend_delivered``)."""
+        return delivered_elsewhere(self.flight_log, self.run.plan_key, self.delivered_before,
+                                   resend_delivered=self.resend_delivered,
+                                   run_id=self.run.id)
+
+
+def delivered_elsewhere(flight_log: FlightLog, key: str, delivered_before: Mapping[str, str],
+                        *, resend_delivered: bool = False,
+                        run_id: int | None = None) -> dict[str, str]:
+    """Parcels of plan key ``key`` delivered by its runs other than ``run_id`` or by earlier
+    versions (``delivered_before``): drop id -> where (``"run 3"``); none when
+    ``resend_delivered``.
+
+    Parameters
+    ----------
+    flight_log
+        The shared flight log.
+    key
+        The plan key (:func:`gcs.fleet.manager.plan_key`).
+    delivered_before
+        Parcels earlier versions delivered, as the console knows them.
+    resend_delivered
+        The operator re-sends delivered parcels: nothing is left out.
+    run_id
+        The run being flown (its own deliveries are its sorties' state, not a reason to skip).
+
+    Returns
+    -------
+    dict
+        Drop id -> where it was delivered.
+    """
+    if resend_delivered:
+        return {}
+    out = dict(delivered_before)
+    out.update((d, f"run {r}") for d, r in flight_log.delivered_drops(key).items()
+               if r != run_id)
+    return out
 
 
 class VehicleTenure:
@@ -286,10 +331,10 @@ class VehicleTenure:
 
     def _skip_delivered(self, trackers: Mapping[str, SortieTracker], done: set[str],
                         flying: Mapping[str, int]) -> None:
-        """Sorties not flown yet whose parcels an earlier run of the plan delivered are not
-        flown (as :class:`~gcs.fleet.manager.FleetManager` does without ``resend_delivered``)."""
-        fl, run = self.shared.flight_log, self.shared.run
-        delivered = {d: r for d, r in fl.delivered_drops(run.plan_key).items() if r != run.id}
+        """Sorties not flown yet whose parcels an earlier run or version of the plan delivered
+        are not flown (as :class:`~gcs.fleet.manager.FleetManager` does without
+        ``resend_delivered``)."""
+        delivered = self.shared.delivered()
         now = time.monotonic()
         for sortie in self.sorties:
             ids = [d for d in sortie.drop_ids if d in delivered]
@@ -298,7 +343,7 @@ class VehicleTenure:
             tracker = trackers[sortie.id]
             events = []
             for drop_id in ids:
-                where = f"delivered in run {delivered[drop_id]}"
+                where = f"delivered in {delivered[drop_id]}"
                 events.append(DropEvent(drop_id=drop_id, sortie_id=sortie.id,
                                         state=DropState.DELIVERED, at_s=now, detail=where))
                 tracker.restore(drop_id, DropState.DELIVERED, reason=where)

@@ -4,6 +4,7 @@ only the hub's workers report on them (a real Mosquitto)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from tests.helpers.mosquitto import running_mosquitto
 REQUEST = RunRequest(id="r1", plan_id="p1-v2", plan_key="abc", plan_json='{"format": "x"}',
                      vehicles={"hub/heavy_octo/1": 1, "hub/heavy_octo/2": 2}, console="c1",
                      user="ops", sent_at_s=1.5, plan_path="/data/plans/p1/plan.json",
-                     reset_battery=True)
+                     reset_battery=True, delivered_before={"P014": "run 3"},
+                     resend_delivered=True)
 
 
 def test_a_run_request_and_its_progress_read_back_equal() -> None:
@@ -28,6 +30,12 @@ def test_a_run_request_and_its_progress_read_back_equal() -> None:
     assert RunProgress.from_payload("t", progress.to_payload()) == progress
     bare = RunProgress(worker="w1", at_s=2.0, state="refused", detail="no plan")
     assert RunProgress.from_payload("t", bare.to_payload()) == bare
+    upload = dataclasses.replace(REQUEST, upload=True, delivered_before={},
+                                 resend_delivered=False)
+    assert RunRequest.from_payload("t", upload.to_payload()) == upload
+    verified = RunProgress(worker="w1", at_s=2.0, state="verified", sysid=1,
+                           detail="sortie S001: mission 12, fence 5, rally 1 items verified")
+    assert RunProgress.from_payload("t", verified.to_payload()) == verified
 
 
 @pytest.mark.parametrize(("payload", "field"), [
@@ -37,6 +45,10 @@ def test_a_run_request_and_its_progress_read_back_equal() -> None:
      "reset_battery"),
     (REQUEST.to_payload().replace(b'"id":"r1"', b'"id":"r/1"'), "id"),
     (REQUEST.to_payload().replace(b'"plan":"{', b'"planx":"{'), "plan"),
+    (REQUEST.to_payload().replace(b'"upload":false', b'"upload":1'), "upload"),
+    (REQUEST.to_payload().replace(b'"resend_delivered":true', b'"resend_delivered":"y"'),
+     "resend_delivered"),
+    (REQUEST.to_payload().replace(b'"run 3"', b'3'), "delivered_before"),
 ])
 def test_a_malformed_run_request_names_its_field(payload: bytes, field: str) -> None:
     """A request with a bad field is refused, the field named."""

@@ -227,3 +227,46 @@ def test_a_worker_whose_lease_is_taken_stops_commanding(fleet_sim: Any, tmp_path
         shared.stop()
         leases.close()
         log.close()
+
+
+def test_a_parcel_an_earlier_version_delivered_is_not_flown_by_workers(
+        fleet_sim: Any, tmp_path: Path) -> None:
+    """A shared run told of drops an earlier version of the plan delivered (the console's
+    ``delivered_before``) skips their sortie naming where, records them delivered, and nothing
+    takes off; re-sent, the same sortie flies."""
+    case = tutorial_case(3)
+    plan = one_sortie(case)
+    [sortie] = plan.sorties
+    fleet = fleet_sim(case, 1)
+    [spec] = _specs(plan, fleet)
+    log = FlightLog(tmp_path / "fly.db")
+    leases = LeaseTable(log.engine, ttl_s=3.0)
+    delivered = {d: "plan version 1, run 7" for d in sortie.drop_ids}
+    try:
+        for resend in (False, True):
+            shared = SharedFleet(plan, [spec], flight_log=log, leases=leases, worker_id="a",
+                                 group=HUB, options=FlyOptions(reset_battery=True),
+                                 dem=case.dem, drone_types=case.scenario.drone_types,
+                                 settle_s=0.0, delivered_before=delivered,
+                                 resend_delivered=resend)
+            run = shared.open()
+            shared.start()
+            try:
+                if not resend:
+                    wait_until(lambda s=shared: s.serve(timeout_s=0.5, poll_s=0.2), 60.0,
+                               "the run to end")
+                    assert log.flights(run.id) == []
+                    states = log.drop_states(run.id)
+                    assert {d: st for d, (st, _) in states.items()} == \
+                        dict.fromkeys(sortie.drop_ids, "delivered")
+                    assert all("plan version 1, run 7" in (why or "")
+                               for _, why in states.values())
+                    assert not fleet.vehicle(0).snapshot().armed
+                else:
+                    wait_until(lambda: _airborne(fleet, 0), 120.0, "the re-sent sortie's "
+                               "take-off")
+            finally:
+                shared.stop()
+    finally:
+        leases.close()
+        log.close()
