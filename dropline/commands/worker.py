@@ -131,7 +131,9 @@ def worker_command(args: argparse.Namespace) -> int:
     runs: list[Any] = []
     worker = HubWorker(hub=args.hub, worker_id=worker_id, broker=broker, connect=args.connect,
                        time_scale=args.speedup, dem_source=dem, ownership=ownership,
-                       on_run=None if ownership is None else lambda r: runs[0].handle(r))
+                       on_run=None if ownership is None else lambda r: runs[0].handle(r),
+                       on_command=None if ownership is None
+                       else lambda sysid, mode: runs[0].announce(sysid, mode))
     flight_log = None
     if ownership is not None:
         flight_log = _flight_log(database, args.tlog_dir)

@@ -129,6 +129,15 @@ class RunServer:
                                             name=f"run {request.id}")
             self._thread.start()
 
+    def announce(self, sysid: int, mode: str) -> Callable[[], None]:
+        """Tell the run's monitor of vehicle ``sysid`` an operator is switching it to
+        ``mode`` before the worker commands it, so that the failsafe rules know the mode
+        change is no failure; returns the undo (nothing while no run flies it here)."""
+        fleet = self._fleet
+        if fleet is None:
+            return lambda: None
+        return fleet.announce(vehicle_key(self.hub, sysid), mode)
+
     def close(self) -> None:
         """Stop serving: the vehicles' tenures end (the leases stay with the keeper)."""
         self._stop.set()

@@ -104,6 +104,10 @@ class HubWorker:
     on_run
         Called with each run request of the hub, from the broker connection's thread (it must
         return quickly); None: run requests are not read.
+    on_command
+        Called with a vehicle's system id and the mode an operator's command switches it to,
+        before the mode is sent (the run flying it tells its failsafe monitor); returns the
+        undo, called when the vehicle does not confirm.
     """
 
     def __init__(self, *, hub: str, worker_id: str, broker: BrokerUrl, connect: Sequence[str],
@@ -112,7 +116,8 @@ class HubWorker:
                  ownership: Ownership | None = None, publish_hz: float = 2.0,
                  full_every_s: float = 30.0, keepalive_s: float = 2.0,
                  command_max_age_s: float = 30.0,
-                 on_run: Callable[[RunRequest], None] | None = None) -> None:
+                 on_run: Callable[[RunRequest], None] | None = None,
+                 on_command: Callable[[int, str], Callable[[], None]] | None = None) -> None:
         self.hub = check_id(hub, "hub")
         self.worker_id = check_id(worker_id, "worker")
         self.urls = list(connect)
@@ -124,6 +129,7 @@ class HubWorker:
         self.keepalive_s = keepalive_s
         self.command_max_age_s = command_max_age_s
         self.on_run = on_run
+        self.on_command = on_command
         self.binding = VehicleBinding()
         self.telemetry = TelemetryHub(stream_rate_hz=stream_rate_hz(time_scale or 1.0))
         self.links: list[Link] = []
@@ -345,8 +351,11 @@ class HubWorker:
         if link is None or not self._owns(sysid):
             return False, f"vehicle {sysid} is no longer owned by worker {self.worker_id}"
         mode = VERB_MODES[cmd.verb]
+        undo = self.on_command(sysid, mode) if self.on_command is not None else None
         try:
             commands.set_mode(link, Target(sysid=sysid), mode)
         except GroundControlError as exc:
+            if undo is not None:
+                undo()
             return False, str(exc)
         return True, f"mode {mode} confirmed"

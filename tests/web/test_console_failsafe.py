@@ -1,11 +1,10 @@
 """Console commands never switch a failsafe off: pause, resume, RTL, land or an upload tried
-in flight through the console's API, then a battery sag below the reserve on the built-in
-simulator: the reserve alert is raised, RTL is commanded where the rule says (hold or mission),
-and the operator's own pause is not "vehicle left the mission"."""
+in flight through the console's API (on its own link, or through workers), then a battery sag
+below the reserve on the built-in simulator: the reserve alert is raised, RTL is commanded where
+the rule says (hold or mission), and the operator's own pause is not "vehicle left the mission"."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,14 @@ from typing import Any
 import pytest
 
 from tests.gcs.helpers import FleetCase, ReleaseRecorder, start_fleet
+from tests.helpers.bus_workers import CONSOLE_MODES, fleet_console
 from tests.helpers.waiting import wait_until
-from tests.web.helpers import REPO, Client, make_app, plan_done, services
-from web import create_app
+from tests.web.helpers import Client, make_app, plan_done, services
 
 pytestmark = [pytest.mark.slow, pytest.mark.sitl]
 HUB = {"id": "north_conway", "lat_deg": 44.061813, "lon_deg": -71.136854,
        "drones": {"heavy_octo": 1}}
+EDITS = {"depots": [HUB], "drop_ids": ["P014"]}
 #: The console verbs sent, in order, for each case ("upload" tries to upload in flight).
 VERBS = {"pause": ["pause"], "resume": ["pause", "resume"], "rtl": ["rtl"], "land": ["land"],
          "upload": ["upload"]}
@@ -31,32 +31,28 @@ SPEEDUP = 10.0
 
 
 @pytest.fixture(scope="module")
-def planned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A console data folder holding a finished one-drop plan, its scenario and DEM."""
-    data = tmp_path_factory.mktemp("planned")
-    app = make_app(data)
-    plan_id = plan_done(Client(app, "operator"), edits={"depots": [HUB], "drop_ids": ["P014"]},
-                        app=app)
-    case = FleetCase(plan=services(app).plans.plan(plan_id),
-                     scenario=services(app).plans.scenario(plan_id)[0],
-                     dem=services(app).plans.scenario(plan_id)[1])
+def planned(tmp_path_factory: pytest.TempPathFactory) -> FleetCase:
+    """A finished one-drop plan, its scenario and DEM (for the simulated copter)."""
+    app = make_app(tmp_path_factory.mktemp("planned"))
+    plan_id = plan_done(Client(app, "operator"), edits=EDITS, app=app)
+    scenario, dem = services(app).plans.scenario(plan_id)
+    found = FleetCase(plan=services(app).plans.plan(plan_id), scenario=scenario, dem=dem)
     services(app).close()
-    return {"data": data, "plan_id": plan_id, "case": case}
+    return found
 
 
-@pytest.fixture
-def console(planned: dict[str, Any], tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """A copy of the planned console on one fresh simulated copter at the hub."""
-    data = tmp_path / "data"
-    shutil.copytree(planned["data"], data)
-    fleet = start_fleet(planned["case"], 1, speedup=SPEEDUP)
-    app = create_app({"DATA_DIR": str(data), "MISSIONS_DIR": str(REPO / "missions"),
-                      "SAMPLE_SCENARIO": "tutorial", "CONNECT": fleet.connection_strings,
-                      "TIME_SCALE": SPEEDUP, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+@pytest.fixture(params=CONSOLE_MODES)
+def console(request: pytest.FixtureRequest, planned: FleetCase,
+            tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """One fresh simulated copter at the hub and a console flying it (on its link or through
+    workers), with the one-drop plan made again in the console."""
+    fleet = start_fleet(planned, 1, speedup=SPEEDUP)
     try:
-        yield {"app": app, "fleet": fleet, "plan_id": planned["plan_id"]}
+        with fleet_console(request.param, tmp_path, fleet.connection_strings, request,
+                           TIME_SCALE=SPEEDUP, RESET_BATTERY=False) as app:
+            plan_id = plan_done(Client(app, "operator"), edits=EDITS, app=app)
+            yield {"app": app, "fleet": fleet, "plan_id": plan_id}
     finally:
-        services(app).close()
         fleet.stop()
 
 
@@ -76,6 +72,7 @@ def test_battery_protection_survives_every_console_command(console: dict[str, An
     c = Client(app, "operator")
     wait_until(lambda: len(c.get("/api/fleet").json["vehicles"]) == 1, 30, "the copter heard",
                period_s=0.2)
+    sysid = c.get("/api/fleet").json["vehicles"][0]["sysid"]   # (the console's id of it)
     assert c.post("/api/fleet/upload", json={"plan_id": plan_id}).status_code == 200
     assert c.post("/api/fleet/start").status_code == 200
     wait_until(lambda: vehicle.snapshot().armed and vehicle.snapshot().alt_rel_m > 30
@@ -86,7 +83,7 @@ def test_battery_protection_survives_every_console_command(console: dict[str, An
                 r = c.post("/api/fleet/upload", json={"plan_id": plan_id})
                 assert r.status_code == 409, r.json
                 continue
-            r = c.post(f"/api/fleet/vehicles/1/{verb}")
+            r = c.post(f"/api/fleet/vehicles/{sysid}/{verb}")
             assert r.status_code == 200, r.json
             wait_until(lambda v=verb: vehicle.snapshot().mode == MODES[v], 10,  # type: ignore[misc]
                        f"mode {MODES[verb]}")

@@ -209,6 +209,15 @@ class SharedFleet:
             found = self._tenures.get(key)
         return None if found is None else found[1]
 
+    def announce(self, key: str, mode: str) -> Callable[[], None]:
+        """Tell the monitor of held vehicle ``key`` an operator is switching it to ``mode``
+        (see :meth:`VehicleTenure.announce`); returns the undo (nothing for a vehicle not
+        flown here)."""
+        tenure = self.tenure(key)
+        if tenure is None:
+            return lambda: None
+        return tenure.announce(mode)
+
     def statuses(self) -> tuple[VehicleStatus, ...]:
         """The status of every vehicle held, by plan name."""
         with self._lock:

@@ -168,6 +168,7 @@ class VehicleTenure:
         self._link: Link | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._worker: VehicleWorker | None = None
 
     @property
     def alive(self) -> bool:
@@ -312,8 +313,21 @@ class VehicleTenure:
             log.info("%s: monitoring resumed for sorties %s", spec.key, ", ".join(sorted(resume)))
         if self.on_ready is not None:
             self.on_ready(spec)
-        VehicleWorker(ctx, name=spec.name, sysid=spec.sysid, link=link, sorties=self.sorties,
-                      resume_flights=resume, done_sorties=done, fly_new=True).run()
+        worker = VehicleWorker(ctx, name=spec.name, sysid=spec.sysid, link=link,
+                               sorties=self.sorties, resume_flights=resume, done_sorties=done,
+                               fly_new=True)
+        with self._lock:
+            self._worker = worker
+        worker.run()
+
+    def announce(self, mode: str) -> Callable[[], None]:
+        """Tell the flight's monitor an operator is switching the vehicle to ``mode`` (its
+        failsafe rules then know the mode change is no failure); returns the undo."""
+        with self._lock:
+            worker = self._worker
+        if worker is None:
+            return lambda: None
+        return worker.operator_mode(mode)
 
     def _trackers(self, options: FlyOptions,
                   history: VehicleHistory) -> dict[str, SortieTracker]:
