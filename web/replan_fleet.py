@@ -21,8 +21,9 @@ from planner.scenario import Scenario
 from web.deliveries import DeliveryService
 from web.errors import NotFound
 
-#: Phases of a vehicle in the air on a sortie.
-IN_AIR = frozenset({Phase.FLYING, Phase.RETURNING})
+#: Phases of a vehicle in the air on a sortie (a run flown by workers reports the flight's
+#: state, ``flying`` until it has landed).
+IN_AIR = frozenset({str(Phase.FLYING), str(Phase.RETURNING)})
 
 
 def battery_body(value: object, scenario: Scenario) -> dict[str, float]:
@@ -73,36 +74,36 @@ def live_starts(deliveries: DeliveryService, plan_id: str, scenario: Scenario,
     """
     out: dict[str, SourcedStart] = {}
     fleet = deliveries.fleet
-    run = fleet.run
+    run = fleet.live_run()
     if run is not None and _same_plan(deliveries, run.plan_id, plan_id):
         durations = {s.id: s.metrics.duration_s for s in run.plan.sorties}
         takeoffs = _takeoffs(deliveries, run.run_id)
-        scale = run.options.time_scale or 1.0
-        for status in run.manager.vehicles():
+        for sysid, status in run.vehicles().items():
+            name, sortie_id = str(status["name"]), status.get("sortie_id")
             try:
-                check_vehicle(scenario.depots, status.name, field="vehicles")
+                check_vehicle(scenario.depots, name, field="vehicles")
             except InputError:
                 continue
-            pct = overrides.get(status.name)
-            if status.phase in IN_AIR and status.sortie_id is not None:
-                since = takeoffs.get((status.name, status.sortie_id))
+            pct = overrides.get(name)
+            if status.get("phase") in IN_AIR and sortie_id is not None:
+                scale = fleet.speedups.get(sysid) or 1.0
+                since = takeoffs.get((name, sortie_id))
                 elapsed = 0.0 if since is None else max(0.0, clock() - since) * scale
-                left = math.ceil(10 * max(0.0, durations.get(status.sortie_id, 0.0)
-                                          - elapsed)) / 10
+                left = math.ceil(10 * max(0.0, durations.get(sortie_id, 0.0) - elapsed)) / 10
                 if pct is None:
-                    turn = scenario.drone_types[status.name.split("/")[1]].turnaround_s
-                    out[status.name] = SourcedStart(start=VehicleStart(
-                        vehicle=status.name, ready_s=left + turn), source="in the air")
+                    turn = scenario.drone_types[name.split("/")[1]].turnaround_s
+                    out[name] = SourcedStart(start=VehicleStart(
+                        vehicle=name, ready_s=left + turn), source="in the air")
                 else:
-                    out[status.name] = SourcedStart(start=VehicleStart(
-                        vehicle=status.name, ready_s=left, battery_pct=pct), source="override")
+                    out[name] = SourcedStart(start=VehicleStart(
+                        vehicle=name, ready_s=left, battery_pct=pct), source="override")
                 continue
-            snap = fleet.hub.snapshot(status.sysid)
+            snap = fleet.hub.snapshot(sysid)
             measured = None if snap is None else battery_percent(snap.battery_pct,
                                                                  field="battery")
             if pct is not None or measured is not None:
-                out[status.name] = SourcedStart(
-                    start=VehicleStart(vehicle=status.name,
+                out[name] = SourcedStart(
+                    start=VehicleStart(vehicle=name,
                                        battery_pct=pct if pct is not None else measured),
                     source="override" if pct is not None else "measured")
     for name, pct in overrides.items():
