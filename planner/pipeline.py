@@ -36,8 +36,8 @@ from planner.sorties.route import (
     route_sorties,
     simple_construction,
 )
-from planner.sorties.schedule import drone_starts
-from planner.tasks import MapFn
+from planner.sorties.schedule import Scheduled, drone_starts
+from planner.tasks import MapFn, start_map
 from planner.terrain import Dem
 from planner.verify.verifier import format_violations, verify_plan
 
@@ -150,7 +150,9 @@ def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_
     progress
         Called as ``progress(stage, done, total)`` during long stages (``routing`` in percent).
     timings
-        If given, filled with the seconds each stage took (needs ``clock``).
+        If given, filled with the seconds each stage took (needs ``clock``). With ``map_fn``
+        the simple construction runs on the executor while the routing searches, and
+        ``sorties`` is the wait for it once the routing is done.
     clock
         A monotonic clock in seconds, for ``timings``; the planner has none of its own.
     map_fn
@@ -189,12 +191,20 @@ def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_
     inp, unserved = _servability(scenario, scene, dist, catalog, objective, progress, map_fn,
                                  starts)
     stamp("servability")
-    simple = simple_construction(inp, progress)
-    stamp("sorties")
+    if map_fn is None:
+        simple = simple_construction(inp, progress)
+        stamp("sorties")
+    else:
+        # the simple construction runs on the executor while this process routes
+        pending = start_map(map_fn, _simple_piece, [inp])
     routed = route_sorties(inp, seed=scenario.params.seed,
                            time_limit_s=scenario.params.time_limit_s, progress=progress,
                            clock=clock)
     stamp("routing")
+    if map_fn is not None:
+        scheduled_simple, dropped = next(pending)
+        simple = Construction(method="simple", scheduled=scheduled_simple, unserved=dropped)
+        stamp("sorties")
     chosen = best_construction([*routed, simple], objective)
     unserved.update(chosen.unserved)
     scheduled = list(chosen.scheduled)
@@ -227,6 +237,14 @@ def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_
                       leg_length_m=sum(leg.length_m for leg in legs), objective=objective,
                       construction=chosen.method,
                       candidates=tuple(CandidateSummary.of(c) for c in [*routed, simple]))
+
+
+def _simple_piece(inp: RouteInput) -> tuple[tuple[Scheduled, ...], dict[int, str]]:
+    """The simple construction's sorties and the drops it dropped (a task an executor runs
+    while the routing searches; a :class:`Construction` holds mapping proxies, which do not
+    pickle)."""
+    c = simple_construction(inp)
+    return c.scheduled, dict(c.unserved)
 
 
 def plan_summary(result: PlanResult, scenario: Scenario,

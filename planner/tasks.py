@@ -13,6 +13,8 @@ Examples
 [[0, 1, 2], [3, 4], [5, 6]]
 >>> run_map(None, abs, [-1, 2])
 [1, 2]
+>>> next(start_map(None, abs, [-3]))
+3
 """
 
 from __future__ import annotations
@@ -40,6 +42,18 @@ def run_map(map_fn: MapFn | None, fn: Callable[[T], R], items: Iterable[T]) -> l
     if map_fn is None:
         return [fn(item) for item in items]
     return list(map_fn(fn, items))
+
+
+def start_map(map_fn: MapFn | None, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+    """``fn`` over ``items`` with ``map_fn``, the results read later from the iterator returned.
+
+    An executor's ``map`` starts every piece at once, so the caller can do other work while the
+    pieces run and read the results when it needs them; without ``map_fn`` each piece runs when
+    its result is read. The results are the same either way.
+    """
+    if map_fn is None:
+        return map(fn, items)
+    return iter(map_fn(fn, items))
 
 
 def chunks(items: Sequence[T], n: int) -> list[list[T]]:
