@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,9 +37,15 @@ from planner.sorties.route import (
     simple_construction,
 )
 from planner.sorties.schedule import Scheduled, drone_starts
-from planner.tasks import MapFn, start_map
+from planner.tasks import PIECES_PER_CALL, MapFn, chunks, start_map
 from planner.terrain import Dem
-from planner.verify.verifier import format_violations, verify_plan
+from planner.verify.verifier import (
+    Violation,
+    format_violations,
+    verify_plan,
+    verify_plan_wide,
+    verify_sorties,
+)
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +158,9 @@ def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_
     timings
         If given, filled with the seconds each stage took (needs ``clock``). With ``map_fn``
         the simple construction runs on the executor while the routing searches, and
-        ``sorties`` is the wait for it once the routing is done.
+        ``sorties`` is the wait for it once the routing is done; the compiled sorties are
+        verified group by group while the next group compiles, and ``verify`` is the wait
+        for the last checks once everything is compiled.
     clock
         A monotonic clock in seconds, for ``timings``; the planner has none of its own.
     map_fn
@@ -214,20 +222,35 @@ def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_
                          point_ids=scene.point_ids, zones_xy=scene.zones_xy,
                          depot_points=tuple(range(scene.n_depots)))
     scheduled.sort(key=lambda s: (s.start_s, s.sortie.depot, s.sortie.drops))
+    numbered = list(enumerate(scheduled, start=1))
     sorties: list[Sortie] = []
-    for n, sch in enumerate(scheduled, start=1):
-        ev = sch.sortie
-        dep = scenario.depots[ev.depot]
-        sorties.append(compile_sortie(
-            ctx, ev, sortie_id=f"S{n:03d}", start_s=sch.start_s,
-            vehicle=f"{dep.id}/{ev.drone_type_id}/{sch.drone_number}"))
+
+    def compiled(part: list[tuple[int, Scheduled]]) -> list[Sortie]:
+        done = [compile_sortie(ctx, sch.sortie, sortie_id=f"S{n:03d}", start_s=sch.start_s,
+                               vehicle=(f"{scenario.depots[sch.sortie.depot].id}/"
+                                        f"{sch.sortie.drone_type_id}/{sch.drone_number}"))
+                for n, sch in part]
+        sorties.extend(done)
+        return done
+
+    found: Iterator[list[Violation]] | None = None
+    if map_fn is None:
+        compiled(numbered)
+    else:
+        # each group of compiled sorties is checked on the executor while the next compiles
+        found = verify_sorties((compiled(part) for part in chunks(numbered, PIECES_PER_CALL)),
+                               scenario, dem, map_fn=map_fn)
     plan = Plan(scenario=scenario.name, altitude_frame=scenario.params.altitude_frame,
                 sorties=tuple(sorties),
                 unserved=tuple(Unserved(drop_id=scene.point_ids[p], reason=r)
                                for p, r in sorted(unserved.items())),
                 seed=scenario.params.seed, vehicle_starts=tuple(starts))
     stamp("compile")
-    violations = verify_plan(plan, scenario, dem, map_fn=map_fn)
+    if found is None:
+        violations = verify_plan(plan, scenario, dem)
+    else:
+        violations = [v for part in found for v in part]
+        violations += verify_plan_wide(plan, scenario, dem)
     stamp("verify")
     if violations:
         log.error("verifier rejected the plan:\n%s", format_violations(violations))

@@ -16,13 +16,13 @@ records (a first sortie on a measured battery must fit in it; :mod:`planner.veri
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from planner.errors import VerificationError
 from planner.plan_model import Plan, Sortie
 from planner.scenario import Drop, Scenario
-from planner.tasks import PIECES_PER_CALL, MapFn, chunks, run_map
+from planner.tasks import PIECES_PER_CALL, MapFn, chunks, start_map
 from planner.terrain import Dem
 from planner.verify._base import (
     ENERGY_REL_TOL,
@@ -46,7 +46,8 @@ from planner.verify._starts import check_starts
 from planner.verify._track import Track, replay
 
 __all__ = ["VIOLATION_KINDS", "Violation", "ensure_verified", "format_violations",
-           "sortie_energy_steps_wh", "sortie_energy_wh", "verify_plan", "verify_sortie"]
+           "sortie_energy_steps_wh", "sortie_energy_wh", "verify_plan", "verify_plan_wide",
+           "verify_sortie", "verify_sorties"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -198,14 +199,64 @@ def verify_plan(plan: Plan, scenario: Scenario, dem: Dem, *,
         Every violation found, sortie by sortie, then the plan-level ones; empty when the plan
         may be flown.
     """
+    groups = chunks(plan.sorties, PIECES_PER_CALL if map_fn is not None else 1)
+    out = [v for found in verify_sorties(groups, scenario, dem, check_geofence=check_geofence,
+                                         map_fn=map_fn) for v in found]
+    return out + verify_plan_wide(plan, scenario, dem)
+
+
+def verify_sorties(groups: Iterable[Sequence[Sortie]], scenario: Scenario, dem: Dem, *,
+                   check_geofence: bool = True,
+                   map_fn: MapFn | None = None) -> Iterator[list[Violation]]:
+    """The violations of each group of sorties, every check but the plan-wide ones.
+
+    With an executor's ``map`` as ``map_fn`` each group is checked as soon as ``groups`` yields
+    it, so a caller that compiles sorties group by group has a group checked while it compiles
+    the next; without, a group is checked when its result is read.
+
+    Parameters
+    ----------
+    groups
+        Compiled sorties, in groups.
+    scenario
+        The scenario the sorties were made for.
+    dem
+        The elevation model of the scenario.
+    check_geofence
+        Check the fence and rally items too.
+    map_fn
+        Runs the checks of the groups (``Executor.map``-like); the violations are the same.
+
+    Returns
+    -------
+    Iterator[list[Violation]]
+        The violations of each group, sortie by sortie, in the order of ``groups``.
+    """
     weights = {d.id: d.weight_kg for d in scenario.drops}
-    pieces = [(tuple(group), scenario, dem, weights, check_geofence)
-              for group in chunks(plan.sorties, PIECES_PER_CALL if map_fn is not None else 1)]
-    out: list[Violation] = []
-    for found in run_map(map_fn, _verify_piece, pieces):
-        out += found
-    out += check_accounting(plan, scenario)
+    return start_map(map_fn, _verify_piece, ((tuple(group), scenario, dem, weights,
+                                              check_geofence) for group in groups))
+
+
+def verify_plan_wide(plan: Plan, scenario: Scenario, dem: Dem) -> list[Violation]:
+    """The plan-wide checks: every drop served once or listed as unserved, vehicle starts.
+
+    Parameters
+    ----------
+    plan
+        The compiled plan.
+    scenario
+        The scenario the plan was made for.
+    dem
+        The elevation model of the scenario.
+
+    Returns
+    -------
+    list[Violation]
+        The violations found.
+    """
+    out = check_accounting(plan, scenario)
     if plan.vehicle_starts:
+        weights = {d.id: d.weight_kg for d in scenario.drops}
         out += check_starts(plan, scenario, lambda s: sortie_energy_wh(
             s, scenario, dem, payload_kg_by_drop=weights))
     return out

@@ -13,7 +13,7 @@ from planner.pipeline import make_plan
 from planner.scenario import Scenario
 from planner.tasks import chunks, run_map
 from planner.terrain import Dem
-from planner.verify.verifier import verify_plan
+from planner.verify.verifier import verify_plan, verify_plan_wide, verify_sorties
 
 
 def reversed_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
@@ -45,6 +45,23 @@ def test_verifier_finds_the_same_violations_in_any_order(district_scenario: Scen
     plain = verify_plan(plan, scenario, district_dem)
     assert any(v.kind == "energy" for v in plain)
     assert verify_plan(plan, scenario, district_dem, map_fn=reversed_map) == plain
+
+
+def test_groups_checked_as_they_come_find_the_plans_violations(district_scenario: Scenario,
+                                                               district_dem: Dem) -> None:
+    """Sorties checked group by group, plus the plan-wide checks, give verify_plan's list."""
+    plan = make_plan(district_scenario, district_dem).plan
+    weak = {k: dataclasses.replace(t, battery_wh=t.battery_wh * 0.5)
+            for k, t in district_scenario.drone_types.items()}
+    scenario = dataclasses.replace(district_scenario, drone_types=weak)
+    dropped = dataclasses.replace(plan, unserved=plan.unserved[1:])
+    groups = (list(g) for g in chunks(dropped.sorties, 3))
+    got = [v for part in verify_sorties(groups, scenario, district_dem, map_fn=reversed_map)
+           for v in part]
+    got += verify_plan_wide(dropped, scenario, district_dem)
+    expected = verify_plan(dropped, scenario, district_dem)
+    assert {v.kind for v in expected} >= {"energy", "drop_missing"}
+    assert got == expected
 
 
 @pytest.mark.parametrize(("n", "pieces", "sizes"), [(7, 3, [3, 2, 2]), (2, 5, [1, 1]),
