@@ -13,8 +13,10 @@ import pytest
 
 from tests.e2e.helpers import ARTIFACTS, Watched, start_depot_fleet
 from tests.e2e.helpers import confirm as _confirm
+from tests.helpers.bus_workers import CONSOLE_MODES, fleet_console
 from tests.helpers.shared_data import DISTRICT
-from tests.web.helpers import make_app, serve, services
+from tests.helpers.waiting import wait_until
+from tests.web.helpers import serve
 
 pytestmark = pytest.mark.slow
 
@@ -24,25 +26,35 @@ HUB = "littleton"
 DROPS = "P016, P025, P036"
 
 
+#: The fleet page's id of the vehicle of system id 3 (null while not heard).
+CARD_OF_SYSTEM_3 = """async () => {
+  const state = await (await fetch('/api/fleet')).json();
+  const found = state.vehicles.find(v => (v.hub_sysid ?? v.sysid) === 3);
+  return found ? found.sysid : null;
+}"""
+
+
 def _start_fleet() -> Any:
     """Three simulated copters of the hub's drone type standing at the hub."""
     return start_depot_fleet(DISTRICT, 3, SPEEDUP, depot_id=HUB)
 
 
-@pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Three simulated copters at the hub and the console serving them on a free port."""
+@pytest.fixture(scope="module", params=CONSOLE_MODES)
+def console(request: pytest.FixtureRequest,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Three simulated copters at the hub and the console flying them (on its links or through
+    workers), served on a free port."""
     from dropline.commands.sim_control import FleetSimulator
 
     fleet = _start_fleet()
-    app = make_app(tmp_path_factory.mktemp("e2e"), CONNECT=fleet.connection_strings,
-                   TIME_SCALE=SPEEDUP, RESET_BATTERY=True, SAMPLE_SCENARIO="district",
-                   SSE_MAX_S=5.0, SIMULATOR=FleetSimulator(fleet))
     try:
-        for server in serve(app):
-            yield server.url
+        with fleet_console(request.param, tmp_path_factory.mktemp("e2e"),
+                           fleet.connection_strings, request, scenario=DISTRICT,
+                           TIME_SCALE=SPEEDUP, SAMPLE_SCENARIO="district", SSE_MAX_S=5.0,
+                           SIMULATOR=FleetSimulator(fleet)) as app:
+            for server in serve(app):
+                yield server.url
     finally:
-        services(app).close()
         fleet.stop()
 
 
@@ -139,7 +151,17 @@ def test_engineer_injects_a_battery_fault(console: str, browser: Any) -> None:
     w = Watched(browser, console)
     page = w.login("engineer")
     page.click("#nav-fleet")
-    page.wait_for_selector("#vehicle-3 .battery-text")
+    # the card of system 3 (on links its id is the system id; through workers, the console's
+    # id of the hub's system 3, while the simulator panel names the simulator's system id)
+    seen: list[int | None] = [None]
+
+    def heard() -> bool:
+        seen[0] = page.evaluate(CARD_OF_SYSTEM_3)
+        return seen[0] is not None
+
+    wait_until(heard, 30, "system 3 heard", period_s=0.5)
+    card = f"#vehicle-{seen[0]}"
+    page.wait_for_selector(f"{card} .battery-text")
     page.wait_for_selector("#sim-vehicle option[value='3']", state="attached")
     page.select_option("#sim-vehicle", "3")
     page.select_option("#sim-fault", "battery")
@@ -148,7 +170,7 @@ def test_engineer_injects_a_battery_fault(console: str, browser: Any) -> None:
     _confirm(page)
     page.wait_for_function("() => document.querySelector('#sim-message').textContent"
                            " === 'vehicle 3: battery 0.6'")
-    page.wait_for_function("() => parseInt(document.querySelector('#vehicle-3 .battery-text')"
+    page.wait_for_function(f"() => parseInt(document.querySelector('{card} .battery-text')"
                            ".textContent.replace('battery ', '')) <= 40", timeout=30_000)
     w.shot("7-simulator")
     w.close()

@@ -97,10 +97,11 @@ CONSOLE_MODES = ("linked", "broker")
 
 @contextmanager
 def fleet_console(mode: str, folder: Path, connect: list[str], request: pytest.FixtureRequest,
+                  *, scenario: Path = REPO / "missions" / "tutorial",
                   **config: Any) -> Iterator[Flask]:
     """A console app flying the vehicles of ``connect`` in ``mode`` (see
-    :data:`CONSOLE_MODES`), its data in ``folder / "console"``, with ``config`` added;
-    everything it started is stopped after."""
+    :data:`CONSOLE_MODES`), its data in ``folder / "console"``, with ``config`` added (the
+    workers serve ``scenario``'s terrain); everything it started is stopped after."""
     from tests.gcs.helpers import SPEEDUP
     from tests.helpers.postgres import create_database, drop_database
     from tests.web.helpers import make_app, services
@@ -118,7 +119,7 @@ def fleet_console(mode: str, folder: Path, connect: list[str], request: pytest.F
             config = {"BROKER": broker.url("console"), "DATABASE_URL": database, **config}
             (folder / "workers").mkdir()
             workers = Workers(folder / "workers", broker, connect, hub=BUS_HUB,
-                              database=database)
+                              database=database, scenario=scenario)
         app = make_app(folder / "console", MISSIONS_DIR=str(REPO / "missions"), **config)
         stack.callback(services(app).close)
         if workers is not None:
