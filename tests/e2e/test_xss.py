@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import pytest
 from flask import Flask
 
 from tests.e2e.helpers import ARTIFACTS, Watched, confirm, start_depot_fleet
+from tests.helpers.bus_workers import CONSOLE_MODES, fleet_console
 from tests.web.helpers import REPO, Client, make_app, serve, services
 
 pytestmark = pytest.mark.slow
@@ -82,9 +84,11 @@ class Console:
     ids_flow: bool
 
 
-@pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    """A console on payload scenarios with one simulated copter, served on a free port."""
+@pytest.fixture(scope="module", params=CONSOLE_MODES)
+def console(request: pytest.FixtureRequest,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """A console on payload scenarios with one simulated copter (on its link or through
+    workers), served on a free port."""
     from dropline.commands.sim_control import FleetSimulator
 
     root = tmp_path_factory.mktemp("xss")
@@ -94,10 +98,12 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     _write_scenario(missions, FOLDER, payload_ids=False)
     _write_scenario(missions, IDS, payload_ids=True)
     fleet = _start_fleet()
-    app = make_app(root / "data", CONNECT=fleet.connection_strings, TIME_SCALE=SPEEDUP,
-                   RESET_BATTERY=True, MISSIONS_DIR=str(missions), SAMPLE_SCENARIO=FOLDER,
-                   SSE_MAX_S=5.0, SIMULATOR=FleetSimulator(fleet))
-    try:
+    with ExitStack() as stack:
+        stack.callback(fleet.stop)
+        app = stack.enter_context(fleet_console(
+            request.param, root, fleet.connection_strings, request, scenario=missions / FOLDER,
+            TIME_SCALE=SPEEDUP, MISSIONS_DIR=str(missions), SAMPLE_SCENARIO=FOLDER,
+            SSE_MAX_S=5.0, SIMULATOR=FleetSimulator(fleet)))
         admin = Client(app, "admin")
         r = admin.post("/api/plans", json={"scenario": IDS})
         if r.status_code != 201:
@@ -108,9 +114,6 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         for server in serve(app):
             yield Console(url=server.url, app=app, scenario=IDS if ids_flow else FOLDER,
                           ids_flow=ids_flow)
-    finally:
-        services(app).close()
-        fleet.stop()
 
 
 #: Every layer with a tooltip on the page's maps: the point to hover (container pixels).

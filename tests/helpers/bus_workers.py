@@ -120,7 +120,7 @@ def fleet_console(mode: str, folder: Path, connect: list[str], request: pytest.F
             (folder / "workers").mkdir()
             workers = Workers(folder / "workers", broker, connect, hub=BUS_HUB,
                               database=database, scenario=scenario)
-        app = make_app(folder / "console", MISSIONS_DIR=str(REPO / "missions"), **config)
+        app = make_app(folder / "console", **{"MISSIONS_DIR": str(REPO / "missions"), **config})
         stack.callback(services(app).close)
         if workers is not None:
             stack.callback(workers.stop)
