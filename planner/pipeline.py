@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import shapely
 
-from planner.compile import CompileContext, compile_sortie
+from planner._assemble import compile_checked, numbered, speculate
+from planner.compile import CompileContext
 from planner.errors import VerificationError
 from planner.fleet_report import starts_summary
 from planner.fleet_state import VehicleStart, check_starts
 from planner.geo import FloatArray, LocalProjection
 from planner.legs.catalogue import LegCatalog
 from planner.legs.nofly import ZoneMap, build_zone_map
-from planner.plan_model import Plan, Sortie, Unserved
+from planner.plan_model import Plan, Unserved
 from planner.routing import OBJECTIVES, Objective
 from planner.scenario import Scenario
 from planner.sorties._problem import Group, RouteInput
@@ -36,15 +37,14 @@ from planner.sorties.route import (
     route_sorties,
     simple_construction,
 )
-from planner.sorties.schedule import Scheduled, drone_starts
-from planner.tasks import PIECES_PER_CALL, MapFn, chunks, start_map
+from planner.sorties.schedule import drone_starts
+from planner.tasks import MapFn
 from planner.terrain import Dem
 from planner.verify.verifier import (
     Violation,
     format_violations,
     verify_plan,
     verify_plan_wide,
-    verify_sorties,
 )
 
 log = logging.getLogger(__name__)
@@ -157,10 +157,10 @@ def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_
         Called as ``progress(stage, done, total)`` during long stages (``routing`` in percent).
     timings
         If given, filled with the seconds each stage took (needs ``clock``). With ``map_fn``
-        the simple construction runs on the executor while the routing searches, and
-        ``sorties`` is the wait for it once the routing is done; the compiled sorties are
-        verified group by group while the next group compiles, and ``verify`` is the wait
-        for the last checks once everything is compiled.
+        the simple construction is compiled and its sorties checked on the executor while
+        the routing searches; when it wins, ``compile`` is the wait for that work once the
+        routing is done. Otherwise the sorties are checked group by group on the executor
+        while the next group compiles, and ``verify`` is the wait for the last checks.
     clock
         A monotonic clock in seconds, for ``timings``; the planner has none of its own.
     map_fn
@@ -199,47 +199,29 @@ def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_
     inp, unserved = _servability(scenario, scene, dist, catalog, objective, progress, map_fn,
                                  starts)
     stamp("servability")
-    if map_fn is None:
-        simple = simple_construction(inp, progress)
-        stamp("sorties")
-    else:
-        # the simple construction runs on the executor while this process routes
-        pending = start_map(map_fn, _simple_piece, [inp])
+    simple = simple_construction(inp, progress)
+    stamp("sorties")
+    ctx = CompileContext(scenario=scenario, catalog=catalog, proj=scene.proj,
+                         point_ids=scene.point_ids, zones_xy=scene.zones_xy,
+                         depot_points=tuple(range(scene.n_depots)))
+    # With an executor the simple construction is compiled and checked on it while this
+    # process routes: if it wins, its missions and their violations are ready.
+    early = (speculate(ctx, dem, numbered(simple.scheduled), map_fn)
+             if map_fn is not None else None)
     routed = route_sorties(inp, seed=scenario.params.seed,
                            time_limit_s=scenario.params.time_limit_s, progress=progress,
                            clock=clock)
     stamp("routing")
-    if map_fn is not None:
-        scheduled_simple, dropped = next(pending)
-        simple = Construction(method="simple", scheduled=scheduled_simple, unserved=dropped)
-        stamp("sorties")
     chosen = best_construction([*routed, simple], objective)
     unserved.update(chosen.unserved)
     scheduled = list(chosen.scheduled)
     log.info("sorties by %s: %s", chosen.method, chosen.figures())
 
-    ctx = CompileContext(scenario=scenario, catalog=catalog, proj=scene.proj,
-                         point_ids=scene.point_ids, zones_xy=scene.zones_xy,
-                         depot_points=tuple(range(scene.n_depots)))
-    scheduled.sort(key=lambda s: (s.start_s, s.sortie.depot, s.sortie.drops))
-    numbered = list(enumerate(scheduled, start=1))
-    sorties: list[Sortie] = []
-
-    def compiled(part: list[tuple[int, Scheduled]]) -> list[Sortie]:
-        done = [compile_sortie(ctx, sch.sortie, sortie_id=f"S{n:03d}", start_s=sch.start_s,
-                               vehicle=(f"{scenario.depots[sch.sortie.depot].id}/"
-                                        f"{sch.sortie.drone_type_id}/{sch.drone_number}"))
-                for n, sch in part]
-        sorties.extend(done)
-        return done
-
-    found: Iterator[list[Violation]] | None = None
-    if map_fn is None:
-        compiled(numbered)
+    found: list[Violation] | None
+    if early is not None and chosen is simple:
+        sorties, found = next(early)
     else:
-        # each group of compiled sorties is checked on the executor while the next compiles
-        found = verify_sorties((compiled(part) for part in chunks(numbered, PIECES_PER_CALL)),
-                               scenario, dem, map_fn=map_fn)
+        sorties, found = compile_checked(ctx, dem, numbered(scheduled), map_fn)
     plan = Plan(scenario=scenario.name, altitude_frame=scenario.params.altitude_frame,
                 sorties=tuple(sorties),
                 unserved=tuple(Unserved(drop_id=scene.point_ids[p], reason=r)
@@ -249,8 +231,7 @@ def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_
     if found is None:
         violations = verify_plan(plan, scenario, dem)
     else:
-        violations = [v for part in found for v in part]
-        violations += verify_plan_wide(plan, scenario, dem)
+        violations = found + verify_plan_wide(plan, scenario, dem)
     stamp("verify")
     if violations:
         log.error("verifier rejected the plan:\n%s", format_violations(violations))
@@ -260,14 +241,6 @@ def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_
                       leg_length_m=sum(leg.length_m for leg in legs), objective=objective,
                       construction=chosen.method,
                       candidates=tuple(CandidateSummary.of(c) for c in [*routed, simple]))
-
-
-def _simple_piece(inp: RouteInput) -> tuple[tuple[Scheduled, ...], dict[int, str]]:
-    """The simple construction's sorties and the drops it dropped (a task an executor runs
-    while the routing searches; a :class:`Construction` holds mapping proxies, which do not
-    pickle)."""
-    c = simple_construction(inp)
-    return c.scheduled, dict(c.unserved)
 
 
 def plan_summary(result: PlanResult, scenario: Scenario,

@@ -9,8 +9,11 @@ from typing import Any
 
 import pytest
 
-from planner.pipeline import make_plan
+from planner._assemble import compile_checked, numbered, speculate
+from planner.compile import CompileContext
+from planner.pipeline import build_scene, make_plan, route_input
 from planner.scenario import Scenario
+from planner.sorties.route import simple_construction
 from planner.tasks import chunks, run_map
 from planner.terrain import Dem
 from planner.verify.verifier import verify_plan, verify_plan_wide, verify_sorties
@@ -62,6 +65,26 @@ def test_groups_checked_as_they_come_find_the_plans_violations(district_scenario
     expected = verify_plan(dropped, scenario, district_dem)
     assert {v.kind for v in expected} >= {"energy", "drop_missing"}
     assert got == expected
+
+
+def test_speculative_missions_and_violations_are_the_plain_ones(district_scenario: Scenario,
+                                                                district_dem: Dem) -> None:
+    """Missions compiled and checked ahead on an executor are those compiled in turn."""
+    inp, _ = route_input(district_scenario, district_dem)
+    scene = build_scene(district_scenario)
+    weak = {k: dataclasses.replace(t, battery_wh=t.battery_wh * 0.5)
+            for k, t in district_scenario.drone_types.items()}
+    ctx = CompileContext(scenario=dataclasses.replace(district_scenario, drone_types=weak),
+                         catalog=inp.catalog, proj=scene.proj, point_ids=scene.point_ids,
+                         zones_xy=scene.zones_xy, depot_points=tuple(range(scene.n_depots)))
+    sorties = numbered(simple_construction(inp).scheduled)
+    missions, found = compile_checked(ctx, district_dem, sorties, reversed_map)
+    assert found is not None and any(v.kind == "energy" for v in found)
+    assert [m.id for m in missions] == [f"S{n:03d}" for n in range(1, len(missions) + 1)]
+    early = next(speculate(ctx, district_dem, sorties, reversed_map))
+    assert early == (missions, found)
+    alone, none = compile_checked(ctx, district_dem, sorties, None)
+    assert alone == missions and none is None
 
 
 @pytest.mark.parametrize(("n", "pieces", "sizes"), [(7, 3, [3, 2, 2]), (2, 5, [1, 1]),
