@@ -129,7 +129,9 @@ def polish(inp: RouteInput, tm: Timing, fleet: Fleet, checkers: Sequence[Checker
     left = max_evaluations
     for k, g in enumerate(inp.groups):
         slots = [_Slot(drone=n, ev=ev) for n in range(g.count) for ev in fleet.get((k, n), [])]
-        if len(slots) > 1 and g.drone.max_parcels > 1:
+        if clock is not None and clock() > deadline_s:
+            left = 0  # no exact evaluation is left, so no move: skip the candidates
+        if len(slots) > 1 and g.drone.max_parcels > 1 and left > 0:
             search = _GroupSearch(inp, tm, g, checkers[k], slots, clock, deadline_s)
             made, used = search.run(left)
             moves += made
@@ -193,12 +195,20 @@ class _GroupSearch:
         return (len(points) <= drone.max_parcels
                 and max(deliver, collect) <= drone.max_payload_kg + 1e-9)
 
+    def _spent(self, budget: list[int]) -> bool:
+        """Whether the evaluations or the time are used up (then the budget is set to 0).
+
+        Every move needs an exact evaluation, so once this is True no move can be made and
+        looking for candidates is skipped.
+        """
+        if self.clock is not None and self.clock() > self.deadline_s:
+            budget[0] = 0
+        return budget[0] <= 0
+
     def _exact(self, ranked: Sequence[tuple[float, tuple[int, ...]]],
                budget: list[int]) -> SortieEval | None:
         for _, order in ranked[:TRIES]:
-            if self.clock is not None and self.clock() > self.deadline_s:
-                budget[0] = 0
-            if budget[0] <= 0:
+            if self._spent(budget):
                 return None
             before = self.chk.evaluations
             ev = self.chk.evaluate(order)
@@ -222,6 +232,8 @@ class _GroupSearch:
         cands: list[tuple[float, int, int, list[tuple[float, tuple[int, ...]]]]] = []
         seen: set[tuple[int, int]] = set()
         for a, sa in enumerate(self.slots):
+            if self._spent(budget):
+                return 0
             if sa.ev is None:
                 continue
             for p in sa.ev.drops:
@@ -263,6 +275,8 @@ class _GroupSearch:
         touched: set[int] = set()
         cands: list[tuple[float, int, int, int]] = []
         for a, sa in enumerate(self.slots):
+            if self._spent(budget):
+                return 0
             if sa.ev is None or len(sa.ev.drops) < 2:
                 continue
             for x in sa.ev.drops:
@@ -317,6 +331,8 @@ class _GroupSearch:
         where = self._where()
         cands: list[tuple[float, int, int, int, int]] = []
         for a, sa in enumerate(self.slots):
+            if self._spent(budget):
+                return 0
             if sa.ev is None:
                 continue
             for x in sa.ev.drops:
