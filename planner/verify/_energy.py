@@ -10,6 +10,7 @@ every climb over a hill is paid for.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import numpy as np
 
 from planner.geo import WGS84_GEOD
 from planner.scenario import DroneType, Wind
+from planner.terrain import FloatArray
 from planner.verify._geom import Profile
 from planner.verify._track import Hover, Move, Release, Track
 
@@ -58,15 +60,34 @@ def _ground_speeds(airspeed: float, wind: Wind, az_deg: np.ndarray) -> tuple[np.
     return gs, cross
 
 
-def _move_energy(move: Move, prof: Profile, drone: DroneType, wind: Wind,
-                 payload_kg: float) -> tuple[float, str | None]:
-    """Energy in Wh of one move, or ``inf`` and a reason when the wind makes it unflyable."""
-    lon, lat = prof.lon_deg, prof.lat_deg
-    az_deg, _, dist = WGS84_GEOD.inv(lon[:-1], lat[:-1], lon[1:], lat[1:])
+def _pieces(profiles: Sequence[Profile], drone: DroneType,
+            wind: Wind) -> list[tuple[FloatArray, FloatArray, FloatArray, FloatArray]]:
+    """Per move: azimuth, horizontal length, ground speed and crosswind of each piece.
+
+    One geodesic call for the pieces of every move; each value is the one a call per move
+    gives.
+    """
+    if not profiles:
+        return []
+    lon = [p.lon_deg for p in profiles]
+    lat = [p.lat_deg for p in profiles]
+    az_deg, _, dist = WGS84_GEOD.inv(np.concatenate([a[:-1] for a in lon]),
+                                     np.concatenate([a[:-1] for a in lat]),
+                                     np.concatenate([a[1:] for a in lon]),
+                                     np.concatenate([a[1:] for a in lat]))
     h = np.asarray(dist, dtype=np.float64)
     az = np.asarray(az_deg, dtype=np.float64)
-    dz = np.diff(prof.amsl_m)
     gs, cross = _ground_speeds(drone.cruise_speed_m_s, wind, az)
+    bounds = np.cumsum([0] + [a.size - 1 for a in lon])
+    return [(az[a:b], h[a:b], gs[a:b], cross[a:b])
+            for a, b in itertools.pairwise(bounds)]
+
+
+def _move_energy(prof: Profile, piece: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+                 drone: DroneType, wind: Wind, payload_kg: float) -> tuple[float, str | None]:
+    """Energy in Wh of one move, or ``inf`` and a reason when the wind makes it unflyable."""
+    az, h, gs, cross = piece
+    dz = np.diff(prof.amsl_m)
     stuck = (h > 0) & (gs <= 0)
     if stuck.any():
         k = int(np.argmax(stuck))
@@ -92,7 +113,7 @@ def integrate(track: Track, profiles: Sequence[Profile], drone: DroneType, wind:
     total = 0.0
     steps: list[tuple[int, float]] = []
     unflyable: list[tuple[int, str]] = []
-    moves = iter(profiles)
+    moves = iter(zip(profiles, _pieces(profiles, drone, wind), strict=True))
     released = 0
     for event in track.events:
         if isinstance(event, Release):
@@ -101,7 +122,8 @@ def integrate(track: Track, profiles: Sequence[Profile], drone: DroneType, wind:
             released += 1
             continue
         if isinstance(event, Move):
-            wh, why = _move_energy(event, next(moves), drone, wind, on_board)
+            prof, piece = next(moves)
+            wh, why = _move_energy(prof, piece, drone, wind, on_board)
             if why is not None:
                 unflyable.append((event.item_index, why))
         else:

@@ -7,12 +7,13 @@ scenario's depots, without any buffer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
 
-from planner.geo import LocalProjection
+from planner.geo import WGS84_GEOD, LocalProjection
 from planner.items import Cmd
 from planner.plan_model import Sortie
 from planner.scenario import DroneType, Scenario
@@ -87,6 +88,68 @@ def profile(move: Move, dem: Dem, frame: ZoneFrame, step_m: float) -> Profile:
     x, y = frame.proj.to_xy(lon, lat)
     return Profile(lon_deg=lon, lat_deg=lat, x_m=x, y_m=y, ground_m=ground, amsl_m=amsl,
                    agl_m=agl)
+
+
+def profiles(moves: Sequence[Move], dem: Dem, frame: ZoneFrame,
+             step_m: float) -> list[Profile]:
+    """:func:`profile` of every move, with one geodesic, DEM and projection call for all.
+
+    Each sample is computed exactly as :func:`profile` computes it alone.
+    """
+    flat = [m for m in moves if not m.vertical]
+    az, _, dist = WGS84_GEOD.inv([m.lon0_deg for m in flat], [m.lat0_deg for m in flat],
+                                 [m.lon1_deg for m in flat], [m.lat1_deg for m in flat])
+    lon0: list[FloatArray] = []
+    lat0: list[FloatArray] = []
+    azs: list[FloatArray] = []
+    ds: list[FloatArray] = []
+    for k, m in enumerate(flat):
+        n = max(1, int(np.ceil(dist[k] / step_m)))
+        lon0.append(np.full(n + 1, m.lon0_deg))
+        lat0.append(np.full(n + 1, m.lat0_deg))
+        azs.append(np.full(n + 1, az[k]))
+        ds.append(np.linspace(0.0, float(dist[k]), n + 1))
+    if flat:
+        lon_f, lat_f, _ = WGS84_GEOD.fwd(np.concatenate(lon0), np.concatenate(lat0),
+                                         np.concatenate(azs), np.concatenate(ds))
+    sizes = [2 if m.vertical else 0 for m in moves]
+    lons: list[FloatArray] = []
+    lats: list[FloatArray] = []
+    at = 0
+    k = 0
+    for i, m in enumerate(moves):
+        if m.vertical:
+            lon = np.array([m.lon0_deg, m.lon1_deg])
+            lat = np.array([m.lat0_deg, m.lat1_deg])
+        else:
+            size = ds[k].size
+            lon = np.asarray(lon_f[at:at + size], dtype=np.float64)
+            lat = np.asarray(lat_f[at:at + size], dtype=np.float64)
+            lon[0], lat[0], lon[-1], lat[-1] = m.lon0_deg, m.lat0_deg, m.lon1_deg, m.lat1_deg
+            at += size
+            k += 1
+        sizes[i] = lon.size
+        lons.append(lon)
+        lats.append(lat)
+    if not moves:
+        return []
+    lon_all, lat_all = np.concatenate(lons), np.concatenate(lats)
+    ground_all = dem.elevation_amsl_m(lon_all, lat_all)
+    x_all, y_all = frame.proj.to_xy(lon_all, lat_all)
+    out: list[Profile] = []
+    at = 0
+    for m, lon, lat, size in zip(moves, lons, lats, sizes, strict=True):
+        ground = ground_all[at:at + size]
+        if m.terrain_follow and not m.vertical:
+            agl = np.linspace(m.amsl0_m - ground[0], m.amsl1_m - ground[-1], size)
+            amsl = ground + agl
+        else:
+            amsl = np.linspace(m.amsl0_m, m.amsl1_m, size)
+            agl = amsl - ground
+        out.append(Profile(lon_deg=lon, lat_deg=lat, x_m=x_all[at:at + size],
+                           y_m=y_all[at:at + size], ground_m=ground, amsl_m=amsl, agl_m=agl))
+        at += size
+    return out
 
 
 def check_heights(sortie: Sortie, moves: tuple[Move, ...], profiles: list[Profile],

@@ -40,7 +40,7 @@ from planner.verify._geom import (
     check_nofly,
     check_releases,
     make_zone_frame,
-    profile,
+    profiles,
 )
 from planner.verify._starts import check_starts
 from planner.verify._track import Track, replay
@@ -83,7 +83,7 @@ def _replayed(sortie: Sortie, ctx: _Context) -> tuple[Track, list[Profile]] | li
     if depot is None or drone is None:
         return out
     track = replay(sortie, depot, drone, ctx.dem)
-    return track, [profile(m, ctx.dem, ctx.frame, ctx.step_m) for m in track.moves]
+    return track, profiles(track.moves, ctx.dem, ctx.frame, ctx.step_m)
 
 
 def _is_pickup(ctx: _Context, drop_id: str) -> bool:
