@@ -229,13 +229,13 @@ def check_nofly(sortie: Sortie, track: Track, profiles: list[Profile],
     geoms = np.array([geom for _, geom in frame.zones], dtype=object)
     boxes = shapely.bounds(geoms).reshape(-1, 4)
 
-    def inside(lon: float, lat: float) -> set[int]:
-        x, y = frame.proj.to_xy(np.array([lon]), np.array([lat]))
+    def inside(x: float, y: float) -> set[int]:
         if not geoms.size:
             return set()
-        return {int(z) for z in np.flatnonzero(shapely.contains_xy(geoms, x[0], y[0]))}
+        return {int(z) for z in np.flatnonzero(shapely.contains_xy(geoms, x, y))}
 
-    here = inside(track.home_lon_deg, track.home_lat_deg)
+    hx, hy = frame.proj.to_xy(np.array([track.home_lon_deg]), np.array([track.home_lat_deg]))
+    here = inside(hx[0], hy[0])
     home = where(track.home_lat_deg, track.home_lon_deg)
     for z in sorted(here):
         out.append(violation(sortie, 0, "nofly",
@@ -243,7 +243,7 @@ def check_nofly(sortie: Sortie, track: Track, profiles: list[Profile],
     reported = {(0, z) for z in here}
     for move, prof in zip(track.moves, profiles, strict=True):
         i = move.item_index
-        end = inside(move.lon1_deg, move.lat1_deg)
+        end = inside(prof.x_m[-1], prof.y_m[-1])  # the move's end, projected with its samples
         for z in sorted(end):
             if (i, z) not in reported:
                 reported.add((i, z))
