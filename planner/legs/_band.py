@@ -27,6 +27,7 @@ IntArray = NDArray[np.intp]
 
 TOL_M = 1e-7
 _CANDIDATES = 9
+_STEPS = np.arange(_CANDIDATES, dtype=np.float64)
 _WINDOW = 96
 
 
@@ -97,7 +98,7 @@ def _reach(s: FloatArray, lo: FloatArray, hi: FloatArray, corridor: Corridor,
     width = _WINDOW
     while True:
         stop = min(b + 1 + width, n)
-        js = np.arange(b + 1, stop)
+        js = slice(b + 1, stop)  # the samples after b, as views
         ds = s[js] - s[b]
         a = np.maximum.accumulate((lo[js] - zc) / ds, axis=1)
         u = np.minimum.accumulate((hi[js] - zc) / ds, axis=1)
@@ -112,7 +113,7 @@ def _reach(s: FloatArray, lo: FloatArray, hi: FloatArray, corridor: Corridor,
     ok = (low - high) * ds <= TOL_M
     last = ok.shape[1] - 1 - np.argmax(ok[:, ::-1], axis=1)
     reachable = ok[np.arange(z.size), last]
-    index = np.where(reachable, js[last], b)
+    index = np.where(reachable, b + 1 + last, b)
     pick = np.arange(z.size), last
     d = ds[last]
     z_lo = np.where(reachable, z + low[pick] * d, z)
@@ -157,9 +158,13 @@ def greedy_profile(s: FloatArray, lo: FloatArray, hi: FloatArray, corridor: Corr
 
 
 def _candidates(z_lo: float, z_hi: float) -> FloatArray:
+    """``_CANDIDATES`` altitudes evenly from ``z_lo`` to ``z_hi`` (numpy's linspace, inlined)."""
     if z_hi - z_lo <= TOL_M:
         return np.array([z_lo])
-    return np.linspace(z_lo, z_hi, _CANDIDATES)
+    z = _STEPS * ((z_hi - z_lo) / (_CANDIDATES - 1))
+    z += z_lo
+    z[-1] = z_hi
+    return z
 
 
 def _best(reach: _Reach) -> int:

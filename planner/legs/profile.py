@@ -200,7 +200,9 @@ def profile_leg(xy_m: ArrayLike, dem: Dem, proj: LocalProjection, band: Altitude
     agl = alt - g
     slopes = np.diff(bp_alt) / np.diff(smp.s_m[bp])
     steep = bool(np.any(slopes > climb + 1e-9) or np.any(slopes < -descent - 1e-9))
-    extra = np.setdiff1d(bp, smp.vertex_at)
+    # breakpoints that are not input vertices (both ascending: what np.setdiff1d gives)
+    at = np.minimum(np.searchsorted(smp.vertex_at, bp), smp.vertex_at.size - 1)
+    extra = bp[smp.vertex_at[at] != bp]
     order = np.argsort(np.concatenate([smp.vertex_at, extra]), kind="stable")
     out_xy = np.concatenate([xy, np.column_stack([smp.x_m[extra], smp.y_m[extra]])])[order]
     out_s = smp.s_m[np.concatenate([smp.vertex_at, extra])][order]
