@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from typing import Any
 
 from flask import Flask
+from waitress import wasyncore
 from waitress.server import create_server
 
 log = logging.getLogger(__name__)
@@ -75,3 +77,7 @@ class WebServer:
         self._server.close()
         if self._thread is not None:
             self._thread.join(timeout=5.0)
+        # the connections still open (event streams, kept-alive ones) are closed too, not
+        # left to the garbage collector
+        with contextlib.suppress(OSError, ValueError):
+            wasyncore.close_all(map=self._server._map, ignore_all=True)

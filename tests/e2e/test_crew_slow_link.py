@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from tests.e2e.helpers import Watched, start_depot_fleet
+from tests.helpers.bus_workers import CONSOLE_MODES, fleet_console
 from tests.helpers.shared_data import REPO
 from tests.helpers.throttle import ThrottleProxy
-from tests.web.helpers import PASSWORD, make_app, serve, services
+from tests.web.helpers import PASSWORD, serve
 from web.fleet_delta import RATE_DEFAULT_HZ, stale_after_s
 
 pytestmark = pytest.mark.slow
@@ -31,19 +32,20 @@ CARDS = ".card.vehicle"
 STALE = ".card.vehicle[data-stale='true']"
 
 
-@pytest.fixture(scope="module")
-def link(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThrottleProxy]:
-    """Two simulated copters at the tutorial hub, the console serving them, and a 50 kbit/s
-    proxy in front of the console."""
+@pytest.fixture(scope="module", params=CONSOLE_MODES)
+def link(request: pytest.FixtureRequest,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThrottleProxy]:
+    """Two simulated copters at the tutorial hub, the console serving them (on its links or
+    through workers), and a 50 kbit/s proxy in front of the console."""
     fleet = start_depot_fleet(REPO / "missions" / "tutorial", 2, 1.0)
-    app = make_app(tmp_path_factory.mktemp("crew"), CONNECT=fleet.connection_strings,
-                   TIME_SCALE=1.0)
     try:
-        for server in serve(app):
-            with ThrottleProxy(server.host, server.port, rate_bps=RATE_BPS) as proxy:
-                yield proxy
+        with fleet_console(request.param, tmp_path_factory.mktemp("crew"),
+                           fleet.connection_strings, request, TIME_SCALE=1.0,
+                           RESET_BATTERY=False) as app:
+            for server in serve(app):
+                with ThrottleProxy(server.host, server.port, rate_bps=RATE_BPS) as proxy:
+                    yield proxy
     finally:
-        services(app).close()
         fleet.stop()
 
 
