@@ -2,21 +2,18 @@
 
 Used by :func:`planner.pipeline.make_plan`. Sorties are numbered ``S001``... in the order of
 take-off (then depot, then drops). With an executor the checks of each group of compiled
-sorties run on it while the next group compiles; and :func:`speculate` compiles and checks a
-construction on the executor while the caller does other work (the pipeline routes), so that
-when that construction wins its missions and their violations are ready. Either way the
-verifier sees only compiled missions, and the missions and violations are the same.
+sorties run on it while the next group compiles. The verifier sees only compiled missions, and
+the missions and violations are the same either way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 
 from planner.compile import CompileContext, compile_sortie
 from planner.plan_model import Sortie
 from planner.sorties.schedule import Scheduled
-from planner.tasks import PIECES_PER_CALL, MapFn, chunks, start_map
+from planner.tasks import PIECES_PER_CALL, MapFn, chunks
 from planner.terrain import Dem
 from planner.verify.verifier import Violation, verify_sorties
 
@@ -57,20 +54,3 @@ def compile_checked(ctx: CompileContext, dem: Dem, sorties: Numbered,
 
     found = verify_sorties(groups(), ctx.scenario, dem, map_fn=map_fn)
     return out, [v for part in found for v in part]
-
-
-def speculate(ctx: CompileContext, dem: Dem, sorties: Numbered,
-              map_fn: MapFn) -> Iterator[tuple[list[Sortie], list[Violation]]]:
-    """Start compiling and checking ``sorties`` on ``map_fn``; the one result comes later."""
-    bare = replace(ctx, catalog=replace(ctx.catalog, _cache={}, _finder=None))
-    return start_map(map_fn, _compile_and_check, [(bare, dem, sorties)])
-
-
-def _compile_and_check(piece: tuple[CompileContext, Dem, Numbered]
-                       ) -> tuple[list[Sortie], list[Violation]]:
-    """Missions and their per-sortie violations (the task :func:`speculate` hands over)."""
-    ctx, dem, sorties = piece
-    missions = _compiled(ctx, sorties)
-    found = verify_sorties([missions], ctx.scenario, dem)
-    return missions, [v for part in found for v in part]
-

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from planner._assemble import compile_checked, numbered, speculate
+from planner._assemble import compile_checked, numbered
 from planner.compile import CompileContext
 from planner.errors import VerificationError
 from planner.fleet_report import starts_summary
@@ -40,12 +40,7 @@ from planner.sorties.route import (
 from planner.sorties.schedule import drone_starts
 from planner.tasks import MapFn
 from planner.terrain import Dem
-from planner.verify.verifier import (
-    Violation,
-    format_violations,
-    verify_plan,
-    verify_plan_wide,
-)
+from planner.verify.verifier import format_violations, verify_plan, verify_plan_wide
 
 log = logging.getLogger(__name__)
 
@@ -157,10 +152,9 @@ def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_
         Called as ``progress(stage, done, total)`` during long stages (``routing`` in percent).
     timings
         If given, filled with the seconds each stage took (needs ``clock``). With ``map_fn``
-        the simple construction is compiled and its sorties checked on the executor while
-        the routing searches; when it wins, ``compile`` is the wait for that work once the
-        routing is done. Otherwise the sorties are checked group by group on the executor
-        while the next group compiles, and ``verify`` is the wait for the last checks.
+        the sorties are checked group by group on the executor while the next group
+        compiles, so ``compile`` includes checks and ``verify`` is the wait for the last
+        ones.
     clock
         A monotonic clock in seconds, for ``timings``; the planner has none of its own.
     map_fn
@@ -201,13 +195,6 @@ def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_
     stamp("servability")
     simple = simple_construction(inp, progress)
     stamp("sorties")
-    ctx = CompileContext(scenario=scenario, catalog=catalog, proj=scene.proj,
-                         point_ids=scene.point_ids, zones_xy=scene.zones_xy,
-                         depot_points=tuple(range(scene.n_depots)))
-    # With an executor the simple construction is compiled and checked on it while this
-    # process routes: if it wins, its missions and their violations are ready.
-    early = (speculate(ctx, dem, numbered(simple.scheduled), map_fn)
-             if map_fn is not None else None)
     routed = route_sorties(inp, seed=scenario.params.seed,
                            time_limit_s=scenario.params.time_limit_s, progress=progress,
                            clock=clock)
@@ -217,11 +204,10 @@ def make_plan(scenario: Scenario, dem: Dem, *, objective: Objective = "makespan_
     scheduled = list(chosen.scheduled)
     log.info("sorties by %s: %s", chosen.method, chosen.figures())
 
-    found: list[Violation] | None
-    if early is not None and chosen is simple:
-        sorties, found = next(early)
-    else:
-        sorties, found = compile_checked(ctx, dem, numbered(scheduled), map_fn)
+    ctx = CompileContext(scenario=scenario, catalog=catalog, proj=scene.proj,
+                         point_ids=scene.point_ids, zones_xy=scene.zones_xy,
+                         depot_points=tuple(range(scene.n_depots)))
+    sorties, found = compile_checked(ctx, dem, numbered(scheduled), map_fn)
     plan = Plan(scenario=scenario.name, altitude_frame=scenario.params.altitude_frame,
                 sorties=tuple(sorties),
                 unserved=tuple(Unserved(drop_id=scene.point_ids[p], reason=r)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from planner._assemble import compile_checked, numbered, speculate
+from planner._assemble import compile_checked, numbered
 from planner.compile import CompileContext
 from planner.pipeline import build_scene, make_plan, route_input
 from planner.scenario import Scenario
@@ -67,9 +67,9 @@ def test_groups_checked_as_they_come_find_the_plans_violations(district_scenario
     assert got == expected
 
 
-def test_speculative_missions_and_violations_are_the_plain_ones(district_scenario: Scenario,
-                                                                district_dem: Dem) -> None:
-    """Missions compiled and checked ahead on an executor are those compiled in turn."""
+def test_missions_checked_as_they_compile_are_the_plain_ones(district_scenario: Scenario,
+                                                             district_dem: Dem) -> None:
+    """Missions compiled group by group, checked on an executor, are those compiled at once."""
     inp, _ = route_input(district_scenario, district_dem)
     scene = build_scene(district_scenario)
     weak = {k: dataclasses.replace(t, battery_wh=t.battery_wh * 0.5)
@@ -81,10 +81,10 @@ def test_speculative_missions_and_violations_are_the_plain_ones(district_scenari
     missions, found = compile_checked(ctx, district_dem, sorties, reversed_map)
     assert found is not None and any(v.kind == "energy" for v in found)
     assert [m.id for m in missions] == [f"S{n:03d}" for n in range(1, len(missions) + 1)]
-    early = next(speculate(ctx, district_dem, sorties, reversed_map))
-    assert early == (missions, found)
     alone, none = compile_checked(ctx, district_dem, sorties, None)
     assert alone == missions and none is None
+    assert [v for part in verify_sorties([alone], ctx.scenario, district_dem)
+            for v in part] == found
 
 
 @pytest.mark.parametrize(("n", "pieces", "sizes"), [(7, 3, [3, 2, 2]), (2, 5, [1, 1]),
