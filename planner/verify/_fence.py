@@ -114,9 +114,13 @@ def check_fence(sortie: Sortie, track: Track, profiles: list[Profile],
 
     reported: set[tuple[int, int]] = set()
     bad_points: set[tuple[int, int]] = set()  # (point number, area)
-    for p, (i, lon, lat, x, y) in enumerate(points):
-        for j, inclusion, area in areas:
-            if breach(inclusion, area, shapely.Point(x, y)):
+    geoms = shapely.points([pt[3] for pt in points], [pt[4] for pt in points])
+    outside = {j: (~shapely.covers(area, geoms) if inclusion
+                   else shapely.relate_pattern(area, geoms, "T********"))
+               for j, inclusion, area in areas}
+    for p, (i, lon, lat, _, _) in enumerate(points):
+        for j, inclusion, _ in areas:
+            if outside[j][p]:
                 bad_points.add((p, j))
                 if (i, j) in reported:
                     continue

@@ -229,21 +229,25 @@ def check_nofly(sortie: Sortie, track: Track, profiles: list[Profile],
     geoms = np.array([geom for _, geom in frame.zones], dtype=object)
     boxes = shapely.bounds(geoms).reshape(-1, 4)
 
-    def inside(x: float, y: float) -> set[int]:
-        if not geoms.size:
-            return set()
-        return {int(z) for z in np.flatnonzero(shapely.contains_xy(geoms, x, y))}
-
     hx, hy = frame.proj.to_xy(np.array([track.home_lon_deg]), np.array([track.home_lat_deg]))
-    here = inside(hx[0], hy[0])
+    # home, then each move's end (projected with the move's samples): zones holding each
+    ends_x = np.array([hx[0], *(p.x_m[-1] for p in profiles)])
+    ends_y = np.array([hy[0], *(p.y_m[-1] for p in profiles)])
+    holds = (shapely.contains_xy(geoms[:, None], ends_x[None, :], ends_y[None, :])
+             if geoms.size else np.zeros((0, ends_x.size), dtype=bool))
+
+    def inside(k: int) -> set[int]:
+        return {int(z) for z in np.flatnonzero(holds[:, k])}
+
+    here = inside(0)
     home = where(track.home_lat_deg, track.home_lon_deg)
     for z in sorted(here):
         out.append(violation(sortie, 0, "nofly",
                               f"home {home} is inside no-fly zone '{frame.zones[z][0]}'"))
     reported = {(0, z) for z in here}
-    for move, prof in zip(track.moves, profiles, strict=True):
+    for k, (move, prof) in enumerate(zip(track.moves, profiles, strict=True), start=1):
         i = move.item_index
-        end = inside(prof.x_m[-1], prof.y_m[-1])  # the move's end, projected with its samples
+        end = inside(k)
         for z in sorted(end):
             if (i, z) not in reported:
                 reported.add((i, z))
