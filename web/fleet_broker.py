@@ -54,6 +54,7 @@ from gcs.bus.messages import (
     RunRequest,
     StateMessage,
 )
+from gcs.bus.runs import RUN_JOIN_AGE_S
 from gcs.bus.state import HeardVehicle, StateBook, snapshot_of, vehicle_id
 from gcs.bus.topics import command_topic, parse_topic, presence_topic, run_topic, vehicle_topic
 from gcs.bus.url import BrokerUrl
@@ -87,7 +88,8 @@ UPLOAD_TIMEOUT_S = 120.0
 ALERTS_KEPT = 500
 #: What a console subscribes to: every hub's vehicle topics but commands, and presence.
 SUBSCRIPTIONS = (*(vehicle_topic("+", "+", k) for k in ("state", "alert", "drop", "ack")),
-                 presence_topic("+", "+"), run_topic("+", "+", "progress"))
+                 presence_topic("+", "+"), run_topic("+", "+", "progress"),
+                 run_topic("+", "+", "request"))
 
 
 def alert_number(worker_alert_id: str) -> int:
@@ -195,6 +197,8 @@ class BrokerFleet(FleetService):
         self.dropped = 0
         self._waiting: dict[str, _Waiting] = {}
         self._uploads: dict[str, _Upload] = {}
+        #: Run requests heard (retained ones included), by topic, for :meth:`_clear_requests`.
+        self._requests_seen: dict[str, RunRequest] = {}
         self._bus_alerts: OrderedDict[int, dict[str, Any]] = OrderedDict()
         self._workers: dict[tuple[str, str], Presence] = {}
         self._bus_lock = threading.Lock()
@@ -275,6 +279,13 @@ class BrokerFleet(FleetService):
             if parts.kind == "run_progress":
                 self._on_progress(parts.run, RunProgress.from_payload(topic, payload))
                 return
+            if parts.kind == "run_request":
+                if payload:   # (empty: a cleared request)
+                    request = RunRequest.from_payload(topic, payload)
+                    if not request.upload:
+                        with self._bus_lock:
+                            self._requests_seen[topic] = request
+                return
             assert parts.sysid is not None
             if parts.kind == "state":
                 self._on_state(parts.hub, parts.sysid, StateMessage.from_payload(topic, payload))
@@ -336,8 +347,25 @@ class BrokerFleet(FleetService):
         while not self._stop.wait(0.5):
             try:
                 self._run_poll()
+                self._clear_requests()
             except Exception:
                 log.exception("run poll failed")
+
+    def _clear_requests(self) -> None:
+        """Clear the retained run requests whose runs are over (left by a console stopped
+        before its run ended): a request older than :data:`gcs.bus.runs.RUN_JOIN_AGE_S` whose
+        plan has no run in progress in the shared flight log."""
+        with self._bus_lock:
+            seen = list(self._requests_seen.items())
+        for topic, request in seen:
+            if time.time() - request.sent_at_s <= RUN_JOIN_AGE_S or \
+                    self.flight_log.unfinished_run(request.plan_key) is not None:
+                continue
+            self.client.publish(topic, b"", qos=1, retain=True)
+            with self._bus_lock:
+                self._requests_seen.pop(topic, None)
+            log.info("cleared run request %s of plan %s: its run is over", request.id,
+                     request.plan_id)
 
     def _run_poll(self) -> None:
         run = self.broker_run
@@ -354,6 +382,9 @@ class BrokerFleet(FleetService):
             self._seen_alerts += 1
             self.events.publish("alert", {"type": "alert", "alert": a})
         if run.poll():
+            # the run is over: its request is no longer left for workers starting later
+            self.client.publish(run_topic(run.hub, run.request.id, "request"), b"", qos=1,
+                                retain=True)
             drops = run.drops()
             self.events.publish("run", {"type": "run", "plan_id": run.plan_id,
                                         "state": "finished", "all_delivered": all(
@@ -583,8 +614,10 @@ class BrokerFleet(FleetService):
             raise Conflict("this plan is flying already")
         request = dataclasses.replace(run.request, sent_at_s=round(time.time(), 3))
         run.request = request
+        # retained while the run flies: a worker started later joins it
         sent = self.client.publish(run_topic(run.hub, request.id, "request"),
-                                   request.to_payload(), qos=1, wait_s=self.command_timeout_s)
+                                   request.to_payload(), qos=1, retain=True,
+                                   wait_s=self.command_timeout_s)
         if not sent:
             raise LinkTimeout(f"the broker's acknowledgement of the run request for hub "
                               f"{run.hub}", timeout_s=self.command_timeout_s)

@@ -6,7 +6,7 @@ its topics:
   ``drop`` and ``ack`` topics, its hub's worker presence and run ``progress``, and reads its
   hub's ``command`` topics and run ``request`` topics;
 - ``console`` (every console) publishes ``command`` and run ``request`` topics and reads every
-  other topic.
+  other topic and the run requests (to clear those a stopped console left retained).
 
 So a console cannot publish as a vehicle, and a worker cannot command another hub's vehicles.
 
@@ -69,7 +69,7 @@ def acl_text(hubs: Sequence[str]) -> str:
         lines.append("")
     lines.append(f"user {CONSOLE_USER}")
     lines.append(f"topic write {vehicle_topic('+', '+', 'command')}")
-    lines.append(f"topic write {run_topic('+', '+', 'request')}")
+    lines.append(f"topic readwrite {run_topic('+', '+', 'request')}")
     lines += [f"topic read {vehicle_topic('+', '+', k)}" for k in WORKER_WRITES]
     lines.append(f"topic read {run_topic('+', '+', 'progress')}")
     lines.append(f"topic read {presence_topic('+', '+')}")

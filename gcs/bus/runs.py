@@ -13,7 +13,10 @@ their end without a new flight row or a repeated delivery event. The plan comes 
 (its ``plan.json`` text; checked against its plan key); terrain and drone types come from the
 worker's own scenario folder (``dropline worker --scenario``).
 
-Each worker reports on the run's progress topic: ``joined`` (with the flight log's run id),
+A console leaves the run request retained on the broker while the run flies, so that a worker
+started (or restarted) later gets it and joins the run in progress (a request older than
+:data:`RUN_JOIN_AGE_S` never opens a run: the run may be over). Each worker reports on the run's
+progress topic: ``joined`` (with the flight log's run id),
 ``gained``/``ready``/``lost`` a vehicle, ``ended`` once every sortie is over (whichever worker
 flew it), ``left`` at a clean stop, ``refused`` a request it cannot serve. It publishes the
 delivery events of the vehicles it holds on their ``drop`` topics, read from the flight log
@@ -33,7 +36,7 @@ from gcs.bus.client import BusClient
 from gcs.bus.leases import LeaseKeeper, vehicle_key
 from gcs.bus.messages import DropMessage, RunProgress, RunRequest
 from gcs.bus.topics import run_topic, vehicle_topic
-from gcs.errors import GroundControlError
+from gcs.errors import FleetError, GroundControlError
 from gcs.fleet.leases import Lease, LeaseTable
 from gcs.fleet.logs import FlightLog
 from gcs.fleet.manager import plan_key
@@ -50,6 +53,11 @@ from planner.scenario import DroneType
 from planner.terrain import Dem
 
 log = logging.getLogger(__name__)
+
+#: A run request sent longer ago than this (s) joins the plan's run in progress only, never
+#: opens one: a worker started (or restarted) while the run flies gets the request the console
+#: left retained on the broker, and must not fly a run that has ended again.
+RUN_JOIN_AGE_S = 30.0
 
 #: What a worker needs of its scenario: the terrain and the drone types.
 Terrain = tuple[Dem | None, Mapping[str, DroneType]]
@@ -224,6 +232,7 @@ class RunServer:
                 self._terrain = self.terrain()
             dem, drone_types = self._terrain
             specs = self._specs(request)
+            late = time.time() - request.sent_at_s > RUN_JOIN_AGE_S
             fleet = SharedFleet(
                 plan, specs, flight_log=self.flight_log, leases=self.leases,
                 worker_id=self.worker_id, group=self.hub,
@@ -233,7 +242,15 @@ class RunServer:
                 ownership=self.keeper.ownership, telemetry=self.telemetry,
                 delivered_before=request.delivered_before,
                 resend_delivered=request.resend_delivered)
-            run = fleet.open()
+            run = fleet.open(join_only=late)
+        except FleetError as exc:
+            if not late:
+                log.error("run request %s refused: %s", request.id, exc)
+                self._progress(request, "refused", detail=str(exc))
+                return
+            log.info("run request %s (sent %.0f s ago) not joined: %s", request.id,
+                     time.time() - request.sent_at_s, exc)
+            return
         except (DroplineError, OSError) as exc:
             log.error("run request %s refused: %s", request.id, exc)
             self._progress(request, "refused", detail=str(exc))

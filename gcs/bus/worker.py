@@ -299,6 +299,8 @@ class HubWorker:
         try:
             parts = parse_topic(topic)
             if parts.kind == "run_request" and parts.hub == self.hub and self.on_run:
+                if not payload:   # a console cleared the retained request of a run over
+                    return
                 request = RunRequest.from_payload(topic, payload)
                 if request.id != parts.run:
                     raise MalformedMessage(topic, f"request {request.id!r} on the topic of "

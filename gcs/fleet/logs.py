@@ -243,10 +243,13 @@ class FlightLog:
                          plan_name=plan_name, started_at=now, resumed=False,
                          plan_path=plan_path)
 
-    def unfinished_run(self) -> RunRecord | None:
-        """The latest run not ended (a ground station stopped while flying it), if any."""
-        rows = self._read(sa.select(runs).where(runs.c.ended_at.is_(None))
-                          .order_by(runs.c.id.desc()).limit(1))
+    def unfinished_run(self, plan_key: str | None = None) -> RunRecord | None:
+        """The latest run not ended (a ground station stopped while flying it), if any (of
+        plan key ``plan_key`` only, when given)."""
+        query = sa.select(runs).where(runs.c.ended_at.is_(None))
+        if plan_key is not None:
+            query = query.where(runs.c.plan_key == plan_key)
+        rows = self._read(query.order_by(runs.c.id.desc()).limit(1))
         if not rows:
             return None
         r = rows[0]

@@ -7,7 +7,9 @@ the flight over."""
 from __future__ import annotations
 
 import collections
+import dataclasses
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,16 +19,20 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from gcs.bus.client import BusClient
+from gcs.bus.topics import run_topic
+from gcs.bus.url import BrokerUrl
 from gcs.fleet.leases import LeaseTable
 from gcs.fleet.logs import FlightLog
 from tests.gcs.helpers import FleetCase, start_fleet
 from tests.helpers.bus_workers import Workers
-from tests.helpers.mosquitto import running_mosquitto
+from tests.helpers.mosquitto import Broker, running_mosquitto
 from tests.helpers.shared_data import REPO
 from tests.helpers.waiting import wait_until
 from tests.web.helpers import PASSWORD, Client, make_app, plan_done, serve, services
 from web import db as tables
 from web.app import create_app
+from web.fleet_broker import BrokerFleet
 
 pytestmark = [pytest.mark.sitl, pytest.mark.slow]
 
@@ -48,6 +54,23 @@ def login(url: str) -> requests.Session:
     assert r.status_code == 200, r.text
     s.headers["X-CSRFToken"] = s.get(url + "/api/csrf", timeout=10).json()["csrf_token"]
     return s
+
+
+def retained_requests(broker: Broker) -> list[str]:
+    """The topics of the run requests of hub north the broker keeps retained."""
+    heard: list[tuple[str, bytes]] = []
+    name = f"c-{uuid.uuid4().hex[:8]}"
+    marker = run_topic(HUB, name, "request")   # empty, not retained: read by no one
+    client = BusClient(BrokerUrl.parse(broker.url("console")), name,
+                       on_message=lambda t, p: heard.append((t, p)))
+    client.subscribe(run_topic(HUB, "+", "request"))
+    client.connect()
+    try:   # the retained requests come at the subscription, before the marker sent after it
+        client.publish(marker, b"", qos=1, wait_s=5.0)
+        wait_until(lambda: any(t == marker for t, _ in heard), 10, "the marker")
+    finally:
+        client.close()
+    return [t for t, payload in heard if t != marker and payload]
 
 
 def fleet_state(s: requests.Session, url: str) -> dict[str, Any]:
@@ -84,13 +107,13 @@ def setting(tmp_path: Path, postgres_url: str) -> Iterator[dict[str, Any]]:
 def test_a_run_started_from_the_console_survives_the_kill_of_its_worker(
         setting: dict[str, Any], tmp_path: Path) -> None:
     """The operator plans four tutorial drops for two copters, uploads and starts the plan
-    through a console in broker mode; two workers fly it; the worker flying a copter that still
-    carries a parcel is killed with SIGKILL. The other worker takes that copter over (its flight
-    in the air monitored, not flown again), the run ends, every parcel is delivered once (one
-    delivered event each, no event repeated), one flight row per sortie flown (a flight the
-    dead worker left before take-off is closed as aborted and flown anew), and the fleet API
-    shows every parcel delivered, on the console that started the run and on one started
-    after the kill."""
+    through a console in broker mode; worker w-a flies it; worker w-b is started while a copter
+    still carries a parcel and joins the run; w-a is killed with SIGKILL. w-b takes the copters
+    over (the flight in the air monitored, not flown again), the run ends, every parcel is
+    delivered once (one delivered event each, no event repeated), one flight row per sortie
+    flown (a flight the dead worker left before take-off is closed as aborted and flown anew),
+    and the fleet API shows every parcel delivered, on the console that started the run and on
+    one started after the kill."""
     app, database = setting["app"], setting["database"]
     with contextmanager(serve)(app) as server:
         url = server.url
@@ -112,7 +135,6 @@ def test_a_run_started_from_the_console_survives_the_kill_of_its_worker(
                           database=database)
         try:
             workers.start("w-a")
-            workers.start("w-b")
             wait_until(lambda: len(fleet_state(s, url)["vehicles"]) == 2 and len(
                 owners(database)) == 2, 60, "both copters owned and shown", period_s=0.5)
             up = s.post(url + "/api/fleet/upload", json={"plan_id": plan_id}, timeout=30)
@@ -139,8 +161,13 @@ def test_a_run_started_from_the_console_survives_the_kill_of_its_worker(
                        period_s=0.2)
             sysid = victim()
             assert sysid is not None
-            dead = owners(database)[sysid]
-            survivor = "w-b" if dead == "w-a" else "w-a"
+            # w-b starts while the run flies: it joins the run from the request the console
+            # left on the broker, and holds no vehicle until w-a dies
+            workers.start("w-b")
+            wait_until(lambda: "joined run" in workers.log("w-b"), 30, "w-b joining the run",
+                       period_s=0.2)
+            assert set(owners(database).values()) == {"w-a"}
+            dead, survivor = "w-a", "w-b"
             workers.procs[dead].kill()
             killed_at = time.monotonic()
             wait_until(lambda: owners(database).get(sysid) == survivor, 30,
@@ -167,6 +194,28 @@ def test_a_run_started_from_the_console_survives_the_kill_of_its_worker(
                 services(again).close()
             state = fleet_state(s, url)
             streamed = services(app).events.since(first_event)
+            # the run is over: the console cleared its request from the broker; a stale request
+            # (as a console that stopped before its run ended leaves it) makes a worker open no
+            # run, and a console clears it
+            broker = setting["broker"]
+            wait_until(lambda: retained_requests(broker) == [], 10, "the request cleared")
+            fleet_service = services(app).fleet
+            assert isinstance(fleet_service, BrokerFleet)
+            assert fleet_service.broker_run is not None
+            stale = dataclasses.replace(fleet_service.broker_run.request, id="stale1",
+                                        sent_at_s=time.time() - 120.0)
+            workers.start("w-c")
+            publisher = BusClient(BrokerUrl.parse(broker.url("console")), "c-stale",
+                                  on_message=lambda _t, _p: None)
+            publisher.connect()
+            try:
+                assert publisher.publish(run_topic(HUB, "stale1", "request"),
+                                         stale.to_payload(), qos=1, retain=True, wait_s=5.0)
+            finally:
+                publisher.close()
+            wait_until(lambda: "not joined" in workers.log("w-c"), 30, "w-c ignoring it",
+                       period_s=0.2)
+            wait_until(lambda: retained_requests(broker) == [], 10, "the stale request cleared")
         except BaseException:
             workers.print_logs()
             raise

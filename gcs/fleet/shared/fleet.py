@@ -124,11 +124,17 @@ class SharedFleet:
             on_lost=self._lost, expect_workers=expect_workers, settle_s=settle_s)
 
     # -- life cycle ---------------------------------------------------------------------------
-    def open(self) -> RunRecord:
-        """Open (or join) the plan's unfinished run."""
+    def open(self, *, join_only: bool = False) -> RunRecord:
+        """Open (or join) the plan's unfinished run; with ``join_only`` only join it.
+
+        Raises
+        ------
+        FleetError
+            As :func:`~gcs.fleet.shared.run.open_shared_run`.
+        """
         self.run = open_shared_run(self.flight_log, self.leases, plan_key=plan_key(self.plan),
                                    plan_name=self.plan.scenario, plan_path=self.plan_path,
-                                   worker_id=self.worker_id)
+                                   worker_id=self.worker_id, join_only=join_only)
         self._shared = SharedRun(plan=self.plan, run=self.run, flight_log=self.flight_log,
                                  options=self.options, dem=self.dem,
                                  drone_types=self.drone_types, follow_speed=self.follow_speed,

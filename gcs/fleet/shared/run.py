@@ -45,16 +45,23 @@ def _locked(leases: LeaseTable, key: str, worker_id: str, timeout_s: float) -> L
 
 def open_shared_run(flight_log: FlightLog, leases: LeaseTable, *, plan_key: str,
                     plan_name: str, plan_path: str | None, worker_id: str,
-                    timeout_s: float = 30.0) -> RunRecord:
-    """The unfinished run of the plan, opened by whichever worker comes first.
+                    timeout_s: float = 30.0, join_only: bool = False) -> RunRecord:
+    """The unfinished run of the plan, opened by whichever worker comes first (with
+    ``join_only``, never opened: a worker joining late, after the run may have ended).
 
     Raises
     ------
     FleetError
-        Another worker held the run's lease for ``timeout_s``.
+        Another worker held the run's lease for ``timeout_s``, or ``join_only`` and the plan
+        has no unfinished run.
     """
     lease = _locked(leases, run_lock_key(plan_key), worker_id, timeout_s)
     try:
+        if join_only:
+            found = flight_log.unfinished_run(plan_key)
+            if found is None:
+                raise FleetError(f"plan {plan_key} has no run in progress to join")
+            return found
         return flight_log.start_run(plan_key=plan_key, plan_name=plan_name, plan_path=plan_path,
                                     resume=True)
     finally:
