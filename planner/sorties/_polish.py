@@ -43,6 +43,7 @@ class Estimator:
         self.g = group
         self.tm = tm
         self._arc_s: dict[tuple[int, int], float] = {}
+        self._known: dict[tuple[int, ...], tuple[float, float, float]] = {}
         self.dist = inp.dist_m
         self.service = tm.service_s
         self.descent = tm.descent_s
@@ -93,11 +94,20 @@ class Estimator:
         return [self._arc_s[arc] for arc in arcs]
 
     def estimate(self, order: Sequence[int]) -> tuple[float, float, float]:
-        """Estimated duration (s), energy (Wh) and exact horizontal distance (m) of ``order``."""
+        """Estimated duration (s), energy (Wh) and exact horizontal distance (m) of ``order``.
+
+        A function of the order alone, kept once computed: the search asks again for the
+        orders of sorties that did not change.
+        """
+        key = tuple(order)
+        known = self._known.get(key)
+        if known is not None:
+            return known
         t, e = self._raw(order)
         points = [self.g.depot, *order, self.g.depot]
         d = float(sum(self.dist[a, b] for a, b in itertools.pairwise(points)))
-        return t * self.rho_t, e * self.rho_e, d
+        self._known[key] = (t * self.rho_t, e * self.rho_e, d)
+        return self._known[key]
 
 
 @dataclass(slots=True)

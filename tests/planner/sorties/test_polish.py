@@ -6,7 +6,7 @@ import pytest
 
 from planner.pipeline import route_input
 from planner.sorties._exact import exact_fleet
-from planner.sorties._polish import polish
+from planner.sorties._polish import Estimator, polish
 from planner.sorties._problem import timing
 from planner.terrain import Dem
 from tests.planner.helpers import hills_dem
@@ -34,3 +34,17 @@ def test_polish_merges_solo_sorties_until_its_deadline(flat: Dem, deadline_s: fl
         assert better == fleet
         assert [c.evaluations for c in checkers] == before
     assert sorted(p for evs in better.values() for e in evs for p in e.drops) == points
+
+
+def test_kept_estimates_are_those_computed_afresh(flat: Dem) -> None:
+    """An order's estimate asked again, after others, is the one a new estimator computes."""
+    inp, _ = route_input(CASES["one_depot_capacity"], flat)
+    tm = timing(inp)
+    points = sorted(inp.options)
+    orders = [tuple(points[:2]), tuple(points[1:3]), tuple(points[:2][::-1])]
+    est = Estimator(inp, tm, inp.groups[0])
+    first = [est.estimate(o) for o in orders]
+    again = [est.estimate(o) for o in reversed(orders)][::-1]
+    fresh = [Estimator(inp, tm, inp.groups[0]).estimate(o) for o in orders]
+    assert first == again == fresh
+    assert first[0] != first[1]
