@@ -460,6 +460,9 @@ class BrokerFleet(FleetService):
                          "error": None if w["state"] == "online" else "worker offline"}
                         for w in self.workers()]
         out["workers"] = self.workers()
+        out["unconfirmed"] = [{"sysid": vehicle_id(hub, s), "hub": hub, "hub_sysid": s,
+                               "link_url": f"a listening link of hub {hub}", "address": None}
+                              for hub, s in self._unconfirmed()]
         run = self.broker_run
         if run is not None:
             statuses = self.statuses()
@@ -642,27 +645,52 @@ class BrokerFleet(FleetService):
         if user is None:
             who = g.get("user") if has_app_context() else None
             user = getattr(who, "username", None) or "console"
+        return self._send(verb, sysid, heard.hub, heard.sysid, user)
+
+    def accept(self, sysid: int) -> VehicleResult:
+        """An operator accepts the vehicle of console id ``sysid`` waiting on a worker's
+        listening link (listed in the workers' presence): the worker it waits on counts its
+        packets from now on and answers."""
+        waiting = {vehicle_id(hub, s): (hub, s) for hub, s in self._unconfirmed()}
+        if sysid not in waiting:
+            raise NotFound(f"no vehicle {sysid} is waiting to be accepted")
+        hub, hub_sysid = waiting[sysid]
+        who = g.get("user") if has_app_context() else None
+        return self._send("accept", sysid, hub, hub_sysid,
+                          getattr(who, "username", None) or "console")
+
+    def _unconfirmed(self) -> list[tuple[str, int]]:
+        """(hub, system id) of every vehicle waiting on an online worker's listening link."""
+        with self._bus_lock:
+            held = list(self._workers.items())
+        return sorted({(hub, s) for (hub, _), p in held if p.state == "online"
+                       for s in p.unconfirmed})
+
+    def _send(self, verb: str, sysid: int, hub: str, hub_sysid: int,
+              user: str) -> VehicleResult:
+        """Publish command ``verb`` for system ``hub_sysid`` of ``hub`` (console id ``sysid``)
+        and wait for the worker's ack; the result names the worker, the hub and the system."""
         cmd = CommandMessage(id=uuid.uuid4().hex, verb=verb, console=self.console_id,
                              user=user, sent_at_s=round(time.time(), 3))
         waiting = _Waiting()
         with self._bus_lock:
             self._waiting[cmd.id] = waiting
         try:
-            self.client.publish(command_topic(heard.hub, heard.sysid), cmd.to_payload(), qos=1)
+            self.client.publish(command_topic(hub, hub_sysid), cmd.to_payload(), qos=1)
             answered = waiting.done.wait(self.command_timeout_s)
         finally:
             with self._bus_lock:
                 self._waiting.pop(cmd.id, None)
         ack = waiting.ack
         if not answered or ack is None:
-            error = LinkTimeout(f"the ack of {verb} from a worker of hub {heard.hub} "
-                                f"(system {heard.sysid})",
-                                timeout_s=self.command_timeout_s, sysid=heard.sysid)
+            error = LinkTimeout(f"the ack of {verb} from a worker of hub {hub} "
+                                f"(system {hub_sysid})",
+                                timeout_s=self.command_timeout_s, sysid=hub_sysid)
             return VehicleResult(sysid=sysid, name=None, ok=False, detail=str(error),
                                  error=error)
         return VehicleResult(sysid=sysid, name=None, ok=ack.ok,
-                             detail=f"{ack.detail} (worker {ack.worker}, hub {heard.hub}, "
-                                    f"system {heard.sysid})")
+                             detail=f"{ack.detail} (worker {ack.worker}, hub {hub}, "
+                                    f"system {hub_sysid})")
 
 
 def _alert_out(alert: Mapping[str, Any], acked_by: str | None) -> dict[str, Any]:

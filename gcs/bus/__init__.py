@@ -29,7 +29,10 @@ topic (after ``dropline/v1/hub/<hub>``)    direction        QoS  retained   payl
                                                                             ``drop_id``, ``state``,
                                                                             ``sortie_id``
 ``/vehicle/<sysid>/command``               console->worker  1    no         ``id``, ``verb`` (pause,
-                                                                            resume, rtl, land),
+                                                                            resume, rtl, land;
+                                                                            accept: a vehicle
+                                                                            waiting on a
+                                                                            listening link),
                                                                             ``console`` (its id),
                                                                             ``user`` (who sent it),
                                                                             ``at`` (s)
@@ -42,8 +45,10 @@ topic (after ``dropline/v1/hub/<hub>``)    direction        QoS  retained   payl
                                                                             the last will), ``at``
                                                                             (s; None in the will),
                                                                             ``vehicles`` (system
-                                                                            ids)
-``/run/<run>/request``                     console->worker  1    no         ``id`` (= ``<run>``),
+                                                                            ids), ``unconfirmed``
+                                                                            (system ids waiting on
+                                                                            a listening link)
+``/run/<run>/request``                     console->worker  1    yes (*)    ``id`` (= ``<run>``),
                                                                             ``plan_id``,
                                                                             ``plan_key``, ``plan``
                                                                             (the plan.json text),
@@ -66,6 +71,14 @@ topic (after ``dropline/v1/hub/<hub>``)    direction        QoS  retained   payl
                                                                             log's), ``sysid``,
                                                                             ``detail``
 =========================================  ===============  ===  =========  ========================
+
+(*) A run request (not an upload request) is retained while its run flies, and cleared (an empty
+retained message) by a console once the run is over.
+
+Trust: a worker's vehicle first heard on one of its listening links (``udpin:``) is no vehicle
+until an operator accepts it through a console (an ``accept`` command, answered by the worker it
+waits on); until then it is listed in the worker's presence as ``unconfirmed`` and its packets
+are ignored, as on a console's own links.
 
 State: a full snapshot (``full`` true, QoS 1, retained: a console starting later gets it at
 once) every 30 s, and as soon as more than a third of the fields changed since the last one;

@@ -14,7 +14,7 @@ True
 ...     CommandMessage.from_payload("t", b'{"id": "c1", "verb": "fly away"}')
 ... except MalformedMessage as exc:
 ...     print(exc.reason)
-field 'verb': expected one of pause, resume, rtl, land, got 'fly away'
+field 'verb': expected one of pause, resume, rtl, land, accept, got 'fly away'
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ from gcs.bus.topics import ID_PATTERN
 
 #: Vehicle commands a console may send, and the flight mode each switches to.
 VERB_MODES = {"pause": "LOITER", "resume": "AUTO", "rtl": "RTL", "land": "LAND"}
-VERBS = tuple(VERB_MODES)
+#: Command verbs: the mode commands, and ``accept`` (an operator accepts a vehicle waiting on
+#: a worker's listening link).
+VERBS = (*VERB_MODES, "accept")
 SEVERITIES = ("info", "warning", "critical")
 #: The largest run request (its plan.json included), in bytes.
 MAX_RUN_REQUEST_BYTES = 1_048_576
@@ -237,13 +239,16 @@ class DropMessage:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Presence:
-    """A worker's presence: ``online`` with the vehicles it owns, or ``offline`` (its last
-    will, published by the broker when the worker vanishes, carries no time)."""
+    """A worker's presence: ``online`` with the vehicles it owns and those first heard on one
+    of its listening links that wait for an operator to accept them (``unconfirmed``), or
+    ``offline`` (its last will, published by the broker when the worker vanishes, carries no
+    time)."""
 
     worker: str
     state: str
     at_s: float | None = None
     vehicles: tuple[int, ...] = ()
+    unconfirmed: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.state not in ("online", "offline"):
@@ -252,20 +257,24 @@ class Presence:
     def to_payload(self) -> bytes:
         """The JSON payload."""
         return dump({"worker": self.worker, "state": self.state, "at": self.at_s,
-                     "vehicles": list(self.vehicles)})
+                     "vehicles": list(self.vehicles), "unconfirmed": list(self.unconfirmed)})
 
     @classmethod
     def from_payload(cls, topic: str, payload: bytes) -> Presence:
         """Read a payload (raises :class:`MalformedMessage`)."""
         r = Reader(topic, load_object(topic, payload))
-        vehicles = r.data.get("vehicles", [])
-        if not isinstance(vehicles, list) or not all(
-                isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 255
-                for v in vehicles):
-            raise r.fail("vehicles", "a list of system ids 1..255")
+        lists = {}
+        for name in ("vehicles", "unconfirmed"):
+            found = r.data.get(name, [])
+            if not isinstance(found, list) or not all(
+                    isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 255
+                    for v in found):
+                raise r.fail(name, "a list of system ids 1..255")
+            lists[name] = tuple(found)
         return cls(worker=r.text("worker", max_len=64),
                    state=r.choice("state", ("online", "offline")),
-                   at_s=r.number("at", optional=True), vehicles=tuple(vehicles))
+                   at_s=r.number("at", optional=True), vehicles=lists["vehicles"],
+                   unconfirmed=lists["unconfirmed"])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

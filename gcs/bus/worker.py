@@ -130,7 +130,8 @@ class HubWorker:
         self.command_max_age_s = command_max_age_s
         self.on_run = on_run
         self.on_command = on_command
-        self.binding = VehicleBinding()
+        # a vehicle first heard on a listening link waits for an operator (a console's accept)
+        self.binding = VehicleBinding(confirm_listening=True)
         self.telemetry = TelemetryHub(stream_rate_hz=stream_rate_hz(time_scale or 1.0))
         self.links: list[Link] = []
         self.link_errors: dict[str, str] = {}
@@ -150,7 +151,7 @@ class HubWorker:
         self._watch = VehicleWatch()
         self._alert_ids = itertools.count(1)
         self._started_at = int(time.time())
-        self._announced: tuple[int, ...] | None = None
+        self._announced: tuple[tuple[int, ...], tuple[int, ...]] | None = None
         self._sub: object = None
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -235,13 +236,14 @@ class HubWorker:
 
     def _announce(self, *, force: bool = False) -> None:
         vehicles = self.owned()
-        if not force and vehicles == self._announced:
+        waiting = tuple(sorted(b.sysid for b in self.binding.unconfirmed()))
+        if not force and (vehicles, waiting) == self._announced:
             return
-        self._announced = vehicles
+        self._announced = (vehicles, waiting)
         self.client.publish(presence_topic(self.hub, self.worker_id),
                             Presence(worker=self.worker_id, state="online",
-                                     at_s=round(time.time(), 2),
-                                     vehicles=vehicles).to_payload(), qos=1, retain=True)
+                                     at_s=round(time.time(), 2), vehicles=vehicles,
+                                     unconfirmed=waiting).to_payload(), qos=1, retain=True)
 
     # -- state --------------------------------------------------------------------------------
     def _on_snapshot(self, snap: VehicleSnapshot) -> None:
@@ -313,7 +315,12 @@ class HubWorker:
         except MalformedMessage as exc:
             log.warning("dropped: %s", exc)
             return
-        if not self._owns(parts.sysid) or self.telemetry.link_of(parts.sysid) is None:
+        if cmd.verb == "accept":
+            if parts.sysid not in {b.sysid for b in self.binding.unconfirmed()}:
+                log.info("accept %s of vehicle %d: not waiting on this worker", cmd.id,
+                         parts.sysid)   # the worker it waits on answers
+                return
+        elif not self._owns(parts.sysid) or self.telemetry.link_of(parts.sysid) is None:
             # the vehicle's owner answers (with several workers on a hub, only one owns it)
             log.info("command %s for vehicle %d: not this worker's vehicle", cmd.id,
                      parts.sysid)
@@ -349,6 +356,12 @@ class HubWorker:
         if age_s > self.command_max_age_s:
             return False, f"refused: sent {age_s:.0f} s ago (more than " \
                           f"{self.command_max_age_s:g} s)"
+        if cmd.verb == "accept":
+            if sysid not in {b.sysid for b in self.binding.unconfirmed()}:
+                return False, f"vehicle {sysid} is not waiting on worker {self.worker_id}"
+            bind = self.binding.accept(sysid)
+            self._announce(force=True)
+            return True, f"accepted on {bind.link_url}"
         link = self.telemetry.link_of(sysid)
         if link is None or not self._owns(sysid):
             return False, f"vehicle {sysid} is no longer owned by worker {self.worker_id}"
