@@ -12,6 +12,7 @@ server (leaving threads for ordinary requests), ``per_session`` per login sessio
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -26,15 +27,24 @@ from web.errors import TooManyRequests
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
-    """One published event: its id, kind and JSON-ready data."""
+    """One published event: its id, kind and JSON-ready data, and its ``text/event-stream``
+    text when made once for every stream (:meth:`EventBus.publish`)."""
 
     id: int
     kind: str
     data: dict[str, Any]
+    text: str | None = None
 
     def sse(self) -> str:
         """The event in the ``text/event-stream`` format."""
-        return f"id: {self.id}\nevent: {self.kind}\ndata: {json.dumps(self.data)}\n\n"
+        if self.text is not None:
+            return self.text
+        return sse_text(self.id, self.kind, self.data)
+
+
+def sse_text(event_id: int, kind: str, data: dict[str, Any]) -> str:
+    """One event in the ``text/event-stream`` format."""
+    return f"id: {event_id}\nevent: {kind}\ndata: {json.dumps(data)}\n\n"
 
 
 class EventBus:
@@ -121,9 +131,11 @@ class EventBus:
             return self._next - 1
 
     def publish(self, kind: str, data: dict[str, Any]) -> Event:
-        """Publish one event; returns it with its id."""
+        """Publish one event; returns it with its id. Its text is made here, once, not by
+        each stream (``data`` must not change afterwards)."""
         with self._cond:
-            event = Event(id=self._next, kind=kind, data=data)
+            event = Event(id=self._next, kind=kind, data=data,
+                          text=sse_text(self._next, kind, data))
             self._next += 1
             self._events.append(event)
             self._cond.notify_all()
@@ -136,7 +148,11 @@ class EventBus:
                 return []
             if not self._events or self._events[0].id > last_id + 1:
                 return None
-            return [e for e in self._events if e.id > last_id]
+            # ids follow one another: the newest ``n`` events, read from the end
+            n = self._next - 1 - last_id
+            newest = list(itertools.islice(reversed(self._events), n))
+        newest.reverse()
+        return newest
 
     @property
     def closed(self) -> bool:
