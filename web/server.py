@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import threading
 from typing import Any
 
@@ -31,13 +32,19 @@ class WebServer:
     threads
         Worker threads; live event streams may hold all but :data:`RESERVED_THREADS` of them
         (at least 1), further streams get 429.
+    reuse_port
+        Share ``host:port`` with other consoles on this machine (``SO_REUSEPORT``): the
+        kernel spreads new connections among them, so several consoles answer at one address.
     """
 
     def __init__(self, app: Flask, *, host: str = "127.0.0.1", port: int = 8080,
-                 threads: int = DEFAULT_THREADS) -> None:
+                 threads: int = DEFAULT_THREADS, reuse_port: bool = False) -> None:
         self.app = app
-        self._server: Any = create_server(app, host=host, port=port, threads=threads,
-                                          channel_timeout=300, ident="dropline")
+        where: dict[str, Any] = {"host": host, "port": port}
+        if reuse_port:
+            where = {"sockets": [shared_socket(host, port)]}
+        self._server: Any = create_server(app, threads=threads, channel_timeout=300,
+                                          ident="dropline", **where)
         self.host = host
         self.port = int(self._server.effective_port)
         services = app.extensions.get("dropline")
@@ -81,3 +88,24 @@ class WebServer:
         # left to the garbage collector
         with contextlib.suppress(OSError, ValueError):
             wasyncore.close_all(map=self._server._map, ignore_all=True)
+
+
+def shared_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` that other processes may bind too
+    (``SO_REUSEPORT``; the kernel spreads new connections among the listeners).
+
+    Raises
+    ------
+    OSError
+        The address cannot be bound (another program holds it without sharing).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock

@@ -2,8 +2,8 @@
 
 Starts PostgreSQL (a cluster in ``DATA/postgres``), Mosquitto (``DATA/broker``: loopback,
 logins, ACL), the vehicles' workers of each hub (``dropline worker``, leasing each vehicle in
-the shared database), and the consoles (``dropline serve --broker``, one port each from
-``--port``, sharing the database and ``DATA/console``); with ``--sim-vehicles N`` also N
+the shared database), and the consoles (``dropline serve --broker --reuse-port``, all at the
+one address of ``--port``, sharing the database and ``DATA/console``); with ``--sim-vehicles N`` also N
 simulated copters per hub. Runs until Ctrl-C or SIGTERM, then stops everything. A worker or
 console that dies is started again after a few seconds (the hub's other workers take over its
 vehicles meanwhile); the database, the broker or the simulator stopping stops the region (exit
@@ -41,8 +41,8 @@ def register(sub: Any) -> None:
     region.add_argument("--consoles", type=int, default=2, metavar="M",
                         help="console processes (default 2)")
     region.add_argument("--port", type=int, default=8080, metavar="P",
-                        help="HTTP port of the first console, the others the next ones "
-                             "(default 8080)")
+                        help="HTTP port of the consoles: all listen on it, the kernel "
+                             "spreading connections among them (default 8080)")
     region.add_argument("--db-port", type=int, default=5433, metavar="P",
                         help="PostgreSQL's loopback port (default 5433)")
     region.add_argument("--broker-port", type=int, default=1883, metavar="P",

@@ -93,6 +93,11 @@ def register(sub: Any) -> None:
                             "DROPLINE_BROKER_PASSWORD)")
     serve.add_argument("--secure-cookies", action="store_true",
                        help="mark session cookies Secure (behind HTTPS)")
+    serve.add_argument("--reuse-port", action="store_true",
+                       help="share --host:--port with the other consoles of this machine "
+                            "started with --reuse-port (the kernel spreads connections among "
+                            "them): several consoles on one database and broker at one "
+                            "address, each answering any request")
     serve.set_defaults(func=serve_command)
 
 
@@ -339,11 +344,12 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _serve(app: Any, host: str, port: int, generated: str | None) -> int:
+def _serve(app: Any, host: str, port: int, generated: str | None, *,
+           reuse_port: bool = False) -> int:
     from web.server import WebServer
 
     try:
-        server = WebServer(app, host=host, port=port)
+        server = WebServer(app, host=host, port=port, reuse_port=reuse_port)
     except OSError as exc:
         app.extensions["dropline"].close()
         raise InputError(f"cannot listen on {host}:{port}: {exc}", field="--port") from exc
@@ -418,4 +424,4 @@ def serve_command(args: argparse.Namespace) -> int:
                       "SAMPLE_SCENARIO": SAMPLE,
                       "SESSION_COOKIE_SECURE": bool(args.secure_cookies),
                       **signing_config(args), **notify_config(args)})
-    return _serve(app, args.host, args.port, _first_login(app))
+    return _serve(app, args.host, args.port, _first_login(app), reuse_port=args.reuse_port)

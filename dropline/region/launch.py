@@ -187,17 +187,24 @@ class Region:
             restart=True)
 
     def _console(self, index: int, password: str) -> None:
+        """Console ``index``: every console listens on the one console port (``--reuse-port``:
+        the kernel spreads the connections among them)."""
         assert self.broker is not None
-        port = self.config.console_port + index
+        port = self.config.console_port
         args = ["serve", "--broker", self.broker.files.url(CONSOLE_USER), "--port", str(port),
-                "--data-dir", str(self.data_dir / "console")]
-        self._spawn(f"console-{index + 1}", args, {
+                "--reuse-port", "--data-dir", str(self.data_dir / "console")]
+        name = f"console-{index + 1}"
+        log = self.data_dir / "logs" / f"{name}.log"
+        logged = log.stat().st_size if log.is_file() else 0
+        self._spawn(name, args, {
             "DROPLINE_BROKER_PASSWORD": self.broker.files.credentials[CONSOLE_USER],
             "DATABASE_URL": self.database_url, "DROPLINE_ADMIN_PASSWORD": password},
             restart=True)
         # one at a time: the first start makes the admin account and the session key
-        self._wait_ports(f"console-{index + 1}", [port])
-        self.console_urls.append(f"http://127.0.0.1:{port}")
+        self._wait_line(name, "dropline console: ", after=logged)
+        url = f"http://127.0.0.1:{port}"
+        if url not in self.console_urls:
+            self.console_urls.append(url)
 
     def _spawn(self, name: str, args: list[str], env: Mapping[str, str], *,
                restart: bool = False) -> Child:
@@ -218,6 +225,25 @@ class Region:
                 raise RegionError(f"{name} did not open port {waiting[0]} within "
                                   f"{START_S:g} s: {self.log_tail(name)}")
             waiting = [p for p in waiting if not port_listening("127.0.0.1", p)]
+            time.sleep(0.1)
+
+    def _wait_line(self, name: str, marker: str, *, after: int) -> None:
+        """Wait until child ``name`` logs ``marker`` (after byte ``after`` of its log)."""
+        child = next(c for c in reversed(self.children) if c.name == name)
+        path = self.data_dir / "logs" / f"{name}.log"
+        deadline = time.monotonic() + START_S
+        while True:
+            if path.is_file():
+                with path.open("rb") as f:
+                    f.seek(after)
+                    if marker.encode() in f.read():
+                        return
+            if child.process.poll() is not None:
+                raise RegionError(f"{name} stopped at start (exit {child.process.returncode})"
+                                  f": {self.log_tail(name)}")
+            if time.monotonic() > deadline:
+                raise RegionError(f"{name} did not start within {START_S:g} s: "
+                                  f"{self.log_tail(name)}")
             time.sleep(0.1)
 
     def log_tail(self, name: str, chars: int = 1500) -> str:
