@@ -1,14 +1,13 @@
 """``dropline region``: the regional setup on one machine.
 
-Starts PostgreSQL (a cluster in ``DATA/postgres``), Mosquitto (``DATA/broker``: loopback,
-logins, ACL), the vehicles' workers of each hub (``dropline worker``, leasing each vehicle in
-the shared database), and the consoles (``dropline serve --broker --reuse-port``, all at the
-one address of ``--port``, sharing the database and ``DATA/console``); with ``--sim-vehicles N`` also N
-simulated copters per hub. Runs until Ctrl-C or SIGTERM, then stops everything. A worker or
-console that dies is started again after a few seconds (the hub's other workers take over its
-vehicles meanwhile); the database, the broker or the simulator stopping stops the region (exit
-1, its log's end printed).
-"""
+Starts PostgreSQL (a cluster in ``DATA/postgres``), Mosquitto (``DATA/broker``: loopback, logins,
+ACL), the vehicles' workers of each hub (``dropline worker``, leasing each vehicle in the shared
+database), and the consoles (``dropline serve --broker --reuse-port``, all at the one address of
+``--port``, sharing the database and ``DATA/console``); with ``--sim-vehicles N`` also N simulated
+copters per hub. Runs until Ctrl-C or SIGTERM, then stops everything. A worker or console that dies
+is started again after a few seconds (the hub's other workers take over its vehicles meanwhile);
+the database, the broker or the simulator stopping stops the region (exit 1, its log's end
+printed)."""
 
 from __future__ import annotations
 

@@ -214,35 +214,46 @@ class Region:
         return child
 
     def _wait_ports(self, name: str, ports: Sequence[int]) -> None:
-        child = next(c for c in reversed(self.children) if c.name == name)
-        deadline = time.monotonic() + START_S
+        """Wait until child ``name`` listens on every port of ``ports``."""
         waiting = list(ports)
-        while waiting:
-            if child.process.poll() is not None:
-                raise RegionError(f"{name} stopped at start (exit {child.process.returncode})"
-                                  f": {self.log_tail(name)}")
-            if time.monotonic() > deadline:
-                raise RegionError(f"{name} did not open port {waiting[0]} within "
-                                  f"{START_S:g} s: {self.log_tail(name)}")
-            waiting = [p for p in waiting if not port_listening("127.0.0.1", p)]
-            time.sleep(0.1)
+
+        def ready() -> str | None:
+            waiting[:] = [p for p in waiting if not port_listening("127.0.0.1", p)]
+            return None if not waiting else f"did not open port {waiting[0]}"
+
+        self._wait_child(name, ready)
 
     def _wait_line(self, name: str, marker: str, *, after: int) -> None:
         """Wait until child ``name`` logs ``marker`` (after byte ``after`` of its log)."""
-        child = next(c for c in reversed(self.children) if c.name == name)
         path = self.data_dir / "logs" / f"{name}.log"
-        deadline = time.monotonic() + START_S
-        while True:
+
+        def ready() -> str | None:
             if path.is_file():
                 with path.open("rb") as f:
                     f.seek(after)
                     if marker.encode() in f.read():
-                        return
+                        return None
+            return "did not start"
+
+        self._wait_child(name, ready)
+
+    def _wait_child(self, name: str, ready: Callable[[], str | None]) -> None:
+        """Wait until ``ready()`` says nothing is missing (None; else what is), at most
+        :data:`START_S`.
+
+        Raises
+        ------
+        RegionError
+            Child ``name`` stopped meanwhile, or is not ready in time.
+        """
+        child = next(c for c in reversed(self.children) if c.name == name)
+        deadline = time.monotonic() + START_S
+        while (missing := ready()) is not None:
             if child.process.poll() is not None:
                 raise RegionError(f"{name} stopped at start (exit {child.process.returncode})"
                                   f": {self.log_tail(name)}")
             if time.monotonic() > deadline:
-                raise RegionError(f"{name} did not start within {START_S:g} s: "
+                raise RegionError(f"{name} {missing} within {START_S:g} s: "
                                   f"{self.log_tail(name)}")
             time.sleep(0.1)
 

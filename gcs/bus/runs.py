@@ -77,6 +77,22 @@ def plan_from_json(text: str) -> Plan:
         return read_plan_json(path)
 
 
+def request_plan(request: RunRequest) -> Plan:
+    """The plan a run request carries.
+
+    Raises
+    ------
+    PlanFileError
+        Its ``plan.json`` text is not a plan.
+    GroundControlError
+        The plan is not the request's plan key.
+    """
+    plan = plan_from_json(request.plan_json)
+    if plan_key(plan) != request.plan_key:
+        raise GroundControlError(f"the plan sent is not plan key {request.plan_key}")
+    return plan
+
+
 class RunServer:
     """Serves the run requests of one bus worker (see the module's description).
 
@@ -161,6 +177,16 @@ class RunServer:
         self.client.publish(run_topic(self.hub, request.id, "progress"), msg.to_payload(),
                             qos=1)
 
+    def _refuse(self, request: RunRequest, exc: Exception) -> None:
+        """Answer ``refused`` to a request this worker cannot serve, saying why (an
+        unexpected error logged with its traceback)."""
+        if isinstance(exc, (DroplineError, OSError)):
+            log.error("request %s refused: %s", request.id, exc)
+            self._progress(request, "refused", detail=str(exc))
+        else:
+            log.exception("request %s failed", request.id)
+            self._progress(request, "refused", detail=f"failed: {exc}")
+
     # -- an upload ----------------------------------------------------------------------------
     def _upload(self, request: RunRequest) -> None:
         """Upload and verify the first sortie still to fly of each requested vehicle this
@@ -174,18 +200,12 @@ class RunServer:
             self._progress(request, "refused", detail="this worker is flying a plan")
             return
         try:
-            plan = plan_from_json(request.plan_json)
-            if plan_key(plan) != request.plan_key:
-                raise GroundControlError(f"the plan sent is not plan key {request.plan_key}")
+            plan = request_plan(request)
             delivered = delivered_elsewhere(self.flight_log, request.plan_key,
                                             request.delivered_before,
                                             resend_delivered=request.resend_delivered)
-        except (DroplineError, OSError) as exc:
-            self._progress(request, "refused", detail=str(exc))
-            return
         except Exception as exc:
-            log.exception("upload request %s failed", request.id)
-            self._progress(request, "refused", detail=f"failed: {exc}")
+            self._refuse(request, exc)
             return
         options = FlyOptions(reset_battery=request.reset_battery)
         mine = [(name, sysid) for name, sysid in sorted(request.vehicles.items())
@@ -224,15 +244,13 @@ class RunServer:
 
     # -- one run ------------------------------------------------------------------------------
     def _serve(self, request: RunRequest) -> None:
+        late = time.time() - request.sent_at_s > RUN_JOIN_AGE_S
         try:
-            plan = plan_from_json(request.plan_json)
-            if plan_key(plan) != request.plan_key:
-                raise GroundControlError(f"the plan sent is not plan key {request.plan_key}")
+            plan = request_plan(request)
             if self._terrain is None:
                 self._terrain = self.terrain()
             dem, drone_types = self._terrain
             specs = self._specs(request)
-            late = time.time() - request.sent_at_s > RUN_JOIN_AGE_S
             fleet = SharedFleet(
                 plan, specs, flight_log=self.flight_log, leases=self.leases,
                 worker_id=self.worker_id, group=self.hub,
@@ -245,19 +263,13 @@ class RunServer:
             run = fleet.open(join_only=late)
         except FleetError as exc:
             if not late:
-                log.error("run request %s refused: %s", request.id, exc)
-                self._progress(request, "refused", detail=str(exc))
+                self._refuse(request, exc)
                 return
             log.info("run request %s (sent %.0f s ago) not joined: %s", request.id,
                      time.time() - request.sent_at_s, exc)
             return
-        except (DroplineError, OSError) as exc:
-            log.error("run request %s refused: %s", request.id, exc)
-            self._progress(request, "refused", detail=str(exc))
-            return
         except Exception as exc:
-            log.exception("run request %s failed", request.id)
-            self._progress(request, "refused", detail=f"failed: {exc}")
+            self._refuse(request, exc)
             return
         self._fleet = fleet
         self._run_id = run.id

@@ -5,8 +5,6 @@ vehicle; HEARTBEATs claiming the simulated vehicle over that link are shown as a
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ import sqlalchemy as sa
 
 from tests.e2e.helpers import Watched, confirm
 from tests.gcs.helpers import sim as sim
-from tests.gcs.helpers_binding import heartbeat, send
+from tests.gcs.helpers_binding import spoofing
 from tests.helpers.ports import free_udp_port
 from tests.web.helpers import make_app, serve, services
 from web import db as tables
@@ -35,23 +33,11 @@ def console(sim: Any, tmp_path: Path) -> Iterator[tuple[Any, str, str]]:
     udp_url = f"udpin:127.0.0.1:{port}"
     app = make_app(tmp_path / "data", CONNECT=[fleet.connection_strings[0], udp_url],
                    TIME_SCALE=20.0)
-    stop = threading.Event()
-
-    def spoof() -> None:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as spoofer:
-            while not stop.is_set():
-                send(spoofer, port, heartbeat(NEW_SYSID, "LOITER", armed=False), 1)
-                send(spoofer, port, heartbeat(1, "RTL", armed=True), 1)
-                stop.wait(0.5)
-
-    sender = threading.Thread(target=spoof, daemon=True, name="spoofer")
-    sender.start()
     try:
-        for server in serve(app):
-            yield app, server.url, udp_url
+        with spoofing(port, NEW_SYSID):
+            for server in serve(app):
+                yield app, server.url, udp_url
     finally:
-        stop.set()
-        sender.join(5.0)
         services(app).close()
 
 

@@ -6,8 +6,6 @@ simulator, a console in broker mode."""
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ import pytest
 
 from gcs.bus.state import vehicle_id
 from tests.gcs.helpers import sim as sim
-from tests.gcs.helpers_binding import heartbeat, send
+from tests.gcs.helpers_binding import spoofing
 from tests.helpers.mosquitto import running_mosquitto
 from tests.helpers.ports import free_udp_port
 from tests.helpers.waiting import wait_until
@@ -31,24 +29,12 @@ V1, V77 = vehicle_id("north", 1), vehicle_id("north", NEW)
 
 
 @pytest.fixture
-def spoofer() -> Iterator[tuple[int, threading.Event]]:
-    """A UDP port and a sender of HEARTBEATs to it, twice a second, for system 77 (LOITER) and
-    for system 1 (RTL, armed), until the test ends."""
+def spoofer() -> Iterator[int]:
+    """A UDP port receiving HEARTBEATs twice a second from system 77 (LOITER) and claiming
+    system 1 (RTL, armed), until the test ends."""
     port = free_udp_port()
-    stop = threading.Event()
-
-    def run() -> None:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            while not stop.is_set():
-                send(sock, port, heartbeat(NEW, "LOITER", armed=False), 1)
-                send(sock, port, heartbeat(1, "RTL", armed=True), 1)
-                stop.wait(0.5)
-
-    thread = threading.Thread(target=run, daemon=True, name="spoofer")
-    thread.start()
-    yield port, stop
-    stop.set()
-    thread.join(5.0)
+    with spoofing(port, NEW):
+        yield port
 
 
 def _shown(c: Client) -> dict[int, dict[str, Any]]:
@@ -56,12 +42,12 @@ def _shown(c: Client) -> dict[int, dict[str, Any]]:
 
 
 def test_a_newcomer_on_a_workers_listening_link_waits_for_an_operator(
-        sim: Any, spoofer: tuple[int, threading.Event], tmp_path: Path) -> None:
+        sim: Any, spoofer: int, tmp_path: Path) -> None:
     """System 77 on the worker's UDP link is listed as unconfirmed and is no vehicle (a
     command is 404) until an operator accepts it (a crew login cannot); system 1 stays the
     TCP vehicle whatever the UDP link claims."""
     fleet = sim()
-    port, _ = spoofer
+    port = spoofer
     with running_mosquitto(tmp_path / "broker", ["north"]) as broker, \
             worker_process(broker, [fleet.connection_strings[0], f"udpin:127.0.0.1:{port}"],
                            tmp_path) as (proc, log):
