@@ -111,6 +111,8 @@ class ThrottleProxy:
             for w in opened:
                 self._writers.discard(w)
                 w.close()
+            # the transports give their sockets back once closed, not at the next GC
+            await asyncio.gather(*(w.wait_closed() for w in opened), return_exceptions=True)
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                     direction: _Direction) -> None:
@@ -162,6 +164,10 @@ class ThrottleProxy:
         async def stop() -> None:
             if self._server is not None:
                 self._server.close()
+            # connections accepted just now: their handlers start and register their writers
+            # (a handler cancelled before it starts would leave its socket open)
+            for _ in range(3):
+                await asyncio.sleep(0)
             for w in list(self._writers):
                 w.close()
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
