@@ -33,7 +33,7 @@ import logging
 import threading
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -76,7 +76,7 @@ from web.errors import Conflict, NotFound
 from web.events import EventBus
 from web.fleet_json import alert_json, snapshot_json
 from web.fleet_run import FleetRun, VehicleResult
-from web.fleet_service import MODE_COMMANDS, TRACK_POINTS, FleetService, alert_fields
+from web.fleet_service import MODE_COMMANDS, FleetService, alert_fields
 from web.planning import PlanService
 
 log = logging.getLogger(__name__)
@@ -317,12 +317,7 @@ class BrokerFleet(FleetService):
 
     def _on_snapshot(self, snap: VehicleSnapshot) -> None:
         data = {**snapshot_json(snap), **hub_fields(self.book.get(snap.sysid))}
-        if snap.lat_deg is not None and snap.lon_deg is not None:
-            with self._lock:
-                track = self._tracks.setdefault(snap.sysid, deque(maxlen=TRACK_POINTS))
-                point = [round(snap.lat_deg, 7), round(snap.lon_deg, 7)]
-                if not track or track[-1] != point:
-                    track.append(point)
+        self._track(snap)
         data["speedup"] = self.speedups.get(snap.sysid)
         self.events.publish("vehicle", {"type": "vehicle", "vehicle": data})
 

@@ -282,12 +282,7 @@ class FleetService:
     # -- telemetry ----------------------------------------------------------------------------
     def _on_snapshot(self, snap: VehicleSnapshot) -> None:
         data = snapshot_json(snap)
-        if snap.lat_deg is not None and snap.lon_deg is not None:
-            with self._lock:
-                track = self._tracks.setdefault(snap.sysid, deque(maxlen=TRACK_POINTS))
-                point = [round(snap.lat_deg, 7), round(snap.lon_deg, 7)]
-                if not track or track[-1] != point:
-                    track.append(point)
+        self._track(snap)
         data["speedup"] = self.speedups.get(snap.sysid)
         run = self.run
         if run is not None:
@@ -297,6 +292,16 @@ class FleetService:
     def live_run(self) -> LiveRun | None:
         """The run uploaded or being flown (None: none)."""
         return self.run
+
+    def _track(self, snap: VehicleSnapshot) -> None:
+        """Add the vehicle's position to its track on the map (when it moved)."""
+        if snap.lat_deg is None or snap.lon_deg is None:
+            return
+        with self._lock:
+            track = self._tracks.setdefault(snap.sysid, deque(maxlen=TRACK_POINTS))
+            point = [round(snap.lat_deg, 7), round(snap.lon_deg, 7)]
+            if not track or track[-1] != point:
+                track.append(point)
 
     def statuses(self, run: FleetRun | None = None) -> dict[int, dict[str, Any]]:
         """The status of each vehicle of the run (default: the present one; none without),
